@@ -1,0 +1,3 @@
+from pybuild12.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""Safe extraction of source archives.
+
+Uses tarfile's `data` filter (PEP 706), which refuses absolute paths, `..`
+components, links that lead outside the tree, and device files. On the few
+Python versions that predate PEP 706 the same rules are checked by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+from pybuild12.errors import ArchiveError
+
+# PEP 706 names; on older Pythons the hand-written check raises ValueError.
+_FilterError = getattr(tarfile, "FilterError", ValueError)
+
+
+def extract(archive: Path, dest: Path) -> Path:
+    """Extract `archive` into the empty directory `dest`; return the source root.
+
+    CPython tarballs hold one top-level directory (Python-X.Y.Z); the root is
+    that directory, or `dest` itself for archives without one.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:  # pragma: no cover - Python < 3.10.12
+                members = [_checked(m, dest) for m in tar.getmembers()]
+                tar.extractall(dest, members=members)
+    except _FilterError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ArchiveError(
+            f"refusing to extract {archive.name}: {exc}",
+            hint="the archive tries to write outside its own directory; do not use it",
+        ) from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise ArchiveError(
+            f"cannot extract {archive.name}: {exc}",
+            hint=f"the file may be damaged; delete {archive} and try again",
+        ) from None
+    entries = [p for p in dest.iterdir()]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return dest
+
+
+def _checked(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:  # pragma: no cover
+    root = os.path.realpath(dest)
+    target = os.path.realpath(os.path.join(root, member.name))
+    if os.path.isabs(member.name) or os.path.commonpath([root, target]) != root:
+        raise ValueError(f"{member.name!r} would be extracted outside the destination")
+    if member.issym() or member.islnk():
+        link = os.path.realpath(os.path.join(os.path.dirname(target), member.linkname))
+        if os.path.isabs(member.linkname) or os.path.commonpath([root, link]) != root:
+            raise ValueError(f"{member.name!r} links outside the destination")
+    if member.isdev():
+        raise ValueError(f"{member.name!r} is a device file")
+    return member

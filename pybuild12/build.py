@@ -1,0 +1,155 @@
+"""The build: a plan (a pure list of steps) and the reading of its results.
+
+`plan()` decides every argv without running anything, so tests (and
+`--dry-run`) can see exactly what will run. Execution goes through
+`runner.call`. The configure line is the one pyenv users know:
+`./configure --prefix=<final prefix> --enable-optimizations <recipe> <user>`.
+`make install` writes into a staging DESTDIR, so nothing reaches the final
+prefix until the build has been checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from pybuild12.errors import BuildError, RecipeError
+from pybuild12.recipes import KNOWN_MODULES, Recipe
+
+CONFIGURE_OPTS_ENV = "PYBUILD12_CONFIGURE_OPTS"
+
+
+@dataclass(frozen=True)
+class Step:
+    phase: str  # configure, compile, install
+    title: str
+    argv: tuple[str, ...]
+
+
+def user_configure_opts(cli_opts: Sequence[str], env: Mapping[str, str]) -> tuple[str, ...]:
+    """PYBUILD12_CONFIGURE_OPTS (shell words) first, then each --configure-opt."""
+    try:
+        from_env = shlex.split(env.get(CONFIGURE_OPTS_ENV, ""))
+    except ValueError as exc:
+        raise RecipeError(f"{CONFIGURE_OPTS_ENV} is not valid shell syntax: {exc}") from None
+    opts = (*from_env, *cli_opts)
+    for opt in opts:
+        if opt.split("=", 1)[0] in ("--prefix", "--exec-prefix"):
+            raise RecipeError(
+                f"configure option {opt!r} is not allowed",
+                hint="pybuild12 chooses the prefix (see 'pybuild12 which'); set PYBUILD12_HOME to move it",
+            )
+    return opts
+
+
+def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) -> tuple[str, ...]:
+    args = [f"--prefix={prefix}"]
+    if recipe.build.optimizations:
+        args.append("--enable-optimizations")
+    args += recipe.build.configure_args
+    args += user_opts
+    return tuple(args)
+
+
+def plan(
+    recipe: Recipe,
+    *,
+    prefix: Path,
+    destdir: Path,
+    jobs: int,
+    user_opts: Sequence[str] = (),
+) -> tuple[Step, ...]:
+    if jobs < 1:
+        raise RecipeError(f"--jobs must be at least 1, got {jobs}")
+    compile_title = "compile with PGO" if recipe.build.optimizations else "compile"
+    return (
+        Step("configure", "configure", ("./configure", *configure_args(recipe, prefix, user_opts))),
+        Step("compile", compile_title, ("make", f"-j{jobs}")),
+        Step("install", "install", ("make", "install", f"DESTDIR={destdir}")),
+    )
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# Lines the Makefile prints between the three stages of a PGO build
+# (Makefile.pre.in: profile-gen-stamp, profile-run-stamp, profile-opt).
+PGO_STAGES = (
+    ("Building with support for profile generation", "PGO 1/3: instrumented build"),
+    ("# Next, run the profile task", "PGO 2/3: training run"),
+    ("Rebuilding with profile guided optimizations", "PGO 3/3: optimized build"),
+)
+_TEST_COUNTER = re.compile(r"\[\s*(\d+)/(\d+)\]\s+(\S+)")
+
+
+def pgo_stage(line: str) -> str | None:
+    for marker, label in PGO_STAGES:
+        if line.startswith(marker):
+            return label
+    return None
+
+
+def training_progress(line: str) -> str | None:
+    """'test 12/43 test_json' from regrtest's '0:00:31 load avg: 1.9 [12/43] test_json'."""
+    match = _TEST_COUNTER.search(line)
+    if match and ("load avg" in line or line.lstrip().startswith("[")):
+        return f"test {match.group(1)}/{match.group(2)} {match.group(3)}"
+    return None
+
+
+# Section headers of CPython's own module report (Tools/build/check_extension_modules.py).
+_SECTIONS = {
+    "The necessary bits to build these optional modules were not found:": "missing",
+    "Following modules built successfully but were removed because they could not be imported:": "failed_import",
+    "The following modules are *disabled* in configure script:": "disabled",
+    "Failed to build these modules:": "failed",
+}
+
+
+def module_report(log_text: str) -> dict[str, list[str]]:
+    """Modules CPython's build says it could not build, from the last report in the log.
+
+    A PGO build prints the report once per build stage (each closed by a
+    "Checked N modules" line); the last one counts.
+    """
+    report: dict[str, list[str]] = {}
+    pending: dict[str, list[str]] = {}
+    current: str | None = None
+    for raw in log_text.splitlines():
+        line = raw.strip()
+        if line in _SECTIONS:
+            current = _SECTIONS[line]
+            pending[current] = []
+        elif line.startswith("Checked ") and " modules (" in line:
+            report, pending, current = pending, {}, None
+        elif current is not None:
+            if not line or line.startswith("To find the necessary bits"):
+                current = None
+            else:
+                pending[current].extend(line.split())
+    return pending or report
+
+
+def check_required_modules(recipe: Recipe, report: Mapping[str, list[str]], log_path: Path) -> None:
+    broken = {m for key in ("missing", "failed_import", "failed", "disabled") for m in report.get(key, [])}
+    absent = [m for m in recipe.build.required_modules if KNOWN_MODULES[m] in broken]
+    if absent:
+        from pybuild12 import preflight
+
+        rows = {c.name: c for c in preflight.run([])}
+        helpful = [rows[m] for m in absent if m in rows]
+        raise BuildError(
+            "the build finished without required modules: " + ", ".join(absent),
+            phase="compile",
+            log_path=str(log_path),
+            hint=(preflight.install_hint(helpful) + "\n" if helpful else "")
+            + "or drop them from the recipe's build.required-modules",
+        )

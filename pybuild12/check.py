@@ -1,0 +1,65 @@
+"""The minimal check at the end of every install.
+
+Runs `resources/smoke.py` with the built interpreter itself (in isolated
+mode, so the host's PYTHON* variables cannot leak in) and reads its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pybuild12.errors import CheckError
+from pybuild12.recipes import Recipe
+
+TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def python_of(prefix: Path, recipe: Recipe) -> Path:
+    return prefix / "bin" / f"python{recipe.minor}"
+
+
+def smoke(python: Path, recipe: Recipe) -> list[CheckResult]:
+    script = resources.files("pybuild12").joinpath("resources/smoke.py")
+    with resources.as_file(script) as path:
+        try:
+            proc = subprocess.run(
+                [str(python), "-I", str(path), recipe.version, *recipe.build.required_modules],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+        except OSError as exc:
+            raise CheckError(f"the built interpreter {python} cannot run: {exc}") from None
+        except subprocess.TimeoutExpired:
+            raise CheckError(f"the built interpreter {python} did not finish its check in {TIMEOUT}s") from None
+    try:
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        results = [CheckResult(c["name"], bool(c["ok"]), str(c["detail"])) for c in data["checks"]]
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise CheckError(
+            f"the built interpreter {python} crashed during its check (exit code {proc.returncode})\n"
+            + proc.stderr.strip()[-2000:]
+        ) from None
+    if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
+        results.append(CheckResult("clean exit", False, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"))
+    return results
+
+
+def enforce(results: list[CheckResult]) -> None:
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CheckError(
+            "the built interpreter failed its check:\n" + "\n".join(f"  {r.name}: {r.detail}" for r in failed),
+            hint="the earlier install (if any) was left in place; see the log for the build output",
+        )

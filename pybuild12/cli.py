@@ -1,0 +1,169 @@
+"""Command line: parse, call the core, render, map errors to exit codes.
+
+The only module that imports typer, prints results, or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pybuild12 import __version__, install as installer, recipes, registry
+from pybuild12.console import RichReporter, duration
+from pybuild12.errors import EXIT_CODES, EXIT_INTERRUPTED, BuildError, CheckError, PyBuild12Error
+from pybuild12.paths import Paths
+
+EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
+
+app = typer.Typer(
+    help="Build CPython with working sub-interpreters (PEP 684) from pinned, checksummed sources.\n\n"
+    "Builds go to their own prefix under the data directory (PYBUILD12_HOME moves everything "
+    "pybuild12 writes under one root). PYBUILD12_MIRROR names a directory or URL to fetch "
+    "source tarballs from first.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+RECIPE_HELP = "Recipe name (see 'pybuild12 list'), alias such as 3.13, or a path to a recipe .toml file."
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"pybuild12 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    pass
+
+
+@app.command()
+def install(
+    recipe: str = typer.Argument(..., help=RECIPE_HELP),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count]."),
+    configure_opt: List[str] = typer.Option(
+        [], "--configure-opt", metavar="OPT",
+        help="Extra ./configure option; repeatable. PYBUILD12_CONFIGURE_OPTS adds shell words too.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if this build is installed; the old one stays until the new one passes."),
+    keep_build: bool = typer.Option(False, "--keep-build", help="Keep the source/build tree in the cache directory."),
+) -> None:
+    """Download, build (--enable-optimizations), check and install a CPython.
+
+    The source's sha256 is checked before extraction; the build is installed into a
+    staging directory, checked, then moved into place. A failure or Ctrl-C leaves any
+    earlier install of the same name untouched.
+    """
+    options = installer.InstallOptions(
+        jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build
+    )
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
+    if outcome.already_installed:
+        err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
+    else:
+        total = sum(outcome.receipt.get("timings", {}).values())
+        err.print(f"[green]installed[/] {escape(outcome.name)} in {duration(total)}")
+    out.print(str(outcome.python))
+
+
+def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
+    raise KeyboardInterrupt
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Show available recipes and installed builds (version and prefix)."""
+    paths = Paths.from_env()
+    available = []
+    for name in recipes.available():
+        try:
+            r = recipes.load(name)
+            available.append({"name": name, "version": r.version, "summary": r.summary,
+                              "source": r.source.kind, "alias_of": r.name if r.alias_of else None})
+        except PyBuild12Error as exc:
+            available.append({"name": name, "error": exc.message})
+    builds = [
+        {"name": b.name, "version": b.version, "prefix": str(b.prefix), "python": str(b.python),
+         "source": (b.receipt or {}).get("source", {}).get("url"), "receipt": b.receipt is not None}
+        for b in registry.installed(paths)
+    ]
+    if as_json:
+        out.print_json(json.dumps({"recipes": available, "installed": builds}))
+        return
+    table = Table(title="installed builds", title_justify="left", box=None)
+    for col in ("name", "version", "prefix"):
+        table.add_column(col)
+    for b in builds:
+        table.add_row(b["name"], b["version"] if b["receipt"] else "? (no receipt)", b["prefix"])
+    if builds:
+        out.print(table)
+    else:
+        out.print("no builds installed")
+    out.print()
+    table = Table(title="available recipes", title_justify="left", box=None)
+    for col in ("name", "version", "summary"):
+        table.add_column(col)
+    for r in available:
+        summary = r.get("error") or (f"→ {r['alias_of']}" if r.get("alias_of") else r["summary"])
+        table.add_row(r["name"], r.get("version", "?"), summary)
+    out.print(table)
+
+
+@app.command()
+def uninstall(name: str = typer.Argument(..., help="Name of an installed build.")) -> None:
+    """Remove an installed build (nothing else is touched)."""
+    paths = Paths.from_env()
+    with installer.locked(paths, name):
+        prefix = registry.remove(paths, name)
+    err.print(f"removed {escape(name)} ({prefix})")
+
+
+@app.command()
+def which(name: str = typer.Argument(..., help="Name of an installed build.")) -> None:
+    """Print the path of a build's python."""
+    build = registry.get(Paths.from_env(), name)
+    if not build.python.exists():
+        raise PyBuild12Error(f"{build.prefix} has no python at {build.python}", hint=f"reinstall with 'pybuild12 install {name} --force'")
+    out.print(str(build.python))
+
+
+def render_error(exc: PyBuild12Error) -> None:
+    if isinstance(exc, BuildError) and exc.log_tail:
+        err.print(f"[dim]--- last lines of the log ({escape(exc.phase or '')}) ---[/]")
+        err.print(escape(exc.log_tail), markup=True)
+        err.print("[dim]---[/]")
+    err.print(f"[red]error:[/] {escape(exc.message)}")
+    if isinstance(exc, BuildError) and exc.phase:
+        err.print(f"  phase: {escape(exc.phase)}")
+    log_path = getattr(exc, "log_path", None)
+    if log_path:
+        err.print(f"  log: {escape(log_path)}")
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except PyBuild12Error as exc:
+        render_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]: removed what this run created; earlier installs are unchanged")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,90 @@
+"""Drawing progress on stderr: a live line per phase on a terminal, plain lines elsewhere.
+
+stdout stays free for results (and --json).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from pybuild12.report import Reporter
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class RichReporter(Reporter):
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._title = ""
+        self._last_plain_pct = -1
+
+    # phases ---------------------------------------------------------------
+    def phase_start(self, phase: str, detail: str) -> None:
+        self._title = detail if detail.startswith(phase) else f"{phase} {detail}".strip()
+        if not self.console.is_terminal:
+            self.console.print(f"→ {escape(self._title)}")
+            return
+        columns = [SpinnerColumn(), TextColumn("{task.description}")]
+        if phase == "fetch":
+            columns += [BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+        columns.append(TimeElapsedColumn())
+        self._progress = Progress(*columns, console=self.console, transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(escape(self._title), total=None)
+
+    def phase_end(self, phase: str, seconds: float, ok: bool) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        self.console.print(f"{mark} {escape(self._title):<40} {duration(seconds):>7}")
+        self._last_plain_pct = -1
+
+    def status(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=escape(f"{self._title} · {text}"))
+        else:
+            self.console.print(f"  {escape(text)}")
+
+    def progress(self, done: int, total: Optional[int], label: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=done, total=total)
+            return
+        if total:
+            pct = done * 100 // total
+            if pct // 25 != self._last_plain_pct // 25:
+                self._last_plain_pct = pct
+                self.console.print(f"  {escape(label)}: {pct}% of {total / 1e6:.1f} MB")
+
+    # notes ----------------------------------------------------------------
+    def warn(self, text: str) -> None:
+        self._print(f"[yellow]warning:[/] {escape(text)}")
+
+    def info(self, text: str) -> None:
+        self._print(f"[dim]{escape(text)}[/]")
+
+    def _print(self, markup: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(markup)
+        else:
+            self.console.print(markup)

@@ -1,0 +1,101 @@
+"""One exception family; each class carries its exit code and a hint.
+
+The CLI catches `PyBuild12Error` in exactly one place and turns it into a
+message on stderr and the class's exit code (documented in `pybuild12 --help`).
+"""
+
+from __future__ import annotations
+
+
+class PyBuild12Error(Exception):
+    """Base class: a failure the user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class RecipeError(PyBuild12Error):
+    """Unknown recipe name, or a recipe file that does not validate."""
+
+    exit_code = 3
+
+
+class PrerequisiteError(PyBuild12Error):
+    """A compiler, tool or library header needed by the build is missing."""
+
+    exit_code = 4
+
+
+class FetchError(PyBuild12Error):
+    """The source could not be downloaded, or its checksum does not match."""
+
+    exit_code = 5
+
+
+class ArchiveError(PyBuild12Error):
+    """The source archive is unsafe or damaged."""
+
+    exit_code = 5
+
+
+class BuildError(PyBuild12Error):
+    """A build command failed; carries the phase, log path and log tail."""
+
+    exit_code = 6
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str | None = None,
+        log_path: str | None = None,
+        log_tail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.phase = phase
+        self.log_path = log_path
+        self.log_tail = log_tail
+
+
+class CheckError(PyBuild12Error):
+    """The freshly built interpreter failed its post-install check."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, log_path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.log_path = log_path
+
+
+class NotInstalledError(PyBuild12Error):
+    """A command names a build that is not installed."""
+
+    exit_code = 8
+
+
+class BusyError(PyBuild12Error):
+    """Another pybuild12 process holds the lock on this build."""
+
+    exit_code = 9
+
+
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected error",
+    2: "bad command-line usage",
+    RecipeError.exit_code: "unknown or invalid recipe",
+    PrerequisiteError.exit_code: "build prerequisites missing (compiler, tools, headers)",
+    FetchError.exit_code: "download failed, checksum mismatch or unsafe archive",
+    BuildError.exit_code: "configure, make or make install failed (see the log)",
+    CheckError.exit_code: "the built interpreter failed its check",
+    NotInstalledError.exit_code: "no such build installed",
+    BusyError.exit_code: "another pybuild12 process is working on the same build",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing was changed",
+}

@@ -1,0 +1,255 @@
+"""`pybuild12 install`: the whole flow, top to bottom.
+
+recipe -> lock -> preflight -> fetch -> extract -> configure -> compile ->
+install into staging -> check -> receipt -> move into place.
+
+Nothing reaches `<data>/pythons/<name>` before the staged build has passed
+its check; a failure or Ctrl-C anywhere removes what this run created and
+leaves an earlier install of the same name as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import filelock
+
+from pybuild12 import __version__, archive, build, check, download, preflight, recipes, registry, runner, staging
+from pybuild12.errors import BusyError, RecipeError
+from pybuild12.paths import Paths
+from pybuild12.recipes import GitSource, Recipe
+from pybuild12.report import Reporter
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    name: str | None = None
+    jobs: int | None = None
+    configure_opts: tuple[str, ...] = ()
+    force: bool = False
+    keep_build: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    prefix: Path
+    python: Path
+    receipt: dict
+    log_path: Path | None
+    already_installed: bool = False
+
+
+@dataclass
+class _Run:
+    """What one install run has created so far, and how long each phase took."""
+
+    log_path: Path
+    reporter: Reporter
+    timings: dict[str, float] = field(default_factory=dict)
+    source_origin: str | None = None
+
+    @contextmanager
+    def phase(self, name: str, detail: str = "") -> Iterator[None]:
+        self.reporter.phase_start(name, detail)
+        start = time.monotonic()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            elapsed = time.monotonic() - start
+            self.timings[name] = round(elapsed, 1)
+            self.reporter.phase_end(name, elapsed, ok)
+
+    def log(self, text: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(text.rstrip("\n") + "\n")
+
+
+@contextmanager
+def locked(paths: Paths, name: str) -> Iterator[None]:
+    """One pybuild12 process at a time per build name."""
+    paths.locks.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(paths.locks / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise BusyError(
+            f"another pybuild12 process is installing or removing {name!r}",
+            hint="wait for it to finish, then run the command again",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def install(
+    spec: str,
+    options: InstallOptions = InstallOptions(),
+    *,
+    paths: Paths,
+    reporter: Reporter = Reporter(),
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    env = dict(os.environ if env is None else env)
+    recipe = recipes.load(spec)
+    name = options.name or recipe.name
+    if not recipes.NAME_RE.match(name):
+        raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
+    if isinstance(recipe.source, GitSource):
+        raise RecipeError(
+            f"{recipe.path}: git sources cannot be built by this version of pybuild12",
+            hint="use a tarball recipe, such as 3.13",
+        )
+    user_opts = build.user_configure_opts(options.configure_opts, env)
+    jobs = options.jobs or build.default_jobs()
+    prefix = paths.prefix(name)
+
+    with locked(paths, name):
+        staging.remove_leftovers(paths.pythons, name)
+        existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+        if existing is not None and not options.force:
+            return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+
+        for absent in preflight.enforce(preflight.run(recipe.build.required_modules, env)):
+            reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
+                          f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
+
+        paths.logs.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run = _Run(paths.logs / f"{name}-{stamp}.log", reporter)
+        run.log(f"pybuild12 {__version__} install {name} from {recipe.path}")
+        reporter.info(f"log: {run.log_path}")
+        build_root = paths.builds / name
+        stage_dir: Path | None = None
+        try:
+            shutil.rmtree(build_root, ignore_errors=True)
+            tree = _fetch_and_extract(run, recipe, paths, build_root, env)
+            stage_dir = staging.new_staging(paths.pythons, name)
+            steps = build.plan(recipe, prefix=prefix, destdir=stage_dir, jobs=jobs, user_opts=user_opts)
+            for step in steps:
+                _run_step(run, step, tree, env)
+                if step.phase == "compile":
+                    report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
+                    build.check_required_modules(recipe, report, run.log_path)
+            staged = staging.staged_prefix(stage_dir, prefix)
+            python = check.python_of(staged, recipe)
+            with run.phase("check", str(python.relative_to(staged))):
+                results = check.smoke(python, recipe)
+                for r in results:
+                    run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
+                check.enforce(results)
+            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env)
+            registry.write_receipt(staged, receipt)
+            staging.promote(staged, prefix)
+        except BaseException:
+            run.log("### install failed; removing what this run created")
+            if not options.keep_build:
+                shutil.rmtree(build_root, ignore_errors=True)
+            raise
+        finally:
+            if stage_dir is not None:
+                shutil.rmtree(stage_dir, ignore_errors=True)
+        if options.keep_build:
+            reporter.info(f"build tree kept at {build_root}")
+        else:
+            shutil.rmtree(build_root, ignore_errors=True)
+        return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+
+
+def _fetch_and_extract(run: _Run, recipe: Recipe, paths: Paths, build_root: Path, env: Mapping[str, str]) -> Path:
+    source = recipe.source
+    with run.phase("fetch", source.filename):
+        fetched = download.fetch(
+            source,
+            paths.downloads,
+            mirror=env.get(download.MIRROR_ENV) or None,
+            progress=run.reporter.progress,
+            warn=run.reporter.warn,
+        )
+        run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
+    run.source_origin = fetched.origin
+    with run.phase("extract", fetched.path.name):
+        tree = archive.extract(fetched.path, build_root)
+    if not (tree / "configure").is_file():
+        raise RecipeError(f"{fetched.path.name} has no configure script at its top; is it a CPython source tarball?")
+    return tree
+
+
+def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:
+    stage = ""
+
+    def on_line(line: str) -> None:
+        nonlocal stage
+        new_stage = build.pgo_stage(line)
+        if new_stage:
+            stage = new_stage
+            run.reporter.status(stage)
+        elif stage.startswith("PGO 2/3"):
+            counter = build.training_progress(line)
+            if counter:
+                run.reporter.status(f"{stage}, {counter}")
+
+    with run.phase(step.phase, step.title):
+        runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
+
+
+def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env: Mapping[str, str]) -> dict:
+    configure = next(s for s in steps if s.phase == "configure")
+    return {
+        "name": name,
+        "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pybuild12_version": __version__,
+        "python": str(python_rel),
+        "recipe": {
+            "name": recipe.name,
+            "path": str(recipe.path),
+            "version": recipe.version,
+            "summary": recipe.summary,
+            "content_sha256": recipe.content_sha256,
+            "alias_of": list(recipe.alias_of),
+        },
+        "source": {
+            "kind": recipe.source.kind,
+            "url": recipe.source.url,
+            "sha256": recipe.source.sha256,
+            "fetched_from": run.source_origin,
+        },
+        "configure_args": list(configure.argv[1:]),
+        "make_jobs": next(int(a[2:]) for s in steps if s.phase == "compile" for a in s.argv if a.startswith("-j")),
+        "compiler": compiler_version(env),
+        "host": host_facts(),
+        "timings": dict(run.timings),
+        "log": str(run.log_path),
+    }
+
+
+def compiler_version(env: Mapping[str, str]) -> str:
+    cc = preflight.compiler(env)
+    if not cc:
+        return "unknown"
+    out = subprocess.run([*cc, "--version"], capture_output=True, text=True, env=env)
+    first = (out.stdout.splitlines() or ["unknown"])[0]
+    return first.strip()
+
+
+def host_facts() -> dict:
+    libc, libc_version = platform.libc_ver()
+    return {
+        "hostname": platform.node(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "libc": f"{libc} {libc_version}".strip(),
+    }

@@ -1,0 +1,56 @@
+"""Where pybuild12 keeps things: one object that tests (and users) can repoint.
+
+Defaults follow platformdirs (XDG on Linux). `PYBUILD12_HOME` moves data,
+cache and logs under one root, which is what tests and CI use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP = "pybuild12"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+    cache: Path
+    logs: Path
+
+    @classmethod
+    def from_env(cls, environ: os._Environ | dict | None = None) -> "Paths":
+        env = os.environ if environ is None else environ
+        home = env.get("PYBUILD12_HOME")
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(data=root / "data", cache=root / "cache", logs=root / "logs")
+        return cls(
+            data=Path(platformdirs.user_data_dir(APP)),
+            cache=Path(platformdirs.user_cache_dir(APP)),
+            logs=Path(platformdirs.user_log_dir(APP)),
+        )
+
+    @property
+    def pythons(self) -> Path:
+        """Installed builds, one prefix per name."""
+        return self.data / "pythons"
+
+    @property
+    def downloads(self) -> Path:
+        return self.cache / "downloads"
+
+    @property
+    def builds(self) -> Path:
+        """Source trees being built (removed after success unless --keep-build)."""
+        return self.cache / "build"
+
+    @property
+    def locks(self) -> Path:
+        return self.data / "locks"
+
+    def prefix(self, name: str) -> Path:
+        return self.pythons / name

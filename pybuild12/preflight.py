@@ -1,0 +1,130 @@
+"""Check the host for what a CPython build needs, before anything is downloaded.
+
+pyenv users meet missing build dependencies one failed build at a time
+(pyenv#243, #1114, #2246); this checks them all at once and names the
+Debian/Ubuntu and Fedora packages that provide each missing piece. Headers
+are checked the way configure does: by running the C preprocessor on an
+`#include`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from typing import Iterable, Mapping
+
+from pybuild12.errors import PrerequisiteError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    what: str
+    ok: bool
+    required: bool
+    detail: str
+    debian: str
+    fedora: str
+
+
+def table() -> dict:
+    text = resources.files("pybuild12").joinpath("resources/prerequisites.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def compiler(env: Mapping[str, str]) -> list[str] | None:
+    """The C compiler as argv: $CC if set, else the first of cc/gcc/clang on PATH."""
+    if env.get("CC"):
+        argv = shlex.split(env["CC"])
+        return argv if shutil.which(argv[0], path=env.get("PATH")) else None
+    for program in table()["tools"]["cc"]["programs"]:
+        if shutil.which(program, path=env.get("PATH")):
+            return [program]
+    return None
+
+
+def run(required_modules: Iterable[str], env: Mapping[str, str] | None = None) -> list[Check]:
+    """Check tools and headers; headers of `required_modules` are required."""
+    env = dict(os.environ if env is None else env)
+    data = table()
+    required = set(required_modules)
+    checks = []
+    for name, tool in data["tools"].items():
+        if name == "cc":
+            found = compiler(env)
+            found_text = shlex.join(found) if found else None
+        else:
+            found_text = next((p for p in tool["programs"] if shutil.which(p, path=env.get("PATH"))), None)
+        checks.append(
+            Check(name, tool["what"], found_text is not None, True,
+                  found_text or f"none of {', '.join(tool['programs'])} on PATH",
+                  tool["debian"], tool["fedora"])
+        )
+    cc = compiler(env)
+    for name, spec in data["headers"].items():
+        if cc is None:
+            ok, detail = False, "not checked: no C compiler"
+        else:
+            ok, detail = _has_header(cc, spec["header"], spec.get("pkg-config"), env)
+        checks.append(
+            Check(name, f"<{spec['header']}>", ok, spec["module"] in required, detail,
+                  spec["debian"], spec["fedora"])
+        )
+    return checks
+
+
+def _has_header(cc: list[str], header: str, pkg: str | None, env: Mapping[str, str]) -> tuple[bool, str]:
+    flags: list[str] = []
+    if pkg and shutil.which("pkg-config", path=env.get("PATH")):
+        out = subprocess.run(["pkg-config", "--cflags", pkg], capture_output=True, text=True, env=env)
+        if out.returncode == 0:
+            flags = shlex.split(out.stdout)
+    flags += shlex.split(env.get("CPPFLAGS", ""))
+    proc = subprocess.run(
+        [*cc, *flags, "-E", "-x", "c", "-o", os.devnull, "-"],
+        input=f"#include <{header}>\n",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if proc.returncode == 0:
+        return True, "found"
+    return False, "not found by the C preprocessor"
+
+
+def missing(checks: Iterable[Check]) -> list[Check]:
+    return [c for c in checks if not c.ok]
+
+
+def enforce(checks: list[Check]) -> list[Check]:
+    """Raise when a required piece is missing; return the optional ones that are."""
+    absent = missing(checks)
+    blocking = [c for c in absent if c.required]
+    if blocking:
+        lines = [f"  {c.name:<11} {c.what:<24} {c.detail}" for c in blocking]
+        raise PrerequisiteError(
+            "the build cannot start, these are missing:\n" + "\n".join(lines),
+            hint=install_hint(blocking),
+        )
+    return absent
+
+
+def install_hint(checks: Iterable[Check]) -> str:
+    checks = list(checks)
+    debian = " ".join(sorted({c.debian for c in checks}))
+    fedora = " ".join(sorted({c.fedora for c in checks}))
+    return (
+        f"install them, then run the same command again:\n"
+        f"  Debian/Ubuntu: sudo apt-get install {debian}\n"
+        f"  Fedora:        sudo dnf install {fedora}"
+    )

@@ -1,0 +1,88 @@
+"""Installed builds and their receipts (`pybuild12.json` in each prefix).
+
+A receipt is the record of what was built and how: enough to tell two builds
+apart and to rebuild one. It carries a schema number so later versions can
+read (and migrate) older receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pybuild12.errors import NotInstalledError
+from pybuild12.paths import Paths
+from pybuild12.staging import RETIRED_PREFIX, STAGING_PREFIX
+
+RECEIPT = "pybuild12.json"
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    prefix: Path
+    receipt: dict[str, Any] | None  # None: no readable receipt (not made by pybuild12, or damaged)
+
+    @property
+    def version(self) -> str:
+        return (self.receipt or {}).get("recipe", {}).get("version", "?")
+
+    @property
+    def python(self) -> Path:
+        rel = (self.receipt or {}).get("python")
+        return self.prefix / rel if rel else self.prefix / "bin" / "python3"
+
+
+def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
+    path = prefix / RECEIPT
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"schema": SCHEMA, **receipt}, indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_receipt(prefix: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((prefix / RECEIPT).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def installed(paths: Paths) -> list[Installed]:
+    if not paths.pythons.is_dir():
+        return []
+    found = []
+    for entry in sorted(paths.pythons.iterdir()):
+        if entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX, ".")) or not entry.is_dir():
+            continue
+        found.append(Installed(entry.name, entry, read_receipt(entry)))
+    return found
+
+
+def get(paths: Paths, name: str) -> Installed:
+    prefix = paths.prefix(name)
+    if "/" in name or name.startswith(".") or not prefix.is_dir():
+        names = [i.name for i in installed(paths)]
+        raise NotInstalledError(
+            f"no build named {name!r} is installed",
+            hint=(f"installed: {', '.join(names)}; " if names else "nothing is installed yet; ")
+            + f"'pybuild12 install {name}' builds it",
+        )
+    return Installed(name, prefix, read_receipt(prefix))
+
+
+def remove(paths: Paths, name: str) -> Path:
+    """Delete a build; the rename first makes it vanish at once, even if deletion is slow."""
+    build = get(paths, name)
+    doomed = paths.pythons / f"{RETIRED_PREFIX}{name}-uninstall"
+    if doomed.exists():
+        shutil.rmtree(doomed)
+    os.rename(build.prefix, doomed)
+    shutil.rmtree(doomed)
+    return build.prefix

@@ -1,0 +1,49 @@
+"""Shared fixtures. No test touches the user's home: PYBUILD12_HOME is a temp dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pybuild12.paths import Paths
+
+
+@pytest.fixture(autouse=True)
+def pybuild12_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("pybuild12-home")
+    monkeypatch.setenv("PYBUILD12_HOME", str(home))
+    for var in ("PYBUILD12_MIRROR", "PYBUILD12_CONFIGURE_OPTS"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def paths(pybuild12_home) -> Paths:
+    return Paths.from_env()
+
+
+@pytest.fixture
+def recipe_file(tmp_path):
+    """Write a recipe TOML file and return its path."""
+
+    def write(text: str, name: str = "custom.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def tarball_recipe(url: str, sha256: str, version: str = "3.13.5", extra: str = "") -> str:
+    return f"""
+version = "{version}"
+summary = "test recipe"
+
+[source]
+kind = "tarball"
+url = "{url}"
+sha256 = "{sha256}"
+{extra}
+"""
