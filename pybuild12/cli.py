@@ -10,6 +10,8 @@ import signal
 import sys
 from typing import List, Optional
 
+import functools
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +19,7 @@ from rich.table import Table
 
 from pybuild12 import __version__, install as installer, recipes, registry
 from pybuild12.console import RichReporter, duration
-from pybuild12.errors import EXIT_CODES, EXIT_INTERRUPTED, BuildError, CheckError, PyBuild12Error
+from pybuild12.errors import EXIT_CODES, BuildError, Interrupted, PyBuild12Error
 from pybuild12.paths import Paths
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -36,6 +38,19 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+def interruptible(func):
+    """Turn Ctrl-C into `Interrupted` before click can turn it into exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("removed what this run created; earlier installs are unchanged") from None
+
+    return wrapper
+
+
 RECIPE_HELP = "Recipe name (see 'pybuild12 list'), alias such as 3.13, or a path to a recipe .toml file."
 
 
@@ -53,8 +68,9 @@ def _main(
 
 
 @app.command()
+@interruptible
 def install(
-    recipe: str = typer.Argument(..., help=RECIPE_HELP),
+    recipe: str = typer.Argument(..., metavar="RECIPE", help=RECIPE_HELP),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count]."),
     configure_opt: List[str] = typer.Option(
         [], "--configure-opt", metavar="OPT",
@@ -87,6 +103,7 @@ def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
 
 
 @app.command("list")
+@interruptible
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show available recipes and installed builds (version and prefix)."""
     paths = Paths.from_env()
@@ -126,7 +143,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
 
 
 @app.command()
-def uninstall(name: str = typer.Argument(..., help="Name of an installed build.")) -> None:
+@interruptible
+def uninstall(name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build.")) -> None:
     """Remove an installed build (nothing else is touched)."""
     paths = Paths.from_env()
     with installer.locked(paths, name):
@@ -135,7 +153,8 @@ def uninstall(name: str = typer.Argument(..., help="Name of an installed build."
 
 
 @app.command()
-def which(name: str = typer.Argument(..., help="Name of an installed build.")) -> None:
+@interruptible
+def which(name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build.")) -> None:
     """Print the path of a build's python."""
     build = registry.get(Paths.from_env(), name)
     if not build.python.exists():
@@ -144,6 +163,9 @@ def which(name: str = typer.Argument(..., help="Name of an installed build.")) -
 
 
 def render_error(exc: PyBuild12Error) -> None:
+    if isinstance(exc, Interrupted):
+        err.print(f"[red]interrupted[/]: {escape(exc.message)}")
+        return
     if isinstance(exc, BuildError) and exc.log_tail:
         err.print(f"[dim]--- last lines of the log ({escape(exc.phase or '')}) ---[/]")
         err.print(escape(exc.log_tail), markup=True)
@@ -159,11 +181,12 @@ def render_error(exc: PyBuild12Error) -> None:
 
 
 def main() -> None:
+    """Entry point: the one place where errors become messages and exit codes.
+
+    Usage errors are typer's (exit 2); everything the core raises arrives here.
+    """
     try:
-        app(standalone_mode=True)
+        app()
     except PyBuild12Error as exc:
         render_error(exc)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]: removed what this run created; earlier installs are unchanged")
-        sys.exit(EXIT_INTERRUPTED)

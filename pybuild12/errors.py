@@ -84,7 +84,13 @@ class BusyError(PyBuild12Error):
     exit_code = 9
 
 
-EXIT_INTERRUPTED = 130
+class Interrupted(PyBuild12Error):
+    """Ctrl-C or SIGTERM; what the run created has been removed."""
+
+    exit_code = 130
+
+
+EXIT_INTERRUPTED = Interrupted.exit_code
 
 EXIT_CODES: dict[int, str] = {
     0: "success",

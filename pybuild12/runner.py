@@ -63,6 +63,7 @@ def call(
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.write(line)
+                log.flush()  # so that `tail -f` on the log follows the build
                 tail.append(line.rstrip("\n"))
                 if on_line:
                     on_line(line.rstrip("\n"))

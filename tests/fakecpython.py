@@ -1,0 +1,120 @@
+"""A fake CPython source tarball for unit tests of the install orchestration.
+
+Its `configure` and `Makefile` do no compiling: `make install` puts a
+`bin/pythonX.Y` wrapper around the interpreter running the tests into
+$(DESTDIR)$(prefix), so the real post-install check runs against a real
+interpreter. Behaviour is steered through environment variables:
+
+FAKE_FAIL=configure|make|install  that step exits 2 after printing lines
+FAKE_MAKE_SLEEP=N                 make sleeps N seconds (to interrupt it)
+FAKE_REPORT_MISSING="_ssl _lzma"  make prints CPython's "bits not found" report
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+HOST_VERSION = sys.version.split()[0]
+HOST_MINOR = "%d.%d" % sys.version_info[:2]
+
+CONFIGURE = r"""#!/bin/sh
+echo "fake configure $*"
+[ "$FAKE_FAIL" = configure ] && { echo "configure: error: no acceptable C compiler"; exit 2; }
+prefix=
+for arg in "$@"; do case "$arg" in --prefix=*) prefix="${arg#--prefix=}";; esac; done
+printf 'PREFIX=%s\n' "$prefix" > config.status
+printf '%s\n' "$@" > configure-args.txt
+exit 0
+"""
+
+MAKEFILE = r"""include config.status
+
+all:
+	@echo "Running code to generate profile data (this can take a while):"
+	@echo "Building with support for profile generation:"
+	@if [ -n "$$FAKE_MAKE_SLEEP" ]; then echo "fake make sleeping"; sleep $$FAKE_MAKE_SLEEP; fi
+	@echo "# Next, run the profile task to generate the profile information."
+	@echo "0:00:01 load avg: 1.00 [ 1/43] test_array"
+	@echo "Rebuilding with profile guided optimizations:"
+	@if [ -n "$$FAKE_REPORT_MISSING" ]; then \
+		echo "The necessary bits to build these optional modules were not found:"; \
+		echo "$$FAKE_REPORT_MISSING"; \
+		echo "To find the necessary bits, look in configure.ac and config.log."; \
+		echo; \
+	fi
+	@echo "Checked 112 modules (34 built-in, 77 shared, 1 n/a on linux-x86_64, 0 disabled, 0 missing, 0 failed on import)"
+	@if [ "$$FAKE_FAIL" = make ]; then for i in $$(seq 1 40); do echo "compile line $$i"; done; echo "gcc: fatal error: killed"; exit 2; fi
+	@touch built
+
+install:
+	@if [ "$$FAKE_FAIL" = install ]; then echo "install: cannot create directory"; exit 2; fi
+	mkdir -p "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/python@MINOR@"
+	printf '#!/bin/sh\nexec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
+	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
+	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
+"""
+
+
+def host_can_pass_check() -> bool:
+    try:
+        import test.support  # noqa: F401
+    except ImportError:
+        return False
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            __import__(name)
+            return True
+        except ImportError:
+            pass
+    return False
+
+
+needs_host_interpreters = pytest.mark.skipif(
+    not host_can_pass_check(), reason="the test interpreter lacks test.support or a sub-interpreter module"
+)
+
+
+def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one") -> tuple[Path, str]:
+    """Write Python-<version>.tar.gz into `directory`; return (path, sha256)."""
+    files = {
+        "configure": (CONFIGURE, 0o755),
+        "Makefile": (
+            MAKEFILE.replace("@HOST@", sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
+            0o644,
+        ),
+    }
+    top = f"Python-{version}"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(top)
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+        for name, (text, mode) in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            info.mode = mode
+            tar.addfile(info, io.BytesIO(data))
+    path = directory / f"{top}.tar.gz"
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+    return path, hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = HOST_VERSION,
+                name: str = "fake", modules: str = "[]") -> Path:
+    path = directory / f"{name}.toml"
+    path.write_text(
+        f'version = "{version}"\nsummary = "fake CPython for orchestration tests"\n\n'
+        f'[source]\nkind = "tarball"\nurl = "{tarball.as_uri()}"\nsha256 = "{sha256}"\n\n'
+        f"[build]\nrequired-modules = {modules}\n",
+        encoding="utf-8",
+    )
+    return path

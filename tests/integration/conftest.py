@@ -1,0 +1,55 @@
+"""One real CPython build shared by every integration test.
+
+`pybuild12 install 3.13.5` runs once per session, for real (configure
+--enable-optimizations, make, make install), fetching the tarball from a
+local HTTP mirror that stands in for python.org. The tarball comes from
+scripts/fetch-test-sources. Without it these tests skip, except under CI
+(CI=true), where a missing source is a failure.
+
+PYBUILD12_TEST_HOME (optional) keeps the build between runs for development:
+the install is then skipped when that home already holds it.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from realbuild import RECIPE, ROOT, TARBALL, QuietHandler, RealBuild
+
+def sources_dir() -> Path:
+    return Path(os.environ.get("PYBUILD12_TEST_SOURCES", ROOT / ".test-sources"))
+
+
+@pytest.fixture(scope="session")
+def mirror_server():
+    directory = sources_dir()
+    if not (directory / TARBALL).is_file():
+        message = f"{directory / TARBALL} is missing: run scripts/fetch-test-sources"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def real_build(mirror_server, tmp_path_factory) -> RealBuild:
+    home = Path(os.environ.get("PYBUILD12_TEST_HOME") or tmp_path_factory.mktemp("real-home"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
+    env.update(PYBUILD12_HOME=str(home), PYBUILD12_MIRROR=mirror_server)
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", RECIPE],
+                          env=env, capture_output=True, text=True, timeout=3600)
+    sys.stderr.write(proc.stderr)
+    return RealBuild(home, env, mirror_server, proc)

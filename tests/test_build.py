@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import pytest
+
+from pybuild12 import build, recipes
+from pybuild12.errors import BuildError, RecipeError
+
+LOG_WITH_TWO_REPORTS = """
+gcc -c foo.c
+The necessary bits to build these optional modules were not found:
+_dbm                      _gdbm                     _tkinter
+To find the necessary bits, look in configure.ac and config.log.
+
+Checked 111 modules (32 built-in, 75 shared, 1 n/a on linux-x86_64, 0 disabled, 3 missing, 0 failed on import)
+Rebuilding with profile guided optimizations:
+The following modules are *disabled* in configure script:
+_sqlite3
+
+The necessary bits to build these optional modules were not found:
+_gdbm                     _lzma
+To find the necessary bits, look in configure.ac and config.log.
+
+Following modules built successfully but were removed because they could not be imported:
+_ssl
+
+Could not build the ssl module!
+Checked 111 modules (32 built-in, 72 shared, 1 n/a on linux-x86_64, 1 disabled, 2 missing, 1 failed on import)
+"""
+
+
+@pytest.fixture
+def recipe():
+    return recipes.load("3.13.5")
+
+
+def test_plan_is_the_classic_three_commands(recipe, tmp_path):
+    prefix, dest = tmp_path / "pythons" / "3.13.5", tmp_path / "stage"
+    steps = build.plan(recipe, prefix=prefix, destdir=dest, jobs=3, user_opts=("--with-lto",))
+    assert [s.phase for s in steps] == ["configure", "compile", "install"]
+    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-lto")
+    assert steps[1].argv == ("make", "-j3")
+    assert steps[2].argv == ("make", "install", f"DESTDIR={dest}")
+    assert steps[1].title == "compile with PGO"
+
+
+def test_plan_without_optimizations(recipe_file, tmp_path):
+    path = recipe_file(
+        'version = "3.13.5"\nsummary = "s"\n[source]\nkind = "tarball"\n'
+        'url = "https://example.invalid/Python-3.13.5.tar.xz"\nsha256 = "' + "a" * 64 + '"\n'
+        '[build]\noptimizations = false\nconfigure-args = ["--with-pydebug"]\n'
+    )
+    steps = build.plan(recipes.load(str(path)), prefix=tmp_path / "p", destdir=tmp_path / "d", jobs=1)
+    assert "--enable-optimizations" not in steps[0].argv
+    assert steps[0].argv[-1] == "--with-pydebug"
+    assert steps[1].title == "compile"
+
+
+def test_plan_refuses_zero_jobs(recipe, tmp_path):
+    with pytest.raises(RecipeError, match="--jobs"):
+        build.plan(recipe, prefix=tmp_path, destdir=tmp_path, jobs=0)
+
+
+def test_user_options_come_from_env_then_cli():
+    env = {"PYBUILD12_CONFIGURE_OPTS": "--with-lto '--with-openssl=/opt/my ssl'"}
+    assert build.user_configure_opts(["--enable-shared"], env) == (
+        "--with-lto",
+        "--with-openssl=/opt/my ssl",
+        "--enable-shared",
+    )
+
+
+@pytest.mark.parametrize("opt", ["--prefix=/usr", "--exec-prefix=/x"])
+def test_user_options_cannot_move_the_prefix(opt):
+    with pytest.raises(RecipeError, match="not allowed"):
+        build.user_configure_opts([opt], {})
+
+
+def test_bad_shell_syntax_in_env_is_named():
+    with pytest.raises(RecipeError, match="PYBUILD12_CONFIGURE_OPTS"):
+        build.user_configure_opts([], {"PYBUILD12_CONFIGURE_OPTS": "'unclosed"})
+
+
+def test_module_report_takes_the_last_report():
+    report = build.module_report(LOG_WITH_TWO_REPORTS)
+    assert report == {"disabled": ["_sqlite3"], "missing": ["_gdbm", "_lzma"], "failed_import": ["_ssl"]}
+
+
+def test_module_report_of_a_clean_build_is_empty():
+    assert build.module_report("gcc -c x.c\nChecked 111 modules (0 missing)\n") == {}
+
+
+def test_required_modules_missing_fail_with_their_names(recipe, tmp_path):
+    report = build.module_report(LOG_WITH_TWO_REPORTS)
+    with pytest.raises(BuildError) as info:
+        build.check_required_modules(recipe, report, tmp_path / "x.log")
+    assert "ssl" in info.value.message and "sqlite3" in info.value.message and "lzma" in info.value.message
+    assert "zlib" not in info.value.message
+    assert "libssl-dev" in info.value.hint and "openssl-devel" in info.value.hint
+
+
+def test_optional_modules_missing_are_fine(recipe, tmp_path):
+    build.check_required_modules(recipe, {"missing": ["_gdbm", "_tkinter"]}, tmp_path / "x.log")
+
+
+def test_pgo_stages_and_training_progress():
+    assert build.pgo_stage("Building with support for profile generation:") == "PGO 1/3: instrumented build"
+    assert build.pgo_stage("# Next, run the profile task to generate the profile information.").startswith("PGO 2/3")
+    assert build.pgo_stage("Rebuilding with profile guided optimizations:").startswith("PGO 3/3")
+    assert build.pgo_stage("gcc -c Objects/listobject.c") is None
+    assert build.training_progress("0:00:31 load avg: 1.90 [12/43] test_json") == "test 12/43 test_json"
+    assert build.training_progress("gcc -c x[1/2] y") is None
+
+
+def test_default_jobs_is_positive():
+    assert build.default_jobs() >= 1

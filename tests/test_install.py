@@ -1,0 +1,215 @@
+"""Install orchestration against a fake CPython tarball (see fakecpython.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakecpython import HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12 import install as installer
+from pybuild12.errors import BuildError, BusyError, CheckError, FetchError, RecipeError
+from pybuild12.install import InstallOptions
+from pybuild12.report import Reporter
+
+pytestmark = needs_host_interpreters
+
+
+class Recorder(Reporter):
+    def __init__(self, interrupt_at: str | None = None):
+        self.events: list[tuple] = []
+        self.interrupt_at = interrupt_at
+
+    def phase_start(self, phase, detail):
+        self.events.append(("start", phase))
+        if phase == self.interrupt_at:
+            raise KeyboardInterrupt
+
+    def phase_end(self, phase, seconds, ok):
+        self.events.append(("end", phase, ok))
+
+    def status(self, text):
+        self.events.append(("status", text))
+
+    def warn(self, text):
+        self.events.append(("warn", text))
+
+
+@pytest.fixture
+def fake(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src", mark="one")
+    return make_recipe(tmp_path, tarball, sha)
+
+
+@pytest.fixture
+def fake_two(tmp_path):
+    """Same name and version, a different build (mark 'two')."""
+    tarball, sha = make_tarball(tmp_path / "src2", mark="two")
+    return make_recipe(tmp_path / "src2", tarball, sha)
+
+
+def mark(paths, name="fake"):
+    return (paths.prefix(name) / f"lib/python{HOST_MINOR}/build-mark.txt").read_text().strip()
+
+
+def leftovers(paths):
+    return [p.name for p in paths.pythons.iterdir() if p.name.startswith(".")]
+
+
+def test_install_builds_checks_and_records(fake, paths):
+    rec = Recorder()
+    outcome = installer.install(str(fake), InstallOptions(jobs=3), paths=paths, reporter=rec)
+    prefix = paths.prefix("fake")
+    assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
+    assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check"]
+    assert all(e[2] for e in rec.events if e[0] == "end")
+    statuses = [e[1] for e in rec.events if e[0] == "status"]
+    assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
+    assert "PGO 2/3: training run, test 1/43 test_array" in statuses
+
+    receipt = json.loads((prefix / "pybuild12.json").read_text())
+    assert receipt["name"] == "fake" and receipt["recipe"]["version"] == HOST_VERSION
+    assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
+    assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
+    assert receipt["make_jobs"] == 3
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check"}
+    assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
+    assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
+    assert leftovers(paths) == [] and not (paths.builds / "fake").exists()
+
+
+def test_second_install_is_a_no_op(fake, paths):
+    installer.install(str(fake), paths=paths)
+    before = (paths.prefix("fake") / "pybuild12.json").read_text()
+    again = installer.install(str(fake), paths=paths)
+    assert again.already_installed
+    assert (paths.prefix("fake") / "pybuild12.json").read_text() == before
+
+
+def test_failing_make_reports_phase_log_and_tail(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_FAIL", "make")
+    with pytest.raises(BuildError) as info:
+        installer.install(str(fake), paths=paths)
+    err = info.value
+    assert err.phase == "compile with PGO" and err.exit_code == 6
+    tail = err.log_tail.splitlines()
+    assert len(tail) == 30 and tail[-2] == "gcc: fatal error: killed" and "Error 2" in tail[-1]
+    assert os.path.exists(err.log_path) and "compile line 1\n" in open(err.log_path).read()
+    assert not paths.prefix("fake").exists() and leftovers(paths) == []
+    assert not (paths.builds / "fake").exists()
+
+
+@pytest.mark.parametrize("step", ["configure", "install"])
+def test_failure_keeps_the_earlier_install(fake, fake_two, paths, monkeypatch, step):
+    installer.install(str(fake), paths=paths)
+    monkeypatch.setenv("FAKE_FAIL", step)
+    with pytest.raises(BuildError):
+        installer.install(str(fake_two), InstallOptions(force=True), paths=paths)
+    assert mark(paths) == "one" and leftovers(paths) == []
+
+
+def test_force_replaces_the_earlier_install(fake, fake_two, paths):
+    installer.install(str(fake), paths=paths)
+    installer.install(str(fake_two), InstallOptions(force=True), paths=paths)
+    assert mark(paths) == "two" and leftovers(paths) == []
+
+
+@pytest.mark.parametrize("phase", ["extract", "compile", "install", "check"])
+def test_interrupt_keeps_the_earlier_install(fake, fake_two, paths, phase):
+    installer.install(str(fake), paths=paths)
+    with pytest.raises(KeyboardInterrupt):
+        installer.install(str(fake_two), InstallOptions(force=True), paths=paths, reporter=Recorder(interrupt_at=phase))
+    assert mark(paths) == "one" and leftovers(paths) == []
+    assert not (paths.builds / "fake").exists()
+
+
+def test_keep_build_keeps_the_tree(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_FAIL", "make")
+    with pytest.raises(BuildError):
+        installer.install(str(fake), InstallOptions(keep_build=True), paths=paths)
+    assert (paths.builds / "fake" / f"Python-{HOST_VERSION}" / "configure").exists()
+
+
+def test_missing_required_module_fails_by_name(tmp_path, paths, monkeypatch):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha, modules='["ssl", "zlib"]')
+    monkeypatch.setenv("FAKE_REPORT_MISSING", "_gdbm _ssl")
+    with pytest.raises(BuildError) as info:
+        installer.install(str(recipe), paths=paths)
+    assert "required modules: ssl" in info.value.message and "zlib" not in info.value.message
+    assert not paths.prefix("fake").exists()
+
+
+def test_check_failure_installs_nothing(tmp_path, paths):
+    wrong = HOST_MINOR + ".99"  # same pythonX.Y, another patch level
+    tarball, sha = make_tarball(tmp_path / "src", version=wrong)
+    recipe = make_recipe(tmp_path, tarball, sha, version=wrong)
+    with pytest.raises(CheckError) as info:
+        installer.install(str(recipe), paths=paths)
+    assert f"runs {HOST_VERSION}, the recipe says {wrong}" in info.value.message
+    assert not paths.prefix("fake").exists() and leftovers(paths) == []
+
+
+def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, "0" * 64)
+    with pytest.raises(FetchError, match="checksum mismatch"):
+        installer.install(str(recipe), paths=paths)
+    assert not (paths.builds / "fake").exists() and not paths.pythons.exists()
+
+
+def test_configure_options_reach_configure(fake, paths, monkeypatch):
+    monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", "--with-lto")
+    outcome = installer.install(str(fake), InstallOptions(configure_opts=("--without-doc-strings",)), paths=paths)
+    assert outcome.receipt["configure_args"][-2:] == ["--with-lto", "--without-doc-strings"]
+
+
+def test_prefix_option_refused_before_any_work(fake, paths):
+    with pytest.raises(RecipeError):
+        installer.install(str(fake), InstallOptions(configure_opts=("--prefix=/usr",)), paths=paths)
+    assert not paths.downloads.exists()
+
+
+def test_busy_name_is_refused(fake, paths):
+    with installer.locked(paths, "fake"):
+        with pytest.raises(BusyError):
+            installer.install(str(fake), paths=paths)
+
+
+def test_leftovers_of_a_killed_run_are_cleaned(fake, paths):
+    stale = paths.pythons / ".staging-fake-dead"
+    stale.mkdir(parents=True)
+    installer.install(str(fake), paths=paths)
+    assert not stale.exists()
+
+
+def test_real_sigint_during_make(fake, fake_two, paths):
+    """Ctrl-C as a user sends it: the process exits 130, make is stopped, the old build stays."""
+    installer.install(str(fake), paths=paths)
+    env = dict(os.environ, FAKE_MAKE_SLEEP="60")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pybuild12", "install", str(fake_two), "--force"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = list(paths.logs.glob("fake-*.log"))
+        if any("fake make sleeping" in p.read_text() for p in logs):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("make never started")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert mark(paths) == "one" and leftovers(paths) == []
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
+    assert sleeping == []

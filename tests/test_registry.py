@@ -1,0 +1,53 @@
+import pytest
+
+from pybuild12 import registry, staging
+from pybuild12.errors import NotInstalledError
+
+
+def _install(paths, name, version="3.13.5"):
+    prefix = paths.prefix(name)
+    (prefix / "bin").mkdir(parents=True)
+    registry.write_receipt(prefix, {"name": name, "python": "bin/python3.13", "recipe": {"version": version}})
+    return prefix
+
+
+def test_receipt_round_trip_carries_schema(paths):
+    prefix = _install(paths, "3.13.5")
+    data = registry.read_receipt(prefix)
+    assert data["schema"] == registry.SCHEMA and data["name"] == "3.13.5"
+    assert not list(prefix.glob("*.tmp"))
+
+
+def test_installed_lists_builds_not_staging_dirs(paths):
+    _install(paths, "3.13.5")
+    _install(paths, "3.12.13", "3.12.13")
+    staging.new_staging(paths.pythons, "3.14.10")
+    (paths.pythons / "handmade").mkdir()
+    found = {b.name: b for b in registry.installed(paths)}
+    assert sorted(found) == ["3.12.13", "3.13.5", "handmade"]
+    assert found["3.12.13"].version == "3.12.13"
+    assert found["3.13.5"].python == paths.prefix("3.13.5") / "bin/python3.13"
+    assert found["handmade"].receipt is None and found["handmade"].version == "?"
+
+
+def test_get_unknown_names_the_installed_ones(paths):
+    _install(paths, "3.13.5")
+    with pytest.raises(NotInstalledError) as info:
+        registry.get(paths, "3.14")
+    assert "3.13.5" in info.value.hint and "pybuild12 install 3.14" in info.value.hint
+
+
+@pytest.mark.parametrize("name", ["../x", ".staging-3.13.5-x", "a/b"])
+def test_get_refuses_paths(paths, name):
+    (paths.pythons / ".staging-3.13.5-x").mkdir(parents=True)
+    with pytest.raises(NotInstalledError):
+        registry.get(paths, name)
+
+
+def test_remove_deletes_only_that_build(paths):
+    _install(paths, "3.13.5")
+    other = _install(paths, "3.12.13")
+    registry.remove(paths, "3.13.5")
+    assert not paths.prefix("3.13.5").exists()
+    assert other.exists()
+    assert [p.name for p in paths.pythons.iterdir()] == ["3.12.13"]
