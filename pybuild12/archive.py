@@ -7,9 +7,11 @@ Python versions that predate PEP 706 the same rules are checked by hand.
 
 from __future__ import annotations
 
+import lzma
 import os
 import shutil
 import tarfile
+import zlib
 from pathlib import Path
 
 from pybuild12.errors import ArchiveError
@@ -28,17 +30,22 @@ def extract(archive: Path, dest: Path) -> Path:
     try:
         with tarfile.open(archive) as tar:
             if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, filter="data")
+                tar.extractall(dest, filter=_strict_data_filter)
             else:  # pragma: no cover - Python < 3.10.12
                 members = [_checked(m, dest) for m in tar.getmembers()]
                 tar.extractall(dest, members=members)
+            # tarfile stops at the end-of-archive blocks; reading on to the end
+            # makes the decompressor check its trailer (gzip's CRC, xz's check).
+            if tar.fileobj is not None:
+                while tar.fileobj.read(1 << 20):
+                    pass
     except _FilterError as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise ArchiveError(
             f"refusing to extract {archive.name}: {exc}",
             hint="the archive tries to write outside its own directory; do not use it",
         ) from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise ArchiveError(
             f"cannot extract {archive.name}: {exc}",
@@ -48,6 +55,17 @@ def extract(archive: Path, dest: Path) -> Path:
     if len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return dest
+
+
+def _strict_data_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+    """The `data` filter, except that absolute names are refused, not made relative.
+
+    An archive that names absolute paths was not made by `make dist`; refusing
+    it says so, where silently rebasing it would hide the fact.
+    """
+    if member.name.startswith("/") or os.path.isabs(member.name):
+        raise tarfile.AbsolutePathError(member)
+    return tarfile.data_filter(member, path)
 
 
 def _checked(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:  # pragma: no cover

@@ -60,24 +60,29 @@ def run(required_modules: Iterable[str], env: Mapping[str, str] | None = None) -
     required = set(required_modules)
     checks = []
     for name, tool in data["tools"].items():
+        absent = f"none of {', '.join(tool['programs'])} on PATH"
         if name == "cc":
             found = compiler(env)
             found_text = shlex.join(found) if found else None
+            if env.get("CC"):
+                absent = f"CC={env['CC']} is not on PATH"
         else:
             found_text = next((p for p in tool["programs"] if shutil.which(p, path=env.get("PATH"))), None)
         checks.append(
-            Check(name, tool["what"], found_text is not None, True,
-                  found_text or f"none of {', '.join(tool['programs'])} on PATH",
+            Check(name, tool["what"], found_text is not None, True, found_text or absent,
                   tool["debian"], tool["fedora"])
         )
     cc = compiler(env)
     for name, spec in data["headers"].items():
+        needed = bool(required.intersection(spec["modules"]))
+        if spec.get("optional") and not needed:
+            continue  # checked only when a recipe requires its module
         if cc is None:
             ok, detail = False, "not checked: no C compiler"
         else:
             ok, detail = _has_header(cc, spec["header"], spec.get("pkg-config"), env)
         checks.append(
-            Check(name, f"<{spec['header']}>", ok, spec["module"] in required, detail,
+            Check(name, f"<{spec['header']}>", ok, needed, detail,
                   spec["debian"], spec["fedora"])
         )
     return checks

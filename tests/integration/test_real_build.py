@@ -112,6 +112,8 @@ def test_interrupted_rebuild_keeps_the_install(real_build):
     logs = real_build.home / "logs"
     start_count = len(list(logs.glob("*.log")))
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the rebuild ended before configure started:\n{proc.stderr.read()}")
         newest = sorted(logs.glob("*.log"), key=os.path.getmtime)
         if len(newest) > start_count and "$ ./configure" in newest[-1].read_text():
             break
