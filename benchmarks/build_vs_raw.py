@@ -13,6 +13,7 @@ Prints both wall times and their ratio (target: pybuild12 at most 1.03x raw).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -46,22 +47,32 @@ def timed(argv: list[str], **kwargs) -> float:
     return time.monotonic() - start
 
 
-def run_pybuild12(recipe: str, tarball: Path, jobs: int, work: Path) -> float:
-    env = dict(os.environ, PYBUILD12_HOME=str(work / "home"), PYBUILD12_MIRROR=str(tarball.parent))
+def run_pybuild12(recipe: str, tarball: Path, jobs: int, work: Path) -> tuple[float, dict[str, float]]:
+    """Wall time of the whole command, and the phase times its receipt records."""
+    home = work / "home"
+    env = dict(os.environ, PYBUILD12_HOME=str(home), PYBUILD12_MIRROR=str(tarball.parent))
     env.pop("PYBUILD12_CONFIGURE_OPTS", None)
     argv = [sys.executable, "-m", "pybuild12", "install", recipe, "--jobs", str(jobs)]
     with open(work / "pybuild12.out", "w") as out:
-        return timed(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        wall = timed(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    receipt = json.loads((home / "data" / "pythons" / recipe / "pybuild12.json").read_text())
+    return wall, receipt["timings"]
 
 
-def run_raw(tarball: Path, jobs: int, work: Path) -> float:
+def run_raw(tarball: Path, jobs: int, work: Path) -> tuple[float, dict[str, float]]:
     prefix = work / "prefix"
-    script = (
-        f"tar xf {tarball} -C {work} && cd {work}/{tarball.name.split('.tar')[0]} && "
-        f"./configure --prefix={prefix} --enable-optimizations && make -j{jobs} && make install"
-    )
+    tree = work / tarball.name.split(".tar")[0]
+    steps = {
+        "extract": (["tar", "xf", str(tarball), "-C", str(work)], work),
+        "configure": (["./configure", f"--prefix={prefix}", "--enable-optimizations"], tree),
+        "compile": (["make", f"-j{jobs}"], tree),
+        "install": (["make", "install"], tree),
+    }
+    phases = {}
     with open(work / "raw.out", "w") as out:
-        return timed(["sh", "-c", script], stdout=out, stderr=subprocess.STDOUT)
+        for phase, (argv, cwd) in steps.items():
+            phases[phase] = timed(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    return sum(phases.values()), phases
 
 
 def main() -> int:
@@ -76,16 +87,18 @@ def main() -> int:
         parser.error(f"{args.tarball} not found (scripts/fetch-test-sources puts it there)")
 
     times: dict[str, float] = {}
+    phases: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="pybuild12-bench-") as tmp:
         for who in args.order:
+            key = "pybuild12" if who == "p" else "raw"
             work = Path(tmp) / who
             work.mkdir()
-            print(f"building with {'pybuild12' if who == 'p' else 'raw commands'}...", file=sys.stderr, flush=True)
+            print(f"building with {key}...", file=sys.stderr, flush=True)
             if who == "p":
-                times["pybuild12"] = run_pybuild12(args.recipe, args.tarball.resolve(), args.jobs, work)
+                times[key], phases[key] = run_pybuild12(args.recipe, args.tarball.resolve(), args.jobs, work)
             else:
-                times["raw"] = run_raw(args.tarball.resolve(), args.jobs, work)
-            print(f"  {times['pybuild12' if who == 'p' else 'raw']:.1f} s", file=sys.stderr, flush=True)
+                times[key], phases[key] = run_raw(args.tarball.resolve(), args.jobs, work)
+            print(f"  {times[key]:.1f} s", file=sys.stderr, flush=True)
             shutil.rmtree(work, ignore_errors=True)
 
     ratio = times["pybuild12"] / times["raw"]
@@ -94,6 +107,12 @@ def main() -> int:
     print(f"raw:       {times['raw']:.1f} s  (tar xf + configure --enable-optimizations + make -j{args.jobs} + make install)")
     print(f"pybuild12: {times['pybuild12']:.1f} s  (pybuild12 install {args.recipe} from a local mirror)")
     print(f"ratio:     {ratio:.3f}x  (target <= 1.03x)")
+    print("phase       raw s  pybuild12 s")
+    for phase in ("fetch", "extract", "configure", "compile", "install", "check"):
+        raw_s = phases["raw"].get(phase)
+        print(f"{phase:<10} {raw_s if raw_s is not None else float('nan'):>6.1f}  {phases['pybuild12'].get(phase, float('nan')):>11.1f}")
+    outside = times["pybuild12"] - sum(phases["pybuild12"].values())
+    print(f"pybuild12 outside its phases (start-up, preflight, clean-up): {outside:.1f} s")
     if args.record:
         with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d")

@@ -7,10 +7,12 @@ mode, so the host's PYTHON* variables cannot leak in) and reads its JSON.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
 
 from pybuild12.errors import CheckError
 from pybuild12.recipes import Recipe
@@ -26,15 +28,23 @@ class CheckResult:
 
 
 def python_of(prefix: Path, recipe: Recipe) -> Path:
+    """bin/pythonX.Y; X.Y read from the bin/python3 link when the recipe cannot know it
+    (a git build of another commit), else from the recipe's version."""
+    link = prefix / "bin" / "python3"
+    if link.is_symlink():
+        target = Path(os.readlink(link)).name
+        if target.startswith("python3."):
+            return prefix / "bin" / target
     return prefix / "bin" / f"python{recipe.minor}"
 
 
-def smoke(python: Path, recipe: Recipe) -> list[CheckResult]:
+def smoke(python: Path, expected_version: str | None, modules: Sequence[str]) -> list[CheckResult]:
+    """Run the check script; `expected_version` None accepts whatever version the build is."""
     script = resources.files("pybuild12").joinpath("resources/smoke.py")
     with resources.as_file(script) as path:
         try:
             proc = subprocess.run(
-                [str(python), "-I", str(path), recipe.version, *recipe.build.required_modules],
+                [str(python), "-I", str(path), expected_version or "-", *modules],
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT,

@@ -78,6 +78,11 @@ def install(
     ),
     force: bool = typer.Option(False, "--force", help="Rebuild even if this build is installed; the old one stays until the new one passes."),
     keep_build: bool = typer.Option(False, "--keep-build", help="Keep the source/build tree in the cache directory."),
+    commit: Optional[str] = typer.Option(
+        None, "--commit", metavar="SHA",
+        help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> unless --name is given.",
+    ),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
 
@@ -86,7 +91,7 @@ def install(
     earlier install of the same name untouched.
     """
     options = installer.InstallOptions(
-        jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build
+        name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
@@ -115,30 +120,31 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
                               "source": r.source.kind, "alias_of": r.name if r.alias_of else None})
         except PyBuild12Error as exc:
             available.append({"name": name, "error": exc.message})
-    builds = [
-        {"name": b.name, "version": b.version, "prefix": str(b.prefix), "python": str(b.python),
-         "source": (b.receipt or {}).get("source", {}).get("url"), "receipt": b.receipt is not None}
-        for b in registry.installed(paths)
-    ]
+    builds = []
+    for b in registry.installed(paths):
+        source = (b.receipt or {}).get("source", {})
+        builds.append({"name": b.name, "version": b.version, "prefix": str(b.prefix), "python": str(b.python),
+                       "source": source.get("url"), "commit": source.get("commit"), "receipt": b.receipt is not None})
     if as_json:
         out.print_json(json.dumps({"recipes": available, "installed": builds}))
         return
     table = Table(title="installed builds", title_justify="left", box=None)
-    for col in ("name", "version", "prefix"):
+    for col in ("name", "version", "commit", "prefix"):
         table.add_column(col)
     for b in builds:
-        table.add_row(b["name"], b["version"] if b["receipt"] else "? (no receipt)", b["prefix"])
+        table.add_row(b["name"], b["version"] if b["receipt"] else "? (no receipt)",
+                      (b["commit"] or "")[:12], b["prefix"])
     if builds:
         out.print(table)
     else:
         out.print("no builds installed")
     out.print()
     table = Table(title="available recipes", title_justify="left", box=None)
-    for col in ("name", "version", "summary"):
+    for col in ("name", "version", "source", "summary"):
         table.add_column(col)
     for r in available:
         summary = r.get("error") or (f"→ {r['alias_of']}" if r.get("alias_of") else r["summary"])
-        table.add_row(r["name"], r.get("version", "?"), summary)
+        table.add_row(r["name"], r.get("version", "?"), r.get("source", "?"), summary)
     out.print(table)
 
 

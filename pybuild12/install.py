@@ -1,6 +1,6 @@
 """`pybuild12 install`: the whole flow, top to bottom.
 
-recipe -> lock -> preflight -> fetch -> extract -> configure -> compile ->
+recipe -> lock -> preflight -> fetch -> extract (or checkout) -> configure -> compile ->
 install into staging -> check -> receipt -> move into place.
 
 Nothing reaches `<data>/pythons/<name>` before the staged build has passed
@@ -23,10 +23,10 @@ from typing import Iterator, Mapping, Sequence
 
 import filelock
 
-from pybuild12 import __version__, archive, build, check, download, preflight, recipes, registry, runner, staging
+from pybuild12 import __version__, build, check, preflight, recipes, registry, runner, sources, staging
 from pybuild12.errors import BusyError, RecipeError
 from pybuild12.paths import Paths
-from pybuild12.recipes import GitSource, Recipe
+from pybuild12.recipes import Recipe
 from pybuild12.report import Reporter
 
 
@@ -37,6 +37,7 @@ class InstallOptions:
     configure_opts: tuple[str, ...] = ()
     force: bool = False
     keep_build: bool = False
+    commit: str | None = None  # another commit of a git recipe
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,6 @@ class _Run:
     log_path: Path
     reporter: Reporter
     timings: dict[str, float] = field(default_factory=dict)
-    source_origin: str | None = None
 
     @contextmanager
     def phase(self, name: str, detail: str = "") -> Iterator[None]:
@@ -103,15 +103,7 @@ def install(
     env: Mapping[str, str] | None = None,
 ) -> Outcome:
     env = dict(os.environ if env is None else env)
-    recipe = recipes.load(spec)
-    name = options.name or recipe.name
-    if not recipes.NAME_RE.match(name):
-        raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
-    if isinstance(recipe.source, GitSource):
-        raise RecipeError(
-            f"{recipe.path}: git sources cannot be built by this version of pybuild12",
-            hint="use a tarball recipe, such as 3.13",
-        )
+    recipe, name, expected_version = _request(spec, options)
     user_opts = build.user_configure_opts(options.configure_opts, env)
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
@@ -121,70 +113,91 @@ def install(
         existing = registry.read_receipt(prefix) if prefix.is_dir() else None
         if existing is not None and not options.force:
             return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
-
-        for absent in preflight.enforce(preflight.run(recipe.build.required_modules, env)):
-            reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
-                          f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
-
-        paths.logs.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        run = _Run(paths.logs / f"{name}-{stamp}.log", reporter)
-        run.log(f"pybuild12 {__version__} install {name} from {recipe.path}")
-        reporter.info(f"log: {run.log_path}")
-        build_root = paths.builds / name
-        stage_dir: Path | None = None
-        try:
-            shutil.rmtree(build_root, ignore_errors=True)
-            tree = _fetch_and_extract(run, recipe, paths, build_root, env)
-            stage_dir = staging.new_staging(paths.pythons, name)
-            steps = build.plan(recipe, prefix=prefix, destdir=stage_dir, jobs=jobs, user_opts=user_opts)
+        _preflight(recipe, env, reporter)
+        run = _start_log(paths, name, recipe, reporter)
+        with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
+            work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env)
+            steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts)
             for step in steps:
-                _run_step(run, step, tree, env)
+                _run_step(run, step, work.tree.path, env)
                 if step.phase == "compile":
                     report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
                     build.check_required_modules(recipe, report, run.log_path)
-            staged = staging.staged_prefix(stage_dir, prefix)
-            python = check.python_of(staged, recipe)
-            with run.phase("check", str(python.relative_to(staged))):
-                results = check.smoke(python, recipe)
-                for r in results:
-                    run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
-                check.enforce(results)
-            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env)
+            staged = staging.staged_prefix(work.stage_dir, prefix)
+            python = _check(run, staged, recipe, expected_version)
+            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, work.tree.facts)
             registry.write_receipt(staged, receipt)
             staging.promote(staged, prefix)
-        except BaseException:
-            run.log("### install failed; removing what this run created")
-            if not options.keep_build:
-                shutil.rmtree(build_root, ignore_errors=True)
-            raise
-        finally:
-            if stage_dir is not None:
-                shutil.rmtree(stage_dir, ignore_errors=True)
-        if options.keep_build:
-            reporter.info(f"build tree kept at {build_root}")
-        else:
-            shutil.rmtree(build_root, ignore_errors=True)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
 
 
-def _fetch_and_extract(run: _Run, recipe: Recipe, paths: Paths, build_root: Path, env: Mapping[str, str]) -> Path:
-    source = recipe.source
-    with run.phase("fetch", source.filename):
-        fetched = download.fetch(
-            source,
-            paths.downloads,
-            mirror=env.get(download.MIRROR_ENV) or None,
-            progress=run.reporter.progress,
-            warn=run.reporter.warn,
-        )
-        run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
-    run.source_origin = fetched.origin
-    with run.phase("extract", fetched.path.name):
-        tree = archive.extract(fetched.path, build_root)
-    if not (tree / "configure").is_file():
-        raise RecipeError(f"{fetched.path.name} has no configure script at its top; is it a CPython source tarball?")
-    return tree
+def _request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
+    """The recipe to build, the build's name, and the version it must report (None: any)."""
+    recipe = recipes.load(spec)
+    expected_version: str | None = recipe.version
+    name = options.name or recipe.name
+    if options.commit is not None:
+        recipe = recipes.with_commit(recipe, options.commit)
+        expected_version = None  # the recipe's version describes its own pin only
+        name = options.name or f"{recipe.name}@{recipe.source.pin[:12]}"
+    if not recipes.NAME_RE.match(name):
+        raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
+    return recipe, name, expected_version
+
+
+def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:
+    checks = preflight.run(recipe.build.required_modules, env, source_kind=recipe.source.kind)
+    for absent in preflight.enforce(checks):
+        reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
+                      f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
+
+
+def _start_log(paths: Paths, name: str, recipe: Recipe, reporter: Reporter) -> _Run:
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run = _Run(paths.logs / f"{name}-{stamp}-{os.getpid()}.log", reporter)
+    run.log(f"pybuild12 {__version__} install {name} from {recipe.path}")
+    reporter.info(f"log: {run.log_path}")
+    return run
+
+
+@dataclass
+class _Workspace:
+    build_root: Path
+    stage_dir: Path
+    tree: sources.SourceTree | None = None
+
+
+@contextmanager
+def _workspace(paths: Paths, name: str, recipe: Recipe, run: _Run, env: Mapping[str, str], *,
+               keep: bool) -> Iterator[_Workspace]:
+    """The build tree and the staging directory of one run; both go when it ends, however it ends."""
+    build_root = paths.builds / name
+    shutil.rmtree(build_root, ignore_errors=True)
+    work = _Workspace(build_root, staging.new_staging(paths.pythons, name))
+    try:
+        yield work
+    except BaseException:
+        run.log("### install failed; removing what this run created")
+        raise
+    finally:
+        shutil.rmtree(work.stage_dir, ignore_errors=True)
+        if keep:
+            run.reporter.info(f"build tree kept at {build_root}")
+        else:
+            shutil.rmtree(build_root, ignore_errors=True)
+            sources.release(recipe, work.tree, paths=paths, run=run, env=env)
+
+
+def _check(run: _Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:
+    """Run the minimal check on the staged interpreter; return its path."""
+    python = check.python_of(staged, recipe)
+    with run.phase("check", str(python.relative_to(staged))):
+        results = check.smoke(python, expected_version, recipe.build.required_modules)
+        for r in results:
+            run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
+        check.enforce(results)
+    return python
 
 
 def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:
@@ -205,7 +218,8 @@ def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -
         runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
 
 
-def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env: Mapping[str, str]) -> dict:
+def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env: Mapping[str, str],
+             source: dict) -> dict:
     configure = next(s for s in steps if s.phase == "configure")
     return {
         "name": name,
@@ -220,12 +234,7 @@ def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env:
             "content_sha256": recipe.content_sha256,
             "alias_of": list(recipe.alias_of),
         },
-        "source": {
-            "kind": recipe.source.kind,
-            "url": recipe.source.url,
-            "sha256": recipe.source.sha256,
-            "fetched_from": run.source_origin,
-        },
+        "source": source,
         "configure_args": list(configure.argv[1:]),
         "make_jobs": next(int(a[2:]) for s in steps if s.phase == "compile" for a in s.argv if a.startswith("-j")),
         "compiler": compiler_version(env),

@@ -53,13 +53,16 @@ def compiler(env: Mapping[str, str]) -> list[str] | None:
     return None
 
 
-def run(required_modules: Iterable[str], env: Mapping[str, str] | None = None) -> list[Check]:
+def run(required_modules: Iterable[str], env: Mapping[str, str] | None = None, *,
+        source_kind: str = "tarball") -> list[Check]:
     """Check tools and headers; headers of `required_modules` are required."""
     env = dict(os.environ if env is None else env)
     data = table()
     required = set(required_modules)
     checks = []
     for name, tool in data["tools"].items():
+        if tool.get("only-for", source_kind) != source_kind:
+            continue
         absent = f"none of {', '.join(tool['programs'])} on PATH"
         if name == "cc":
             found = compiler(env)

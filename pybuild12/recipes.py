@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Union
@@ -101,6 +101,19 @@ class Recipe:
         """'3.13' for '3.13.5'; the lib/pythonX.Y directory name."""
         major, minor = self.version.split(".")[:2]
         return f"{major}.{minor}"
+
+
+def with_commit(recipe: Recipe, commit: str) -> Recipe:
+    """The same git recipe pinned to another commit (`install --commit`)."""
+    if not isinstance(recipe.source, GitSource):
+        raise RecipeError(
+            f"--commit applies to git recipes only; {recipe.name} builds a release tarball",
+            hint="'pybuild12 list' shows each recipe's source kind",
+        )
+    commit = commit.strip().lower()
+    if not COMMIT_RE.match(commit):
+        raise RecipeError(f"--commit: expected 7 to 40 hex digits, got {commit!r}")
+    return replace(recipe, source=GitSource(url=recipe.source.url, commit=commit))
 
 
 # --------------------------------------------------------------------- search

@@ -102,3 +102,29 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def capture(
+    argv: Sequence[str],
+    *,
+    log_path: Path,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a short query command; log it and its output, return it without raising.
+
+    For commands whose failure the caller interprets (is this commit known? is
+    that remote reachable?), where `call` would only say "it failed".
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run(
+            list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise PrerequisiteError(f"{argv[0]!r} not found on PATH") from None
+    with open(log_path, "a", encoding="utf-8", errors="replace") as log:
+        log.write(f"$ {shlex.join(argv)}\n{proc.stdout}{proc.stderr}### exit code {proc.returncode}\n")
+    return proc

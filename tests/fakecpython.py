@@ -80,15 +80,44 @@ needs_host_interpreters = pytest.mark.skipif(
 )
 
 
-def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one") -> tuple[Path, str]:
-    """Write Python-<version>.tar.gz into `directory`; return (path, sha256)."""
-    files = {
+def source_files(mark: str) -> dict[str, tuple[str, int]]:
+    return {
         "configure": (CONFIGURE, 0o755),
         "Makefile": (
             MAKEFILE.replace("@HOST@", sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
             0o644,
         ),
     }
+
+
+def make_git_repo(repo: Path, marks: tuple[str, ...] = ("one", "two")) -> list[str]:
+    """A repository whose successive commits build the fake CPython with each mark."""
+    from gitrepos import commit, init
+
+    init(repo)
+    shas = []
+    for day, mark in enumerate(marks, start=1):
+        files = source_files(mark)
+        shas.append(commit(repo, {n: t for n, (t, _) in files.items()}, f"build {mark}", day=day,
+                           modes={n: m for n, (_, m) in files.items()}))
+    return shas
+
+
+def make_git_recipe(directory: Path, url: str, commit: str, *, version: str = HOST_VERSION,
+                    name: str = "fakegit") -> Path:
+    path = directory / f"{name}.toml"
+    path.write_text(
+        f'version = "{version}"\nsummary = "fake CPython from git"\n\n'
+        f'[source]\nkind = "git"\nurl = "{url}"\ncommit = "{commit}"\n\n'
+        "[build]\nrequired-modules = []\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one") -> tuple[Path, str]:
+    """Write Python-<version>.tar.gz into `directory`; return (path, sha256)."""
+    files = source_files(mark)
     top = f"Python-{version}"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

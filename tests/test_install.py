@@ -161,7 +161,7 @@ def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
     recipe = make_recipe(tmp_path, tarball, "0" * 64)
     with pytest.raises(FetchError, match="checksum mismatch"):
         installer.install(str(recipe), paths=paths)
-    assert not (paths.builds / "fake").exists() and not paths.pythons.exists()
+    assert not (paths.builds / "fake").exists() and list(paths.pythons.iterdir()) == []
 
 
 def test_configure_options_reach_configure(fake, paths, monkeypatch):

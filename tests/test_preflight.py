@@ -229,3 +229,10 @@ def test_hashlib_requires_the_openssl_headers(failing_cc, real_tools_env):
 def test_missing_cc_from_env_is_named(tmp_path, real_tools_env):
     checks = _by_name(preflight.run([], env={**real_tools_env, "CC": "no-such-compiler-xyz"}))
     assert not checks["cc"].ok and checks["cc"].detail == "CC=no-such-compiler-xyz is not on PATH"
+
+
+def test_git_is_checked_for_git_sources_only(real_tools_env):
+    assert "git" not in _by_name(preflight.run([], env=real_tools_env))
+    no_git = {**real_tools_env, "PATH": ""}
+    checks = _by_name(preflight.run([], env=no_git, source_kind="git"))
+    assert not checks["git"].ok and checks["git"].required and checks["git"].debian == "git"

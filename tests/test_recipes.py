@@ -78,12 +78,21 @@ def test_alias_resolves_to_newest_exact_version_of_its_line(line):
 
 
 def test_every_shipped_alias_points_into_its_own_line():
-    aliases = [n for n in recipes.available() if not EXACT_RE.match(n)]
+    aliases = [n for n in recipes.available() if re.match(r"^\d+\.\d+$", n)]
     assert {"3.12", "3.13", "3.14", "3.15"} <= set(aliases)
     for alias in aliases:
         recipe = recipes.load(alias)
         assert recipe.alias_of == (alias,)
         assert recipe.minor == alias
+
+
+def test_main_is_the_articles_commit():
+    recipe = recipes.load("main")
+    assert isinstance(recipe.source, GitSource)
+    assert recipe.source.url == "https://github.com/python/cpython"
+    assert recipe.source.commit == "22f3425c3d"
+    assert recipe.version == "3.12.0a7+" and recipe.minor == "3.12"
+    assert recipe.build.optimizations is True
 
 
 # ------------------------------------------------------------- good recipes

@@ -1,6 +1,6 @@
 """Post-install check, run by the freshly built interpreter (not pybuild12's own).
 
-Usage: python smoke.py EXPECTED_VERSION [MODULE ...]
+Usage: python smoke.py EXPECTED_VERSION|- [MODULE ...]
 Prints one JSON object: {"checks": [{"name", "ok", "detail"}...], "version": ...}.
 Kept to what every CPython from 3.12 on has; the full sub-interpreter
 verification is `pybuild12 verify`.
@@ -23,7 +23,7 @@ def check(name, func):
 
 def version():
     actual = sys.version.split()[0]
-    if actual != expected:
+    if expected != "-" and actual != expected:
         raise AssertionError("runs %s, the recipe says %s" % (actual, expected))
     return actual
 

@@ -22,10 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, ROOT, TARBALL, QuietHandler, RealBuild
-
-def sources_dir() -> Path:
-    return Path(os.environ.get("PYBUILD12_TEST_SOURCES", ROOT / ".test-sources"))
+from realbuild import RECIPE, TARBALL, QuietHandler, RealBuild, sources_dir
 
 
 @pytest.fixture(scope="session")

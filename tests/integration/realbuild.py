@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPE = "3.13.5"
 TARBALL = f"Python-{RECIPE}.tar.xz"
 
+
+def sources_dir() -> Path:
+    """Where scripts/fetch-test-sources put the tarball."""
+    return Path(os.environ.get("PYBUILD12_TEST_SOURCES", ROOT / ".test-sources"))
 
 
 @dataclass(frozen=True)

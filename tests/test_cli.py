@@ -1,0 +1,111 @@
+"""The command line as a user meets it: messages on stderr, results on stdout, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12 import recipes
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_help_documents_exit_codes_and_commands():
+    out = cli("--help")
+    assert out.returncode == 0
+    for word in ("install", "list", "uninstall", "which", "Exit codes", "130 interrupted"):
+        assert word in out.stdout
+
+
+def test_install_help_answers_the_usual_questions():
+    out = cli("install", "--help").stdout
+    for option in ("--jobs", "--configure-opt", "--force", "--keep-build", "--commit", "--name", "PYBUILD12_CONFIGURE_OPTS"):
+        assert option in out
+
+
+def test_unknown_recipe_exit_3_with_suggestion():
+    out = cli("install", "3.13.55")
+    assert out.returncode == 3
+    assert "unknown recipe '3.13.55'" in out.stderr and "did you mean 3.13.5" in out.stderr
+    assert out.stdout == ""
+
+
+def test_bad_recipe_file_names_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "3.13.5"\nsummary = "x"\n[source]\nkind = "tarball"\nurl = "https://x.invalid/a.tar.xz"\nsha265 = "00"\n')
+    out = cli("install", str(bad))
+    assert out.returncode == 3
+    assert str(bad) in out.stderr and "sha265" in out.stderr and "did you mean 'sha256'" in out.stderr
+
+
+def test_which_and_uninstall_of_unknown_build_exit_8():
+    assert cli("which", "3.13.5").returncode == 8
+    out = cli("uninstall", "3.13.5")
+    assert out.returncode == 8 and "pybuild12 install 3.13.5" in out.stderr
+
+
+def test_usage_error_exit_2():
+    assert cli("install", "3.13.5", "--jobs", "0").returncode == 2
+    assert cli("frobnicate").returncode == 2
+
+
+def test_list_json_shows_every_shipped_recipe():
+    out = cli("list", "--json")
+    data = json.loads(out.stdout)
+    assert [r["name"] for r in data["recipes"]] == recipes.available()
+    assert data["installed"] == []
+    main = next(r for r in data["recipes"] if r["name"] == "main")
+    assert main["source"] == "git"
+
+
+@needs_host_interpreters
+def test_install_then_which_then_uninstall(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    out = cli("install", str(recipe))
+    assert out.returncode == 0, out.stderr
+    python = out.stdout.strip()
+    assert python.endswith(f"/fake/bin/python{HOST_MINOR}")
+    for phase in ("fetch", "extract", "configure", "compile with PGO", "install", "check"):
+        assert f"✓ {phase}" in out.stderr
+    assert cli("which", "fake").stdout.strip() == python
+    again = cli("install", str(recipe))
+    assert again.returncode == 0 and "already installed" in again.stderr
+    assert cli("uninstall", "fake").returncode == 0
+    assert not os.path.exists(python)
+
+
+@needs_host_interpreters
+def test_failed_build_shows_phase_tail_and_log(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    out = cli("install", str(recipe), env={"FAKE_FAIL": "make"})
+    assert out.returncode == 6
+    assert "gcc: fatal error: killed" in out.stderr
+    assert "compile line 40" in out.stderr and "compile line 5\n" not in out.stderr  # only the last 30 lines
+    assert "phase: compile with PGO" in out.stderr
+    log_line = next(l for l in out.stderr.splitlines() if l.strip().startswith("log:"))
+    assert os.path.isfile(log_line.split("log:", 1)[1].strip())
+
+
+def test_checksum_mismatch_exit_5(tmp_path):
+    tarball, _ = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, "f" * 64)
+    out = cli("install", str(recipe))
+    assert out.returncode == 5 and "checksum mismatch" in out.stderr
+
+
+def test_missing_compiler_exit_4_names_packages(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    out = cli("install", str(recipe), env={"CC": "no-such-cc-anywhere"})
+    assert out.returncode == 4
+    assert "build-essential" in out.stderr and "dnf install" in out.stderr
