@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import functools
@@ -18,8 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from pybuild12 import __version__, install as installer, recipes, registry
+from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
-from pybuild12.errors import EXIT_CODES, BuildError, Interrupted, PyBuild12Error
+from pybuild12.errors import EXIT_CODES, BuildError, CheckError, Interrupted, PyBuild12Error
 from pybuild12.paths import Paths
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -83,6 +85,7 @@ def install(
         help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> unless --name is given.",
     ),
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
 
@@ -91,7 +94,8 @@ def install(
     earlier install of the same name untouched.
     """
     options = installer.InstallOptions(
-        name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit
+        name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
+        verify=not no_verify,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
@@ -166,6 +170,40 @@ def which(name: str = typer.Argument(..., metavar="NAME", help="Name of an insta
     if not build.python.exists():
         raise PyBuild12Error(f"{build.prefix} has no python at {build.python}", hint=f"reinstall with 'pybuild12 install {name} --force'")
     out.print(str(build.python))
+
+
+@app.command()
+@interruptible
+def verify(
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Name of an installed build."),
+    python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Verify this interpreter instead (any Python: a build, pyenv's, the system's)."),
+    full: bool = typer.Option(False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
+) -> None:
+    """Prove that sub-interpreters with their own GIL work in a build.
+
+    Checks, each passed, failed, skipped or inconclusive: modules, high-level API,
+    test.support helper, lifecycle, messages, threads, clean exit, parallelism
+    (own-GIL interpreters against threads and processes), and with --full CPython's
+    own regression tests. Exit 0 when nothing failed, 7 otherwise.
+    """
+    if (name is None) == (python is None):
+        raise typer.BadParameter("give a build NAME or --python PATH (one of them)")
+    target = python if python is not None else registry.get(Paths.from_env(), name).python
+    report = verifier.run(target, full=full, workers=workers)
+    if as_json:
+        out.print_json(json.dumps(report.as_json()))
+    else:
+        table = Table(title=f"{report.python} ({report.version})", title_justify="left", box=None)
+        for col in ("check", "status", "reason"):
+            table.add_column(col)
+        colours = {"passed": "green", "failed": "red", "inconclusive": "yellow", "skipped": "dim"}
+        for c in report.checks:
+            table.add_row(c.name, f"[{colours.get(c.status, 'white')}]{c.status}[/]", escape(c.reason))
+        out.print(table)
+    if not report.ok:
+        raise typer.Exit(code=CheckError.exit_code)
 
 
 def render_error(exc: PyBuild12Error) -> None:

@@ -24,6 +24,7 @@ from typing import Iterator, Mapping, Sequence
 import filelock
 
 from pybuild12 import __version__, build, check, preflight, recipes, registry, runner, sources, staging
+from pybuild12 import verify as verifier
 from pybuild12.errors import BusyError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
@@ -38,6 +39,7 @@ class InstallOptions:
     force: bool = False
     keep_build: bool = False
     commit: str | None = None  # another commit of a git recipe
+    verify: bool = True  # run the sub-interpreter checks 1-8 before installing
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def install(
             staged = staging.staged_prefix(work.stage_dir, prefix)
             python = _check(run, staged, recipe, expected_version)
             receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, work.tree.facts)
+            if options.verify:
+                receipt["verification"] = _verify(run, python)
             registry.write_receipt(staged, receipt)
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
@@ -187,6 +191,20 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: _Run, env: Mapping[
         else:
             shutil.rmtree(build_root, ignore_errors=True)
             sources.release(recipe, work.tree, paths=paths, run=run, env=env)
+
+
+def _verify(run: _Run, python: Path) -> dict:
+    """Checks 1-8 on the staged interpreter; a failed check fails the install."""
+    with run.phase("verify", "sub-interpreters"):
+        report = verifier.run(python)
+        for c in report.checks:
+            run.log(f"verify {c.name}: {c.status}: {c.reason}")
+            if c.status == verifier.INCONCLUSIVE:
+                run.reporter.warn(f"{c.name}: {c.reason}")
+        verifier.enforce(report)
+    summary = report.as_json()
+    summary.pop("python")  # the staging path, meaningless once installed
+    return summary
 
 
 def _check(run: _Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:

@@ -147,3 +147,13 @@ def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = H
         encoding="utf-8",
     )
     return path
+
+
+def passing_verifier(python, **kwargs):
+    """Stands in for pybuild12.verify.run in orchestration tests: the fake interpreter
+    wraps the test runner's Python, which may predate per-interpreter GILs. The real
+    verifier is tested against real interpreters in test_verify.py and the integration tests."""
+    from pybuild12 import verify
+
+    checks = tuple(verify.Check(n, verify.PASSED, "fake") for n in verify.CHECK_NAMES)
+    return verify.Report(str(python), HOST_VERSION, {"low_level": "fake"}, checks)

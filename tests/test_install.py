@@ -11,13 +11,18 @@ import time
 
 import pytest
 
-from fakecpython import HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
+from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
 from pybuild12.errors import BuildError, BusyError, CheckError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
 from pybuild12.report import Reporter
 
 pytestmark = needs_host_interpreters
+
+
+@pytest.fixture(autouse=True)
+def fake_verifier(monkeypatch):
+    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
 
 
 class Recorder(Reporter):
@@ -67,7 +72,7 @@ def test_install_builds_checks_and_records(fake, paths):
     prefix = paths.prefix("fake")
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
-    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check"]
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check", "verify"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
@@ -78,7 +83,7 @@ def test_install_builds_checks_and_records(fake, paths):
     assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify"}
     assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
     assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
     assert leftovers(paths) == [] and not (paths.builds / "fake").exists()
@@ -194,7 +199,7 @@ def test_real_sigint_during_make(fake, fake_two, paths):
     installer.install(str(fake), paths=paths)
     env = dict(os.environ, FAKE_MAKE_SLEEP="60")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pybuild12", "install", str(fake_two), "--force"],
+        [sys.executable, "-m", "pybuild12", "install", str(fake_two), "--force", "--no-verify"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30
@@ -213,3 +218,36 @@ def test_real_sigint_during_make(fake, fake_two, paths):
     assert mark(paths) == "one" and leftovers(paths) == []
     sleeping = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
     assert sleeping == []
+
+
+def test_verification_result_goes_into_the_receipt(fake, paths):
+    outcome = installer.install(str(fake), paths=paths)
+    verification = outcome.receipt["verification"]
+    assert verification["ok"] is True
+    assert [c["name"] for c in verification["checks"]][:2] == ["modules", "high-level API"]
+    assert "python" not in verification  # the staging path means nothing once installed
+
+
+def test_failed_verification_fails_the_install(fake, fake_two, paths, monkeypatch):
+    from pybuild12 import verify
+
+    installer.install(str(fake), paths=paths)
+
+    def failing(python, **kwargs):
+        return verify.Report(str(python), HOST_VERSION, {},
+                             (verify.Check("threads", verify.FAILED, "1 of 2 finished; hung"),))
+
+    monkeypatch.setattr(installer.verifier, "run", failing)
+    with pytest.raises(CheckError) as info:
+        installer.install(str(fake_two), InstallOptions(force=True), paths=paths)
+    assert "threads: 1 of 2 finished" in info.value.message
+    assert mark(paths) == "one" and leftovers(paths) == []
+
+
+def test_no_verify_skips_it(fake, paths, monkeypatch):
+    def explode(python, **kwargs):
+        raise AssertionError("verification ran")
+
+    monkeypatch.setattr(installer.verifier, "run", explode)
+    outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
+    assert "verification" not in outcome.receipt

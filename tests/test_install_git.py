@@ -8,13 +8,18 @@ import sys
 
 import pytest
 
-from fakecpython import HOST_MINOR, HOST_VERSION, make_git_recipe, make_git_repo, needs_host_interpreters
+from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_git_recipe, make_git_repo, needs_host_interpreters
 from gitrepos import commit, init
 from pybuild12 import install as installer
 from pybuild12.errors import FetchError, RecipeError
 from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
+
+
+@pytest.fixture(autouse=True)
+def fake_verifier(monkeypatch):
+    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
 
 
 @pytest.fixture
@@ -105,6 +110,7 @@ def test_list_shows_the_commit_of_git_builds(repo, tmp_path, paths):
     path, (one, _) = repo
     installer.install(str(make_git_recipe(tmp_path, path.as_uri(), one)), paths=paths)
     out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
     installed = json.loads(out.stdout)["installed"]
     assert installed[0]["name"] == "fakegit" and installed[0]["commit"] == one
     table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True).stdout

@@ -39,7 +39,7 @@ def test_phases_are_shown_with_times(real_build):
     if "already installed" in real_build.install.stderr:
         pytest.skip("build reused from PYBUILD12_TEST_HOME")
     err = real_build.install.stderr
-    for phase in ("fetch", "extract", "configure", "compile with PGO", "install", "check"):
+    for phase in ("fetch", "extract", "configure", "compile with PGO", "install", "check", "verify"):
         assert f"✓ {phase}" in err
     assert "PGO 2/3: training run" in err
 
@@ -81,7 +81,7 @@ def test_receipt_is_complete(real_build):
     assert receipt["configure_args"] == [f"--prefix={real_build.prefix}", "--enable-optimizations"]
     assert len(receipt["recipe"]["content_sha256"]) == 64
     assert receipt["compiler"].split()[0] in ("gcc", "cc", "clang") or "gcc" in receipt["compiler"]
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify"}
     assert receipt["timings"]["compile"] > 60  # a PGO build of CPython is minutes, not seconds
     assert receipt["host"]["machine"] and receipt["pybuild12_version"]
     assert os.path.isfile(receipt["log"])

@@ -1,0 +1,549 @@
+"""Sub-interpreter verification, run by the interpreter under test (never by pybuild12's own).
+
+Usage: python -I verify_interp.py [--full] [--workers N]
+Prints one JSON document on stdout:
+  {"python": {...}, "api": {...}, "checks": [{"name", "status", "reason", "figures"}, ...]}
+status is one of: passed, failed, skipped, inconclusive.
+
+The API generation is detected by what exists, not by the version number: a
+main-branch build such as 3.12.0a7+ sits between releases.
+  3.12:  _xxsubinterpreters, _xxinterpchannels, test.support.interpreters (one module, run())
+  3.13:  _interpreters, _interpchannels, _interpqueues, test.support.interpreters (package, exec())
+  3.14+: the same low-level modules, public concurrent.interpreters (PEP 734)
+"""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+CHECKS = []
+FULL = "--full" in sys.argv
+WORKERS = None
+if "--workers" in sys.argv:
+    WORKERS = int(sys.argv[sys.argv.index("--workers") + 1])
+
+
+def record(name, status, reason, **figures):
+    CHECKS.append({"name": name, "status": status, "reason": reason, "figures": figures})
+
+
+def describe(exc):
+    text = "%s: %s" % (type(exc).__name__, exc)
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and cause is not exc:
+        text += " (from %s: %s)" % (type(cause).__name__, cause)
+    return text
+
+
+def try_import(name):
+    try:
+        return importlib.import_module(name), None
+    except Exception as exc:  # ImportError, or a module refusing this interpreter
+        return None, describe(exc)
+
+
+# ------------------------------------------------------------------ the API
+
+
+class Api:
+    """Which sub-interpreter modules this interpreter has."""
+
+    def __init__(self):
+        self.low, self.low_name = None, None
+        for name in ("_interpreters", "_xxsubinterpreters"):
+            mod, _ = try_import(name)
+            if mod is not None:
+                self.low, self.low_name = mod, name
+                break
+        new = self.low_name != "_xxsubinterpreters"  # 3.13 naming, or nothing at all
+        self.low_channels_name = "_interpchannels" if new else "_xxinterpchannels"
+        self.low_queues_name = "_interpqueues" if new else None
+        self.high, self.high_name, self.high_error = None, None, None
+        for name in ("concurrent.interpreters", "test.support.interpreters"):
+            mod, err = try_import(name)
+            if mod is not None:
+                self.high, self.high_name = mod, name
+                break
+            if name == "test.support.interpreters" or self.high_error is None:
+                self.high_error = err
+        self.expected_high = "concurrent.interpreters" if sys.version_info >= (3, 14) else "test.support.interpreters"
+
+    def create(self):
+        if self.high_name == "test.support.interpreters" and self.low_name == "_xxsubinterpreters":
+            return self.high.create(isolated=True)  # 3.12: own GIL when isolated
+        return self.high.create()  # 3.13+: the default config is 'isolated' (own GIL)
+
+    def run(self, interp, code):
+        for method in ("exec", "exec_sync", "run"):
+            if hasattr(interp, method):
+                return getattr(interp, method)(code)
+        raise AttributeError("the Interpreter object has no exec() or run()")
+
+    def low_create(self):
+        if self.low_name == "_xxsubinterpreters":
+            return self.low.create(isolated=True)
+        return self.low.create()
+
+    def low_run(self, interp_id, code):
+        run = getattr(self.low, "exec", None) or getattr(self.low, "run_string")
+        return run(interp_id, code)
+
+    def as_json(self):
+        return {"low_level": self.low_name, "high_level": self.high_name}
+
+
+def interp_id(interp):
+    return int(interp.id)
+
+
+# ----------------------------------------------------------------- the checks
+
+
+def check_modules(api):
+    wanted = ["_interpreters" if api.low_name != "_xxsubinterpreters" else "_xxsubinterpreters",
+              api.low_channels_name]
+    if api.low_queues_name:
+        wanted.append(api.low_queues_name)
+    missing = []
+    for name in wanted:
+        mod, err = try_import(name)
+        if mod is None:
+            missing.append("%s (%s)" % (name, err))
+    if missing:
+        record("modules", "failed", "cannot import " + "; ".join(missing))
+    else:
+        record("modules", "passed", "imported " + ", ".join(wanted))
+
+
+def check_high_level(api):
+    if api.high is None:
+        hint = ""
+        if api.high_error and "'test'" in api.high_error:
+            hint = " (the test package is missing: built with --disable-test-modules, or deleted)"
+        record("high-level API", "failed", "cannot import %s: %s%s" % (api.expected_high, api.high_error, hint))
+    else:
+        record("high-level API", "passed", "imported " + api.high_name)
+
+
+SUBINTERP_CONFIG = {
+    "use_main_obmalloc": False,
+    "allow_fork": False,
+    "allow_exec": False,
+    "allow_threads": True,
+    "allow_daemon_threads": False,
+    "check_multi_interp_extensions": True,
+}
+
+
+def check_helper():
+    support, err = try_import("test.support")
+    if support is None:
+        record("test.support helper", "failed", "cannot import test.support: %s (the test package is missing)" % err)
+        return
+    helper = getattr(support, "run_in_subinterp_with_config", None)
+    if helper is None:
+        record("test.support helper", "failed", "test.support has no run_in_subinterp_with_config")
+        return
+    capi = "_testinternalcapi" if sys.version_info >= (3, 13) else "_testcapi"
+    mod, err = try_import(capi)
+    if mod is None:
+        record("test.support helper", "failed", "%s is missing (built with --disable-test-modules?): %s" % (capi, err))
+        return
+    code = "import sys\nassert sum(range(1000)) == 499500\n"
+    try:
+        result = helper(code, own_gil=True, **SUBINTERP_CONFIG)
+    except TypeError:
+        try:  # main-branch builds of spring 2023 took the GIL setting as a plain config key
+            result = helper(code, **dict(SUBINTERP_CONFIG, own_gil=True))
+        except Exception as exc:
+            record("test.support helper", "failed", "run_in_subinterp_with_config: " + describe(exc))
+            return
+    except BaseException as exc:  # unittest.SkipTest is a plain Exception subclass
+        record("test.support helper", "failed", "run_in_subinterp_with_config: " + describe(exc))
+        return
+    if result == 0:
+        record("test.support helper", "passed", "run_in_subinterp_with_config(own_gil=True) returned 0 (via %s)" % capi)
+    else:
+        record("test.support helper", "failed", "run_in_subinterp_with_config(own_gil=True) returned %r" % (result,))
+
+
+def needs_high(name, api):
+    if api.high is None:
+        record(name, "failed", "needs %s, which cannot be imported" % api.expected_high)
+        return True
+    return False
+
+
+def check_lifecycle(api):
+    if needs_high("lifecycle", api):
+        return
+    main_id = interp_id(api.high.get_main())
+    interp = api.create()
+    try:
+        listed = sorted(interp_id(i) for i in api.high.list_all())
+        if interp_id(interp) not in listed:
+            raise AssertionError("list_all() %s does not show the new interpreter %d" % (listed, interp_id(interp)))
+        r, w = os.pipe()
+        try:
+            # The low-level module, not the high-level one: importing test.support.interpreters
+            # inside a sub-interpreter re-registers the channel end types for the whole
+            # process (3.12, 3.13), after which the main interpreter's channel ends no
+            # longer cross interpreters.
+            api.run(interp, "import os, %s as m\ncur = m.get_current()\ncur = cur[0] if isinstance(cur, tuple) else cur\n"
+                    "os.write(%d, str(int(cur)).encode())\n" % (api.low_name, w))
+            reported = int(os.read(r, 100).decode())
+        finally:
+            os.close(r)
+            os.close(w)
+        if reported != interp_id(interp):
+            raise AssertionError("code in interpreter %d reported id %d" % (interp_id(interp), reported))
+    except Exception as exc:
+        interp.close()
+        record("lifecycle", "failed", describe(exc))
+        return
+    interp.close()
+    after = sorted(interp_id(i) for i in api.high.list_all())
+    if after != [main_id]:
+        record("lifecycle", "failed", "after close(), list_all() shows %s, not only the main interpreter" % after)
+        return
+    record("lifecycle", "passed", "created %d, it reported its own id through a pipe, closed it" % reported,
+           interpreters_listed=len(listed))
+
+
+def channel_module(api):
+    """The high-level channels: in the 3.12 module itself, a submodule in 3.13, test.support.channels in 3.14."""
+    if hasattr(api.high, "create_channel"):
+        return api.high.create_channel
+    for name in ("test.support.interpreters.channels", "test.support.channels"):
+        mod, _ = try_import(name)
+        if mod is not None:
+            return mod.create
+    return None
+
+
+def queue_factory(api):
+    if hasattr(api.high, "create_queue"):
+        return api.high.create_queue
+    mod, _ = try_import("test.support.interpreters.queues")
+    return mod.create if mod is not None else None
+
+
+def check_messages(api):
+    if needs_high("messages", api):
+        return
+    done = []
+    try:
+        make_channel = channel_module(api)
+        if make_channel is not None:
+            done.append(_round_trip_channels(api, make_channel))
+        make_queue = queue_factory(api)
+        if make_queue is not None:
+            done.append(_round_trip_queue(api, make_queue))
+    except Exception as exc:
+        record("messages", "failed", describe(exc))
+        return
+    if not done:
+        record("messages", "failed", "neither channels nor queues are available")
+    else:
+        record("messages", "passed", "; ".join(done))
+
+
+def _round_trip_channels(api, make_channel):
+    to_sub_r, to_sub_s = make_channel()
+    back_r, back_s = make_channel()
+    interp = api.create()
+    try:
+        to_sub_s.send_nowait(b"ping")
+        if hasattr(interp, "prepare_main"):
+            interp.prepare_main(to_sub=to_sub_r, back=back_s)
+            api.run(interp, "data = to_sub.recv()\nback.send_nowait(data + b' pong')\n")
+        else:
+            # 3.12 cannot pass the high-level channel ends into an interpreter (its
+            # own test is skipped as broken); the low-level channel ids cross fine.
+            code = "import %s as ch\nch.send(back, ch.recv(to_sub) + b' pong')\n" % api.low_channels_name
+            interp.run(code, channels={"to_sub": to_sub_r.id, "back": back_s.id})
+        answer = back_r.recv()
+    finally:
+        interp.close()
+    if answer != b"ping pong":
+        raise AssertionError("channel round trip returned %r" % (answer,))
+    return "channels: b'ping' went in, b'ping pong' came back"
+
+
+def _round_trip_queue(api, make_queue):
+    to_sub, back = make_queue(), make_queue()
+    interp = api.create()
+    try:
+        # 3.13.0 refuses to share a queue into an interpreter that has not imported
+        # the queue module yet ("_interpqueues module not imported yet").
+        api.run(interp, "import %s\n" % type(to_sub).__module__)
+        interp.prepare_main(to_sub=to_sub, back=back)
+        to_sub.put(b"ping")
+        api.run(interp, "back.put(to_sub.get() + b' pong')\n")
+        answer = back.get(timeout=10)
+    finally:
+        interp.close()
+    if answer != b"ping pong":
+        raise AssertionError("queue round trip returned %r" % (answer,))
+    return "queues: b'ping' went in, b'ping pong' came back"
+
+
+def check_threads(api, count):
+    if needs_high("threads", api):
+        return
+    interps = [api.create() for _ in range(count)]
+    errors, finished = [], []
+
+    def target(interp):
+        try:
+            api.run(interp, "total = sum(i * i for i in range(200000))\n")
+            finished.append(interp_id(interp))
+        except Exception as exc:
+            errors.append(describe(exc))
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in interps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    alive = sum(t.is_alive() for t in threads)
+    if not alive:
+        for interp in interps:
+            interp.close()
+    if errors or alive or len(finished) != count:
+        record("threads", "failed", "%d of %d finished; %s" % (len(finished), count, "; ".join(errors) or "%d hung" % alive))
+    else:
+        record("threads", "passed", "%d interpreters ran at once from threads and all finished" % count)
+
+
+def check_clean_exit(api):
+    if api.low is None:
+        record("clean exit", "failed", "no sub-interpreter module")
+        return
+    if api.low_name == "_xxsubinterpreters":
+        body = "ids = [m.create(isolated=True) for _ in range(3)]\nfor i in ids:\n    m.run_string(i, 'x = 1')\n"
+    else:
+        body = "ids = [m.create() for _ in range(3)]\nfor i in ids:\n    (getattr(m, 'exec', None) or m.run_string)(i, 'x = 1')\n"
+    code = "import %s as m\n%sfor i in ids:\n    m.destroy(i)\n" % (api.low_name, body)
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    bad = [s for s in ("Fatal Python error", "remaining subinterpreters") if s in proc.stderr]
+    if proc.returncode != 0 or bad:
+        tail = proc.stderr.strip().splitlines()[-1:] or [""]
+        record("clean exit", "failed", "child exited %d; %s" % (proc.returncode, ", ".join(bad) or tail[0]))
+    else:
+        record("clean exit", "passed", "a child that created and destroyed 3 interpreters exited 0 with a clean stderr")
+
+
+# ------------------------------------------------------------- parallelism
+
+WORK = "x = 0\nfor i in range(%d):\n    x += i * i\n"
+
+
+def _spin(n):
+    x = 0
+    for i in range(n):
+        x += i * i
+    return x
+
+
+def calibrate(target=0.12):
+    n = 200000
+    while True:
+        start = time.perf_counter()
+        _spin(n)
+        took = time.perf_counter() - start
+        if took > 0.02:
+            return max(1, int(n * target / took))
+        n *= 4
+
+
+def _time_threads(funcs):
+    threads = [threading.Thread(target=f) for f in funcs]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def time_interpreters(api, interps, n, workers):
+    code = WORK % n
+    errors = []
+
+    def one(interp):
+        def run():
+            try:
+                api.run(interp, code)
+            except Exception as exc:
+                errors.append(describe(exc))
+        return run
+
+    took = _time_threads([one(i) for i in interps[:workers]])
+    if errors:
+        raise RuntimeError(errors[0])
+    return took
+
+
+def time_threads(n, workers):
+    return _time_threads([lambda: _spin(n) for _ in range(workers)])
+
+
+def time_processes(n, workers):
+    code = "import sys\nsys.stdin.readline()\n" + WORK % n + "print('done', flush=True)\n"
+    procs = [subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True) for _ in range(workers)]
+    time.sleep(0.3)  # let every process finish starting up before the clock starts
+    start = time.perf_counter()
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        p.stdout.readline()
+    took = time.perf_counter() - start
+    for p in procs:
+        p.stdin.close()
+        p.wait()
+    return took
+
+
+def speedups(timer, workers, rounds=3):
+    """Throughput with `workers` over one worker, each the best of `rounds` runs."""
+    one = min(timer(1) for _ in range(rounds))
+    many = min(timer(workers) for _ in range(rounds))
+    return round(workers * one / many, 2), round(one, 3), round(many, 3)
+
+
+def check_parallelism(api, workers):
+    if needs_high("parallelism", api):
+        return
+    if workers < 2:
+        record("parallelism", "skipped", "one CPU: there is nothing to run in parallel")
+        return
+    n = calibrate()
+    interps = [api.create() for _ in range(workers)]
+    try:
+        own, own1, ownn = speedups(lambda w: time_interpreters(api, interps, n, w), workers)
+    except Exception as exc:
+        record("parallelism", "failed", "own-GIL interpreters: " + describe(exc))
+        return
+    finally:
+        for interp in interps:
+            interp.close()
+    thr, thr1, thrn = speedups(lambda w: time_threads(n, w), workers)
+    proc, proc1, procn = speedups(lambda w: time_processes(n, w), workers)
+    figures = {"workers": workers, "interpreters_speedup": own, "threads_speedup": thr, "processes_speedup": proc,
+               "seconds_one_worker": {"interpreters": own1, "threads": thr1, "processes": proc1},
+               "seconds_all_workers": {"interpreters": ownn, "threads": thrn, "processes": procn}}
+    summary = "%d workers: own-GIL interpreters %.2fx, threads %.2fx, processes %.2fx" % (workers, own, thr, proc)
+    control = 1 + 0.3 * (workers - 1)
+    if proc < control:
+        record("parallelism", "inconclusive", summary + "; even processes did not scale (a busy machine?)", **figures)
+    elif own >= 0.75 * proc:
+        record("parallelism", "passed", summary, **figures)
+    else:
+        record("parallelism", "failed", summary + "; interpreters reached less than 75% of the processes' speedup",
+               **figures)
+
+
+# ---------------------------------------------------------- CPython's tests
+
+
+def regression_modules(api):
+    if api.low_name == "_xxsubinterpreters":
+        return ["test_interpreters", "test__xxsubinterpreters", "test__xxinterpchannels"]
+    if sys.version_info >= (3, 14):
+        return ["test_interpreters", "test_concurrent_futures.test_interpreter_pool"]
+    return ["test_interpreters", "test__interpreters", "test__interpchannels"]
+
+
+def check_regression_tests(api):
+    modules = regression_modules(api)
+    if try_import("test.libregrtest")[0] is None:
+        record("regression tests", "failed", "the test package is missing; CPython's own tests cannot run")
+        return
+    argv = [sys.executable, "-m", "test", "-u", "cpu", *modules]
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    took = round(time.perf_counter() - start, 1)
+    counts = {}
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("Total tests:"):
+            for part in line.split(":", 1)[1].split():
+                key, _, value = part.partition("=")
+                value = value.replace(",", "")  # regrtest writes run=1,234
+                if value.isdigit():
+                    counts[key] = int(value)
+    summary = "python -m test -u cpu %s: %s in %.1fs" % (
+        " ".join(modules), ", ".join("%s=%d" % kv for kv in counts.items()) or "no summary", took)
+    status = "passed" if proc.returncode == 0 else "failed"
+    if status == "failed":
+        result = [l for l in proc.stdout.splitlines() if l.startswith(("Result:", "FAILED", "test_"))][-3:]
+        summary += "; " + " | ".join(result)
+    record("regression tests", status, summary, seconds=took, **counts)
+
+
+def scaling(max_workers):
+    """For benchmarks: speedups of interpreters, threads and processes at 1..max_workers."""
+    api = Api()
+    n = calibrate()
+    interps = [api.create() for _ in range(max_workers)]
+    rows = []
+    try:
+        for w in range(1, max_workers + 1):
+            own = speedups(lambda k: time_interpreters(api, interps, n, k), w)
+            thr = speedups(lambda k: time_threads(n, k), w)
+            proc = speedups(lambda k: time_processes(n, k), w)
+            rows.append({"workers": w, "interpreters": own[0], "threads": thr[0], "processes": proc[0]})
+    finally:
+        for interp in interps:
+            interp.close()
+    print(json.dumps({"python": sys.version.split()[0], "api": api.as_json(), "rows": rows}))
+
+
+def main():
+    if "--scaling" in sys.argv:
+        return scaling(int(sys.argv[sys.argv.index("--scaling") + 1]))
+    api = Api()
+    if api.low is None:
+        record("modules", "failed", "neither _interpreters nor _xxsubinterpreters can be imported")
+    else:
+        check_modules(api)
+    check_high_level(api)
+    check_helper()
+    check_lifecycle(api)
+    check_messages(api)
+    workers = WORKERS or min(os.cpu_count() or 1, 4)
+    check_threads(api, max(2, workers))
+    check_clean_exit(api)
+    check_parallelism(api, workers)
+    if FULL:
+        check_regression_tests(api)
+    info = {"version": sys.version.split()[0], "full_version": sys.version, "executable": sys.executable,
+            "isolated_interpreters": getattr(sys.implementation, "supports_isolated_interpreters", None)}
+    print(json.dumps({"python": info, "api": api.as_json(), "checks": CHECKS}))
+
+
+def guarded(func):
+    """Run one check; an exception it did not expect becomes that check's failure, not a traceback."""
+    def wrapper(*args):
+        name = func.__name__.replace("check_", "").replace("_", " ")
+        before = len(CHECKS)
+        try:
+            func(*args)
+        except BaseException as exc:  # noqa: BLE001 - the report must always be printed
+            if len(CHECKS) == before:
+                record(name, "failed", "unexpected " + describe(exc))
+    return wrapper
+
+
+for _name in [n for n in list(globals()) if n.startswith("check_")]:
+    globals()[_name] = guarded(globals()[_name])
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""`pybuild12 verify`: prove that sub-interpreters with their own GIL work in an interpreter.
+
+The checks run inside the interpreter under test (`resources/verify_interp.py`);
+this side only finds the interpreter, asks its version first (in a way that
+works on any Python, so an old one gets a sentence, not a traceback), runs the
+script and reads its JSON into `Report`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pybuild12.errors import CheckError
+
+PASSED, FAILED, SKIPPED, INCONCLUSIVE = "passed", "failed", "skipped", "inconclusive"
+CHECK_NAMES = ("modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads",
+               "clean exit", "parallelism")
+TIMEOUT = 300
+FULL_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    reason: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    python: str
+    version: str
+    api: dict[str, Any]
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAILED for c in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"python": self.python, "version": self.version, "api": self.api, "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks]}
+
+
+def _version(python: Path) -> tuple[int, ...] | None:
+    # %-formatting and print(): the same line runs on Python 2.7 and 3.x.
+    probe = "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))"
+    try:
+        out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CheckError(f"cannot run {python}: {exc}") from None
+    try:
+        return tuple(int(p) for p in out.stdout.strip().split("."))
+    except ValueError:
+        raise CheckError(f"{python} is not a Python interpreter (it printed {out.stdout.strip()[:80]!r})") from None
+
+
+def run(python: Path, *, full: bool = False, workers: int | None = None) -> Report:
+    """Verify the interpreter at `python`; never raises for a failed check, only for a missing interpreter."""
+    if not python.exists():
+        raise CheckError(f"no interpreter at {python}")
+    version = _version(python)
+    text = ".".join(map(str, version))
+    if version < (3, 12):
+        reason = f"Python {text}: no per-interpreter GIL before 3.12 (PEP 684)"
+        checks = (Check("version", FAILED, reason),) + tuple(Check(n, SKIPPED, "needs Python 3.12 or newer")
+                                                             for n in CHECK_NAMES)
+        return Report(str(python), text, {}, checks)
+    args = ["--full"] if full else []
+    if workers:
+        args += ["--workers", str(workers)]
+    script = resources.files("pybuild12").joinpath("resources/verify_interp.py")
+    with resources.as_file(script) as path:
+        try:
+            proc = subprocess.run([str(python), "-I", str(path), *args], capture_output=True, text=True,
+                                  timeout=FULL_TIMEOUT if full else TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return Report(str(python), text, {}, (Check("verifier", FAILED, "did not finish in time"),))
+    try:
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        return Report(str(python), text, {}, (Check("verifier", FAILED,
+                                                     f"the interpreter crashed (exit code {proc.returncode}): {tail}"),))
+    checks = tuple(Check(c["name"], c["status"], c["reason"], c.get("figures", {})) for c in data["checks"])
+    if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
+        checks += (Check("verifier exit", FAILED, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"),)
+    return Report(str(python), data["python"]["version"], data.get("api", {}), checks)
+
+
+def enforce(report: Report) -> None:
+    failed = [c for c in report.checks if c.status == FAILED]
+    if failed:
+        raise CheckError(
+            "sub-interpreter verification failed:\n" + "\n".join(f"  {c.name}: {c.reason}" for c in failed),
+            hint="'pybuild12 verify --python PATH' repeats the checks",
+        )

@@ -1,0 +1,36 @@
+"""A non-editable install (a wheel) carries the recipes and the resource scripts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"building the wheel failed:\n{proc.stderr[-2000:]}")
+    return next(out.glob("pybuild12-*.whl"))
+
+
+def test_wheel_ships_every_recipe(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"pybuild12/recipes/{p.name}" for p in (ROOT / "recipes").glob("*.toml")}
+    assert shipped and shipped <= names
+
+
+def test_wheel_ships_the_resources_and_the_entry_point(wheel):
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    assert {"pybuild12/resources/smoke.py", "pybuild12/resources/prerequisites.toml"} <= names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "pybuild12 = pybuild12.cli:main" in archive.read(entry_points).decode()

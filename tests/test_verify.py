@@ -1,0 +1,156 @@
+"""The verifier against real interpreters: pyenv's 3.12.1 and 3.13.0 when present, the test
+runner's own Python (older than 3.12 here, or not), and copies of a build with parts removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pybuild12 import verify
+
+CHECKS_1_TO_7 = ["modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads", "clean exit"]
+SHAPE = {"python", "version", "api", "ok", "checks"}
+CHECK_SHAPE = {"name", "status", "reason", "figures"}
+
+
+def pyenv_python(version: str) -> Path:
+    try:
+        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        prefix = ""
+    python = Path(prefix) / "bin" / f"python{version.rsplit('.', 1)[0]}"
+    if not prefix or not python.exists():
+        pytest.skip(f"pyenv's CPython {version} is not on this machine")
+    return python
+
+
+def by_name(report: verify.Report) -> dict[str, verify.Check]:
+    return {c.name: c for c in report.checks}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def report_312():
+    return verify.run(pyenv_python("3.12.1"))
+
+
+@pytest.fixture(scope="module")
+def report_313():
+    return verify.run(pyenv_python("3.13.0"))
+
+
+def test_312_passes_through_the_312_api(report_312):
+    checks = by_name(report_312)
+    assert report_312.api == {"low_level": "_xxsubinterpreters", "high_level": "test.support.interpreters"}
+    assert [n for n in CHECKS_1_TO_7 if checks[n].status != "passed"] == []
+    assert "_testcapi" in checks["test.support helper"].reason
+    assert "channels" in checks["messages"].reason
+    assert checks["parallelism"].status in ("passed", "inconclusive")
+    assert report_312.ok
+
+
+def test_313_passes_through_the_313_api(report_313):
+    checks = by_name(report_313)
+    assert report_313.api == {"low_level": "_interpreters", "high_level": "test.support.interpreters"}
+    assert [n for n in CHECKS_1_TO_7 if checks[n].status != "passed"] == []
+    assert "_testinternalcapi" in checks["test.support helper"].reason
+    assert "channels" in checks["messages"].reason and "queues" in checks["messages"].reason
+    assert report_313.ok
+
+
+def test_parallelism_reports_every_figure(report_313):
+    figures = by_name(report_313)["parallelism"].figures
+    if by_name(report_313)["parallelism"].status == "skipped":
+        pytest.skip("one CPU")
+    for key in ("interpreters_speedup", "threads_speedup", "processes_speedup"):
+        assert figures[key] > 0
+    assert figures["workers"] == min(os.cpu_count(), 4)
+
+
+def test_json_shape_is_stable():
+    out = cli("verify", "--python", str(pyenv_python("3.13.0")), "--json")
+    data = json.loads(out.stdout)
+    assert set(data) == SHAPE
+    assert all(set(c) == CHECK_SHAPE for c in data["checks"])
+    assert [c["name"] for c in data["checks"]] == list(verify.CHECK_NAMES)
+    assert out.returncode == (0 if data["ok"] else 7)
+
+
+def test_python_before_312_gets_a_sentence_not_a_traceback():
+    if sys.version_info >= (3, 12):
+        pytest.skip("the test runner's Python has per-interpreter GILs")
+    out = cli("verify", "--python", sys.executable)
+    assert out.returncode == 7
+    assert "no per-interpreter GIL before 3.12" in " ".join(out.stdout.split())  # the table wraps
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_not_a_python_is_an_error(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho hello\n")
+    fake.chmod(0o755)
+    out = cli("verify", "--python", str(fake))
+    assert out.returncode == 7 and "is not a Python interpreter" in out.stderr
+
+
+def test_unknown_build_name_exit_8():
+    assert cli("verify", "3.13.5").returncode == 8
+
+
+def copy_without(python: Path, dest: Path, *, drop: tuple[str, ...]) -> Path:
+    """A copy of a CPython prefix (bin + lib) with some of its stdlib removed."""
+    prefix = python.parent.parent
+    minor = python.name.removeprefix("python")
+    shutil.copytree(prefix / "bin", dest / "bin", symlinks=True)
+    lib = prefix / "lib"
+    shutil.copytree(lib / f"python{minor}", dest / "lib" / f"python{minor}", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "site-packages", "idlelib", "tkinter", "ensurepip"))
+    for so in lib.glob("libpython*"):
+        shutil.copy2(so, dest / "lib" / so.name)
+    for name in drop:
+        target = dest / "lib" / f"python{minor}" / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            for match in target.parent.glob(target.name):
+                match.unlink()
+    return dest / "bin" / python.name
+
+
+def test_build_without_test_package_names_what_is_missing(tmp_path):
+    python = copy_without(pyenv_python("3.13.0"), tmp_path / "stripped", drop=("test",))
+    report = verify.run(python)
+    checks = by_name(report)
+    assert checks["modules"].status == "passed" and checks["clean exit"].status == "passed"
+    assert checks["high-level API"].status == "failed"
+    assert "test.support.interpreters" in checks["high-level API"].reason
+    assert "test package is missing" in checks["high-level API"].reason
+    assert checks["test.support helper"].status == "failed" and "test package is missing" in checks["test.support helper"].reason
+    for name in ("lifecycle", "messages", "threads", "parallelism"):
+        assert checks[name].status == "failed" and "cannot be imported" in checks[name].reason
+    assert not report.ok
+
+
+def test_build_without_testcapi_names_it(tmp_path):
+    python = copy_without(pyenv_python("3.12.1"), tmp_path / "no-testcapi", drop=("lib-dynload/_testcapi*.so",))
+    checks = by_name(verify.run(python))
+    assert checks["test.support helper"].status == "failed"
+    assert "_testcapi is missing" in checks["test.support helper"].reason
+    assert checks["lifecycle"].status == "passed"
+
+
+def test_full_runs_cpythons_own_tests():
+    report = verify.run(pyenv_python("3.12.1"), full=True)
+    regression = by_name(report)["regression tests"]
+    assert regression.status == "passed", regression.reason
+    assert regression.figures["run"] > 100
+    assert "test__xxsubinterpreters" in regression.reason
