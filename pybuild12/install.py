@@ -127,9 +127,10 @@ def install(
                     build.check_required_modules(recipe, report, run.log_path)
             staged = staging.staged_prefix(work.stage_dir, prefix)
             python = _check(run, staged, recipe, expected_version)
+            verification = _verify(run, python) if options.verify else None
             receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, work.tree.facts)
-            if options.verify:
-                receipt["verification"] = _verify(run, python)
+            if verification is not None:
+                receipt["verification"] = verification
             registry.write_receipt(staged, receipt)
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
