@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import List, Optional
 
+import dataclasses
 import functools
 
 import typer
@@ -18,10 +20,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import __version__, install as installer, recipes, registry
+from pybuild12 import __version__, devenv, pins, preflight, recipes, registry
+from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
-from pybuild12.errors import EXIT_CODES, BuildError, CheckError, Interrupted, PyBuild12Error
+from pybuild12.errors import (
+    EXIT_CODES,
+    BuildError,
+    CheckError,
+    Interrupted,
+    NotInstalledError,
+    PrerequisiteError,
+    PyBuild12Error,
+)
 from pybuild12.paths import Paths
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -37,7 +48,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is read by programs and searched with grep: no wrapping at 80 columns there.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def interruptible(func):
@@ -86,6 +98,7 @@ def install(
     ),
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
+    install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
 
@@ -98,6 +111,8 @@ def install(
         verify=not no_verify,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    if install_deps:
+        _install_deps()
     outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
     if outcome.already_installed:
         err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
@@ -105,6 +120,18 @@ def install(
         total = sum(outcome.receipt.get("timings", {}).values())
         err.print(f"[green]installed[/] {escape(outcome.name)} in {duration(total)}")
     out.print(str(outcome.python))
+
+
+def _install_deps() -> None:
+    command = preflight.install_command(preflight.doctor(str(Paths.from_env().data)))
+    if command is None:
+        err.print("build dependencies: nothing missing (or no apt-get/dnf here)")
+        return
+    err.print(f"running: {' '.join(command)}")
+    if command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]:
+        subprocess.run([*command[: command.index("apt-get")], "apt-get", "update", "-qq"], check=False)
+    if subprocess.run(command).returncode != 0:
+        raise PrerequisiteError(f"{' '.join(command)} failed", hint="install the packages yourself, then run the same command again")
 
 
 def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
@@ -162,20 +189,123 @@ def uninstall(name: str = typer.Argument(..., metavar="NAME", help="Name of an i
     err.print(f"removed {escape(name)} ({prefix})")
 
 
+def _build(name: Optional[str]) -> registry.Installed:
+    """The build a command means: NAME, else PYBUILD12_VERSION, else the nearest .python-version."""
+    paths = Paths.from_env()
+    choice = pins.choose(name)
+    try:
+        build = registry.get(paths, choice.name)
+    except NotInstalledError as exc:
+        if choice.origin == "argument":
+            raise
+        raise NotInstalledError(f"{choice.name!r} (pinned by {choice.origin}) is not installed",
+                                hint=f"'pybuild12 install {choice.name}' builds it") from None
+    if not build.python.exists():
+        raise PyBuild12Error(f"{build.prefix} has no python at {build.python}",
+                             hint=f"reinstall with 'pybuild12 install {build.name} --force'")
+    return build
+
+
+NAME_HELP = "Build name; default: PYBUILD12_VERSION, else the nearest .python-version."
+
+
 @app.command()
 @interruptible
-def which(name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build.")) -> None:
+def which(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP)) -> None:
     """Print the path of a build's python."""
-    build = registry.get(Paths.from_env(), name)
-    if not build.python.exists():
-        raise PyBuild12Error(f"{build.prefix} has no python at {build.python}", hint=f"reinstall with 'pybuild12 install {name} --force'")
-    out.print(str(build.python))
+    out.print(str(_build(name).python))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(ctx: typer.Context) -> None:
+    """Run a build's python: pybuild12 run [NAME] -- ARGS...
+
+    stdin, stdout, stderr and the exit code are the python's own. Without NAME the
+    pinned build is used (PYBUILD12_VERSION, else the nearest .python-version).
+    """
+    argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else list(ctx.args)
+    if "--" in argv:
+        split = argv.index("--")
+        before, args = argv[:split], argv[split + 1:]
+    else:
+        before, args = argv[:1], argv[1:]
+    if len(before) > 1:
+        raise typer.BadParameter(f"one build name before '--', got {' '.join(before)}")
+    devenv.exec_python(_build(before[0] if before else None).python, args)
+
+
+@app.command()
+@interruptible
+def venv(
+    name_or_dir: str = typer.Argument(..., metavar="[NAME] DIR", help="Build name (optional) and the venv directory."),
+    directory: Optional[Path] = typer.Argument(None, hidden=True),
+) -> None:
+    """Create a virtual environment (with pip) from a build.
+
+    Refuses a non-empty DIR that is not a venv; an existing venv is recreated.
+    """
+    name, target = (name_or_dir, directory) if directory is not None else (None, Path(name_or_dir))
+    build = _build(name)
+    python = devenv.make_venv(build.python, target)
+    err.print(f"created {target} from {escape(build.name)}; activate with: source {target}/bin/activate")
+    out.print(str(python))
+
+
+@app.command("env")
+@interruptible
+def env_(
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
+    shell: Optional[str] = typer.Option(None, "--shell", help="bash, zsh, fish or sh [default: from $SHELL]."),
+) -> None:
+    """Print the shell code that puts a build first on PATH: eval "$(pybuild12 env NAME)"."""
+    shell = shell or devenv.default_shell()
+    if shell not in devenv.SHELLS:
+        raise typer.BadParameter(f"--shell must be one of {', '.join(devenv.SHELLS)}")
+    build = _build(name)
+    sys.stdout.write(devenv.exports(build.prefix, build.name, shell))
+
+
+@app.command()
+@interruptible
+def pin(name: str = typer.Argument(..., metavar="NAME", help="Build name to pin in this directory.")) -> None:
+    """Write .python-version here (the file pyenv and uv read) naming a build."""
+    path = pins.write(Path.cwd(), name)
+    err.print(f"pinned {escape(name)} in {path}")
+    if not Paths.from_env().prefix(name).is_dir():
+        err.print(f"[yellow]note:[/] {escape(name)} is not installed yet: 'pybuild12 install {escape(name)}' builds it")
+
+
+@app.command()
+@interruptible
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk.
+
+    Says what is missing and which Debian/Ubuntu and Fedora packages provide it;
+    'pybuild12 install --install-deps' installs them. Exit 0 when nothing required is missing, 4 otherwise.
+    """
+    checks = preflight.doctor(str(Paths.from_env().data))
+    if as_json:
+        out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in checks),
+                                   "checks": [dataclasses.asdict(c) for c in checks]}))
+    else:
+        table = Table(box=None)
+        for col in ("item", "what", "status", "detail", "Debian/Ubuntu", "Fedora"):
+            table.add_column(col)
+        for c in checks:
+            status = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]missing (optional)[/]")
+            table.add_row(c.name, escape(c.what), status, escape(c.detail), c.debian, c.fedora)
+        out.print(table)
+        command = preflight.install_command(checks)
+        if command:
+            err.print(f"to install what is missing: {' '.join(command)} (or: pybuild12 install --install-deps)")
+    if any(c.required and not c.ok for c in checks):
+        raise typer.Exit(code=PrerequisiteError.exit_code)
 
 
 @app.command()
 @interruptible
 def verify(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Name of an installed build."),
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
     python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Verify this interpreter instead (any Python: a build, pyenv's, the system's)."),
     full: bool = typer.Option(False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
@@ -188,9 +318,9 @@ def verify(
     (own-GIL interpreters against threads and processes), and with --full CPython's
     own regression tests. Exit 0 when nothing failed, 7 otherwise.
     """
-    if (name is None) == (python is None):
-        raise typer.BadParameter("give a build NAME or --python PATH (one of them)")
-    target = python if python is not None else registry.get(Paths.from_env(), name).python
+    if name is not None and python is not None:
+        raise typer.BadParameter("give a build NAME or --python PATH, not both")
+    target = python if python is not None else _build(name).python
     report = verifier.run(target, full=full, workers=workers)
     if as_json:
         out.print_json(json.dumps(report.as_json()))

@@ -94,7 +94,7 @@ EXIT_INTERRUPTED = Interrupted.exit_code
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    1: "unexpected error",
+    1: "other error (the message says what went wrong)",
     2: "bad command-line usage",
     RecipeError.exit_code: "unknown or invalid recipe",
     PrerequisiteError.exit_code: "build prerequisites missing (compiler, tools, headers)",

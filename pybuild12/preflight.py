@@ -110,6 +110,43 @@ def _has_header(cc: list[str], header: str, pkg: str | None, env: Mapping[str, s
     return False, "not found by the C preprocessor"
 
 
+def doctor(data_dir: str, env: Mapping[str, str] | None = None, *, min_free_gb: float = 5.0) -> list[Check]:
+    """Everything pybuild12 can use: every tool (git too) and header, and free disk space.
+
+    The headers of the default required modules are required; the rest are optional.
+    """
+    from pybuild12.recipes import DEFAULT_REQUIRED_MODULES, KNOWN_MODULES
+
+    checks = run(list(KNOWN_MODULES), env, source_kind="git")
+    required = set(DEFAULT_REQUIRED_MODULES)
+    data = table()["headers"]
+    checks = [c if c.name not in data else Check(c.name, c.what, c.ok, bool(required.intersection(data[c.name]["modules"])),
+                                                    c.detail, c.debian, c.fedora)
+              for c in checks]
+    checks = [c if c.name != "git" else Check(c.name, c.what, c.ok, False, c.detail, c.debian, c.fedora) for c in checks]
+    probe = data_dir
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    free = shutil.disk_usage(probe).free / 2**30
+    checks.append(Check("disk", f"free space at {probe}", free >= min_free_gb, True,
+                        f"{free:.1f} GiB free (a build needs about {min_free_gb:.0f} GiB while it runs)", "-", "-"))
+    return checks
+
+
+def install_command(checks: Iterable[Check], *, is_root: bool | None = None) -> list[str] | None:
+    """apt-get or dnf, with sudo unless root, for the packages behind the missing checks."""
+    absent = [c for c in checks if not c.ok and c.debian != "-"]
+    if not absent:
+        return None
+    root = os.geteuid() == 0 if is_root is None else is_root
+    sudo = [] if root else ["sudo"]
+    if shutil.which("apt-get"):
+        return [*sudo, "apt-get", "install", "-y", *sorted({c.debian for c in absent})]
+    if shutil.which("dnf"):
+        return [*sudo, "dnf", "install", "-y", *sorted({c.fedora for c in absent})]
+    return None
+
+
 def missing(checks: Iterable[Check]) -> list[Check]:
     return [c for c in checks if not c.ok]
 

@@ -110,3 +110,53 @@ def test_missing_compiler_exit_4_names_packages(tmp_path):
     out = cli("install", str(recipe), env={"CC": "no-such-cc-anywhere"})
     assert out.returncode == 4
     assert "build-essential" in out.stderr and "dnf install" in out.stderr
+
+
+def test_doctor_reports_everything_present_here():
+    from pybuild12 import preflight
+
+    present = {c.name for c in preflight.doctor("/") if c.ok}
+    if not {"cc", "make", "pkg-config"} <= present:
+        pytest.skip("this machine lacks build tools")
+    out = cli("doctor", "--json")
+    data = json.loads(out.stdout)
+    assert out.returncode == (0 if data["ok"] else 4)
+    names = [c["name"] for c in data["checks"]]
+    assert names[:4] == ["cc", "make", "pkg-config", "git"] and "disk" in names and "ssl" in names
+
+
+def test_doctor_finds_missing_tools_on_a_narrow_path(tmp_path):
+    out = cli("doctor", "--json", env={"PATH": str(tmp_path), "CC": ""})
+    assert out.returncode == 4
+    checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
+    for tool in ("cc", "make", "pkg-config", "git"):
+        assert checks[tool]["ok"] is False
+    assert checks["cc"]["debian"] == "build-essential" and checks["cc"]["fedora"] == "gcc"
+    table = cli("doctor", env={"PATH": str(tmp_path), "CC": ""})
+    assert "missing" in table.stdout and "build-essential" in table.stdout
+
+
+@needs_host_interpreters
+def test_run_passes_stdin_stdout_and_exit_code(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    assert cli("install", str(recipe), "--no-verify").returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "run", "fake", "--", "-c",
+                           "import sys; print(sys.stdin.read().upper()); sys.exit(7)"],
+                          input="hello", capture_output=True, text=True)
+    assert proc.returncode == 7 and proc.stdout == "HELLO\n"
+
+
+def test_run_without_a_pin_says_how_to_pin(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "run", "--", "-c", "print(1)"],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"})
+    assert proc.returncode == 8 and "pybuild12 pin NAME" in proc.stderr
+
+
+def test_pinned_but_not_installed_says_how_to_install(tmp_path):
+    assert subprocess.run([sys.executable, "-m", "pybuild12", "pin", "3.14.10"], cwd=tmp_path,
+                          capture_output=True, text=True).returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "which"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 8
+    assert f"pinned by {tmp_path / '.python-version'}" in proc.stderr and "pybuild12 install 3.14.10" in proc.stderr

@@ -236,3 +236,31 @@ def test_git_is_checked_for_git_sources_only(real_tools_env):
     no_git = {**real_tools_env, "PATH": ""}
     checks = _by_name(preflight.run([], env=no_git, source_kind="git"))
     assert not checks["git"].ok and checks["git"].required and checks["git"].debian == "git"
+
+
+def _absent(name, debian, fedora, required=True):
+    return preflight.Check(name, name, False, required, "missing", debian, fedora)
+
+
+def test_install_command_names_the_packages(monkeypatch):
+    monkeypatch.setattr(preflight.shutil, "which", lambda prog, **kw: "/usr/bin/apt-get" if prog == "apt-get" else None)
+    checks = [_absent("ssl", "libssl-dev", "openssl-devel"), _absent("gdbm", "libgdbm-dev", "gdbm-devel", False),
+              preflight.Check("zlib", "zlib", True, True, "found", "zlib1g-dev", "zlib-devel")]
+    assert preflight.install_command(checks, is_root=True) == ["apt-get", "install", "-y", "libgdbm-dev", "libssl-dev"]
+    assert preflight.install_command(checks, is_root=False)[:2] == ["sudo", "apt-get"]
+
+
+def test_install_command_uses_dnf_on_fedora(monkeypatch):
+    monkeypatch.setattr(preflight.shutil, "which", lambda prog, **kw: "/usr/bin/dnf" if prog == "dnf" else None)
+    command = preflight.install_command([_absent("ssl", "libssl-dev", "openssl-devel")], is_root=True)
+    assert command == ["dnf", "install", "-y", "openssl-devel"]
+
+
+def test_install_command_is_none_when_nothing_is_missing():
+    assert preflight.install_command([]) is None
+
+
+def test_doctor_adds_free_disk_space(tmp_path):
+    checks = {c.name: c for c in preflight.doctor(str(tmp_path / "not" / "yet"))}
+    assert checks["disk"].required and "GiB free" in checks["disk"].detail
+    assert not checks["git"].required and checks["ssl"].required and not checks["tkinter"].required

@@ -1,0 +1,54 @@
+import shutil
+import subprocess
+
+import pytest
+
+from pybuild12 import pins
+from pybuild12.errors import NotInstalledError, RecipeError
+
+
+def test_argument_wins_over_everything(tmp_path):
+    (tmp_path / ".python-version").write_text("3.12.13\n")
+    choice = pins.choose("3.13.5", cwd=tmp_path, env={"PYBUILD12_VERSION": "3.14.10"})
+    assert choice == pins.Choice("3.13.5", "argument")
+
+
+def test_env_wins_over_the_file(tmp_path):
+    (tmp_path / ".python-version").write_text("3.12.13\n")
+    assert pins.choose(None, cwd=tmp_path, env={"PYBUILD12_VERSION": " 3.14.10 "}) == pins.Choice("3.14.10", "PYBUILD12_VERSION")
+
+
+def test_nearest_file_up_the_tree(tmp_path):
+    (tmp_path / ".python-version").write_text("3.12.13\n")
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    (tmp_path / "a" / ".python-version").write_text("# the project's build\n\nmain@22f3425c3d5e\n3.13.5\n")
+    choice = pins.choose(None, cwd=inner, env={})
+    assert choice == pins.Choice("main@22f3425c3d5e", str(tmp_path / "a" / ".python-version"))
+    assert pins.choose(None, cwd=tmp_path, env={}).name == "3.12.13"
+
+
+def test_nothing_pinned_says_how_to_pin(tmp_path):
+    with pytest.raises(NotInstalledError) as info:
+        pins.choose(None, cwd=tmp_path, env={})
+    assert "pybuild12 pin NAME" in info.value.hint and "PYBUILD12_VERSION" in info.value.hint
+
+
+def test_write_makes_the_file_pyenv_and_uv_read(tmp_path):
+    path = pins.write(tmp_path, "3.13.5")
+    assert path.read_text() == "3.13.5\n"
+    assert pins.choose(None, cwd=tmp_path, env={}).name == "3.13.5"
+    assert [p.name for p in tmp_path.iterdir()] == [".python-version"]
+
+
+def test_write_refuses_bad_names(tmp_path):
+    with pytest.raises(RecipeError):
+        pins.write(tmp_path, "../evil")
+
+
+@pytest.mark.skipif(shutil.which("pyenv") is None, reason="pyenv is not on this machine")
+def test_pyenv_reads_the_pin(tmp_path):
+    pins.write(tmp_path, "3.13.5")
+    out = subprocess.run(["pyenv", "version-file-read", str(tmp_path / ".python-version")],
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "3.13.5"
