@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import __version__, devenv, pins, preflight, recipes, registry
+from pybuild12 import __version__, artifacts, devenv, pins, preflight, recipes, registry
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
@@ -90,7 +91,7 @@ def install(
         [], "--configure-opt", metavar="OPT",
         help="Extra ./configure option; repeatable. PYBUILD12_CONFIGURE_OPTS adds shell words too.",
     ),
-    force: bool = typer.Option(False, "--force", help="Rebuild even if this build is installed; the old one stays until the new one passes."),
+    force: bool = typer.Option(False, "--force", help="Reinstall even if installed (from the artifact cache when it has this build; add --no-cache to compile); the old one stays until the new one passes."),
     keep_build: bool = typer.Option(False, "--keep-build", help="Keep the source/build tree in the cache directory."),
     commit: Optional[str] = typer.Option(
         None, "--commit", metavar="SHA",
@@ -98,6 +99,7 @@ def install(
     ),
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact."),
     install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
@@ -108,7 +110,7 @@ def install(
     """
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
-        verify=not no_verify,
+        verify=not no_verify, no_cache=no_cache,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if install_deps:
@@ -334,6 +336,42 @@ def verify(
         out.print(table)
     if not report.ok:
         raise typer.Exit(code=CheckError.exit_code)
+
+
+cache_app = typer.Typer(help="The artifact cache: verified builds, packed, reinstalled in seconds.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("list")
+def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Show the cached artifacts: build name, version, size, age, key."""
+    items = list(artifacts.Cache(Paths.from_env().artifacts))
+    if as_json:
+        out.print_json(json.dumps([{"key": a.key, "name": a.meta.get("name"), "version": a.meta.get("version"),
+                                    "size": a.size, "created": a.meta.get("created"), "path": str(a.path)}
+                                   for a in items]))
+        return
+    table = Table(box=None)
+    for col in ("name", "version", "size", "age", "key"):
+        table.add_column(col)
+    for a in items:
+        age = duration(max(0.0, time.time() - a.meta.get("created", time.time())))
+        table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age, a.key[:16])
+    out.print(table if items else "the artifact cache is empty")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached artifact (installed builds are not touched)."""
+    gone = artifacts.Cache(Paths.from_env().artifacts).clear()
+    err.print(f"removed {len(gone)} artifact(s)")
+
+
+@cache_app.command("prune")
+def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts older than this many days.")) -> None:
+    """Delete cached artifacts older than --older-than days."""
+    gone = artifacts.Cache(Paths.from_env().artifacts).prune(older_than * 86400)
+    err.print(f"removed {len(gone)} artifact(s) older than {older_than:g} days")
 
 
 def render_error(exc: PyBuild12Error) -> None:

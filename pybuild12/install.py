@@ -23,7 +23,7 @@ from typing import Iterator, Mapping, Sequence
 
 import filelock
 
-from pybuild12 import __version__, build, check, preflight, recipes, registry, runner, sources, staging
+from pybuild12 import __version__, artifacts, build, check, preflight, recipes, registry, runner, sources, staging
 from pybuild12 import verify as verifier
 from pybuild12.errors import BusyError, RecipeError
 from pybuild12.paths import Paths
@@ -40,6 +40,7 @@ class InstallOptions:
     keep_build: bool = False
     commit: str | None = None  # another commit of a git recipe
     verify: bool = True  # run the sub-interpreter checks 1-8 before installing
+    no_cache: bool = False  # neither reuse nor store an artifact
 
 
 @dataclass(frozen=True)
@@ -118,17 +119,35 @@ def install(
         _preflight(recipe, env, reporter)
         run = _start_log(paths, name, recipe, reporter)
         with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
-            work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env)
+            source_pin, resolution = sources.pin(recipe, paths=paths, run=run, env=env)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts)
-            for step in steps:
-                _run_step(run, step, work.tree.path, env)
-                if step.phase == "compile":
-                    report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
-                    build.check_required_modules(recipe, report, run.log_path)
+            inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
+                                          configure_args=list(steps[0].argv[1:]), prefix=prefix,
+                                          compiler=compiler_version(env))
+            key = artifacts.key_of(inputs)
+            cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             staged = staging.staged_prefix(work.stage_dir, prefix)
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                with run.phase("unpack", "from the artifact cache"):
+                    cache.unpack(hit, staged)
+                facts = dict(hit.meta.get("source", {}), cached_artifact=key)
+            else:
+                work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env,
+                                            resolution=resolution)
+                for step in steps:
+                    _run_step(run, step, work.tree.path, env)
+                    if step.phase == "compile":
+                        report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
+                        build.check_required_modules(recipe, report, run.log_path)
+                facts = work.tree.facts
             python = _check(run, staged, recipe, expected_version)
             verification = _verify(run, python) if options.verify else None
-            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, work.tree.facts)
+            if cache is not None and hit is None:
+                with run.phase("cache", "pack the verified build"):
+                    cache.put(key, staged, {"inputs": inputs, "source": facts, "name": name, "version": recipe.version})
+            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, facts)
+            receipt["artifact"] = {"key": key, "from_cache": hit is not None}
             if verification is not None:
                 receipt["verification"] = verification
             registry.write_receipt(staged, receipt)

@@ -44,6 +44,11 @@ class Paths:
         return self.cache / "downloads"
 
     @property
+    def artifacts(self) -> Path:
+        """Verified builds, packed (the artifact cache)."""
+        return self.cache / "artifacts"
+
+    @property
     def builds(self) -> Path:
         """Source trees being built (removed after success unless --keep-build)."""
         return self.cache / "build"

@@ -25,12 +25,33 @@ class SourceTree:
     facts: dict[str, Any]  # the receipt's "source" entry
 
 
-def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: "_Run", env: Mapping[str, str]) -> SourceTree:
+def pin(recipe: Recipe, *, paths: Paths, run: "_Run", env: Mapping[str, str]) -> tuple[str, Any]:
+    """What exactly will be built, before anything is downloaded: the tarball's sha256,
+    or the full hash of the git commit (resolving it may fetch). Returns (pin, resolution)."""
+    if isinstance(recipe.source, TarballSource):
+        return recipe.source.sha256, None
+    source = recipe.source
+
+    def on_line(line: str) -> None:
+        if "%" in line and ":" in line:  # git's "Receiving objects:  45% (...)" progress
+            run.reporter.status(line.strip()[:70])
+
+    with run.phase("fetch", f"{source.url} @ {source.commit}"):
+        resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=env,
+                                     mirror=env.get(download.MIRROR_ENV) or None, on_line=on_line)
+        run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} from {resolved.fetched_from}")
+    return resolved.commit, resolved
+
+
+def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: "_Run", env: Mapping[str, str],
+            resolution: Any = None) -> SourceTree:
     mirror = env.get(download.MIRROR_ENV) or None
     if isinstance(recipe.source, TarballSource):
         tree = _tarball(recipe.source, paths, build_root, run, mirror)
     else:
-        tree = _git(recipe.source, paths, build_root, run, env, mirror)
+        if resolution is None:
+            resolution = pin(recipe, paths=paths, run=run, env=env)[1]
+        tree = _git(recipe.source, resolution, paths, build_root, run, env)
     if not (tree.path / "configure").is_file():
         raise FetchError(
             f"the source of {recipe.name} has no configure script at its top ({tree.path})",
@@ -56,16 +77,8 @@ def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: "_Run",
     return SourceTree(path, facts)
 
 
-def _git(source: GitSource, paths: Paths, build_root: Path, run: "_Run", env: Mapping[str, str],
-         mirror: str | None) -> SourceTree:
-    def on_line(line: str) -> None:
-        if "%" in line and ":" in line:  # git's "Receiving objects:  45% (...)" progress
-            run.reporter.status(line.strip()[:70])
-
-    with run.phase("fetch", f"{source.url} @ {source.commit}"):
-        resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=env, mirror=mirror,
-                                     on_line=on_line)
-        run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} from {resolved.fetched_from}")
+def _git(source: GitSource, resolved: gitsource.Resolved, paths: Paths, build_root: Path, run: "_Run",
+         env: Mapping[str, str]) -> SourceTree:
     with run.phase("checkout", resolved.commit[:12]):
         build_root.mkdir(parents=True, exist_ok=True)
         co = gitsource.checkout(source, resolved, paths.cache, build_root / f"cpython-{resolved.commit[:12]}",

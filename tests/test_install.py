@@ -72,7 +72,7 @@ def test_install_builds_checks_and_records(fake, paths):
     prefix = paths.prefix("fake")
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
-    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check", "verify"]
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check", "verify", "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
@@ -83,7 +83,7 @@ def test_install_builds_checks_and_records(fake, paths):
     assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify", "cache"}
     assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
     assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
     assert leftovers(paths) == [] and not (paths.builds / "fake").exists()
@@ -251,3 +251,38 @@ def test_no_verify_skips_it(fake, paths, monkeypatch):
     monkeypatch.setattr(installer.verifier, "run", explode)
     outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
     assert "verification" not in outcome.receipt
+
+
+def test_reinstall_comes_from_the_artifact_cache(fake, paths, monkeypatch):
+    first = installer.install(str(fake), paths=paths)
+    assert first.receipt["artifact"]["from_cache"] is False
+    monkeypatch.setenv("FAKE_FAIL", "configure")  # a cache hit must not run configure at all
+    rec = Recorder()
+    again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
+    assert again.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True}
+    phases = [e[1] for e in rec.events if e[0] == "end"]
+    assert phases == ["unpack", "check", "verify"]
+    assert mark(paths) == "one"
+    assert again.receipt["source"]["sha256"] == first.receipt["source"]["sha256"]
+
+
+def test_corrupted_artifact_is_rebuilt(fake, paths):
+    first = installer.install(str(fake), paths=paths)
+    artifact = paths.artifacts / f"{first.receipt['artifact']['key']}.tar.zst"
+    artifact.write_bytes(b"garbage")
+    again = installer.install(str(fake), InstallOptions(force=True), paths=paths)
+    assert again.receipt["artifact"]["from_cache"] is False and "compile" in again.receipt["timings"]
+    assert artifact.read_bytes() != b"garbage"  # stored afresh
+
+
+def test_no_cache_builds_and_stores_nothing(fake, paths):
+    outcome = installer.install(str(fake), InstallOptions(no_cache=True), paths=paths)
+    assert outcome.receipt["artifact"]["from_cache"] is False
+    assert not paths.artifacts.exists() or list(paths.artifacts.iterdir()) == []
+
+
+def test_other_configure_options_miss_the_cache(fake, paths):
+    first = installer.install(str(fake), paths=paths)
+    other = installer.install(str(fake), InstallOptions(name="other", configure_opts=("--with-lto",)), paths=paths)
+    assert other.receipt["artifact"]["from_cache"] is False
+    assert other.receipt["artifact"]["key"] != first.receipt["artifact"]["key"]

@@ -13,6 +13,7 @@ the install is then skipped when that home already holds it.
 from __future__ import annotations
 
 import functools
+import json
 import http.server
 import os
 import subprocess
@@ -49,4 +50,6 @@ def real_build(mirror_server, tmp_path_factory) -> RealBuild:
     proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", RECIPE],
                           env=env, capture_output=True, text=True, timeout=3600)
     sys.stderr.write(proc.stderr)
-    return RealBuild(home, env, mirror_server, proc)
+    receipt_path = home / "data" / "pythons" / RECIPE / "pybuild12.json"
+    receipt = json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
+    return RealBuild(home, env, mirror_server, proc, receipt)

@@ -25,6 +25,7 @@ class RealBuild:
     env: dict
     mirror: str
     install: subprocess.CompletedProcess
+    receipt: dict  # as the install wrote it (later tests may reinstall)
 
     def cli(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "pybuild12", *args], env=self.env,

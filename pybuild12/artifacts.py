@@ -1,0 +1,164 @@
+"""The artifact cache: verified builds packed with zstd, reinstalled in seconds.
+
+An artifact's key covers everything that shapes the binary: the recipe's
+content, the source (tarball sha256 or resolved commit), the configure
+arguments, the prefix (builds are not relocatable), the compiler and its
+version, and the platform with its libc. Each artifact has a JSON sidecar
+with its sha256, checked before anything is unpacked; a mismatch removes the
+artifact and the install builds from source instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import zstandard
+
+FORMAT = 1
+SUFFIX = ".tar.zst"
+LEVEL = 3  # measured: about as fast as the disk, a third of the size
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def key_inputs(*, recipe_sha256: str, source_pin: str, configure_args: list[str], prefix: Path,
+               compiler: str) -> dict[str, Any]:
+    libc, libc_version = platform.libc_ver()
+    return {
+        "format": FORMAT,
+        "recipe_sha256": recipe_sha256,
+        "source": source_pin,
+        "configure_args": list(configure_args),
+        "prefix": str(prefix),
+        "compiler": compiler,
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "libc": f"{libc} {libc_version}".strip(),
+    }
+
+
+def key_of(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+class Cache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.directory / f"{key}{SUFFIX}", self.directory / f"{key}.json"
+
+    def get(self, key: str) -> Artifact | None:
+        """The artifact for `key` if present and intact; a damaged one is removed."""
+        path, sidecar = self._paths(key)
+        if not path.is_file() or not sidecar.is_file():
+            return None
+        try:
+            meta = json.loads(sidecar.read_text("utf-8"))
+            expected = meta["sha256"]
+        except (ValueError, KeyError, OSError):
+            self.remove(key)
+            return None
+        if _sha256(path) != expected:
+            self.remove(key)
+            return None
+        return Artifact(key, path, meta)
+
+    def put(self, key: str, tree: Path, meta: dict[str, Any]) -> Artifact:
+        """Pack `tree` (its contents, relative) as the artifact for `key`; atomic."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path, sidecar = self._paths(key)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".part")
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as raw:
+                hashing = _HashingWriter(raw, digest)
+                compressor = zstandard.ZstdCompressor(level=LEVEL, threads=-1)
+                with compressor.stream_writer(hashing, closefd=False) as zout:
+                    with tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                        for entry in sorted(tree.iterdir()):
+                            tar.add(entry, arcname=entry.name)
+            full = {**meta, "key": key, "sha256": digest.hexdigest(), "created": time.time()}
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        sidecar_tmp = sidecar.with_suffix(".json.part")
+        sidecar_tmp.write_text(json.dumps(full, indent=2, sort_keys=True), "utf-8")
+        os.replace(sidecar_tmp, sidecar)
+        return Artifact(key, path, full)
+
+    def unpack(self, artifact: Artifact, dest: Path) -> None:
+        """Extract into `dest` with tarfile's `data` filter (no links out, no absolute paths)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        with open(artifact.path, "rb") as raw:
+            with zstandard.ZstdDecompressor().stream_reader(raw) as zin:
+                with tarfile.open(fileobj=zin, mode="r|") as tar:
+                    tar.extractall(dest, filter="data")
+
+    def remove(self, key: str) -> None:
+        for p in self._paths(key):
+            p.unlink(missing_ok=True)
+
+    def __iter__(self) -> Iterator[Artifact]:
+        if not self.directory.is_dir():
+            return
+        for sidecar in sorted(self.directory.glob("*.json")):
+            key = sidecar.stem
+            path = self.directory / f"{key}{SUFFIX}"
+            try:
+                meta = json.loads(sidecar.read_text("utf-8"))
+            except (ValueError, OSError):
+                meta = {}
+            if path.is_file():
+                yield Artifact(key, path, meta)
+
+    def prune(self, older_than_seconds: float) -> list[Artifact]:
+        cutoff = time.time() - older_than_seconds
+        gone = [a for a in self if a.meta.get("created", 0) < cutoff]
+        for a in gone:
+            self.remove(a.key)
+        return gone
+
+    def clear(self) -> list[Artifact]:
+        return self.prune(-1e12)
+
+
+class _HashingWriter:
+    """A file object that hashes what it writes on its way to disk."""
+
+    def __init__(self, raw, digest) -> None:
+        self.raw, self.digest = raw, digest
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

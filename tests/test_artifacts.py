@@ -1,0 +1,85 @@
+import os
+import time
+
+import pytest
+
+from pybuild12 import artifacts
+
+
+def _inputs(**changes):
+    base = dict(recipe_sha256="r" * 64, source_pin="s" * 64, configure_args=["--prefix=/p", "--enable-optimizations"],
+                prefix="/p", compiler="gcc 12.2.0")
+    base.update(changes)
+    return artifacts.key_inputs(**base)
+
+
+def test_key_is_stable():
+    assert artifacts.key_of(_inputs()) == artifacts.key_of(_inputs())
+
+
+@pytest.mark.parametrize("change", [
+    {"recipe_sha256": "x" * 64},
+    {"source_pin": "0123456789abcdef0123456789abcdef01234567"},
+    {"configure_args": ["--prefix=/p", "--enable-optimizations", "--with-lto"]},
+    {"prefix": "/q"},
+    {"compiler": "gcc 13.1.0"},
+])
+def test_key_changes_with_every_input(change):
+    assert artifacts.key_of(_inputs(**change)) != artifacts.key_of(_inputs())
+
+
+def test_platform_is_part_of_the_key():
+    inputs = _inputs()
+    assert inputs["machine"] and inputs["system"] and "libc" in inputs
+
+
+def _tree(root):
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "python3.13").write_text("#!/bin/sh\n")
+    (root / "bin" / "python3.13").chmod(0o755)
+    (root / "bin" / "python3").symlink_to("python3.13")
+    (root / "lib").mkdir()
+    (root / "lib" / "data.bin").write_bytes(os.urandom(100_000))
+    return root
+
+
+def test_put_get_unpack_round_trip(tmp_path):
+    cache = artifacts.Cache(tmp_path / "cache")
+    src = _tree(tmp_path / "src")
+    made = cache.put("k" * 64, src, {"name": "3.13.5"})
+    got = cache.get("k" * 64)
+    assert got is not None and got.meta["sha256"] == made.meta["sha256"] and got.meta["name"] == "3.13.5"
+    cache.unpack(got, tmp_path / "out")
+    assert (tmp_path / "out" / "lib" / "data.bin").read_bytes() == (src / "lib" / "data.bin").read_bytes()
+    assert os.readlink(tmp_path / "out" / "bin" / "python3") == "python3.13"
+    assert os.access(tmp_path / "out" / "bin" / "python3.13", os.X_OK)
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith(".part")] == []
+
+
+def test_corrupted_artifact_is_refused_and_removed(tmp_path):
+    cache = artifacts.Cache(tmp_path / "cache")
+    made = cache.put("a" * 64, _tree(tmp_path / "src"), {})
+    data = bytearray(made.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    made.path.write_bytes(bytes(data))
+    assert cache.get("a" * 64) is None
+    assert not made.path.exists() and list(cache) == []
+
+
+def test_missing_sidecar_is_a_miss(tmp_path):
+    cache = artifacts.Cache(tmp_path / "cache")
+    made = cache.put("b" * 64, _tree(tmp_path / "src"), {})
+    (tmp_path / "cache" / f"{'b' * 64}.json").unlink()
+    # A miss, not an error: another install may be between writing the two files.
+    assert cache.get("b" * 64) is None and list(cache) == []
+
+
+def test_prune_and_clear(tmp_path):
+    cache = artifacts.Cache(tmp_path / "cache")
+    old = cache.put("c" * 64, _tree(tmp_path / "one"), {})
+    sidecar = tmp_path / "cache" / f"{'c' * 64}.json"
+    sidecar.write_text(sidecar.read_text().replace(str(old.meta["created"]), str(time.time() - 40 * 86400)))
+    cache.put("d" * 64, _tree(tmp_path / "two"), {})
+    assert [a.key for a in cache.prune(30 * 86400)] == ["c" * 64]
+    assert [a.key for a in cache] == ["d" * 64]
+    assert len(cache.clear()) == 1 and list(cache) == []
