@@ -106,6 +106,15 @@ class Cache:
         os.replace(sidecar_tmp, sidecar)
         return Artifact(key, path, full)
 
+    def adopt(self, key: str, file: Path, meta: dict[str, Any]) -> Artifact:
+        """Take a checked artifact file (downloaded from a shared cache) into this cache."""
+        path, sidecar = self._paths(key)
+        os.replace(file, path)
+        sidecar_tmp = sidecar.with_suffix(".json.part")
+        sidecar_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), "utf-8")
+        os.replace(sidecar_tmp, sidecar)
+        return Artifact(key, path, meta)
+
     def unpack(self, artifact: Artifact, dest: Path) -> None:
         """Extract into `dest` with tarfile's `data` filter (no links out, no absolute paths)."""
         dest.mkdir(parents=True, exist_ok=True)

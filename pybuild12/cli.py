@@ -100,6 +100,7 @@ def install(
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact."),
+    push: bool = typer.Option(False, "--push", help="Upload a newly built artifact to the shared cache (PYBUILD12_CACHE_URL)."),
     install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
@@ -110,7 +111,7 @@ def install(
     """
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
-        verify=not no_verify, no_cache=no_cache,
+        verify=not no_verify, no_cache=no_cache, push=push,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if install_deps:

@@ -23,7 +23,7 @@ from typing import Iterator, Mapping, Sequence
 
 import filelock
 
-from pybuild12 import __version__, artifacts, build, check, preflight, recipes, registry, runner, sources, staging
+from pybuild12 import __version__, artifacts, build, check, preflight, recipes, registry, remote, runner, sources, staging
 from pybuild12 import verify as verifier
 from pybuild12.errors import BusyError, RecipeError
 from pybuild12.paths import Paths
@@ -41,6 +41,7 @@ class InstallOptions:
     commit: str | None = None  # another commit of a git recipe
     verify: bool = True  # run the sub-interpreter checks 1-8 before installing
     no_cache: bool = False  # neither reuse nor store an artifact
+    push: bool = False  # upload a new artifact to PYBUILD12_CACHE_URL
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def install(
     env = dict(os.environ if env is None else env)
     recipe, name, expected_version = _request(spec, options)
     user_opts = build.user_configure_opts(options.configure_opts, env)
+    if options.push and (options.no_cache or not env.get(remote.ENV)):
+        raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
 
@@ -128,6 +131,12 @@ def install(
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             staged = staging.staged_prefix(work.stage_dir, prefix)
             hit = cache.get(key) if cache is not None else None
+            origin = "local" if hit is not None else None
+            shared = remote.SharedCache(env[remote.ENV]) if cache is not None and env.get(remote.ENV) else None
+            if hit is None and shared is not None:
+                with run.phase("shared cache", "look up"):
+                    hit = shared.fetch(key, cache, run.reporter.warn)
+                origin = "shared" if hit is not None else None
             if hit is not None:
                 with run.phase("unpack", "from the artifact cache"):
                     cache.unpack(hit, staged)
@@ -145,9 +154,15 @@ def install(
             verification = _verify(run, python) if options.verify else None
             if cache is not None and hit is None:
                 with run.phase("cache", "pack the verified build"):
-                    cache.put(key, staged, {"inputs": inputs, "source": facts, "name": name, "version": recipe.version})
+                    packed = cache.put(key, staged, {"inputs": inputs, "source": facts, "name": name,
+                                                     "version": recipe.version})
+                if options.push and shared is not None:
+                    with run.phase("upload", "to the shared cache"):
+                        shared.push(packed)
             receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
+            if origin:
+                receipt["artifact"]["origin"] = origin
             if verification is not None:
                 receipt["verification"] = verification
             registry.write_receipt(staged, receipt)

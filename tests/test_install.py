@@ -259,7 +259,7 @@ def test_reinstall_comes_from_the_artifact_cache(fake, paths, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL", "configure")  # a cache hit must not run configure at all
     rec = Recorder()
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
-    assert again.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True}
+    assert again.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True, "origin": "local"}
     phases = [e[1] for e in rec.events if e[0] == "end"]
     assert phases == ["unpack", "check", "verify"]
     assert mark(paths) == "one"

@@ -21,7 +21,7 @@ def test_reinstall_from_the_cache_is_verified_and_says_so(real_build):
     proc = real_build.cli("install", RECIPE, "--force")
     assert proc.returncode == 0, proc.stderr
     receipt = json.loads((real_build.prefix / "pybuild12.json").read_text())
-    assert receipt["artifact"] == {"key": real_build.receipt["artifact"]["key"], "from_cache": True}
+    assert receipt["artifact"] == {"key": real_build.receipt["artifact"]["key"], "from_cache": True, "origin": "local"}
     assert set(receipt["timings"]) == {"unpack", "check", "verify"}
     assert receipt["verification"]["ok"] is True
     assert receipt["source"]["sha256"] == real_build.receipt["source"]["sha256"]
