@@ -83,3 +83,32 @@ def test_prune_and_clear(tmp_path):
     assert [a.key for a in cache.prune(30 * 86400)] == ["c" * 64]
     assert [a.key for a in cache] == ["d" * 64]
     assert len(cache.clear()) == 1 and list(cache) == []
+
+
+def test_unsafe_member_is_refused_before_anything_is_written(tmp_path):
+    import io
+    import json
+    import tarfile
+
+    import zstandard
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"owned"
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    blob = zstandard.ZstdCompressor().compress(buf.getvalue())
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    key = "f" * 64
+    (cache_dir / f"{key}.tar.zst").write_bytes(blob)
+    import hashlib
+
+    (cache_dir / f"{key}.json").write_text(json.dumps({"sha256": hashlib.sha256(blob).hexdigest()}))
+    cache = artifacts.Cache(cache_dir)
+    from pybuild12.errors import ArchiveError
+
+    with pytest.raises(ArchiveError, match="refusing to unpack"):
+        cache.unpack(cache.get(key), tmp_path / "out" / "prefix")
+    assert not (tmp_path / "out" / "escaped.txt").exists()

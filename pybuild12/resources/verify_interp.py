@@ -394,10 +394,11 @@ def time_threads(n, workers):
 
 
 def time_processes(n, workers):
-    code = "import sys\nsys.stdin.readline()\n" + WORK % n + "print('done', flush=True)\n"
+    code = "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n" + WORK % n + "print('done', flush=True)\n"
     procs = [subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True) for _ in range(workers)]
-    time.sleep(0.3)  # let every process finish starting up before the clock starts
+    for p in procs:  # every process has started up before the clock starts
+        p.stdout.readline()
     start = time.perf_counter()
     for p in procs:
         p.stdin.write("go\n")
