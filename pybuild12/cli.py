@@ -198,7 +198,7 @@ def _build(name: Optional[str]) -> registry.Installed:
     choice = pins.choose(name)
     try:
         build = registry.get(paths, choice.name)
-    except NotInstalledError as exc:
+    except NotInstalledError:
         if choice.origin == "argument":
             raise
         raise NotInstalledError(f"{choice.name!r} (pinned by {choice.origin}) is not installed",

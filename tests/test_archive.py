@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import lzma
 import random
 import tarfile
-import zlib
 from pathlib import Path
 
 import pytest

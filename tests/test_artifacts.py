@@ -68,7 +68,7 @@ def test_corrupted_artifact_is_refused_and_removed(tmp_path):
 
 def test_missing_sidecar_is_a_miss(tmp_path):
     cache = artifacts.Cache(tmp_path / "cache")
-    made = cache.put("b" * 64, _tree(tmp_path / "src"), {})
+    cache.put("b" * 64, _tree(tmp_path / "src"), {})
     (tmp_path / "cache" / f"{'b' * 64}.json").unlink()
     # A miss, not an error: another install may be between writing the two files.
     assert cache.get("b" * 64) is None and list(cache) == []

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_git_recipe, make_git_repo, needs_host_interpreters
+from fakecpython import passing_verifier, HOST_MINOR, make_git_recipe, make_git_repo, needs_host_interpreters
 from gitrepos import commit, init
 from pybuild12 import install as installer
 from pybuild12.errors import FetchError, RecipeError
