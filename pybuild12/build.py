@@ -144,8 +144,7 @@ def check_required_modules(recipe: Recipe, report: Mapping[str, list[str]], log_
     if absent:
         from pybuild12 import preflight
 
-        rows = {c.name: c for c in preflight.run([])}
-        helpful = [rows[m] for m in absent if m in rows]
+        helpful = preflight.packages_for(absent)
         raise BuildError(
             "the build finished without required modules: " + ", ".join(absent),
             phase="compile",

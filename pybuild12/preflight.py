@@ -14,7 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
@@ -120,10 +120,9 @@ def doctor(data_dir: str, env: Mapping[str, str] | None = None, *, min_free_gb: 
     checks = run(list(KNOWN_MODULES), env, source_kind="git")
     required = set(DEFAULT_REQUIRED_MODULES)
     data = table()["headers"]
-    checks = [c if c.name not in data else Check(c.name, c.what, c.ok, bool(required.intersection(data[c.name]["modules"])),
-                                                    c.detail, c.debian, c.fedora)
+    checks = [replace(c, required=bool(required.intersection(data[c.name]["modules"]))) if c.name in data
+              else replace(c, required=False) if c.name == "git" else c
               for c in checks]
-    checks = [c if c.name != "git" else Check(c.name, c.what, c.ok, False, c.detail, c.debian, c.fedora) for c in checks]
     probe = data_dir
     while not os.path.exists(probe):
         probe = os.path.dirname(probe) or "/"
@@ -162,6 +161,13 @@ def enforce(checks: list[Check]) -> list[Check]:
             hint=install_hint(blocking),
         )
     return absent
+
+
+def packages_for(modules: Iterable[str]) -> list[Check]:
+    """The header entries behind `modules`, for naming packages without probing the host."""
+    wanted = set(modules)
+    return [Check(name, f"<{spec['header']}>", False, True, "", spec["debian"], spec["fedora"])
+            for name, spec in table()["headers"].items() if wanted.intersection(spec["modules"])]
 
 
 def install_hint(checks: Iterable[Check]) -> str:

@@ -45,12 +45,11 @@ def pin(recipe: Recipe, *, paths: Paths, run: "_Run", env: Mapping[str, str]) ->
 
 def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: "_Run", env: Mapping[str, str],
             resolution: Any = None) -> SourceTree:
+    """`resolution` is what `pin()` returned for a git source (None for a tarball)."""
     mirror = env.get(download.MIRROR_ENV) or None
     if isinstance(recipe.source, TarballSource):
         tree = _tarball(recipe.source, paths, build_root, run, mirror)
     else:
-        if resolution is None:
-            resolution = pin(recipe, paths=paths, run=run, env=env)[1]
         tree = _git(recipe.source, resolution, paths, build_root, run, env)
     if not (tree.path / "configure").is_file():
         raise FetchError(
