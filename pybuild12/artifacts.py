@@ -11,6 +11,7 @@ artifact and the install builds from source instead.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -21,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import zstandard
 
@@ -90,21 +91,8 @@ class Cache:
         """Pack `tree` (its contents, relative) as the artifact for `key`; atomic."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path, sidecar = self._paths(key)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{key}.", suffix=".part")
-        try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as raw:
-                hashing = _HashingWriter(raw, digest)
-                compressor = zstandard.ZstdCompressor(level=LEVEL, threads=-1)
-                with compressor.stream_writer(hashing, closefd=False) as zout:
-                    with tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                        for entry in sorted(tree.iterdir()):
-                            tar.add(entry, arcname=entry.name)
-            full = {**meta, "key": key, "sha256": digest.hexdigest(), "created": time.time()}
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        digest = pack(path, tree, sorted(e.name for e in tree.iterdir()))
+        full = {**meta, "key": key, "sha256": digest, "created": time.time()}
         sidecar_tmp = sidecar.with_suffix(".json.part")
         sidecar_tmp.write_text(json.dumps(full, indent=2, sort_keys=True), "utf-8")
         os.replace(sidecar_tmp, sidecar)
@@ -179,6 +167,30 @@ class Cache:
 
     def clear(self) -> list[Artifact]:
         return self.prune(-1e12)
+
+
+def pack(path: Path, tree: Path, names: Iterable[str], header: tuple[str, bytes] | None = None) -> str:
+    """Write `names` (relative to `tree`, directories recursively) as a zstd tar at `path`,
+    atomically; `header` is an extra (name, bytes) member written first. Returns the sha256."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as raw:
+            hashing = _HashingWriter(raw, digest)
+            compressor = zstandard.ZstdCompressor(level=LEVEL, threads=-1)
+            with compressor.stream_writer(hashing, closefd=False) as zout:
+                with tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                    if header is not None:
+                        info = tarfile.TarInfo(header[0])
+                        info.size, info.mode, info.mtime = len(header[1]), 0o644, int(time.time())
+                        tar.addfile(info, io.BytesIO(header[1]))
+                    for name in names:
+                        tar.add(tree / name, arcname=name)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
 
 
 class _HashingWriter:

@@ -62,10 +62,12 @@ def plan(
     destdir: Path,
     jobs: int,
     user_opts: Sequence[str] = (),
+    recorded_profile: bool = False,
 ) -> tuple[Step, ...]:
     if jobs < 1:
         raise RecipeError(f"--jobs must be at least 1, got {jobs}")
-    compile_title = "compile with PGO" if recipe.build.optimizations else "compile"
+    compile_title = "compile" if not recipe.build.optimizations else (
+        "compile with the recorded PGO profile" if recorded_profile else "compile with PGO")
     return (
         Step("configure", "configure", ("./configure", *configure_args(recipe, prefix, user_opts))),
         Step("compile", compile_title, ("make", f"-j{jobs}")),

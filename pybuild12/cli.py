@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import __version__, artifacts, devenv, pins, preflight, recipes, registry
+from pybuild12 import __version__, artifacts, devenv, pins, preflight, profiles, recipes, registry
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
@@ -101,6 +101,17 @@ def install(
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact."),
     push: bool = typer.Option(False, "--push", help="Upload a newly built artifact to the shared cache (PYBUILD12_CACHE_URL)."),
+    pgo_profile: Optional[Path] = typer.Option(
+        None, "--pgo-profile", metavar="FILE", exists=True, dir_okay=False, readable=True,
+        help="Build with this recorded PGO profile (from 'pybuild12 profile export'): no training run, and "
+        "with SOURCE_DATE_EPOCH set the same inputs give the same binaries. Refused if recorded for other sources, options or compiler.",
+    ),
+    use_ccache: bool = typer.Option(
+        False, "--ccache",
+        help="Compile through ccache if installed (also PYBUILD12_CCACHE=1). ccache's own settings apply "
+        "(CCACHE_DIR, CCACHE_REMOTE_STORAGE, ccache.conf), so a fleet can share compile results.",
+    ),
+    fresh_profile: bool = typer.Option(False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build."),
     install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
@@ -108,10 +119,16 @@ def install(
     The source's sha256 is checked before extraction; the build is installed into a
     staging directory, checked, then moved into place. A failure or Ctrl-C leaves any
     earlier install of the same name untouched.
+
+    Rebuilds are fast: a verified build is kept in the artifact cache (and fetched from
+    PYBUILD12_CACHE_URL), and the PGO training run's profile is recorded, so a build of
+    the same sources, options and compiler under another name or prefix skips the
+    instrumented build and the training run.
     """
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
-        verify=not no_verify, no_cache=no_cache, push=push,
+        verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
+        ccache=use_ccache,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if install_deps:
@@ -363,16 +380,63 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 
 @cache_app.command("clear")
 def cache_clear() -> None:
-    """Delete every cached artifact (installed builds are not touched)."""
-    gone = artifacts.Cache(Paths.from_env().artifacts).clear()
-    err.print(f"removed {len(gone)} artifact(s)")
+    """Delete every cached artifact and recorded PGO profile (installed builds are not touched)."""
+    paths = Paths.from_env()
+    gone = artifacts.Cache(paths.artifacts).clear()
+    gone_profiles = profiles.Store(paths.profiles).prune(-1e12)
+    err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s)")
 
 
 @cache_app.command("prune")
-def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts older than this many days.")) -> None:
-    """Delete cached artifacts older than --older-than days."""
-    gone = artifacts.Cache(Paths.from_env().artifacts).prune(older_than * 86400)
-    err.print(f"removed {len(gone)} artifact(s) older than {older_than:g} days")
+def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.")) -> None:
+    """Delete cached artifacts and recorded PGO profiles older than --older-than days."""
+    paths = Paths.from_env()
+    gone = artifacts.Cache(paths.artifacts).prune(older_than * 86400)
+    gone_profiles = profiles.Store(paths.profiles).prune(older_than * 86400)
+    err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
+
+
+profile_app = typer.Typer(
+    help="Recorded PGO profiles: the training run's data, reused so optimized rebuilds skip it.\n\n"
+    "Every --enable-optimizations build records its profile; a later build of the same sources, configure "
+    "options and compiler compiles straight with it. Export one to build elsewhere with "
+    "'pybuild12 install RECIPE --pgo-profile FILE' (e.g. for reproducible images).",
+    no_args_is_help=True,
+)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("export")
+@interruptible
+def profile_export(
+    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Where to write the profile (a .tar.zst file)."),
+) -> None:
+    """Write the PGO profile an installed build was compiled with to FILE."""
+    paths = Paths.from_env()
+    installed = registry.get(paths, name)
+    profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt or {})
+    profiles.export(profile, file)
+    err.print(f"exported the PGO profile of {escape(name)} ({profile.meta.get('files', '?')} .gcda files, "
+              f"{file.stat().st_size / 1e6:.1f} MB) to {file}")
+
+
+@profile_app.command("list")
+def profile_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Show the recorded PGO profiles: source, files, age, key."""
+    items = list(profiles.Store(Paths.from_env().profiles))
+    if as_json:
+        out.print_json(json.dumps([{"key": p.key, "source": p.meta["inputs"].get("source"), "files": p.meta.get("files"),
+                                    "created": p.meta.get("created"), "path": str(p.path)} for p in items]))
+        return
+    table = Table(box=None)
+    for col in ("source", "files", "age", "key"):
+        table.add_column(col)
+    for p in items:
+        age = duration(max(0.0, time.time() - p.meta.get("created", time.time())))
+        table.add_row(str(p.meta.get("source", {}).get("url", p.meta["inputs"].get("source", "?"))).rsplit("/", 1)[-1],
+                      str(p.meta.get("files", "?")), age, p.key[:16])
+    out.print(table if items else "no PGO profile recorded")
 
 
 def render_error(exc: PyBuild12Error) -> None:

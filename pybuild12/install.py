@@ -23,7 +23,7 @@ from typing import Iterator, Mapping
 
 import filelock
 
-from pybuild12 import __version__, artifacts, build, check, preflight, recipes, registry, remote, runner, sources, staging
+from pybuild12 import __version__, artifacts, build, ccache, check, preflight, profiles, recipes, registry, remote, runner, sources, staging
 from pybuild12 import verify as verifier
 from pybuild12.errors import BusyError, RecipeError
 from pybuild12.paths import Paths
@@ -42,6 +42,9 @@ class InstallOptions:
     verify: bool = True  # run the sub-interpreter checks 1-8 before installing
     no_cache: bool = False  # neither reuse nor store an artifact
     push: bool = False  # upload a new artifact to PYBUILD12_CACHE_URL
+    pgo_profile: Path | None = None  # build with this recorded PGO profile
+    fresh_profile: bool = False  # train a new PGO profile even if one is recorded
+    ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
 
 
 @dataclass(frozen=True)
@@ -123,51 +126,144 @@ def install(
         run = _start_log(paths, name, recipe, reporter)
         with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
             source_pin, resolution = sources.pin(recipe, paths=paths, run=run, env=env)
-            steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts)
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
-                                          configure_args=list(steps[0].argv[1:]), prefix=prefix,
+                                          configure_args=list(build.configure_args(recipe, prefix, user_opts)),
+                                          prefix=prefix,
                                           compiler=compiler_version(env))
             key = artifacts.key_of(inputs)
+            pgo = _choose_profile(recipe, options, inputs, paths)
+            steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
+                               recorded_profile=pgo.profile is not None)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             staged = staging.staged_prefix(work.stage_dir, prefix)
-            hit = cache.get(key) if cache is not None else None
-            origin = "local" if hit is not None else None
-            shared = remote.SharedCache(env[remote.ENV]) if cache is not None and env.get(remote.ENV) else None
-            if hit is None and shared is not None:
-                with run.phase("shared cache", "look up"):
-                    hit = shared.fetch(key, cache, run.reporter.warn)
-                origin = "shared" if hit is not None else None
+            hit, origin = _cached_build(cache, key, env, run) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
                 with run.phase("unpack", "from the artifact cache"):
                     cache.unpack(hit, staged)
                 facts = dict(hit.meta.get("source", {}), cached_artifact=key)
+                pgo_facts = hit.meta.get("pgo_profile")
+                ccache_facts = None
             else:
                 work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env,
                                             resolution=resolution)
-                for step in steps:
-                    _run_step(run, step, work.tree.path, env)
-                    if step.phase == "compile":
-                        report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
-                        build.check_required_modules(recipe, report, run.log_path)
                 facts = work.tree.facts
+                ccache_facts = _compile(run, recipe, steps, work, env, pgo, ccache.wanted(options.ccache, env))
             python = _check(run, staged, recipe, expected_version)
             verification = _verify(run, python) if options.verify else None
+            if hit is None:
+                pgo_facts = _keep_profile(run, pgo, work.tree.path, facts, paths, store=not options.no_cache)
             if cache is not None and hit is None:
                 with run.phase("cache", "pack the verified build"):
                     packed = cache.put(key, staged, {"inputs": inputs, "source": facts, "name": name,
-                                                     "version": recipe.version})
-                if options.push and shared is not None:
+                                                     "version": recipe.version, "pgo_profile": pgo_facts})
+                if options.push:
                     with run.phase("upload", "to the shared cache"):
-                        shared.push(packed)
+                        remote.SharedCache(env[remote.ENV]).push(packed)
             receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
             if origin:
                 receipt["artifact"]["origin"] = origin
+            if pgo_facts:
+                receipt["pgo_profile"] = pgo_facts
+            if ccache_facts:
+                receipt["ccache"] = ccache_facts
             if verification is not None:
                 receipt["verification"] = verification
             registry.write_receipt(staged, receipt)
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+
+
+@dataclass(frozen=True)
+class _PgoPlan:
+    key: str | None  # None: the recipe does not build with PGO
+    inputs: dict
+    profile: profiles.Profile | None  # the recorded profile to build with; None: train one
+    origin: str  # "file", "recorded" or "trained"
+    reuse_artifacts: bool
+
+
+def _choose_profile(recipe: Recipe, options: InstallOptions, inputs: dict, paths: Paths) -> _PgoPlan:
+    """Which PGO profile the build will use, checked before anything is built."""
+    if options.pgo_profile is not None and options.fresh_profile:
+        raise RecipeError("--pgo-profile and --fresh-profile exclude each other")
+    if not recipe.build.optimizations:
+        if options.pgo_profile is not None or options.fresh_profile:
+            raise RecipeError(f"recipe {recipe.name} builds without --enable-optimizations: it has no PGO profile",
+                              hint="leave out --pgo-profile/--fresh-profile")
+        return _PgoPlan(None, {}, None, "none", reuse_artifacts=True)
+    pinputs = profiles.key_inputs(inputs)
+    key = artifacts.key_of(pinputs)
+    if options.pgo_profile is not None:
+        given = profiles.read(options.pgo_profile)
+        profiles.check_matches(given, pinputs)
+        # An explicit profile is a build input: build with it rather than take a cached artifact.
+        return _PgoPlan(key, pinputs, given, "file", reuse_artifacts=False)
+    if options.fresh_profile:
+        return _PgoPlan(key, pinputs, None, "trained", reuse_artifacts=False)
+    recorded = None if options.no_cache else profiles.Store(paths.profiles).get(key)
+    return _PgoPlan(key, pinputs, recorded, "recorded" if recorded else "trained", reuse_artifacts=True)
+
+
+def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str],
+                  run: _Run) -> tuple[artifacts.Artifact | None, str | None]:
+    """The artifact for `key` from the local cache, else from the shared one, and where it came from."""
+    if cache is None:
+        return None, None
+    hit = cache.get(key)
+    if hit is not None:
+        return hit, "local"
+    if env.get(remote.ENV):
+        with run.phase("shared cache", "look up"):
+            hit = remote.SharedCache(env[remote.ENV]).fetch(key, cache, run.reporter.warn)
+        if hit is not None:
+            return hit, "shared"
+    return None, None
+
+
+def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
+             use_ccache: bool) -> dict | None:
+    """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
+    tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
+    if use_ccache and tool is None:
+        run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
+    if tool is None:
+        _build(run, recipe, steps, work.tree.path, env, pgo)
+        return None
+    before = tool.stats(env)
+    _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo)
+    facts = ccache.summary(tool, before, tool.stats(env), env)
+    run.log(f"ccache: {facts}")
+    return facts
+
+
+def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan) -> None:
+    for step in steps:
+        _run_step(run, step, tree, env)
+        if step.phase == "configure" and pgo.profile is not None:
+            with run.phase("profile", "restore the recorded PGO profile"):
+                count = profiles.restore(pgo.profile, tree)
+                run.log(f"restored {count} .gcda files from {pgo.profile.path} (key {pgo.key})")
+        if step.phase == "compile":
+            report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
+            build.check_required_modules(recipe, report, run.log_path)
+
+
+def _keep_profile(run: _Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Paths, *, store: bool) -> dict | None:
+    """Record a freshly trained profile (or keep a copy of a given one) for later builds."""
+    if pgo.key is None:
+        return None
+    pgo_facts = {"key": pgo.key, "origin": pgo.origin}
+    profile_store = profiles.Store(paths.profiles)
+    if pgo.origin == "file":
+        pgo_facts["file"] = str(pgo.profile.path)
+        profile_store.adopt(pgo.profile)
+    elif pgo.origin == "trained" and store:
+        with run.phase("profile", "record the PGO profile"):
+            recorded = profile_store.record(pgo.key, pgo.inputs, tree, {"source": facts})
+        if recorded is None:
+            run.reporter.warn("the build left no .gcda files: no PGO profile recorded")
+    return pgo_facts
 
 
 def _request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:

@@ -49,6 +49,11 @@ class Paths:
         return self.cache / "artifacts"
 
     @property
+    def profiles(self) -> Path:
+        """Recorded PGO profiles (the training run's .gcda files)."""
+        return self.cache / "profiles"
+
+    @property
     def builds(self) -> Path:
         """Source trees being built (removed after success unless --keep-build)."""
         return self.cache / "build"

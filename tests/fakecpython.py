@@ -8,6 +8,10 @@ interpreter. Behaviour is steered through environment variables:
 FAKE_FAIL=configure|make|install  that step exits 2 after printing lines
 FAKE_MAKE_SLEEP=N                 make sleeps N seconds (to interrupt it)
 FAKE_REPORT_MISSING="_ssl _lzma"  make prints CPython's "bits not found" report
+
+Like CPython's Makefile, the "training run" writes `.gcda` files and
+`profile-run-stamp`; with the stamp already there, make goes straight to
+the optimized build, and the install records which profile it used.
 """
 
 from __future__ import annotations
@@ -35,13 +39,10 @@ exit 0
 
 MAKEFILE = r"""include config.status
 
-all:
-	@echo "Running code to generate profile data (this can take a while):"
-	@echo "Building with support for profile generation:"
-	@if [ -n "$$FAKE_MAKE_SLEEP" ]; then echo "fake make sleeping"; sleep $$FAKE_MAKE_SLEEP; fi
-	@echo "# Next, run the profile task to generate the profile information."
-	@echo "0:00:01 load avg: 1.00 [ 1/43] test_array"
+all: profile-run-stamp
 	@echo "Rebuilding with profile guided optimizations:"
+	@cc --version >/dev/null 2>&1 || true
+	@cat Python/ceval.gcda > profile-used.txt
 	@if [ -n "$$FAKE_REPORT_MISSING" ]; then \
 		echo "The necessary bits to build these optional modules were not found:"; \
 		echo "$$FAKE_REPORT_MISSING"; \
@@ -52,12 +53,24 @@ all:
 	@if [ "$$FAKE_FAIL" = make ]; then for i in $$(seq 1 40); do echo "compile line $$i"; done; echo "gcc: fatal error: killed"; exit 2; fi
 	@touch built
 
+profile-run-stamp:
+	@echo "Running code to generate profile data (this can take a while):"
+	@echo "Building with support for profile generation:"
+	@if [ -n "$$FAKE_MAKE_SLEEP" ]; then echo "fake make sleeping"; sleep $$FAKE_MAKE_SLEEP; fi
+	@echo "# Next, run the profile task to generate the profile information."
+	@echo "0:00:01 load avg: 1.00 [ 1/43] test_array"
+	@mkdir -p Python Modules/_decimal
+	@echo "trained $$(date +%s%N) $$$$" > Python/ceval.gcda
+	@echo "trained decimal" > Modules/_decimal/_decimal.gcda
+	@touch $@
+
 install:
 	@if [ "$$FAKE_FAIL" = install ]; then echo "install: cannot create directory"; exit 2; fi
 	mkdir -p "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/python@MINOR@"
 	printf '#!/bin/sh\nexec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
+	cp profile-used.txt "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/profile-used.txt"
 """
 
 

@@ -160,3 +160,31 @@ def test_pinned_but_not_installed_says_how_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pybuild12", "which"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 8
     assert f"pinned by {tmp_path / '.python-version'}" in proc.stderr and "pybuild12 install 3.14.10" in proc.stderr
+
+
+@needs_host_interpreters
+def test_profile_export_list_and_build_with_it(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    assert cli("install", str(recipe), "--no-verify").returncode == 0
+    listed = json.loads(cli("profile", "list", "--json").stdout)
+    assert len(listed) == 1 and listed[0]["source"] == sha and listed[0]["files"] == 2
+    exported = tmp_path / "fake.profile.tar.zst"
+    out = cli("profile", "export", "fake", str(exported))
+    assert out.returncode == 0 and exported.is_file() and "2 .gcda files" in out.stderr
+    other = cli("install", str(recipe), "--no-verify", "--name", "two", "--pgo-profile", str(exported),
+                env={"PYBUILD12_HOME": str(tmp_path / "home2")})
+    assert other.returncode == 0, other.stderr
+    assert "✓ compile with the recorded PGO profile" in other.stderr and "✓ profile" in other.stderr
+    cleared = cli("cache", "clear")
+    assert "1 PGO profile(s)" in cleared.stderr and json.loads(cli("profile", "list", "--json").stdout) == []
+    gone = cli("profile", "export", "fake", str(tmp_path / "again.tar.zst"))
+    assert gone.returncode == 1 and "--fresh-profile" in gone.stderr
+
+
+def test_profile_errors_are_clear(tmp_path):
+    assert cli("profile", "export", "nosuch", str(tmp_path / "f")).returncode == 8
+    missing = cli("install", "3.13.5", "--pgo-profile", str(tmp_path / "absent.tar.zst"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    both = cli("install", "3.13.5", "--pgo-profile", __file__, "--fresh-profile")
+    assert both.returncode == 3 and "exclude each other" in both.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
-from pybuild12.errors import BuildError, BusyError, CheckError, FetchError, RecipeError
+from pybuild12.errors import ArchiveError, BuildError, BusyError, CheckError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
 from pybuild12.report import Reporter
 
@@ -72,7 +72,8 @@ def test_install_builds_checks_and_records(fake, paths):
     prefix = paths.prefix("fake")
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
-    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check", "verify", "cache"]
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check",
+                                                           "verify", "profile", "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
@@ -83,7 +84,9 @@ def test_install_builds_checks_and_records(fake, paths):
     assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify", "cache"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify",
+                                       "profile", "cache"}
+    assert receipt["pgo_profile"]["origin"] == "trained"
     assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
     assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
     assert leftovers(paths) == [] and not (paths.builds / "fake").exists()
@@ -286,3 +289,108 @@ def test_other_configure_options_miss_the_cache(fake, paths):
     other = installer.install(str(fake), InstallOptions(name="other", configure_opts=("--with-lto",)), paths=paths)
     assert other.receipt["artifact"]["from_cache"] is False
     assert other.receipt["artifact"]["key"] != first.receipt["artifact"]["key"]
+
+
+def profile_used(paths, name="fake"):
+    return (paths.prefix(name) / f"lib/python{HOST_MINOR}/profile-used.txt").read_text()
+
+
+def test_recorded_profile_skips_the_training_run(fake, paths):
+    first = installer.install(str(fake), paths=paths)
+    rec = Recorder()
+    other = installer.install(str(fake), InstallOptions(name="other"), paths=paths, reporter=rec)
+    assert other.receipt["artifact"]["from_cache"] is False  # another prefix: compiled, not unpacked
+    assert other.receipt["pgo_profile"] == {"key": first.receipt["pgo_profile"]["key"], "origin": "recorded"}
+    statuses = [e[1] for e in rec.events if e[0] == "status"]
+    assert not any(s.startswith(("PGO 1/3", "PGO 2/3")) for s in statuses)
+    assert profile_used(paths, "other") == profile_used(paths) and profile_used(paths).startswith("trained ")
+    phases = [e[1] for e in rec.events if e[0] == "end"]
+    assert phases.index("configure") < phases.index("profile") < phases.index("compile")
+    assert other.receipt["timings"]["compile"] >= 0 and "profile" in other.receipt["timings"]
+
+
+def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
+    from pybuild12 import profiles
+    from pybuild12.paths import Paths
+
+    first = installer.install(str(fake), paths=paths)
+    exported = tmp_path / "out" / "fake.profile.tar.zst"
+    profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
+    elsewhere = Paths.from_env({"PYBUILD12_HOME": str(tmp_path / "other-home")})
+    outcome = installer.install(str(fake), InstallOptions(pgo_profile=exported), paths=elsewhere)
+    assert outcome.receipt["pgo_profile"]["origin"] == "file"
+    assert profile_used(elsewhere) == profile_used(paths)
+    assert profiles.Store(elsewhere.profiles).get(first.receipt["pgo_profile"]["key"]) is not None  # kept for later
+
+
+def test_a_given_profile_bypasses_the_artifact_cache(fake, paths, tmp_path):
+    from pybuild12 import profiles
+
+    first = installer.install(str(fake), paths=paths)
+    exported = tmp_path / "p.tar.zst"
+    profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
+    again = installer.install(str(fake), InstallOptions(force=True, pgo_profile=exported), paths=paths)
+    assert again.receipt["artifact"]["from_cache"] is False and "compile" in again.receipt["timings"]
+
+
+def test_profile_of_other_sources_is_refused_before_building(fake, fake_two, paths, tmp_path):
+    from pybuild12 import profiles
+
+    first = installer.install(str(fake), paths=paths)
+    exported = tmp_path / "p.tar.zst"
+    profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
+    rec = Recorder()
+    with pytest.raises(RecipeError, match="recorded for another build") as info:
+        installer.install(str(fake_two), InstallOptions(name="two", pgo_profile=exported), paths=paths, reporter=rec)
+    assert "source" in info.value.message and "--pgo-profile" in info.value.hint
+    assert not any(e[1] in ("extract", "configure") for e in rec.events if e[0] == "start")
+    assert not paths.prefix("two").exists()
+
+
+def test_a_file_that_is_no_profile_is_refused(fake, paths, tmp_path):
+    bogus = tmp_path / "bogus.tar.zst"
+    bogus.write_bytes(b"not a profile")
+    with pytest.raises(ArchiveError, match="not a pybuild12 PGO profile"):
+        installer.install(str(fake), InstallOptions(pgo_profile=bogus), paths=paths)
+    assert not paths.prefix("fake").exists()
+
+
+def test_fresh_profile_trains_again_and_replaces_the_record(fake, paths):
+    from pybuild12 import profiles
+
+    first = installer.install(str(fake), paths=paths)
+    again = installer.install(str(fake), InstallOptions(force=True, fresh_profile=True), paths=paths)
+    assert again.receipt["artifact"]["from_cache"] is False and again.receipt["pgo_profile"]["origin"] == "trained"
+    assert profile_used(paths) != ""
+    recorded = profiles.Store(paths.profiles).get(first.receipt["pgo_profile"]["key"])
+    third = installer.install(str(fake), InstallOptions(name="third"), paths=paths)
+    assert third.receipt["pgo_profile"]["origin"] == "recorded" and recorded is not None
+    assert profile_used(paths, "third") == profile_used(paths)  # the newest record
+
+
+def test_no_cache_neither_uses_nor_records_a_profile(fake, paths):
+    installer.install(str(fake), paths=paths)
+    outcome = installer.install(str(fake), InstallOptions(name="cold", no_cache=True), paths=paths)
+    assert outcome.receipt["pgo_profile"]["origin"] == "trained"
+    assert profile_used(paths, "cold") != profile_used(paths)
+
+
+def test_damaged_recorded_profile_is_dropped_and_retrained(fake, paths):
+    first = installer.install(str(fake), paths=paths)
+    from pybuild12 import profiles
+
+    path = profiles.Store(paths.profiles).path(first.receipt["pgo_profile"]["key"])
+    path.write_bytes(b"\x28\xb5\x2f\xfd garbage")
+    other = installer.install(str(fake), InstallOptions(name="other"), paths=paths)
+    assert other.receipt["pgo_profile"]["origin"] == "trained"
+    assert profiles.read(path).key == first.receipt["pgo_profile"]["key"]  # recorded afresh
+
+
+def test_profile_options_need_an_optimized_recipe(tmp_path, paths):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    recipe.write_text(recipe.read_text().replace("[build]\n", "[build]\noptimizations = false\n"))
+    with pytest.raises(RecipeError, match="without --enable-optimizations"):
+        installer.install(str(recipe), InstallOptions(fresh_profile=True), paths=paths)
+    outcome = installer.install(str(recipe), paths=paths)
+    assert "pgo_profile" not in outcome.receipt and not paths.profiles.exists()

@@ -1,0 +1,60 @@
+"""PGO profile reuse with the real build: export its profile, build again with it.
+
+The second build compiles straight with `-fprofile-use`: no instrumented build,
+no training run. It is installed under another name (another prefix, so no
+artifact matches) and must pass the same verification.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from realbuild import RECIPE
+
+pytestmark = pytest.mark.integration
+NAME = "pgo-reused"
+
+
+@pytest.fixture(scope="module")
+def reused(real_build, tmp_path_factory):
+    exported = tmp_path_factory.mktemp("profile") / "3.13.5.profile.tar.zst"
+    export = real_build.cli("profile", "export", RECIPE, str(exported))
+    assert export.returncode == 0, export.stderr
+    proc = real_build.cli("install", RECIPE, "--name", NAME, "--pgo-profile", str(exported), timeout=3600)
+    sys.stderr.write(proc.stderr)
+    receipt_path = real_build.home / "data" / "pythons" / NAME / "pybuild12.json"
+    yield proc, exported, json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
+    real_build.cli("uninstall", NAME)
+
+
+def test_the_real_build_recorded_its_profile(real_build):
+    listed = json.loads(real_build.cli("profile", "list", "--json").stdout)
+    assert [p["key"] for p in listed] == [real_build.receipt["pgo_profile"]["key"]]
+    assert listed[0]["source"] == real_build.receipt["source"]["sha256"]
+    assert listed[0]["files"] > 300  # one .gcda per object file of the interpreter and its modules
+
+
+def test_build_with_the_profile_skips_training_and_passes_verification(real_build, reused):
+    proc, exported, receipt = reused
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert receipt["pgo_profile"] == {"key": real_build.receipt["pgo_profile"]["key"], "origin": "file",
+                                      "file": str(exported)}
+    assert receipt["artifact"]["from_cache"] is False
+    assert receipt["verification"]["ok"] is True
+    log = open(receipt["log"], encoding="utf-8", errors="replace").read()
+    assert "Building with support for profile generation" not in log
+    assert "Running code to generate profile data" not in log
+    assert "Rebuilding with profile guided optimizations" in log and "-fprofile-use" in log
+    assert "profile count data file not found" not in log  # GCC found every .gcda it looked for
+    assert "✓ profile" in proc.stderr and "✓ compile with the recorded PGO profile" in proc.stderr
+
+
+def test_the_reused_build_is_the_same_python(real_build, reused):
+    ran = real_build.cli("run", NAME, "--", "-c",
+                         "import sys, sysconfig, _interpreters; i = _interpreters.create();"
+                         "_interpreters.destroy(i); print(sys.version.split()[0], sysconfig.get_config_var('CONFIG_ARGS'))")
+    version, config_args = ran.stdout.split(maxsplit=1)
+    assert ran.returncode == 0 and version == RECIPE and "--enable-optimizations" in config_args
