@@ -107,6 +107,17 @@ def training_progress(line: str) -> str | None:
     return None
 
 
+_TRAINING_FAILED = re.compile(r"^make(\[\d+\])?: \*\*\* \[[^\]]*profile-run-stamp\] Error", re.M)
+_FAILED_TEST = re.compile(r"^test (\S+) failed", re.M)
+
+
+def training_failures(log_text: str) -> list[str] | None:
+    """The tests that failed the PGO training run, if that is what stopped `make`; else None."""
+    if not _TRAINING_FAILED.search(log_text):
+        return None
+    return sorted(set(_FAILED_TEST.findall(log_text)))
+
+
 # Section headers of CPython's own module report (Tools/build/check_extension_modules.py).
 _SECTIONS = {
     "The necessary bits to build these optional modules were not found:": "missing",

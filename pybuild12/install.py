@@ -25,7 +25,7 @@ import filelock
 
 from pybuild12 import __version__, artifacts, build, ccache, check, preflight, profiles, recipes, registry, remote, runner, sources, staging
 from pybuild12 import verify as verifier
-from pybuild12.errors import BusyError, RecipeError
+from pybuild12.errors import BuildError, BusyError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
 from pybuild12.report import Reporter
@@ -364,7 +364,21 @@ def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -
                 run.reporter.status(f"{stage}, {counter}")
 
     with run.phase(step.phase, step.title):
-        runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
+        start = run.log_path.stat().st_size
+        try:
+            runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
+        except BuildError:
+            with open(run.log_path, "rb") as fh:
+                fh.seek(start)
+                failed = build.training_failures(fh.read().decode("utf-8", errors="replace"))
+            if failed is None:
+                raise
+            # CPython 3.13+ fails the build when a test of the training run fails; the
+            # instrumented build is done by then, so another try costs only the training run.
+            run.reporter.warn(f"a test of the PGO training run failed ({', '.join(failed) or 'see the log'}); "
+                              "running the training run once more")
+            run.log("### the PGO training run failed; running it once more")
+            runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
 
 
 def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env: Mapping[str, str],

@@ -112,3 +112,11 @@ def test_pgo_stages_and_training_progress():
 
 def test_default_jobs_is_positive():
     assert build.default_jobs() >= 1
+
+
+def test_training_failures_only_when_the_training_run_stopped_make():
+    log = ("0:00:16 load avg: 2.78 [19/43] test_generators\ntest test_generators failed\n"
+           "Result: FAILURE\nmake: *** [Makefile:904: profile-run-stamp] Error 2\n")
+    assert build.training_failures(log) == ["test_generators"]
+    assert build.training_failures("make[1]: *** [Makefile:904: profile-run-stamp] Error 2\n") == []
+    assert build.training_failures("gcc: fatal error: killed\nmake: *** [Makefile:1: python] Error 1\n") is None

@@ -394,3 +394,20 @@ def test_profile_options_need_an_optimized_recipe(tmp_path, paths):
         installer.install(str(recipe), InstallOptions(fresh_profile=True), paths=paths)
     outcome = installer.install(str(recipe), paths=paths)
     assert "pgo_profile" not in outcome.receipt and not paths.profiles.exists()
+
+
+def test_a_failed_training_run_is_run_once_more(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINING_FAILS", "once")
+    rec = Recorder()
+    outcome = installer.install(str(fake), paths=paths, reporter=rec)
+    assert ("warn", "a test of the PGO training run failed (test_generators); running the training run once more") in rec.events
+    assert [e for e in rec.events if e[:2] == ("end", "compile")] == [("end", "compile", True)]
+    assert profile_used(paths).startswith("trained ") and outcome.receipt["pgo_profile"]["origin"] == "trained"
+
+
+def test_a_training_run_that_fails_twice_fails_the_build(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINING_FAILS", "always")
+    with pytest.raises(BuildError) as info:
+        installer.install(str(fake), paths=paths)
+    assert info.value.phase == "compile with PGO" and "test test_generators failed" in info.value.log_tail
+    assert not paths.prefix("fake").exists()
