@@ -116,6 +116,7 @@ def install(
         raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
+    epoch = source_date_epoch(env)
 
     with locked(paths, name):
         staging.remove_leftovers(paths.pythons, name)
@@ -169,7 +170,7 @@ def install(
                 receipt["ccache"] = ccache_facts
             if verification is not None:
                 receipt["verification"] = verification
-            registry.write_receipt(staged, receipt)
+            registry.write_receipt(staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
 
@@ -405,6 +406,17 @@ def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env:
         "timings": dict(run.timings),
         "log": str(run.log_path),
     }
+
+
+def source_date_epoch(env: Mapping[str, str]) -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible builds): the date written into the build and the receipt."""
+    value = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise RecipeError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, got {value!r}",
+                          hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
+    return int(value)
 
 
 def compiler_version(env: Mapping[str, str]) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,21 @@ def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps({"schema": SCHEMA, **receipt}, indent=2, sort_keys=True) + "\n", "utf-8")
     os.replace(tmp, path)
     return path
+
+
+def reproducible(receipt: dict[str, Any], epoch: int) -> dict[str, Any]:
+    """The receipt without what differs between two runs of the same build (for
+    SOURCE_DATE_EPOCH builds): no timings, log path, host name or kernel, and only
+    the outcome of each verification check, not its measured figures."""
+    kept = {k: v for k, v in receipt.items() if k not in ("timings", "log")}
+    kept["installed_at"] = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    kept["host"] = {k: v for k, v in receipt.get("host", {}).items() if k not in ("hostname", "release")}
+    if "verification" in receipt:
+        verification = receipt["verification"]
+        kept["verification"] = {**verification, "checks": [{"name": c["name"], "status": c["status"]}
+                                                           for c in verification.get("checks", [])]}
+    kept["reproducible"] = {"source_date_epoch": epoch}
+    return kept
 
 
 def read_receipt(prefix: Path) -> dict[str, Any] | None:

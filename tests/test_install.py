@@ -411,3 +411,26 @@ def test_a_training_run_that_fails_twice_fails_the_build(fake, paths, monkeypatc
         installer.install(str(fake), paths=paths)
     assert info.value.phase == "compile with PGO" and "test test_generators failed" in info.value.log_tail
     assert not paths.prefix("fake").exists()
+
+
+def test_source_date_epoch_makes_the_receipt_repeatable(fake, paths, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = installer.install(str(fake), InstallOptions(name="one", no_cache=True), paths=paths)
+    second = installer.install(str(fake), InstallOptions(name="two", no_cache=True), paths=paths)
+    assert "timings" in first.receipt  # the caller still sees how long it took
+    on_disk = [json.loads((o.prefix / "pybuild12.json").read_text()) for o in (first, second)]
+    for receipt in on_disk:
+        assert receipt["installed_at"] == "2023-11-14T22:13:20+00:00"
+        assert "timings" not in receipt and "log" not in receipt and "hostname" not in receipt["host"]
+        assert receipt["verification"]["checks"][0] == {"name": "modules", "status": "passed"}
+    differing = {k for k in on_disk[0] if on_disk[0][k] != on_disk[1][k]}
+    # the names and prefixes differ (so the artifact keys do), and the second run found the tarball in the
+    # download cache: nothing else
+    assert differing == {"name", "configure_args", "artifact", "source"}
+    assert {k for k in on_disk[0]["source"] if on_disk[0]["source"][k] != on_disk[1]["source"][k]} == {"fetched_from"}
+
+
+def test_a_bad_source_date_epoch_is_refused(fake, paths, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(RecipeError, match="SOURCE_DATE_EPOCH"):
+        installer.install(str(fake), paths=paths)

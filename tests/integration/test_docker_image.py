@@ -1,0 +1,150 @@
+"""The Dockerfile, built twice with podman: the same inputs must give the same image.
+
+The base image is made here with mmdebstrap (no registry is reachable), the
+CPython tarball and the PGO profile of the session's real build go into the
+build context, and both builds run with `--no-cache` and SOURCE_DATE_EPOCH.
+Then a container creates an own-GIL sub-interpreter and runs `pybuild12 verify`.
+Needs root, podman and mmdebstrap (scripts/test installs them); skipped without.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from realbuild import RECIPE, ROOT, TARBALL, sources_dir
+
+pytestmark = pytest.mark.integration
+
+EPOCH = "1700000000"
+BASE = "localhost/pybuild12-test-base:bookworm"
+PODMAN = ["podman", "--storage-driver", "vfs"]
+
+
+def podman(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*PODMAN, *args], capture_output=True, text=True, **kwargs)
+
+
+def apt_archive_uri() -> str:
+    """The Debian archive this machine's apt uses (deb822 or one-line sources)."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line[0].isspace())
+            if "deb" in fields.get("Types", "").split() and fields.get("URIs", "").strip():
+                return fields["URIs"].split()[0]
+    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                words = line.split()
+                if words[:1] == ["deb"]:
+                    return next(w for w in words[1:] if "://" in w)
+    pytest.skip("no Debian archive in this machine's apt sources")
+
+
+def ca_bundle() -> Path | None:
+    """The CA bundle pip uses here (a TLS-inspecting network needs it inside the build too)."""
+    configured = os.environ.get("PIP_CERT") or subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.cert"], capture_output=True, text=True).stdout.strip()
+    for candidate in (configured, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def base_image(tmp_path_factory) -> str:
+    if os.geteuid() != 0 or not shutil.which("podman") or not shutil.which("mmdebstrap"):
+        message = "needs root, podman and mmdebstrap (scripts/test installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    tar = tmp_path_factory.mktemp("base") / "bookworm.tar"
+    made = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "bookworm", str(tar), apt_archive_uri()],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    imported = podman("import", str(tar), BASE)
+    assert imported.returncode == 0, imported.stderr
+    yield BASE
+    podman("rmi", "-f", BASE)
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode == 0 and listed.stdout:
+        return [f for f in listed.stdout.split("\0") if f and (ROOT / f).exists()]
+    skip = {".git", ".test-sources", ".pytest_cache", "__pycache__"}
+    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+
+
+@pytest.fixture(scope="module")
+def context(real_build, tmp_path_factory) -> Path:
+    """The repository's files, the tarball under mirror/, and the real build's profile."""
+    assert real_build.install.returncode == 0, "the session's real build failed"
+    ctx = tmp_path_factory.mktemp("context")
+    for rel in tracked_files():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, ctx / rel)
+    (ctx / "mirror").mkdir()
+    shutil.copy(sources_dir() / TARBALL, ctx / "mirror" / TARBALL)
+    (ctx / "profiles").mkdir()
+    exported = real_build.cli("profile", "export", RECIPE, str(ctx / "profiles" / f"{RECIPE}.profile.tar.zst"))
+    assert exported.returncode == 0, exported.stderr
+    return ctx
+
+
+def build(context: Path, base: str, tag: str) -> str:
+    argv = ["build", "--isolation", "chroot", "--network", "host", "--no-cache", "--timestamp", EPOCH,
+            "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"RECIPE={RECIPE}", "--build-arg", "MIRROR=mirror",
+            "--build-arg", f"PGO_PROFILE=profiles/{RECIPE}.profile.tar.zst", "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}",
+            "--build-arg", "TESTS=support", "-t", tag]
+    ca = ca_bundle()
+    if ca is not None:
+        argv += ["--secret", f"id=ca,src={ca}"]
+    proc = podman(*argv, str(context), timeout=3600)
+    log = context.parent / f"{tag.replace(':', '-').replace('/', '-')}.log"
+    log.write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"podman build failed (log: {log}):\n{(proc.stdout + proc.stderr)[-4000:]}"
+    return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def images(context, base_image):
+    first = build(context, base_image, "localhost/pybuild12-test:first")
+    second = build(context, base_image, "localhost/pybuild12-test:second")
+    yield first, second
+    podman("rmi", "-f", "localhost/pybuild12-test:first", "localhost/pybuild12-test:second")
+
+
+def test_two_builds_give_the_same_image(images):
+    first, second = images
+    assert first and first == second
+
+
+def test_the_image_runs_an_own_gil_subinterpreter(images):
+    code = ("import _interpreters as i, sys; cfg = i.new_config('isolated'); assert cfg.gil == 'own';"
+            "n = i.create(cfg); i.run_string(n, 'import _interpreters as j; c = j.get_current(); print(c[0] if isinstance(c, tuple) else c)');"
+            "print('created', n, sys.version.split()[0]); i.destroy(n)")
+    proc = podman("run", "--rm", "--network", "none", images[0], "python3", "-c", code, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    sub_id, created = proc.stdout.splitlines()
+    assert created.split() == ["created", sub_id, RECIPE] and int(sub_id) > 0
+
+
+def test_the_image_has_pybuild12_and_verifies_its_build(images):
+    proc = podman("run", "--rm", "--network", "none", images[0], "pybuild12", "verify", RECIPE, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "high-level API" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_the_image_holds_no_toolchain(images):
+    proc = podman("run", "--rm", "--network", "none", images[0], "sh", "-c",
+                  "command -v gcc cc make; ls /opt/pybuild12; python3 -c 'import test.support, test.support.interpreters'",
+                  timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["bin", "data", "tool"]
