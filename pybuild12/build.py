@@ -118,6 +118,16 @@ def training_failures(log_text: str) -> list[str] | None:
     return sorted(set(_FAILED_TEST.findall(log_text)))
 
 
+def profile_task(makefile: Path) -> str | None:
+    """The Makefile's PROFILE_TASK (the training run's arguments), unexpanded; None if absent."""
+    try:
+        text = makefile.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^PROFILE_TASK=[ \t]*(.+?)[ \t]*$", text, re.M)
+    return match.group(1) if match else None
+
+
 # Section headers of CPython's own module report (Tools/build/check_extension_modules.py).
 _SECTIONS = {
     "The necessary bits to build these optional modules were not found:": "missing",

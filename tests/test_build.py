@@ -120,3 +120,11 @@ def test_training_failures_only_when_the_training_run_stopped_make():
     assert build.training_failures(log) == ["test_generators"]
     assert build.training_failures("make[1]: *** [Makefile:904: profile-run-stamp] Error 2\n") == []
     assert build.training_failures("gcc: fatal error: killed\nmake: *** [Makefile:1: python] Error 1\n") is None
+
+
+def test_profile_task_is_read_unexpanded_from_the_makefile(tmp_path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("# PROFILE_TASK=\"-m test --pgo-extended\"\nPROFILE_TASK=\t-m test --pgo --timeout=$(TESTTIMEOUT)\n")
+    assert build.profile_task(makefile) == "-m test --pgo --timeout=$(TESTTIMEOUT)"
+    makefile.write_text("all:\n")
+    assert build.profile_task(makefile) is None and build.profile_task(tmp_path / "absent") is None

@@ -396,21 +396,22 @@ def test_profile_options_need_an_optimized_recipe(tmp_path, paths):
     assert "pgo_profile" not in outcome.receipt and not paths.profiles.exists()
 
 
-def test_a_failed_training_run_is_run_once_more(fake, paths, monkeypatch):
-    monkeypatch.setenv("FAKE_TRAINING_FAILS", "once")
+def test_a_failed_training_run_does_not_fail_the_build(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_TRAINING_FAILS", "1")
     rec = Recorder()
     outcome = installer.install(str(fake), paths=paths, reporter=rec)
-    assert ("warn", "a test of the PGO training run failed (test_generators); running the training run once more") in rec.events
+    assert ("warn", "a test of the PGO training run failed (test_generators); training again without stopping "
+                    "at failed tests, as CPython 3.12 does") in rec.events
     assert [e for e in rec.events if e[:2] == ("end", "compile")] == [("end", "compile", True)]
     assert profile_used(paths).startswith("trained ") and outcome.receipt["pgo_profile"]["origin"] == "trained"
+    log = outcome.log_path.read_text()
+    assert "PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) || true" in log
 
 
-def test_a_training_run_that_fails_twice_fails_the_build(fake, paths, monkeypatch):
-    monkeypatch.setenv("FAKE_TRAINING_FAILS", "always")
-    with pytest.raises(BuildError) as info:
+def test_other_compile_failures_still_fail(fake, paths, monkeypatch):
+    monkeypatch.setenv("FAKE_FAIL", "make")
+    with pytest.raises(BuildError, match="compile with PGO failed"):
         installer.install(str(fake), paths=paths)
-    assert info.value.phase == "compile with PGO" and "test test_generators failed" in info.value.log_tail
-    assert not paths.prefix("fake").exists()
 
 
 def test_source_date_epoch_makes_the_receipt_repeatable(fake, paths, monkeypatch):
