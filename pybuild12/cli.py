@@ -99,7 +99,7 @@ def install(
     ),
     name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact or PGO profile."),
     push: bool = typer.Option(False, "--push", help="Upload a newly built artifact to the shared cache (PYBUILD12_CACHE_URL)."),
     pgo_profile: Optional[Path] = typer.Option(
         None, "--pgo-profile", metavar="FILE", exists=True, dir_okay=False, readable=True,

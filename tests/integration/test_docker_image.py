@@ -121,9 +121,20 @@ def images(context, base_image):
     podman("rmi", "-f", "localhost/pybuild12-test:first", "localhost/pybuild12-test:second")
 
 
+def differences(first: str, second: str) -> str:
+    """Which layers and files differ between two images (for the failure message)."""
+    layers = [podman("image", "inspect", "--format", "{{json .RootFS.Layers}}", i).stdout for i in (first, second)]
+    listing = "find / -xdev -type f ! -path '/proc/*' ! -path '/sys/*' -exec sha256sum {} + | sort -k2"
+    files = [set(podman("run", "--rm", "--network", "none", i, "sh", "-c", listing).stdout.splitlines())
+             for i in (first, second)]
+    changed = sorted({line.split(maxsplit=1)[1] for line in files[0] ^ files[1]})
+    return f"layers: {layers[0]} vs {layers[1]}\n{len(changed)} files differ: {changed[:40]}"
+
+
 def test_two_builds_give_the_same_image(images):
     first, second = images
-    assert first and first == second
+    assert first
+    assert first == second, differences(first, second)
 
 
 def test_the_image_runs_an_own_gil_subinterpreter(images):

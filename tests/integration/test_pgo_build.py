@@ -48,7 +48,9 @@ def test_build_with_the_profile_skips_training_and_passes_verification(real_buil
     assert "Building with support for profile generation" not in log
     assert "Running code to generate profile data" not in log
     assert "Rebuilding with profile guided optimizations" in log and "-fprofile-use" in log
-    assert "profile count data file not found" not in log  # GCC found every .gcda it looked for
+    # GCC found a .gcda for every object but _testembed, which the training run never runs (as in a fresh build)
+    missing = [line for line in log.splitlines() if "profile count data file not found" in line]
+    assert all("_testembed" in line for line in missing)
     assert "✓ profile" in proc.stderr and "✓ compile with the recorded PGO profile" in proc.stderr
 
 
