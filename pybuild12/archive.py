@@ -31,15 +31,17 @@ def extract(archive: Path, dest: Path) -> Path:
         with tarfile.open(archive) as tar:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(dest, filter=_strict_data_filter)
-            else:  # pragma: no cover - Python < 3.10.12
-                members = [_checked(m, dest) for m in tar.getmembers()]
+            else:  # Python before PEP 706 (3.10.12, 3.11.4)
+                members = tar.getmembers()
+                for member in members:
+                    vet(member, dest)
                 tar.extractall(dest, members=members)
             # tarfile stops at the end-of-archive blocks; reading on to the end
             # makes the decompressor check its trailer (gzip's CRC, xz's check).
             if tar.fileobj is not None:
                 while tar.fileobj.read(1 << 20):
                     pass
-    except _FilterError as exc:
+    except (_FilterError, UnsafeMember) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise ArchiveError(
             f"refusing to extract {archive.name}: {exc}",
@@ -57,6 +59,30 @@ def extract(archive: Path, dest: Path) -> Path:
     return dest
 
 
+class UnsafeMember(ValueError):
+    """A tar member that would write outside the tree, link out of it, or is a device."""
+
+
+def vet(member: tarfile.TarInfo, dest: Path) -> None:
+    """Raise UnsafeMember unless `member` is safe to extract into `dest` (the rules of
+    the `data` filter, absolute names refused), on any Python this project supports."""
+    try:
+        if hasattr(tarfile, "data_filter"):
+            _strict_data_filter(member, str(dest))
+        else:  # Python 3.10.0-3.10.11 and 3.11.0-3.11.3 (Debian bookworm's 3.11.2)
+            _checked(member, dest)
+    except (_FilterError, ValueError) as exc:
+        raise UnsafeMember(str(exc)) from None
+
+
+def extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    """Extract one member that `vet` accepted."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extract(member, dest, filter="data")
+    else:
+        tar.extract(member, dest, set_attrs=not member.isdir())
+
+
 def _strict_data_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
     """The `data` filter, except that absolute names are refused, not made relative.
 
@@ -68,13 +94,15 @@ def _strict_data_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
     return tarfile.data_filter(member, path)
 
 
-def _checked(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:  # pragma: no cover
+def _checked(member: tarfile.TarInfo, dest: Path) -> tarfile.TarInfo:
     root = os.path.realpath(dest)
     target = os.path.realpath(os.path.join(root, member.name))
     if os.path.isabs(member.name) or os.path.commonpath([root, target]) != root:
         raise ValueError(f"{member.name!r} would be extracted outside the destination")
     if member.issym() or member.islnk():
-        link = os.path.realpath(os.path.join(os.path.dirname(target), member.linkname))
+        # a symlink's target is relative to its directory, a hard link's to the archive's root
+        base = os.path.dirname(target) if member.issym() else root
+        link = os.path.realpath(os.path.join(base, member.linkname))
         if os.path.isabs(member.linkname) or os.path.commonpath([root, link]) != root:
             raise ValueError(f"{member.name!r} links outside the destination")
     if member.isdev():

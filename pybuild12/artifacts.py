@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator
 
 import zstandard
 
+from pybuild12 import archive
 from pybuild12.errors import ArchiveError
 
 FORMAT = 1
@@ -119,14 +120,15 @@ class Cache:
             with tarfile.open(fileobj=zin, mode="r|") as tar:
                 try:
                     for member in tar:
-                        tarfile.data_filter(member, str(dest))
-                except tarfile.FilterError as exc:
+                        archive.vet(member, dest)
+                except archive.UnsafeMember as exc:
                     raise ArchiveError(f"refusing to unpack artifact {artifact.key[:12]}: {exc}") from None
         gnu_tar = shutil.which("tar")
         if gnu_tar is None:
             with open(artifact.path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zin:
                 with tarfile.open(fileobj=zin, mode="r|") as tar:
-                    tar.extractall(dest, filter="data")
+                    for member in tar:
+                        archive.extract_member(tar, member, dest)
             return
         proc = subprocess.Popen([gnu_tar, "-x", "-C", str(dest), "--no-same-owner", "--no-same-permissions"],
                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)

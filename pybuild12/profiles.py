@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import zstandard
 
-from pybuild12 import artifacts
+from pybuild12 import archive, artifacts
 from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError
 
 FORMAT = 1
@@ -95,7 +95,7 @@ def restore(profile: Profile, tree: Path) -> int:
     wanted = _members(profile, lambda tar, m: _vet(profile, tree, m))
     if not wanted:
         raise ArchiveError(f"PGO profile {profile.path} holds no .gcda files")
-    _members(profile, lambda tar, m: tar.extract(m, tree, filter="data") if m.name in wanted else None)
+    _members(profile, lambda tar, m: archive.extract_member(tar, m, tree) if m.name in wanted else None)
     (tree / STAMP).touch()
     return len(wanted)
 
@@ -108,8 +108,8 @@ def _vet(profile: Profile, tree: Path, member: tarfile.TarInfo) -> str | None:
         raise ArchiveError(f"PGO profile {profile.path}: unexpected member {member.name!r}",
                            hint="a profile holds only .gcda files at relative paths; export it again")
     try:
-        tarfile.data_filter(member, str(tree))
-    except tarfile.FilterError as exc:
+        archive.vet(member, tree)
+    except archive.UnsafeMember as exc:
         raise ArchiveError(f"PGO profile {profile.path}: {exc}") from None
     return member.name
 

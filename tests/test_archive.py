@@ -41,9 +41,15 @@ def make_archive(path: Path, members, mode: str = "w:xz") -> Path:
     return path
 
 
-@pytest.fixture
-def work(tmp_path) -> Path:
-    """A directory with room around `dest` so escapes have somewhere to land."""
+@pytest.fixture(params=["pep706", "before-pep706"])
+def work(request, tmp_path, monkeypatch) -> Path:
+    """A directory with room around `dest` so escapes have somewhere to land.
+
+    Every test runs twice: with tarfile's `data` filter, and as on a Python that
+    predates it (3.10.0-3.10.11, 3.11.0-3.11.3, such as Debian bookworm's 3.11.2).
+    """
+    if request.param == "before-pep706":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     (tmp_path / "archives").mkdir()
     return tmp_path
 

@@ -43,7 +43,13 @@ def _tree(root):
     return root
 
 
-def test_put_get_unpack_round_trip(tmp_path):
+@pytest.mark.parametrize("tarfile_filters,gnu_tar", [(True, True), (False, True), (False, False)],
+                         ids=["pep706", "before-pep706", "before-pep706-no-gnu-tar"])
+def test_put_get_unpack_round_trip(tmp_path, monkeypatch, tarfile_filters, gnu_tar):
+    if not tarfile_filters:
+        monkeypatch.delattr(artifacts.tarfile, "data_filter", raising=False)
+    if not gnu_tar:
+        monkeypatch.setattr(artifacts.shutil, "which", lambda name, *a, **k: None)
     cache = artifacts.Cache(tmp_path / "cache")
     src = _tree(tmp_path / "src")
     made = cache.put("k" * 64, src, {"name": "3.13.5"})
@@ -85,7 +91,10 @@ def test_prune_and_clear(tmp_path):
     assert len(cache.clear()) == 1 and list(cache) == []
 
 
-def test_unsafe_member_is_refused_before_anything_is_written(tmp_path):
+@pytest.mark.parametrize("tarfile_filters", [True, False], ids=["pep706", "before-pep706"])
+def test_unsafe_member_is_refused_before_anything_is_written(tmp_path, monkeypatch, tarfile_filters):
+    if not tarfile_filters:
+        monkeypatch.delattr(artifacts.tarfile, "data_filter", raising=False)
     import io
     import json
     import tarfile

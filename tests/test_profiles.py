@@ -36,7 +36,10 @@ def test_key_ignores_prefix_and_recipe_text_but_not_what_shapes_code():
         assert artifacts.key_of(profiles.key_inputs(dict(INPUTS, **change))) != base
 
 
-def test_record_packs_only_gcda_and_restore_puts_them_back(tmp_path):
+@pytest.mark.parametrize("tarfile_filters", [True, False], ids=["pep706", "before-pep706"])
+def test_record_packs_only_gcda_and_restore_puts_them_back(tmp_path, tarfile_filters, monkeypatch):
+    if not tarfile_filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     store = profiles.Store(tmp_path / "store")
     pinputs = profiles.key_inputs(INPUTS)
     key = artifacts.key_of(pinputs)
@@ -92,7 +95,10 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, body: bytes = b"x", linknam
     member("Python/hard.gcda", tarfile.LNKTYPE, linkname="../../outside"),
     member("dev.gcda", tarfile.CHRTYPE),
 ])
-def test_restore_refuses_anything_but_gcda_files_inside_the_tree(tmp_path, bad):
+@pytest.mark.parametrize("tarfile_filters", [True, False], ids=["pep706", "before-pep706"])
+def test_restore_refuses_anything_but_gcda_files_inside_the_tree(tmp_path, bad, tarfile_filters, monkeypatch):
+    if not tarfile_filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
     profile = profiles.read(write_profile(tmp_path / "p.tar.zst", [member("Python/ok.gcda"), bad]))
     tree = tmp_path / "tree"
     tree.mkdir()
