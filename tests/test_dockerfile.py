@@ -40,6 +40,8 @@ def test_runtime_packages_names_the_libraries_a_python_links(tmp_path):
     prefix = tmp_path / "prefix"
     (prefix / "bin").mkdir(parents=True)
     shutil.copy(shutil.which("ls"), prefix / "bin" / "ls")  # links libc (and libselinux on Debian)
+    (prefix / "bin" / "script").write_text("#!/bin/sh\n")  # executable, but nothing for ldd
+    (prefix / "bin" / "script").chmod(0o755)
     proc = subprocess.run([str(ROOT / "docker" / "runtime-packages"), str(prefix)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "libc6" in proc.stdout.split()
