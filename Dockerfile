@@ -49,7 +49,9 @@ RUN python="$(PYBUILD12_MIRROR="${MIRROR:+/src/$MIRROR}" /opt/bootstrap/bin/pybu
         ${PGO_PROFILE:+--pgo-profile "/src/$PGO_PROFILE"} ${JOBS:+--jobs "$JOBS"})" \
     && stdlib="$("$python" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" \
     && if [ "$TESTS" = support ]; then \
-        find "$stdlib/test" -mindepth 1 -maxdepth 1 ! -name __init__.py ! -name support -exec rm -rf {} + \
+        find "$stdlib/test" -mindepth 1 -maxdepth 1 ! -name __init__.py ! -name support ! -name __pycache__ \
+            -exec rm -rf {} + \
+        && find "$stdlib/test/__pycache__" -type f ! -name '__init__.*' -delete \
         && /opt/bootstrap/bin/pybuild12 verify --python "$python"; \
     elif [ "$TESTS" != all ]; then echo "TESTS must be all or support, not '$TESTS'" >&2; exit 2; fi \
     && mkdir -p /opt/pybuild12/bin \

@@ -148,7 +148,8 @@ def install(
                 work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env,
                                             resolution=resolution)
                 facts = work.tree.facts
-                ccache_facts = _compile(run, recipe, steps, work, env, pgo, ccache.wanted(options.ccache, env))
+                ccache_facts = _compile(run, recipe, steps, work, env, pgo, ccache.wanted(options.ccache, env),
+                                        staged, prefix)
             python = _check(run, staged, recipe, expected_version)
             verification = _verify(run, python) if options.verify else None
             if hit is None:
@@ -223,24 +224,27 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
 
 
 def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
-             use_ccache: bool) -> dict | None:
+             use_ccache: bool, staged: Path, prefix: Path) -> dict | None:
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
     tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
     if tool is None:
-        _build(run, recipe, steps, work.tree.path, env, pgo)
+        _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix)
         return None
     before = tool.stats(env)
-    _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo)
+    _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix)
     facts = ccache.summary(tool, before, tool.stats(env), env)
     run.log(f"ccache: {facts}")
     return facts
 
 
-def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan) -> None:
+def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan,
+           staged: Path, prefix: Path) -> None:
     for step in steps:
         _run_step(run, step, tree, env)
+        if step.phase == "install":
+            _recompile_site_packages(run, recipe, staged, prefix, env)
         if step.phase == "configure" and pgo.profile is not None:
             with run.phase("profile", "restore the recorded PGO profile"):
                 count = profiles.restore(pgo.profile, tree)
@@ -348,6 +352,25 @@ def _check(run: _Run, staged: Path, recipe: Recipe, expected_version: str | None
             run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
         check.enforce(results)
     return python
+
+
+def _recompile_site_packages(run: _Run, recipe: Recipe, staged: Path, prefix: Path, env: Mapping[str, str]) -> None:
+    """Compile site-packages (pip, from ensurepip) again as if installed at the prefix.
+
+    pip installed with `--root=DESTDIR` writes the staging path into its .pyc files
+    (tracebacks name it, and it changes from run to run); CPython's own compileall
+    strips it. Honours SOURCE_DATE_EPOCH (hash-checked .pyc) like `make install`.
+    """
+    sites = [p for p in staged.glob("lib/python3*/site-packages") if any(p.rglob("__pycache__"))]
+    if not sites:
+        return
+    python = check.python_of(staged, recipe)
+    clean = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
+    clean["PYTHONHASHSEED"] = "0"  # set constants marshal in a fixed order
+    with run.phase("bytecode", "site-packages"):
+        for site in sites:
+            runner.call((str(python), "-m", "compileall", "-q", "-f", "-s", str(staged), "-p", str(prefix), str(site)),
+                        phase="bytecode", log_path=run.log_path, env=clean)
 
 
 def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:

@@ -74,6 +74,9 @@ install:
 	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
 	cp profile-used.txt "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/profile-used.txt"
+	mkdir -p "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip"
+	echo "NAME = 'fakepip'" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip/__init__.py"
+	"@HOST@" -m compileall -q "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages"
 """
 
 

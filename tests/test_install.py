@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,8 +73,8 @@ def test_install_builds_checks_and_records(fake, paths):
     prefix = paths.prefix("fake")
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
-    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install", "check",
-                                                           "verify", "profile", "cache"]
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install",
+                                                           "bytecode", "check", "verify", "profile", "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
@@ -84,8 +85,8 @@ def test_install_builds_checks_and_records(fake, paths):
     assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify",
-                                       "profile", "cache"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "bytecode", "check",
+                                       "verify", "profile", "cache"}
     assert receipt["pgo_profile"]["origin"] == "trained"
     assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
     assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
@@ -435,3 +436,17 @@ def test_a_bad_source_date_epoch_is_refused(fake, paths, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(RecipeError, match="SOURCE_DATE_EPOCH"):
         installer.install(str(fake), paths=paths)
+
+
+def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths, monkeypatch):
+    import importlib.util
+    import marshal
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    outcome = installer.install(str(fake), paths=paths)
+    source = outcome.prefix / f"lib/python{HOST_MINOR}/site-packages/fakepip/__init__.py"
+    pyc = Path(importlib.util.cache_from_source(str(source)))
+    data = pyc.read_bytes()
+    assert marshal.loads(data[16:]).co_filename == str(source)  # not the staging dir's path
+    assert int.from_bytes(data[4:8], "little") == 3  # hash-checked, as SOURCE_DATE_EPOCH asks
+    assert "bytecode" in outcome.receipt["timings"]

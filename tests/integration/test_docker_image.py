@@ -9,10 +9,12 @@ Needs root, podman and mmdebstrap (scripts/test installs them); skipped without.
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -121,20 +123,30 @@ def images(context, base_image):
     podman("rmi", "-f", "localhost/pybuild12-test:first", "localhost/pybuild12-test:second")
 
 
-def differences(first: str, second: str) -> str:
-    """Which layers and files differ between two images (for the failure message)."""
-    layers = [podman("image", "inspect", "--format", "{{json .RootFS.Layers}}", i).stdout for i in (first, second)]
-    listing = "find / -xdev -type f ! -path '/proc/*' ! -path '/sys/*' -exec sha256sum {} + | sort -k2"
-    files = [set(podman("run", "--rm", "--network", "none", i, "sh", "-c", listing).stdout.splitlines())
-             for i in (first, second)]
-    changed = sorted({line.split(maxsplit=1)[1] for line in files[0] ^ files[1]})
-    return f"layers: {layers[0]} vs {layers[1]}\n{len(changed)} files differ: {changed[:40]}"
+def differences(first: str, second: str, workdir: Path) -> str:
+    """Which layers, files and tar headers differ between two images (for the failure message)."""
+    listings = []
+    for n, image in enumerate((first, second)):
+        out = workdir / f"image{n}"
+        saved = podman("save", "--format", "docker-dir", "-o", str(out), image)
+        assert saved.returncode == 0, saved.stderr
+        lines = []
+        for layer in sorted(out.iterdir()):
+            if layer.stat().st_size > 1024 and tarfile.is_tarfile(layer):
+                with tarfile.open(layer) as tar:
+                    lines += [f"{m.name} {m.type!r} {m.mode:o} {m.uid}:{m.gid} {m.size} {m.mtime} {m.linkname} "
+                              f"{m.pax_headers}" for m in tar]
+        listings.append(lines)
+    (workdir / "listing0.txt").write_text("\n".join(listings[0]))
+    (workdir / "listing1.txt").write_text("\n".join(listings[1]))
+    diff = list(difflib.unified_diff(listings[0], listings[1], lineterm="", n=0))
+    return f"{len(diff)} lines of tar headers differ (listings in {workdir}):\n" + "\n".join(diff[:60])
 
 
-def test_two_builds_give_the_same_image(images):
+def test_two_builds_give_the_same_image(images, tmp_path):
     first, second = images
     assert first
-    assert first == second, differences(first, second)
+    assert first == second, differences(first, second, tmp_path)
 
 
 def test_the_image_runs_an_own_gil_subinterpreter(images):

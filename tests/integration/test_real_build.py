@@ -81,7 +81,8 @@ def test_receipt_is_complete(real_build):
     assert receipt["configure_args"] == [f"--prefix={real_build.prefix}", "--enable-optimizations"]
     assert len(receipt["recipe"]["content_sha256"]) == 64
     assert receipt["compiler"].split()[0] in ("gcc", "cc", "clang") or "gcc" in receipt["compiler"]
-    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "check", "verify", "cache"}
+    assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "bytecode", "check",
+                                       "verify", "profile", "cache"}
     assert receipt["timings"]["compile"] > 60  # a PGO build of CPython is minutes, not seconds
     assert receipt["host"]["machine"] and receipt["pybuild12_version"]
     assert os.path.isfile(receipt["log"])
