@@ -50,14 +50,15 @@ def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
 def reproducible(receipt: dict[str, Any], epoch: int) -> dict[str, Any]:
     """The receipt without what differs between two runs of the same build (for
     SOURCE_DATE_EPOCH builds): no timings, log path, host name or kernel, and only
-    the outcome of each verification check, not its measured figures."""
+    the names of the verification checks that ran, not their outcome or figures."""
     kept = {k: v for k, v in receipt.items() if k not in ("timings", "log")}
     kept["installed_at"] = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
     kept["host"] = {k: v for k, v in receipt.get("host", {}).items() if k not in ("hostname", "release")}
     if "verification" in receipt:
+        # Which checks ran, not how each went: the parallelism check is inconclusive on a
+        # busy machine, and an install only gets this far when no check failed.
         verification = receipt["verification"]
-        kept["verification"] = {**verification, "checks": [{"name": c["name"], "status": c["status"]}
-                                                           for c in verification.get("checks", [])]}
+        kept["verification"] = {**verification, "checks": [c["name"] for c in verification.get("checks", [])]}
     kept["reproducible"] = {"source_date_epoch": epoch}
     return kept
 

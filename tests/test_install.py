@@ -424,7 +424,7 @@ def test_source_date_epoch_makes_the_receipt_repeatable(fake, paths, monkeypatch
     for receipt in on_disk:
         assert receipt["installed_at"] == "2023-11-14T22:13:20+00:00"
         assert "timings" not in receipt and "log" not in receipt and "hostname" not in receipt["host"]
-        assert receipt["verification"]["checks"][0] == {"name": "modules", "status": "passed"}
+        assert receipt["verification"]["checks"][0] == "modules" and receipt["verification"]["ok"] is True
     differing = {k for k in on_disk[0] if on_disk[0][k] != on_disk[1][k]}
     # the names and prefixes differ (so the artifact keys do), and the second run found the tarball in the
     # download cache: nothing else

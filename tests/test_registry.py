@@ -51,3 +51,17 @@ def test_remove_deletes_only_that_build(paths):
     assert not paths.prefix("3.13.5").exists()
     assert other.exists()
     assert [p.name for p in paths.pythons.iterdir()] == ["3.12.13"]
+
+
+def test_reproducible_receipt_drops_what_changes_between_runs():
+    def receipt(status: str, seconds: float, host: str) -> dict:
+        return {"name": "3.13.5", "timings": {"compile": seconds}, "log": f"/logs/{seconds}.log",
+                "installed_at": "now", "host": {"hostname": host, "release": "6.1", "machine": "x86_64"},
+                "verification": {"ok": True, "checks": [{"name": "parallelism", "status": status,
+                                                         "figures": {"speedup": seconds}}]}}
+
+    one = registry.reproducible(receipt("passed", 301.5, "a"), 1700000000)
+    two = registry.reproducible(receipt("inconclusive", 299.0, "b"), 1700000000)
+    assert one == two
+    assert one["installed_at"] == "2023-11-14T22:13:20+00:00" and one["verification"]["checks"] == ["parallelism"]
+    assert one["host"] == {"machine": "x86_64"} and "timings" not in one and "log" not in one
