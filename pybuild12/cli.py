@@ -383,7 +383,7 @@ def cache_clear() -> None:
     """Delete every cached artifact and recorded PGO profile (installed builds are not touched)."""
     paths = Paths.from_env()
     gone = artifacts.Cache(paths.artifacts).clear()
-    gone_profiles = profiles.Store(paths.profiles).prune(-1e12)
+    gone_profiles = profiles.Store(paths.profiles).clear()
     err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s)")
 
 

@@ -164,10 +164,7 @@ class Store:
         """Keep a copy of a profile given on the command line, for later builds and export."""
         path = self.path(profile.key)
         if profile.path.resolve() != path.resolve():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.part")
-            shutil.copyfile(profile.path, tmp)
-            tmp.replace(path)
+            export(profile, path)
         return Profile(path, profile.meta)
 
     def __iter__(self):
@@ -185,6 +182,9 @@ class Store:
         for p in gone:
             p.path.unlink(missing_ok=True)
         return gone
+
+    def clear(self) -> list[Profile]:
+        return self.prune(-1e12)
 
 
 def export(profile: Profile, dest: Path) -> None:
