@@ -18,7 +18,6 @@ import platform
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Iterable, Iterator
 
 import zstandard
 
-from pybuild12 import archive
+from pybuild12 import archive, leftovers
 from pybuild12.errors import ArchiveError
 
 FORMAT = 1
@@ -94,18 +93,14 @@ class Cache:
         path, sidecar = self._paths(key)
         digest = pack(path, tree, sorted(e.name for e in tree.iterdir()))
         full = {**meta, "key": key, "sha256": digest, "created": time.time()}
-        sidecar_tmp = sidecar.with_suffix(".json.part")
-        sidecar_tmp.write_text(json.dumps(full, indent=2, sort_keys=True), "utf-8")
-        os.replace(sidecar_tmp, sidecar)
+        _write_json(sidecar, full)
         return Artifact(key, path, full)
 
     def adopt(self, key: str, file: Path, meta: dict[str, Any]) -> Artifact:
         """Take a checked artifact file (downloaded from a shared cache) into this cache."""
         path, sidecar = self._paths(key)
         os.replace(file, path)
-        sidecar_tmp = sidecar.with_suffix(".json.part")
-        sidecar_tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), "utf-8")
-        os.replace(sidecar_tmp, sidecar)
+        _write_json(sidecar, meta)
         return Artifact(key, path, meta)
 
     def unpack(self, artifact: Artifact, dest: Path) -> None:
@@ -174,7 +169,7 @@ class Cache:
 def pack(path: Path, tree: Path, names: Iterable[str], header: tuple[str, bytes] | None = None) -> str:
     """Write `names` (relative to `tree`, directories recursively) as a zstd tar at `path`,
     atomically; `header` is an extra (name, bytes) member written first. Returns the sha256."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = leftovers.new_part(path.parent, f".{path.name}.")
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as raw:
@@ -190,9 +185,20 @@ def pack(path: Path, tree: Path, names: Iterable[str], header: tuple[str, bytes]
                         tar.add(tree / name, arcname=name)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return digest.hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = leftovers.new_part(path.parent, f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class _HashingWriter:

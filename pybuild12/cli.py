@@ -33,6 +33,7 @@ from pybuild12.errors import (
     NotInstalledError,
     PrerequisiteError,
     PyBuild12Error,
+    from_os_error,
 )
 from pybuild12.paths import Paths
 
@@ -130,7 +131,6 @@ def install(
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
         ccache=use_ccache,
     )
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     if install_deps:
         _install_deps()
     outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
@@ -201,11 +201,18 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
 
 @app.command()
 @interruptible
-def uninstall(name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build.")) -> None:
-    """Remove an installed build (nothing else is touched)."""
+def uninstall(
+    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
+    force: bool = typer.Option(False, "--force", help="Delete it even while processes run its python."),
+) -> None:
+    """Remove an installed build (nothing else is touched).
+
+    Refused while a process runs the build's python (a venv made from it counts),
+    unless --force. Waits for an install of the same name in progress to finish.
+    """
     paths = Paths.from_env()
-    with installer.locked(paths, name):
-        prefix = registry.remove(paths, name)
+    with installer.locked(paths, name, RichReporter(err)):
+        prefix = registry.remove(paths, name, force=force)
     err.print(f"removed {escape(name)} ({prefix})")
 
 
@@ -462,8 +469,15 @@ def main() -> None:
 
     Usage errors are typer's (exit 2); everything the core raises arrives here.
     """
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         app()
     except PyBuild12Error as exc:
         render_error(exc)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        mapped = from_os_error(exc)
+        if mapped is None:
+            raise
+        render_error(mapped)
+        sys.exit(mapped.exit_code)

@@ -6,6 +6,8 @@ message on stderr and the class's exit code (documented in `pybuild12 --help`).
 
 from __future__ import annotations
 
+import errno
+
 
 class PyBuild12Error(Exception):
     """Base class: a failure the user can act on."""
@@ -79,9 +81,46 @@ class NotInstalledError(PyBuild12Error):
 
 
 class BusyError(PyBuild12Error):
-    """Another pybuild12 process holds the lock on this build."""
+    """A running process uses the build (uninstall refuses to delete it under it)."""
 
     exit_code = 9
+
+
+class ResourceError(PyBuild12Error):
+    """The disk is full, or a directory pybuild12 writes to is read-only."""
+
+    exit_code = 10
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+NOTHING_CHANGED = "nothing was installed, and earlier installs are unchanged"
+
+
+def from_os_error(exc: OSError) -> ResourceError | None:
+    """The message for a full disk or an unwritable directory; None for other OS errors."""
+    where = exc.filename or "?"
+    if exc.errno in DISK_FULL:
+        return ResourceError(
+            f"no space left on the device while writing {where}",
+            hint=f"free some space there (df -h shows how much is left), then run the command again; "
+            f"PYBUILD12_HOME moves everything pybuild12 writes to another disk. {NOTHING_CHANGED}",
+        )
+    if exc.errno in NOT_WRITABLE:
+        reason = "the file system is read-only" if exc.errno == errno.EROFS else "permission denied"
+        return ResourceError(
+            f"cannot write {where}: {reason}",
+            hint=f"make that directory writable, or set PYBUILD12_HOME to a writable directory. {NOTHING_CHANGED}",
+        )
+    return None
+
+
+def disk_full_hint(log_tail: str) -> str | None:
+    """A hint for a build command that failed because the disk filled up."""
+    if "No space left on device" in log_tail or "Disk quota exceeded" in log_tail:
+        return "the disk filled up during the build: free some space (df -h), then run the command again; " \
+               f"{NOTHING_CHANGED}"
+    return None
 
 
 class Interrupted(PyBuild12Error):
@@ -102,6 +141,7 @@ EXIT_CODES: dict[int, str] = {
     BuildError.exit_code: "configure, make or make install failed (see the log)",
     CheckError.exit_code: "the built interpreter failed its check",
     NotInstalledError.exit_code: "no such build installed",
-    BusyError.exit_code: "another pybuild12 process is working on the same build",
+    BusyError.exit_code: "the build is in use by a running process",
+    ResourceError.exit_code: "disk full, or a directory pybuild12 writes to is read-only",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing was changed",
 }

@@ -21,11 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
-import filelock
-
-from pybuild12 import __version__, artifacts, build, ccache, check, preflight, profiles, recipes, registry, remote, runner, sources, staging
+from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, preflight, profiles, recipes,
+                       registry, remote, runner, sources, staging)
 from pybuild12 import verify as verifier
-from pybuild12.errors import BuildError, BusyError, RecipeError
+from pybuild12.errors import BuildError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
 from pybuild12.report import Reporter
@@ -84,21 +83,26 @@ class _Run:
 
 
 @contextmanager
-def locked(paths: Paths, name: str) -> Iterator[None]:
-    """One pybuild12 process at a time per build name."""
-    paths.locks.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(paths.locks / f"{name}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise BusyError(
-            f"another pybuild12 process is installing or removing {name!r}",
-            hint="wait for it to finish, then run the command again",
-        ) from None
-    try:
+def locked(paths: Paths, name: str, reporter: Reporter = Reporter()) -> Iterator[None]:
+    """One pybuild12 process at a time per build name; the next one waits its turn."""
+    def waiting(holder: str) -> None:
+        reporter.info(f"waiting for {holder} to finish with {name!r} (Ctrl-C to give up)")
+
+    with locks.hold(paths.locks / f"{name}.lock", waiting):
         yield
-    finally:
-        lock.release()
+
+
+def reclaim(paths: Paths, name: str, reporter: Reporter) -> None:
+    """Clear what a killed run of `name` left behind; call while holding its lock."""
+    stopped = leftovers.stop_build_processes(paths.builds / name)
+    if stopped:
+        reporter.warn(f"stopped {len(stopped)} processes left running in {paths.builds / name} by a killed run")
+    removed = staging.remove_leftovers(paths.pythons, name)
+    for cache_dir in (paths.downloads, paths.artifacts, paths.profiles):
+        removed += leftovers.sweep_parts(cache_dir)
+    if removed:
+        reporter.info(f"removed {len(removed)} leftovers of an interrupted run: "
+                      + ", ".join(p.name for p in removed[:3]) + (", ..." if len(removed) > 3 else ""))
 
 
 def install(
@@ -118,8 +122,8 @@ def install(
     prefix = paths.prefix(name)
     epoch = source_date_epoch(env)
 
-    with locked(paths, name):
-        staging.remove_leftovers(paths.pythons, name)
+    with locked(paths, name, reporter):
+        reclaim(paths, name, reporter)
         existing = registry.read_receipt(prefix) if prefix.is_dir() else None
         if existing is not None and not options.force:
             return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
@@ -226,6 +230,7 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
 def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
              use_ccache: bool, staged: Path, prefix: Path) -> dict | None:
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
+    env = leftovers.marked(dict(env), work.build_root)
     tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")

@@ -17,6 +17,7 @@ other inputs is refused before anything is built.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import time
@@ -26,7 +27,7 @@ from typing import Any, Mapping
 
 import zstandard
 
-from pybuild12 import archive, artifacts
+from pybuild12 import archive, artifacts, leftovers
 from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError
 
 FORMAT = 1
@@ -189,10 +190,10 @@ class Store:
 
 def export(profile: Profile, dest: Path) -> None:
     """Copy a recorded profile to `dest`, atomically."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
+    fd, tmp = leftovers.new_part(dest.parent, f".{dest.name}.")
     try:
-        shutil.copyfile(profile.path, tmp)
+        with open(profile.path, "rb") as src, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out)
         tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

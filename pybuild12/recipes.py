@@ -225,8 +225,12 @@ def _parse_source(path: Path, table: dict) -> Source:
         raise RecipeError(f"{path}: key 'source.kind': {kind!r} is not one of: tarball, git" + _did_you_mean(kind, kinds))
     _check_keys(path, "source", table, kinds[kind])
     url = _typed(path, "source.url", table["url"], str)
-    if not re.match(r"^(https?|file)://", url):
-        raise RecipeError(f"{path}: key 'source.url': {url!r} must be an http(s):// or file:// URL")
+    if url.startswith("http://"):
+        raise RecipeError(f"{path}: key 'source.url': plain http:// is refused ({url!r}); use https://",
+                          hint="to fetch from a server of your own over http, name it as a mirror: "
+                          "PYBUILD12_MIRROR=http://host/dir (it is looked up first, by file name)")
+    if not re.match(r"^(https|file)://", url):
+        raise RecipeError(f"{path}: key 'source.url': {url!r} must be an https:// or file:// URL")
     if kind == "tarball":
         sha = _typed(path, "source.sha256", table["sha256"], str).lower()
         if not SHA256_RE.match(sha):

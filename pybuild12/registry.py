@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pybuild12.errors import NotInstalledError
+from pybuild12 import leftovers
+from pybuild12.errors import BusyError, NotInstalledError
 from pybuild12.paths import Paths
 from pybuild12.staging import RETIRED_PREFIX, STAGING_PREFIX
 
@@ -94,9 +95,21 @@ def get(paths: Paths, name: str) -> Installed:
     return Installed(name, prefix, read_receipt(prefix))
 
 
-def remove(paths: Paths, name: str) -> Path:
-    """Delete a build; the rename first makes it vanish at once, even if deletion is slow."""
+def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
+    """Delete a build; the rename first makes it vanish at once, even if deletion is slow.
+
+    Refused while a process runs the build's python (a venv's python counts: it is a
+    link to the build's), unless `force`.
+    """
     build = get(paths, name)
+    users = leftovers.users_of(build.prefix)
+    if users and not force:
+        shown = "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in sorted(users.items())[:5])
+        raise BusyError(
+            f"{name} is in use by {len(users)} running process{'es' if len(users) > 1 else ''} ({shown})",
+            hint=f"stop them and run the command again, or 'pybuild12 uninstall --force {name}' to delete it "
+            "under them (they keep running, but fail as soon as they load a module or library not yet loaded)",
+        )
     doomed = paths.pythons / f"{RETIRED_PREFIX}{name}-uninstall"
     if doomed.exists():
         shutil.rmtree(doomed)

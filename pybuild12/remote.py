@@ -12,13 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Callable
 
 import requests
 
-from pybuild12 import artifacts, download
+from pybuild12 import artifacts, download, leftovers
 from pybuild12.errors import FetchError
 
 ENV = "PYBUILD12_CACHE_URL"
@@ -35,7 +33,7 @@ class SharedCache:
     def fetch(self, key: str, local: artifacts.Cache, warn: Callable[[str], None]) -> artifacts.Artifact | None:
         """Download the artifact for `key` into the local cache, checked; None when the store lacks it."""
         try:
-            meta_response = self.session.get(self._url(f"{key}.json"), timeout=download.TIMEOUT)
+            meta_response = self.session.get(self._url(f"{key}.json"), timeout=download.timeouts())
         except requests.RequestException as exc:
             warn(f"shared cache {self.base} unreachable ({type(exc).__name__}); building from source")
             return None
@@ -47,40 +45,39 @@ class SharedCache:
         except (ValueError, KeyError, TypeError):
             warn(f"shared cache: the sidecar of {key[:12]} is not valid; ignoring it")
             return None
-        local.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=local.directory, prefix=f".{key}.", suffix=".part")
+        fd, tmp = leftovers.new_part(local.directory, f".{key}.")
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out, self.session.get(self._url(f"{key}{artifacts.SUFFIX}"), stream=True,
-                                                               timeout=download.TIMEOUT) as response:
+                                                               timeout=download.timeouts()) as response:
                 if response.status_code != 200:
                     warn(f"shared cache has the sidecar of {key[:12]} but not its artifact (HTTP {response.status_code})")
-                    Path(tmp).unlink(missing_ok=True)
+                    tmp.unlink(missing_ok=True)
                     return None
                 for chunk in response.iter_content(1 << 20):
                     digest.update(chunk)
                     out.write(chunk)
             if digest.hexdigest() != expected:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
                 warn(f"shared cache: artifact {key[:12]} does not match its sha256; refused, building from source")
                 return None
-            return local.adopt(key, Path(tmp), meta)
+            return local.adopt(key, tmp, meta)
         except requests.RequestException as exc:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             warn(f"shared cache download failed ({type(exc).__name__}); building from source")
             return None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def push(self, artifact: artifacts.Artifact) -> None:
         """Upload an artifact, then its sidecar."""
         try:
             with open(artifact.path, "rb") as fh:
-                response = self.session.put(self._url(artifact.path.name), data=fh, timeout=download.TIMEOUT)
+                response = self.session.put(self._url(artifact.path.name), data=fh, timeout=download.timeouts())
             response.raise_for_status()
             response = self.session.put(self._url(f"{artifact.key}.json"), data=json.dumps(artifact.meta).encode(),
-                                        timeout=download.TIMEOUT, headers={"Content-Type": "application/json"})
+                                        timeout=download.timeouts(), headers={"Content-Type": "application/json"})
             response.raise_for_status()
         except requests.RequestException as exc:
             raise FetchError(f"uploading to the shared cache {self.base} failed: {exc}",

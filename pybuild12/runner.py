@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from pybuild12.errors import BuildError, PrerequisiteError
+from pybuild12.errors import BuildError, PrerequisiteError, disk_full_hint
 
 TAIL_LINES = 30
 
@@ -80,6 +80,7 @@ def call(
             phase=phase,
             log_path=str(log_path),
             log_tail="\n".join(tail),
+            hint=disk_full_hint("\n".join(tail)),
         )
     return elapsed
 

@@ -6,7 +6,32 @@ from pathlib import Path
 
 import pytest
 
+from faultreport import TALLY, Tally
 from pybuild12.paths import Paths
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("fault")
+    if marker is not None and report.when == "call":
+        TALLY.record(marker.args[0], report.passed)
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = TALLY.lines()
+    if lines:
+        terminalreporter.section("fault suite")
+        for line in lines:
+            terminalreporter.write_line(line)
+    TALLY.write()
+
+
+@pytest.fixture
+def faults() -> Tally:
+    """The fault suite's tally (see faultreport.py)."""
+    return TALLY
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,10 @@ interpreter. Behaviour is steered through environment variables:
 
 FAKE_FAIL=configure|make|install  that step exits 2 after printing lines
 FAKE_MAKE_SLEEP=N                 make sleeps N seconds (to interrupt it)
+FAKE_SLEEP_IN=configure|make|install, FAKE_SLEEP=N
+                                  that step prints "fake <step> sleeping" and sleeps N seconds
+                                  (install does so half-way, with part of the tree written)
+FAKE_INSTALL_MB=N                 make install also writes an N MB file (to fill a disk)
 FAKE_REPORT_MISSING="_ssl _lzma"  make prints CPython's "bits not found" report
 FAKE_TRAINING_FAILS=1             a test of the "training run" fails (as in CPython 3.13+, make stops)
 
@@ -31,6 +35,7 @@ HOST_MINOR = "%d.%d" % sys.version_info[:2]
 CONFIGURE = r"""#!/bin/sh
 echo "fake configure $*"
 [ "$FAKE_FAIL" = configure ] && { echo "configure: error: no acceptable C compiler"; exit 2; }
+[ "$FAKE_SLEEP_IN" = configure ] && { echo "fake configure sleeping"; sleep "$FAKE_SLEEP"; }
 prefix=
 for arg in "$@"; do case "$arg" in --prefix=*) prefix="${arg#--prefix=}";; esac; done
 printf 'PREFIX=%s\n' "$prefix" > config.status
@@ -59,6 +64,7 @@ profile-run-stamp:
 	@echo "Running code to generate profile data (this can take a while):"
 	@echo "Building with support for profile generation:"
 	@if [ -n "$$FAKE_MAKE_SLEEP" ]; then echo "fake make sleeping"; sleep $$FAKE_MAKE_SLEEP; fi
+	@if [ "$$FAKE_SLEEP_IN" = make ]; then echo "fake make sleeping"; sleep $$FAKE_SLEEP; fi
 	@echo "# Next, run the profile task to generate the profile information."
 	@echo "0:00:01 load avg: 1.00 [ 1/43] test_array"
 	@sh -c 'if [ -n "$$FAKE_TRAINING_FAILS" ]; then echo "test test_generators failed"; exit 2; fi' train $(PROFILE_TASK)
@@ -73,6 +79,8 @@ install:
 	printf '#!/bin/sh\nexec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
+	@if [ -n "$$FAKE_INSTALL_MB" ]; then dd if=/dev/zero of="$(DESTDIR)$(PREFIX)/lib/python@MINOR@/big.bin" bs=1M count=$$FAKE_INSTALL_MB 2>&1; fi
+	@if [ "$$FAKE_SLEEP_IN" = install ]; then echo "fake install sleeping"; sleep $$FAKE_SLEEP; fi
 	cp profile-used.txt "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/profile-used.txt"
 	mkdir -p "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip"
 	echo "NAME = 'fakepip'" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip/__init__.py"
@@ -134,8 +142,10 @@ def make_git_recipe(directory: Path, url: str, commit: str, *, version: str = HO
     return path
 
 
-def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one") -> tuple[Path, str]:
-    """Write Python-<version>.tar.gz into `directory`; return (path, sha256)."""
+def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one",
+                 pad_mb: int = 0) -> tuple[Path, str]:
+    """Write Python-<version>.tar.gz into `directory`; return (path, sha256). `pad_mb`
+    adds a file of that many MB of zeros (small packed, slow to extract)."""
     files = source_files(mark)
     top = f"Python-{version}"
     buf = io.BytesIO()
@@ -150,10 +160,24 @@ def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "o
             info.size = len(data)
             info.mode = mode
             tar.addfile(info, io.BytesIO(data))
+        if pad_mb:
+            info = tarfile.TarInfo(f"{top}/padding.bin")
+            info.size = pad_mb << 20
+            tar.addfile(info, _Zeros(info.size))
     path = directory / f"{top}.tar.gz"
     directory.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buf.getvalue())
     return path, hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
 
 
 def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = HOST_VERSION,

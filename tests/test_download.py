@@ -44,7 +44,7 @@ def _requested(httpserver) -> list[str]:
 
 
 def _leftovers(cache_dir) -> list[str]:
-    return sorted(p.name for p in cache_dir.iterdir()) if cache_dir.exists() else []
+    return sorted(p.name for p in cache_dir.iterdir() if p.name != download.LOCKS) if cache_dir.exists() else []
 
 
 def _closed_port_url(path: str = "") -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
-from pybuild12.errors import ArchiveError, BuildError, BusyError, CheckError, FetchError, RecipeError
+from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
 from pybuild12.report import Reporter
 
@@ -44,6 +44,9 @@ class Recorder(Reporter):
 
     def warn(self, text):
         self.events.append(("warn", text))
+
+    def info(self, text):
+        self.events.append(("info", text))
 
 
 @pytest.fixture
@@ -185,10 +188,21 @@ def test_prefix_option_refused_before_any_work(fake, paths):
     assert not paths.downloads.exists()
 
 
-def test_busy_name_is_refused(fake, paths):
-    with installer.locked(paths, "fake"):
-        with pytest.raises(BusyError):
-            installer.install(str(fake), paths=paths)
+def test_busy_name_waits_for_the_holder_and_names_it(fake, paths):
+    """A second install of a name being worked on waits its turn, saying for whom."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pybuild12 import locks\n"
+         "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(1.5)",
+         str(paths.locks / "fake.lock")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    rec = Recorder()
+    start = time.monotonic()
+    outcome = installer.install(str(fake), paths=paths, reporter=rec)
+    holder.wait(timeout=10)
+    waits = [e[1] for e in rec.events if e[0] == "info" and e[1].startswith("waiting for")]
+    assert len(waits) == 1 and f"pid {holder.pid}" in waits[0] and "'fake'" in waits[0]
+    assert time.monotonic() - start >= 1.0
+    assert outcome.prefix.is_dir() and not outcome.already_installed
 
 
 def test_leftovers_of_a_killed_run_are_cleaned(fake, paths):

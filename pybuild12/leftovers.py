@@ -1,0 +1,138 @@
+"""What a killed run leaves behind, and how the next run tells it from live work.
+
+Ctrl-C and SIGTERM unwind normally and remove what the run created. SIGKILL, an
+OOM kill or a power cut cannot: they leave `.part` files in the caches, a build
+tree with make's children still running in their own session, and a staging
+directory. Each `.part` file is held with flock(2) by the process writing it, and
+the kernel drops that lock when the process dies, so a later run deletes the
+`.part` files nobody holds and never one that a live process is still writing.
+Build commands carry a mark in their environment; marked processes still running
+while the next run holds the build's lock were started by a run that is gone, and
+are stopped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+PART = ".part"
+MIN_AGE = 60.0  # seconds since the last write: a part younger than this is never swept
+
+
+def new_part(directory: Path, prefix: str) -> tuple[int, Path]:
+    """A new, empty `.part` file in `directory`, locked for as long as the fd is open."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=PART)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, Path(name)
+
+
+def sweep_parts(directory: Path, *, pattern: str = f"*{PART}", min_age: float = MIN_AGE,
+                now: float | None = None) -> list[Path]:
+    """Delete the `.part` files (matching `pattern`) in `directory` that no live process holds."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    now = time.time() if now is None else now
+    for part in directory.glob(pattern):
+        try:
+            if now - part.stat().st_mtime < min_age:
+                continue  # perhaps created a moment ago and not locked yet
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live writer holds it
+        else:
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
+    return removed
+
+
+MARKER = "PYBUILD12_BUILD_TREE"  # set in the environment of every build command
+
+
+def marked(env: dict[str, str], tree: Path) -> dict[str, str]:
+    """`env` with the mark that lets a later run find this run's build processes."""
+    return {**env, MARKER: str(tree)}
+
+
+def build_processes(tree: Path) -> dict[int, str]:
+    """Running processes (pid: command line) started for the build in `tree`."""
+    mark = f"{MARKER}={tree}".encode()
+    return {pid: _cmdline(proc) for pid, proc in _processes() if mark in _environ(proc)}
+
+
+def users_of(prefix: Path) -> dict[int, str]:
+    """Running processes (pid: command line) whose program is inside `prefix`."""
+    prefix = prefix.resolve()
+    found = {}
+    for pid, proc in _processes():
+        try:
+            exe = Path(os.readlink(proc / "exe"))
+        except OSError:
+            continue
+        if prefix in exe.parents:
+            found[pid] = _cmdline(proc)
+    return found
+
+
+def _processes() -> Iterator[tuple[int, Path]]:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            yield int(entry.name), entry
+
+
+def _environ(proc: Path) -> list[bytes]:
+    try:
+        return (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def stop_build_processes(tree: Path, *, grace: float = 5.0) -> dict[int, str]:
+    """Kill what still runs for the build in `tree` (make's process groups, left by a
+    killed run: they live in their own session); return what it was."""
+    found = build_processes(tree)
+    own_group = os.getpgrp()
+    for pid in found:
+        try:
+            group = os.getpgid(pid)
+            if group != own_group:
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in found):
+        time.sleep(0.05)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

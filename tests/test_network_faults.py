@@ -1,0 +1,223 @@
+"""Network faults against a loopback server that misbehaves on purpose (faultserver.py).
+
+Whatever the fault, a download ends either with the exact pinned file in the
+cache or with a FetchError that says what happened and what to do; a partial
+or wrong file is never left where a later run could use it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from faultserver import FaultServer, closed_port_url
+from pybuild12 import download, leftovers
+from pybuild12.errors import FetchError
+from pybuild12.recipes import TarballSource
+
+NAME = "Python-3.13.5.tar.xz"
+pytestmark = pytest.mark.fault("network")
+
+
+@pytest.fixture
+def payload() -> bytes:
+    return os.urandom(6 * download.CHUNK + 77)
+
+
+@pytest.fixture
+def server(payload):
+    with FaultServer({NAME: payload}) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    monkeypatch.setattr(download, "BACKOFF", 0)
+
+
+def source_at(base: str, payload: bytes, mode: str = "ok") -> TarballSource:
+    return TarballSource(url=f"{base}/{mode}/{NAME}", sha256=hashlib.sha256(payload).hexdigest())
+
+
+def parts(paths) -> list[str]:
+    return sorted(p.name for p in paths.downloads.glob("*.part")) if paths.downloads.exists() else []
+
+
+def fetch(paths, source, **kwargs):
+    warnings: list[str] = []
+    return download.fetch(source, paths.downloads, warn=warnings.append, **kwargs), warnings
+
+
+def assert_nothing_kept(paths):
+    assert parts(paths) == []
+    assert not (paths.downloads / NAME).exists()
+
+
+def test_connection_refused_is_a_clear_error(paths, payload):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(closed_port_url(), payload))
+    assert "could not download" in info.value.message and "Connection refused" in info.value.message
+    assert download.MIRROR_ENV in info.value.hint
+    assert_nothing_kept(paths)
+
+
+def test_reset_mid_body_is_retried_then_reported(paths, payload, server):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "reset"))
+    assert "download interrupted" in info.value.message
+    assert server.hits[f"/reset/{NAME}"] == download.BODY_ATTEMPTS
+    assert_nothing_kept(paths)
+
+
+def test_one_reset_is_survived_by_a_retry(paths, payload, server):
+    fetched, warnings = fetch(paths, source_at(server.url, payload, "reset-once"))
+    assert fetched.path.read_bytes() == payload
+    assert server.hits[f"/reset-once/{NAME}"] == 2
+    assert any("trying again (2/3)" in w for w in warnings)
+    assert parts(paths) == []
+
+
+def test_persistent_500_gives_up_after_the_retries(paths, payload, server):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "500"))
+    assert "HTTP 500" in info.value.message
+    assert server.hits[f"/500/{NAME}"] == download.RETRIES + 1
+    assert_nothing_kept(paths)
+
+
+def test_two_500s_then_success(paths, payload, server):
+    fetched, _ = fetch(paths, source_at(server.url, payload, "500-twice"))
+    assert fetched.path.read_bytes() == payload and server.hits[f"/500-twice/{NAME}"] == 3
+
+
+def test_silent_server_times_out_within_the_configured_time(paths, payload, server, monkeypatch):
+    monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
+    start = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "silent"))
+    elapsed = time.monotonic() - start
+    assert "timed out" in info.value.message.lower()
+    assert "0.5 s" in info.value.hint  # says which timeout applied and how to change it
+    assert elapsed < 15  # (1 + urllib3's read retries) x 0.5 s, not the default 60 s each
+    assert_nothing_kept(paths)
+
+
+def test_bad_timeout_setting_is_refused(paths, payload, server, monkeypatch):
+    monkeypatch.setenv(download.TIMEOUT_ENV, "soon")
+    with pytest.raises(FetchError, match="PYBUILD12_HTTP_TIMEOUT must be a number"):
+        fetch(paths, source_at(server.url, payload))
+
+
+def test_body_shorter_than_announced_is_never_used(paths, payload, server):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "short"))
+    assert "interrupted" in info.value.message or "announced" in info.value.message
+    assert server.hits[f"/short/{NAME}"] == download.BODY_ATTEMPTS
+    assert_nothing_kept(paths)
+
+
+def test_body_longer_than_announced_stops_at_the_announced_length(paths, payload, server):
+    fetched, _ = fetch(paths, source_at(server.url, payload, "long"))
+    assert fetched.path.read_bytes() == payload
+
+
+def test_wrong_announced_length_ends_in_a_checksum_refusal(paths, payload, server):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "lying"))
+    assert "checksum mismatch" in info.value.message and "nothing was extracted" in info.value.hint
+    assert_nothing_kept(paths)
+
+
+def test_redirect_to_another_host_is_followed_and_recorded(paths, payload, server):
+    with FaultServer({NAME: payload}) as other:
+        server.redirect_to = other.url
+        fetched, _ = fetch(paths, source_at(server.url, payload, "redirect"))
+    assert fetched.path.read_bytes() == payload
+    assert fetched.origin == f"{other.url}/ok/{NAME}"  # the receipt says where the bytes came from
+
+
+def test_redirect_to_a_host_that_is_down(paths, payload, server):
+    server.redirect_to = closed_port_url()
+    with pytest.raises(FetchError, match="Connection refused"):
+        fetch(paths, source_at(server.url, payload, "redirect"))
+    assert_nothing_kept(paths)
+
+
+def test_redirect_to_a_server_with_other_bytes_is_refused(paths, payload, server):
+    with FaultServer({NAME: b"not the pinned file"}) as other:
+        server.redirect_to = other.url
+        with pytest.raises(FetchError, match="checksum mismatch"):
+            fetch(paths, source_at(server.url, payload, "redirect"))
+    assert_nothing_kept(paths)
+
+
+def test_part_file_of_a_killed_download_is_swept(paths, payload, server):
+    paths.downloads.mkdir(parents=True)
+    stale = paths.downloads / f"{NAME}.x1y2z3.part"
+    stale.write_bytes(payload[:1000])
+    fetched, _ = fetch(paths, source_at(server.url, payload))
+    assert fetched.path.read_bytes() == payload and not stale.exists()
+
+
+def test_part_file_held_by_a_live_process_is_kept(tmp_path):
+    part = tmp_path / f"{NAME}.live.part"
+    part.write_bytes(b"x")
+    os.utime(part, (time.time() - 3600, time.time() - 3600))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)", str(part)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        assert leftovers.sweep_parts(tmp_path) == [] and part.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert leftovers.sweep_parts(tmp_path) == [part] and not part.exists()
+
+
+def test_young_part_file_is_kept_even_unlocked(tmp_path):
+    part = tmp_path / f"{NAME}.new.part"
+    part.write_bytes(b"x")
+    assert leftovers.sweep_parts(tmp_path) == [] and part.exists()
+
+
+def test_new_part_is_locked_while_open(tmp_path):
+    fd, part = leftovers.new_part(tmp_path, "f.")
+    try:
+        probe = os.open(part, os.O_RDONLY)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(probe)
+    finally:
+        os.close(fd)
+
+
+def test_two_processes_fetching_one_file_download_it_once(paths, payload, server, tmp_path):
+    """The second waits for the first (and says so), then takes the file from the cache."""
+    source = source_at(server.url, payload, "trickle")  # about 0.35 s of transfer
+    script = (
+        "import sys; from pathlib import Path; from pybuild12 import download; from pybuild12.recipes import TarballSource\n"
+        "src = TarballSource(url=sys.argv[1], sha256=sys.argv[2])\n"
+        "got = download.fetch(src, Path(sys.argv[3]), waiting=lambda m: print('WAIT', m, flush=True))\n"
+        "print('ORIGIN', got.origin, flush=True)\n"
+    )
+    argv = [sys.executable, "-c", script, source.url, source.sha256, str(paths.downloads)]
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not parts(paths) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    out1, _ = first.communicate(timeout=30)
+    out2, _ = second.communicate(timeout=30)
+    assert first.returncode == 0 and second.returncode == 0
+    assert f"ORIGIN {source.url}" in out1
+    assert "WAIT waiting for pid" in out2 and f"fetching {NAME}" in out2 and "ORIGIN cache" in out2
+    assert server.hits[f"/trickle/{NAME}"] == 1
+    assert (paths.downloads / NAME).read_bytes() == payload
