@@ -14,7 +14,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from pybuild12.errors import ArchiveError
+from pybuild12.errors import ArchiveError, from_os_error
 
 # PEP 706 names; on older Pythons the hand-written check raises ValueError.
 _FilterError = getattr(tarfile, "FilterError", ValueError)
@@ -49,6 +49,8 @@ def extract(archive: Path, dest: Path) -> Path:
         ) from None
     except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error, ValueError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(exc, OSError) and (full := from_os_error(exc)) is not None:
+            raise full from None  # a full disk, not a damaged archive
         raise ArchiveError(
             f"cannot extract {archive.name}: {exc}",
             hint=f"the file may be damaged; delete {archive} and try again",

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import __version__, artifacts, devenv, pins, preflight, profiles, recipes, registry
+from pybuild12 import __version__, artifacts, devenv, manifest, pins, preflight, profiles, recipes, registry
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
@@ -337,6 +337,7 @@ def verify(
     full: bool = typer.Option(False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
+    files: bool = typer.Option(False, "--files", help="Instead: check the build's files against the sha256 manifest written when it was installed, naming every file changed, missing or added."),
 ) -> None:
     """Prove that sub-interpreters with their own GIL work in a build.
 
@@ -344,9 +345,18 @@ def verify(
     test.support helper, lifecycle, messages, threads, clean exit, parallelism
     (own-GIL interpreters against threads and processes), and with --full CPython's
     own regression tests. Exit 0 when nothing failed, 7 otherwise.
+
+    With --files, instead: every file of the build against the sha256 manifest written
+    when it was installed; lists each file changed, missing or added (a package
+    pip-installed into the build shows as added). Exit 0 when all match, 7 otherwise.
     """
     if name is not None and python is not None:
         raise typer.BadParameter("give a build NAME or --python PATH, not both")
+    if files:
+        if python is not None or full:
+            raise typer.BadParameter("--files checks an installed build: give its NAME, without --python or --full")
+        _verify_files(_build(name), as_json)
+        return
     target = python if python is not None else _build(name).python
     report = verifier.run(target, full=full, workers=workers)
     if as_json:
@@ -360,6 +370,22 @@ def verify(
             table.add_row(c.name, f"[{colours.get(c.status, 'white')}]{c.status}[/]", escape(c.reason))
         out.print(table)
     if not report.ok:
+        raise typer.Exit(code=CheckError.exit_code)
+
+
+def _verify_files(build: registry.Installed, as_json: bool) -> None:
+    found = manifest.compare(build.prefix, build.name)
+    if as_json:
+        out.print_json(json.dumps({"name": build.name, "prefix": str(build.prefix), **found.as_json()}))
+    else:
+        for label, items in (("changed", found.changed), ("missing", found.missing), ("added", found.added)):
+            for item in items:
+                out.print(f"{label:<8} {escape(item)}")
+        summary = (f"{build.name}: all {found.checked} files match the manifest" if found.ok else
+                   f"{build.name}: {len(found.changed)} changed, {len(found.missing)} missing, "
+                   f"{len(found.added)} added (of {found.checked} files in the manifest)")
+        err.print(f"[green]{escape(summary)}[/]" if found.ok else f"[red]{escape(summary)}[/]")
+    if not found.ok:
         raise typer.Exit(code=CheckError.exit_code)
 
 

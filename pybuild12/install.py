@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, preflight, profiles, recipes,
+from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight, profiles, recipes,
                        registry, remote, runner, sources, staging)
 from pybuild12 import verify as verifier
 from pybuild12.errors import BuildError, RecipeError
@@ -156,13 +156,15 @@ def install(
                                         staged, prefix)
             python = _check(run, staged, recipe, expected_version)
             verification = _verify(run, python) if options.verify else None
+            if hit is None or not (staged / manifest.FILE).exists():
+                with run.phase("manifest", "sha256 of every file"):
+                    manifest.write(staged)  # before packing: a reinstall from the cache brings it along
             if hit is None:
                 pgo_facts = _keep_profile(run, pgo, work.tree.path, facts, paths, store=not options.no_cache)
             if cache is not None and hit is None:
-                with run.phase("cache", "pack the verified build"):
-                    packed = cache.put(key, staged, {"inputs": inputs, "source": facts, "name": name,
-                                                     "version": recipe.version, "pgo_profile": pgo_facts})
-                if options.push:
+                packed = _pack(run, cache, key, staged, {"inputs": inputs, "source": facts, "name": name,
+                                                         "version": recipe.version, "pgo_profile": pgo_facts})
+                if options.push and packed is not None:
                     with run.phase("upload", "to the shared cache"):
                         remote.SharedCache(env[remote.ENV]).push(packed)
             receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, facts)
@@ -178,6 +180,18 @@ def install(
             registry.write_receipt(staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+
+
+def _pack(run: _Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
+    """Keep the verified build in the artifact cache; a cache that cannot take it (full,
+    read-only) costs later reinstalls their speed, not this install."""
+    try:
+        with run.phase("cache", "pack the verified build"):
+            return cache.put(key, staged, meta)
+    except OSError as exc:
+        run.reporter.warn(f"the build could not be kept in the artifact cache ({exc.strerror}: {exc.filename}); "
+                          "installing it anyway")
+        return None
 
 
 @dataclass(frozen=True)

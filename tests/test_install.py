@@ -77,7 +77,8 @@ def test_install_builds_checks_and_records(fake, paths):
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
     assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install",
-                                                           "bytecode", "check", "verify", "profile", "cache"]
+                                                           "bytecode", "check", "verify", "manifest", "profile",
+                                                           "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]
@@ -89,7 +90,7 @@ def test_install_builds_checks_and_records(fake, paths):
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
     assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "bytecode", "check",
-                                       "verify", "profile", "cache"}
+                                       "verify", "manifest", "profile", "cache"}
     assert receipt["pgo_profile"]["origin"] == "trained"
     assert receipt["compiler"] != "unknown" and receipt["host"]["machine"]
     assert receipt["recipe"]["content_sha256"] and receipt["pybuild12_version"]
@@ -464,3 +465,16 @@ def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths
     assert marshal.loads(data[16:]).co_filename == str(source)  # not the staging dir's path
     assert int.from_bytes(data[4:8], "little") == 3  # hash-checked, as SOURCE_DATE_EPOCH asks
     assert "bytecode" in outcome.receipt["timings"]
+
+
+def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake, paths):
+    from pybuild12 import manifest
+
+    first = installer.install(str(fake), paths=paths)
+    assert manifest.compare(first.prefix, "fake").ok
+    assert "bin/python" + HOST_MINOR in manifest.read(first.prefix, "fake")
+    rec = Recorder()
+    again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
+    assert again.receipt["artifact"]["from_cache"] is True
+    assert "manifest" not in [e[1] for e in rec.events if e[0] == "start"]  # it came with the artifact
+    assert manifest.compare(again.prefix, "fake").ok

@@ -1,0 +1,92 @@
+"""The file manifest of an install, and `pybuild12 verify --files`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pybuild12 import manifest, registry
+from pybuild12.errors import PyBuild12Error
+
+
+@pytest.fixture
+def prefix(tmp_path):
+    root = tmp_path / "prefix"
+    (root / "bin").mkdir(parents=True)
+    (root / "lib/python3.13/json").mkdir(parents=True)
+    (root / "bin/python3.13").write_bytes(b"\x7fELF binary")
+    (root / "bin/python3").symlink_to("python3.13")
+    (root / "lib/python3.13/json/__init__.py").write_text("x = 1\n")
+    (root / "lib/python3.13/os.py").write_text("y = 2\n")
+    registry.write_receipt(root, {"name": "p"})
+    manifest.write(root)
+    return root
+
+
+def test_manifest_lists_files_and_links_but_not_itself_or_the_receipt(prefix):
+    files = json.loads((prefix / manifest.FILE).read_text())["files"]
+    assert set(files) == {"bin/python3.13", "bin/python3", "lib/python3.13/json/__init__.py", "lib/python3.13/os.py"}
+    assert files["bin/python3"] == {"link": "python3.13"}
+    assert files["lib/python3.13/os.py"]["size"] == 6 and len(files["lib/python3.13/os.py"]["sha256"]) == 64
+
+
+def test_untouched_prefix_matches(prefix):
+    registry.write_receipt(prefix, {"name": "p", "changed": True})  # the receipt is not covered
+    found = manifest.compare(prefix, "p")
+    assert found.ok and found.checked == 4
+
+
+def test_changed_missing_and_added_files_are_named(prefix):
+    (prefix / "lib/python3.13/os.py").write_text("y = 3\n")  # same size, other bytes
+    (prefix / "lib/python3.13/json/__init__.py").unlink()
+    (prefix / "lib/python3.13/site.py").write_text("")
+    (prefix / "bin/python3").unlink()
+    (prefix / "bin/python3").symlink_to("/usr/bin/python3")
+    found = manifest.compare(prefix, "p")
+    assert found.changed == ("bin/python3", "lib/python3.13/os.py")
+    assert found.missing == ("lib/python3.13/json/__init__.py",)
+    assert found.added == ("lib/python3.13/site.py",)
+    assert not found.ok
+
+
+def test_missing_manifest_says_how_to_get_one(prefix):
+    (prefix / manifest.FILE).unlink()
+    with pytest.raises(PyBuild12Error, match="no file manifest") as info:
+        manifest.compare(prefix, "p")
+    assert "install p --force" in info.value.hint
+
+
+def test_damaged_manifest(prefix):
+    (prefix / manifest.FILE).write_text("{not json")
+    with pytest.raises(PyBuild12Error, match="damaged"):
+        manifest.compare(prefix, "p")
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True)
+
+
+def test_verify_files_command(paths, prefix):
+    installed = paths.prefix("p")
+    installed.parent.mkdir(parents=True)
+    os.rename(prefix, installed)
+    proc = cli("verify", "--files", "p")
+    assert proc.returncode == 0 and "all 4 files match" in proc.stderr
+    (installed / "lib/python3.13/os.py").write_text("tampered\n")
+    (installed / "lib/python3.13/extra.py").write_text("")
+    proc = cli("verify", "--files", "p")
+    assert proc.returncode == 7
+    assert proc.stdout.splitlines() == ["changed  lib/python3.13/os.py", "added    lib/python3.13/extra.py"]
+    assert "1 changed, 0 missing, 1 added (of 4 files" in proc.stderr
+    data = json.loads(cli("verify", "--files", "p", "--json").stdout)
+    assert data["changed"] == ["lib/python3.13/os.py"] and data["added"] == ["lib/python3.13/extra.py"]
+    assert data["ok"] is False
+
+
+def test_verify_files_refuses_python_option(paths):
+    proc = cli("verify", "--files", "--python", sys.executable)
+    assert proc.returncode == 2 and "--files checks an installed build" in proc.stderr
