@@ -3,7 +3,7 @@
 `plan()` decides every argv without running anything, so tests (and
 `--dry-run`) can see exactly what will run. Execution goes through
 `runner.call`. The configure line is the one pyenv users know:
-`./configure --prefix=<final prefix> --enable-optimizations <recipe> <user>`.
+`./configure --prefix=<final prefix> --enable-optimizations --with-lto <recipe> <user>`.
 `make install` writes into a staging DESTDIR, so nothing reaches the final
 prefix until the build has been checked.
 """
@@ -50,6 +50,8 @@ def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) 
     args = [f"--prefix={prefix}"]
     if recipe.build.optimizations:
         args.append("--enable-optimizations")
+    if recipe.build.lto and "--with-lto" not in user_opts:
+        args.append("--with-lto")
     args += recipe.build.configure_args
     args += user_opts
     return tuple(args)

@@ -34,9 +34,10 @@ def recipe():
 
 def test_plan_is_the_classic_three_commands(recipe, tmp_path):
     prefix, dest = tmp_path / "pythons" / "3.13.5", tmp_path / "stage"
-    steps = build.plan(recipe, prefix=prefix, destdir=dest, jobs=3, user_opts=("--with-lto",))
+    steps = build.plan(recipe, prefix=prefix, destdir=dest, jobs=3, user_opts=("--with-system-expat",))
     assert [s.phase for s in steps] == ["configure", "compile", "install"]
-    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-lto")
+    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-lto",
+                             "--with-system-expat")
     assert steps[1].argv == ("make", "-j3")
     assert steps[2].argv == ("make", "install", f"DESTDIR={dest}")
     assert steps[1].title == "compile with PGO"
@@ -52,6 +53,13 @@ def test_plan_without_optimizations(recipe_file, tmp_path):
     assert "--enable-optimizations" not in steps[0].argv
     assert steps[0].argv[-1] == "--with-pydebug"
     assert steps[1].title == "compile"
+
+
+def test_lto_given_by_the_user_is_not_doubled_and_no_lto_drops_it(recipe, tmp_path):
+    steps = build.plan(recipe, prefix=tmp_path, destdir=tmp_path, jobs=1, user_opts=("--with-lto",))
+    assert steps[0].argv.count("--with-lto") == 1
+    steps = build.plan(recipes.without_lto(recipe), prefix=tmp_path, destdir=tmp_path, jobs=1)
+    assert "--with-lto" not in steps[0].argv and "--enable-optimizations" in steps[0].argv
 
 
 def test_plan_refuses_zero_jobs(recipe, tmp_path):

@@ -126,12 +126,13 @@ def test_build_options_are_read(recipe_file):
     extra = """
 [build]
 optimizations = false
-configure-args = ["--with-lto", "--enable-shared"]
+configure-args = ["--with-system-expat", "--enable-shared"]
 required-modules = ["zlib", "readline"]
 """
     recipe = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra=extra))))
     assert recipe.build.optimizations is False
-    assert recipe.build.configure_args == ("--with-lto", "--enable-shared")
+    assert recipe.build.lto is False  # follows optimizations unless given
+    assert recipe.build.configure_args == ("--with-system-expat", "--enable-shared")
     assert recipe.build.required_modules == ("zlib", "readline")
 
 
@@ -337,10 +338,21 @@ def test_configure_args_may_not_set_the_prefix(recipe_file, arg):
 
 @pytest.mark.parametrize("arg", ["--enable-optimizations", "--enable-optimizations=yes"])
 def test_configure_args_may_not_enable_optimizations(recipe_file, arg):
-    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra=f'[build]\nconfigure-args = ["--with-lto", "{arg}"]\n'))
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra=f'[build]\nconfigure-args = ["--with-system-expat", "{arg}"]\n'))
     message = str(_load_error(path))
     assert str(path) in message
     assert "key 'build.configure-args'" in message and "optimizations = true" in message
+
+
+def test_lto_is_on_with_optimizations_and_can_be_turned_off(recipe_file):
+    on = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
+    assert on.build.optimizations and on.build.lto
+    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\nlto = false\n"), "off.toml")))
+    assert off.build.optimizations and not off.build.lto
+    assert recipes.without_lto(on).build.lto is False
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'), "dup.toml")
+    message = str(_load_error(path))
+    assert "key 'build.configure-args'" in message and "lto = true" in message
 
 
 def test_unknown_required_module(recipe_file):
