@@ -120,3 +120,28 @@ def test_env_in_a_real_bash_puts_the_build_first(real_build, project):
     proc = subprocess.run(["bash", "-c", script], env=real_build.env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(real_build.prefix / "bin" / "python3"), RECIPE]
+
+
+@pytest.mark.fault("concurrency")
+def test_uninstall_while_run_or_a_venv_uses_the_build_is_refused(real_build, project):
+    """`pybuild12 run` execs the build's python; a venv's python is a link to it: both count."""
+    made = cli(real_build, "venv", RECIPE, str(project / ".venv"))
+    assert made.returncode == 0, made.stderr
+    sleeper = "import time; print('up', flush=True); time.sleep(60)"
+    users = [subprocess.Popen([sys.executable, "-m", "pybuild12", "run", RECIPE, "--", "-c", sleeper],
+                              env=real_build.env, stdout=subprocess.PIPE, text=True),
+             subprocess.Popen([str(project / ".venv" / "bin" / "python"), "-c", sleeper], stdout=subprocess.PIPE,
+                              text=True)]
+    try:
+        for user in users:
+            assert user.stdout.readline() == "up\n"
+        refused = cli(real_build, "uninstall", RECIPE)
+        assert refused.returncode == 9, refused.stderr
+        assert all(f"pid {u.pid}" in refused.stderr for u in users) and "--force" in refused.stderr
+        assert (real_build.prefix / "bin" / "python3.13").exists()
+    finally:
+        for user in users:
+            user.kill()
+            user.wait()
+    ok = cli(real_build, "run", RECIPE, "--", "-c", "print('still here')")
+    assert ok.returncode == 0 and ok.stdout == "still here\n"
