@@ -225,40 +225,38 @@ def test_uninstall_waits_for_an_install_of_the_same_name(earlier, tmp_path, path
     assert not paths.prefix("fake").exists()
 
 
-@pytest.mark.fault("concurrency")
-def test_uninstall_of_a_build_in_use_is_refused(tmp_path, paths):
-    """A process running a program from the prefix (here a copy of `sleep`) blocks uninstall."""
+@pytest.fixture
+def in_use(paths):
+    """The build `inuse`, with a program from its prefix (a copy of `sleep`) running."""
     prefix = paths.prefix("inuse")
     (prefix / "bin").mkdir(parents=True)
     shutil.copy2(shutil.which("sleep"), prefix / "bin" / "sleep")
     user = subprocess.Popen([str(prefix / "bin" / "sleep"), "30"])
-    try:
-        time.sleep(0.2)
-        assert user.pid in leftovers.users_of(prefix)
-        code, _, err = run_cli("uninstall", "inuse")
-        assert code == BusyError.exit_code and f"pid {user.pid}" in err and "--force" in err
-        assert prefix.is_dir()
-        with pytest.raises(BusyError):
-            registry.remove(paths, "inuse")
-    finally:
-        user.kill()
-        user.wait()
+    time.sleep(0.2)
+    yield prefix, user
+    user.kill()
+    user.wait()
+
+
+@pytest.mark.fault("concurrency")
+def test_uninstall_of_a_build_in_use_is_refused(in_use, paths):
+    prefix, user = in_use
+    assert user.pid in leftovers.users_of(prefix)
+    code, _, err = run_cli("uninstall", "inuse")
+    assert code == BusyError.exit_code and f"pid {user.pid}" in err and "--force" in err
+    assert prefix.is_dir()
+    with pytest.raises(BusyError):
+        registry.remove(paths, "inuse")
+    user.kill()
+    user.wait()
     code, _, err = run_cli("uninstall", "inuse")
     assert code == 0 and not prefix.exists()
 
 
-def test_uninstall_force_removes_a_build_in_use(paths):
-    prefix = paths.prefix("inuse")
-    (prefix / "bin").mkdir(parents=True)
-    shutil.copy2(shutil.which("sleep"), prefix / "bin" / "sleep")
-    user = subprocess.Popen([str(prefix / "bin" / "sleep"), "30"])
-    try:
-        time.sleep(0.2)
-        code, _, err = run_cli("uninstall", "--force", "inuse")
-        assert code == 0 and not prefix.exists() and user.poll() is None  # still running
-    finally:
-        user.kill()
-        user.wait()
+def test_uninstall_force_removes_a_build_in_use(in_use):
+    prefix, user = in_use
+    code, _, err = run_cli("uninstall", "--force", "inuse")
+    assert code == 0 and not prefix.exists() and user.poll() is None  # still running
 
 
 def test_reclaim_stops_only_marked_processes(paths, tmp_path):
