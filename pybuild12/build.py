@@ -177,3 +177,13 @@ def check_required_modules(recipe: Recipe, report: Mapping[str, list[str]], log_
             hint=(preflight.install_hint(helpful) + "\n" if helpful else "")
             + "or drop them from the recipe's build.required-modules",
         )
+
+
+def configure_step(steps: Sequence[Step]) -> tuple[str, ...]:
+    """The configure command line of a plan."""
+    return next(s.argv for s in steps if s.phase == "configure")
+
+
+def make_jobs(steps: Sequence[Step]) -> int:
+    """The -jN of a plan's compile step."""
+    return next(int(a[2:]) for s in steps if s.phase == "compile" for a in s.argv if a.startswith("-j"))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import __version__, artifacts, devenv, manifest, pins, preflight, profiles, recipes, registry
+from pybuild12 import __version__, artifacts, devenv, locks, manifest, pins, preflight, profiles, recipes, registry
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
@@ -212,7 +212,7 @@ def uninstall(
     unless --force. Waits for an install of the same name in progress to finish.
     """
     paths = Paths.from_env()
-    with installer.locked(paths, name, RichReporter(err)):
+    with locks.for_build(paths, name, RichReporter(err)):
         prefix = registry.remove(paths, name, force=force)
     err.print(f"removed {escape(name)} ({prefix})")
 

@@ -11,18 +11,16 @@ leaves an earlier install of the same name as it was.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight, profiles, recipes,
-                       registry, remote, runner, sources, staging)
+from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight,
+                       profiles, recipes, registry, remote, runner, sources, staging)
 from pybuild12 import verify as verifier
 from pybuild12.errors import BuildError, RecipeError
 from pybuild12.paths import Paths
@@ -83,29 +81,6 @@ class _Run:
             fh.write(text.rstrip("\n") + "\n")
 
 
-@contextmanager
-def locked(paths: Paths, name: str, reporter: Reporter = Reporter()) -> Iterator[None]:
-    """One pybuild12 process at a time per build name; the next one waits its turn."""
-    def waiting(holder: str) -> None:
-        reporter.info(f"waiting for {holder} to finish with {name!r} (Ctrl-C to give up)")
-
-    with locks.hold(paths.locks / f"{name}.lock", waiting):
-        yield
-
-
-def reclaim(paths: Paths, name: str, reporter: Reporter) -> None:
-    """Clear what a killed run of `name` left behind; call while holding its lock."""
-    stopped = leftovers.stop_build_processes(paths.builds / name)
-    if stopped:
-        reporter.warn(f"stopped {len(stopped)} processes left running in {paths.builds / name} by a killed run")
-    removed = staging.remove_leftovers(paths.pythons, name)
-    for cache_dir in (paths.downloads, paths.artifacts, paths.profiles):
-        removed += leftovers.sweep_parts(cache_dir)
-    if removed:
-        reporter.info(f"removed {len(removed)} leftovers of an interrupted run: "
-                      + ", ".join(p.name for p in removed[:3]) + (", ..." if len(removed) > 3 else ""))
-
-
 def install(
     spec: str,
     options: InstallOptions = InstallOptions(),
@@ -121,10 +96,10 @@ def install(
         raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
-    epoch = source_date_epoch(env)
+    epoch = registry.source_date_epoch(env)
 
-    with locked(paths, name, reporter):
-        reclaim(paths, name, reporter)
+    with locks.for_build(paths, name, reporter):
+        leftovers.reclaim(paths, name, reporter)
         existing = registry.read_receipt(prefix) if prefix.is_dir() else None
         if existing is not None and not options.force:
             return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
@@ -135,7 +110,7 @@ def install(
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix,
-                                          compiler=compiler_version(env))
+                                          compiler=registry.compiler_version(env))
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
@@ -168,7 +143,8 @@ def install(
                 if options.push and packed is not None:
                     with run.phase("upload", "to the shared cache"):
                         remote.SharedCache(env[remote.ENV]).push(packed)
-            receipt = _receipt(recipe, name, python.relative_to(staged), steps, run, env, facts)
+            receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
+                                           build.make_jobs(steps), run.timings, run.log_path, env, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
             if origin:
                 receipt["artifact"]["origin"] = origin
@@ -179,8 +155,17 @@ def install(
             if verification is not None:
                 receipt["verification"] = verification
             registry.write_receipt(staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
+            _warn_if_in_use(prefix, reporter)
             staging.promote(staged, prefix)
         return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+
+
+def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
+    users = leftovers.users_of(prefix) if prefix.exists() else {}
+    if users:
+        reporter.warn(f"{len(users)} running process(es) use the build being replaced (pid "
+                      f"{', '.join(map(str, sorted(users)[:5]))}): they keep the files they have open, "
+                      "and load any module they import from now on from the new build")
 
 
 def _pack(run: _Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
@@ -428,60 +413,3 @@ def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -
             run.log("### the PGO training run failed; running it again, failures tolerated")
             runner.call((*step.argv, f"PROFILE_TASK={task} || true"), phase=step.title, log_path=run.log_path,
                         cwd=tree, env=env, on_line=on_line)
-
-
-def _receipt(recipe: Recipe, name: str, python_rel: Path, steps, run: _Run, env: Mapping[str, str],
-             source: dict) -> dict:
-    configure = next(s for s in steps if s.phase == "configure")
-    return {
-        "name": name,
-        "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "pybuild12_version": __version__,
-        "python": str(python_rel),
-        "recipe": {
-            "name": recipe.name,
-            "path": str(recipe.path),
-            "version": recipe.version,
-            "summary": recipe.summary,
-            "content_sha256": recipe.content_sha256,
-            "alias_of": list(recipe.alias_of),
-        },
-        "source": source,
-        "configure_args": list(configure.argv[1:]),
-        "make_jobs": next(int(a[2:]) for s in steps if s.phase == "compile" for a in s.argv if a.startswith("-j")),
-        "compiler": compiler_version(env),
-        "host": host_facts(),
-        "timings": dict(run.timings),
-        "log": str(run.log_path),
-    }
-
-
-def source_date_epoch(env: Mapping[str, str]) -> int | None:
-    """SOURCE_DATE_EPOCH (reproducible builds): the date written into the build and the receipt."""
-    value = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise RecipeError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, got {value!r}",
-                          hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
-    return int(value)
-
-
-def compiler_version(env: Mapping[str, str]) -> str:
-    cc = preflight.compiler(env)
-    if not cc:
-        return "unknown"
-    out = subprocess.run([*cc, "--version"], capture_output=True, text=True, env=env)
-    first = (out.stdout.splitlines() or ["unknown"])[0]
-    return first.strip()
-
-
-def host_facts() -> dict:
-    libc, libc_version = platform.libc_ver()
-    return {
-        "hostname": platform.node(),
-        "system": platform.system(),
-        "release": platform.release(),
-        "machine": platform.machine(),
-        "libc": f"{libc} {libc_version}".strip(),
-    }

@@ -21,6 +21,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from pybuild12 import staging
+from pybuild12.paths import Paths
+from pybuild12.report import Reporter
+
 PART = ".part"
 MIN_AGE = 60.0  # seconds since the last write: a part younger than this is never swept
 
@@ -136,3 +140,16 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def reclaim(paths: Paths, name: str, reporter: Reporter) -> None:
+    """Clear what a killed run of `name` left behind; call while holding its lock."""
+    stopped = stop_build_processes(paths.builds / name)
+    if stopped:
+        reporter.warn(f"stopped {len(stopped)} processes left running in {paths.builds / name} by a killed run")
+    removed = staging.remove_leftovers(paths.pythons, name)
+    for cache_dir in (paths.downloads, paths.artifacts, paths.profiles):
+        removed += sweep_parts(cache_dir)
+    if removed:
+        reporter.info(f"removed {len(removed)} leftovers of an interrupted run: "
+                      + ", ".join(p.name for p in removed[:3]) + (", ..." if len(removed) > 3 else ""))

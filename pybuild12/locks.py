@@ -17,6 +17,9 @@ from typing import Callable, Iterator
 
 import filelock
 
+from pybuild12.paths import Paths
+from pybuild12.report import Reporter
+
 POLL = 0.2  # seconds between attempts while waiting
 
 
@@ -55,3 +58,13 @@ def _owner_file(lock_path: Path) -> Path:
 def _command() -> str:
     argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["pybuild12"]
     return " ".join(argv)[:200]
+
+
+@contextmanager
+def for_build(paths: Paths, name: str, reporter: Reporter = Reporter()) -> Iterator[None]:
+    """One pybuild12 process at a time per build name; the next one waits its turn."""
+    def waiting(holder_text: str) -> None:
+        reporter.info(f"waiting for {holder_text} to finish with {name!r} (Ctrl-C to give up)")
+
+    with hold(paths.locks / f"{name}.lock", waiting):
+        yield

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from pybuild12 import leftovers
-from pybuild12.errors import BusyError, NotInstalledError
+from pybuild12 import __version__, leftovers, preflight
+from pybuild12.errors import BusyError, NotInstalledError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.staging import RETIRED_PREFIX, STAGING_PREFIX
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pybuild12.recipes import Recipe
 
 RECEIPT = "pybuild12.json"
 SCHEMA = 1
@@ -116,3 +121,60 @@ def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
     os.rename(build.prefix, doomed)
     shutil.rmtree(doomed)
     return build.prefix
+
+
+def new_receipt(recipe: Recipe, name: str, python_rel: Path, configure_argv: Sequence[str], make_jobs: int,
+                timings: Mapping[str, float], log_path: Path, env: Mapping[str, str], source: dict) -> dict:
+    """The receipt of a fresh install (written into the staged prefix before it moves into place)."""
+    return {
+        "name": name,
+        "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pybuild12_version": __version__,
+        "python": str(python_rel),
+        "recipe": {
+            "name": recipe.name,
+            "path": str(recipe.path),
+            "version": recipe.version,
+            "summary": recipe.summary,
+            "content_sha256": recipe.content_sha256,
+            "alias_of": list(recipe.alias_of),
+        },
+        "source": source,
+        "configure_args": list(configure_argv[1:]),
+        "make_jobs": make_jobs,
+        "compiler": compiler_version(env),
+        "host": host_facts(),
+        "timings": dict(timings),
+        "log": str(log_path),
+    }
+
+
+def source_date_epoch(env: Mapping[str, str]) -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible builds): the date written into the build and the receipt."""
+    value = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise RecipeError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, got {value!r}",
+                          hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
+    return int(value)
+
+
+def compiler_version(env: Mapping[str, str]) -> str:
+    cc = preflight.compiler(env)
+    if not cc:
+        return "unknown"
+    out = subprocess.run([*cc, "--version"], capture_output=True, text=True, env=env)
+    first = (out.stdout.splitlines() or ["unknown"])[0]
+    return first.strip()
+
+
+def host_facts() -> dict:
+    libc, libc_version = platform.libc_ver()
+    return {
+        "hostname": platform.node(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "libc": f"{libc} {libc_version}".strip(),
+    }

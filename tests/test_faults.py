@@ -25,10 +25,10 @@ import pytest
 
 from faultserver import FaultServer
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
-from pybuild12 import install as installer
-from pybuild12 import leftovers, registry
+from pybuild12 import leftovers, locks, registry
 from pybuild12.errors import BusyError
 from pybuild12.paths import Paths
+from pybuild12.report import Reporter
 
 pytestmark = needs_host_interpreters
 
@@ -259,6 +259,17 @@ def test_uninstall_force_removes_a_build_in_use(in_use):
     assert code == 0 and not prefix.exists() and user.poll() is None  # still running
 
 
+@pytest.mark.fault("concurrency")
+def test_reinstall_of_a_build_in_use_warns_and_leaves_the_process_running(in_use, tmp_path):
+    prefix, user = in_use
+    tarball, sha = make_tarball(tmp_path / "one", mark="one")
+    code, _, err = run_cli("install", str(make_recipe(tmp_path / "one", tarball, sha)), "--name", "inuse", "--force",
+                           "--no-verify")
+    assert code == 0, err
+    assert f"use the build being replaced (pid {user.pid})" in err and user.poll() is None
+    assert mark_of(prefix) == "one"
+
+
 def test_reclaim_stops_only_marked_processes(paths, tmp_path):
     tree = paths.builds / "fake"
     tree.mkdir(parents=True)
@@ -350,16 +361,16 @@ def test_read_only_cache_directory_only_costs_the_cache(tmpfs, tmp_path, paths, 
     assert mark_of(paths.prefix("fake")) == "one"
 
 
-def test_installer_lock_is_reentrant_free(paths):
+def test_build_lock_is_free_again_once_released(paths):
     """The name lock is released when the holder is done: the next holder does not wait."""
-    with installer.locked(paths, "x"):
+    with locks.for_build(paths, "x"):
         pass
     seen: list[str] = []
 
-    class Rec(installer.Reporter):
+    class Rec(Reporter):
         def info(self, text):
             seen.append(text)
 
-    with installer.locked(paths, "x", Rec()):
+    with locks.for_build(paths, "x", Rec()):
         pass
     assert seen == []
