@@ -97,7 +97,7 @@ def earlier(tmp_path, paths):
 @pytest.fixture
 def second(tmp_path):
     """Build 'two' of the same name, padded so that fetching and extracting take a while."""
-    tarball, sha = make_tarball(tmp_path / "two", mark="two", pad_mb=600)
+    tarball, sha = make_tarball(tmp_path / "two", mark="two", pad_mb=1000)
     return make_recipe(tmp_path / "two", tarball, sha)
 
 
@@ -138,7 +138,10 @@ def test_signal_during_a_phase(phase, sig, earlier, second, paths, faults):
             cli.wait_for("% of")  # bytes are arriving
         elif phase != "extract":
             _wait_for_log(paths, f"fake {env['FAKE_SLEEP_IN']} sleeping")
-        cli.proc.send_signal(sig)
+        with cli._changed:
+            cli.proc.send_signal(sig)
+            ended = [line for line in cli.lines if line.startswith(f"✓ {phase}")]
+        assert not ended, f"the {phase} phase was over before the signal was sent: the test missed its target"
         code, _, err = cli.finish()
     finally:
         if server is not None:
