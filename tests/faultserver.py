@@ -14,6 +14,7 @@ Modes:
   lying      announces half the length and sends that half (valid HTTP, wrong file)
   redirect   302 to `redirect_to` + /ok/<file> (another server: another host:port)
 A socket that is not listening (`closed_port_url`) stands for connection refused.
+With `tls` (an SSLContext, see `self_signed`) the server speaks https.
 """
 
 from __future__ import annotations
@@ -21,17 +22,20 @@ from __future__ import annotations
 import collections
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
 
 
 class FaultServer:
-    def __init__(self, files: dict[str, bytes], *, trickle_delay: float = 0.05, silence: float = 30.0) -> None:
+    def __init__(self, files: dict[str, bytes], *, trickle_delay: float = 0.05, silence: float = 30.0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.files = files
         self.trickle_delay = trickle_delay
         self.silence = silence
         self.redirect_to = ""
+        self.tls = tls
         self.hits: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
         outer = self
@@ -44,12 +48,17 @@ class FaultServer:
             daemon_threads = True
             allow_reuse_address = True
 
+            def get_request(self):
+                sock, address = super().get_request()
+                return (tls.wrap_socket(sock, server_side=True) if tls else sock), address
+
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> "FaultServer":
         self._thread.start()
@@ -121,3 +130,20 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def self_signed(directory) -> tuple[ssl.SSLContext, str] | None:
+    """A server context with a new self-signed certificate for 127.0.0.1, and the
+    certificate's path (for REQUESTS_CA_BUNDLE); None without the openssl command."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from faultserver import FaultServer, closed_port_url
+from faultserver import FaultServer, closed_port_url, self_signed
 from pybuild12 import download, leftovers
 from pybuild12.errors import FetchError
 from pybuild12.recipes import TarballSource
@@ -154,6 +154,24 @@ def test_redirect_to_a_server_with_other_bytes_is_refused(paths, payload, server
         server.redirect_to = other.url
         with pytest.raises(FetchError, match="checksum mismatch"):
             fetch(paths, source_at(server.url, payload, "redirect"))
+    assert_nothing_kept(paths)
+
+
+def test_https_download_works_and_a_redirect_down_to_http_is_refused(paths, payload, tmp_path, monkeypatch):
+    made = self_signed(tmp_path)
+    if made is None:
+        pytest.skip("no openssl command to make a certificate")
+    context, cert = made
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    with FaultServer({NAME: payload}, tls=context) as secure, FaultServer({NAME: payload}) as plain:
+        fetched, _ = fetch(paths, source_at(secure.url, payload))
+        assert fetched.path.read_bytes() == payload and fetched.origin.startswith("https://")
+        fetched.path.unlink()
+        secure.redirect_to = plain.url
+        with pytest.raises(FetchError) as info:
+            fetch(paths, source_at(secure.url, payload, "redirect"))
+    assert "redirected from https to http://" in info.value.message and "refused" in info.value.message
+    assert plain.hits[f"/ok/{NAME}"] <= 1  # the body is never read into the cache
     assert_nothing_kept(paths)
 
 
