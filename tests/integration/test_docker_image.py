@@ -132,12 +132,25 @@ def build(context: Path, base: str, tag: str) -> str:
     return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
 
 
+def dangling() -> set[str]:
+    listed = podman("images", "--quiet", "--no-trunc", "--filter", "dangling=true")
+    return set(listed.stdout.split())
+
+
 @pytest.fixture(scope="module")
 def images(context, base_image):
-    first = build(context, base_image, "localhost/pybuild12-test:first")
-    second = build(context, base_image, "localhost/pybuild12-test:second")
-    yield first, second
-    podman("rmi", "-f", "localhost/pybuild12-test:first", "localhost/pybuild12-test:second")
+    before = dangling()
+    try:
+        first = build(context, base_image, "localhost/pybuild12-test:first")
+        second = build(context, base_image, "localhost/pybuild12-test:second")
+        yield first, second
+    finally:
+        # The builder stages stay behind as untagged images (with vfs storage, a full
+        # copy of the file system each): remove those of these builds, and only those.
+        podman("rmi", "-f", "localhost/pybuild12-test:first", "localhost/pybuild12-test:second")
+        left = dangling() - before
+        if left:
+            podman("rmi", "-f", *sorted(left))
 
 
 def differences(first: str, second: str, workdir: Path) -> str:
