@@ -3,7 +3,7 @@
 `plan()` decides every argv without running anything, so tests (and
 `--dry-run`) can see exactly what will run. Execution goes through
 `runner.call`. The configure line is the one pyenv users know:
-`./configure --prefix=<final prefix> --enable-optimizations --with-lto <recipe> <user>`.
+`./configure --prefix=<final prefix> --enable-optimizations [--with-lto] <recipe> <user>`.
 `make install` writes into a staging DESTDIR, so nothing reaches the final
 prefix until the build has been checked.
 """

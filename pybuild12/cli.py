@@ -112,7 +112,7 @@ def install(
         help="Compile through ccache if installed (also PYBUILD12_CCACHE=1). ccache's own settings apply "
         "(CCACHE_DIR, CCACHE_REMOTE_STORAGE, ccache.conf), so a fleet can share compile results.",
     ),
-    no_lto: bool = typer.Option(False, "--no-lto", help="Build without link-time optimization (--with-lto): about a third of the build time (GCC links serially), an interpreter about 6% slower."),
+    lto: Optional[bool] = typer.Option(None, "--lto/--no-lto", help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped ones: without]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone, for about 3x the build time."),
     fresh_profile: bool = typer.Option(False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build."),
     install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
 ) -> None:
@@ -130,7 +130,7 @@ def install(
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
-        ccache=use_ccache, lto=not no_lto,
+        ccache=use_ccache, lto=lto,
     )
     if install_deps:
         _install_deps()

@@ -42,7 +42,7 @@ class InstallOptions:
     pgo_profile: Path | None = None  # build with this recorded PGO profile
     fresh_profile: bool = False  # train a new PGO profile even if one is recorded
     ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
-    lto: bool = True  # False: build without --with-lto even if the recipe asks for it
+    lto: bool | None = None  # True/False: build with/without --with-lto, whatever the recipe says
 
 
 @dataclass(frozen=True)
@@ -279,8 +279,8 @@ def _keep_profile(run: _Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Path
 def _request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
     """The recipe to build, the build's name, and the version it must report (None: any)."""
     recipe = recipes.load(spec)
-    if not options.lto:
-        recipe = recipes.without_lto(recipe)
+    if options.lto is not None:
+        recipe = recipes.with_lto(recipe, options.lto)
     expected_version: str | None = recipe.version
     name = options.name or recipe.name
     if options.commit is not None:

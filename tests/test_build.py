@@ -36,8 +36,7 @@ def test_plan_is_the_classic_three_commands(recipe, tmp_path):
     prefix, dest = tmp_path / "pythons" / "3.13.5", tmp_path / "stage"
     steps = build.plan(recipe, prefix=prefix, destdir=dest, jobs=3, user_opts=("--with-system-expat",))
     assert [s.phase for s in steps] == ["configure", "compile", "install"]
-    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-lto",
-                             "--with-system-expat")
+    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-system-expat")
     assert steps[1].argv == ("make", "-j3")
     assert steps[2].argv == ("make", "install", f"DESTDIR={dest}")
     assert steps[1].title == "compile with PGO"
@@ -55,10 +54,13 @@ def test_plan_without_optimizations(recipe_file, tmp_path):
     assert steps[1].title == "compile"
 
 
-def test_lto_given_by_the_user_is_not_doubled_and_no_lto_drops_it(recipe, tmp_path):
-    steps = build.plan(recipe, prefix=tmp_path, destdir=tmp_path, jobs=1, user_opts=("--with-lto",))
+def test_lto_is_added_once_and_can_be_dropped(recipe, tmp_path):
+    lto = recipes.with_lto(recipe, True)
+    steps = build.plan(lto, prefix=tmp_path, destdir=tmp_path, jobs=1)
+    assert steps[0].argv[2:4] == ("--enable-optimizations", "--with-lto")
+    steps = build.plan(lto, prefix=tmp_path, destdir=tmp_path, jobs=1, user_opts=("--with-lto",))
     assert steps[0].argv.count("--with-lto") == 1
-    steps = build.plan(recipes.without_lto(recipe), prefix=tmp_path, destdir=tmp_path, jobs=1)
+    steps = build.plan(recipes.with_lto(lto, False), prefix=tmp_path, destdir=tmp_path, jobs=1)
     assert "--with-lto" not in steps[0].argv and "--enable-optimizations" in steps[0].argv
 
 

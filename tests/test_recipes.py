@@ -131,7 +131,7 @@ required-modules = ["zlib", "readline"]
 """
     recipe = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra=extra))))
     assert recipe.build.optimizations is False
-    assert recipe.build.lto is False  # follows optimizations unless given
+    assert recipe.build.lto is False
     assert recipe.build.configure_args == ("--with-system-expat", "--enable-shared")
     assert recipe.build.required_modules == ("zlib", "readline")
 
@@ -344,12 +344,12 @@ def test_configure_args_may_not_enable_optimizations(recipe_file, arg):
     assert "key 'build.configure-args'" in message and "optimizations = true" in message
 
 
-def test_lto_is_on_with_optimizations_and_can_be_turned_off(recipe_file):
-    on = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
-    assert on.build.optimizations and on.build.lto
-    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\nlto = false\n"), "off.toml")))
+def test_lto_is_off_unless_the_recipe_or_the_command_asks(recipe_file):
+    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
     assert off.build.optimizations and not off.build.lto
-    assert recipes.without_lto(on).build.lto is False
+    on = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\nlto = true\n"), "on.toml")))
+    assert on.build.optimizations and on.build.lto
+    assert recipes.with_lto(on, False).build.lto is False and recipes.with_lto(off, True).build.lto is True
     path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'), "dup.toml")
     message = str(_load_error(path))
     assert "key 'build.configure-args'" in message and "lto = true" in message

@@ -49,8 +49,6 @@ def git_build(mirror_server, tmp_path_factory):
     recipe.write_text(
         f'version = "{RECIPE}"\nsummary = "CPython {RECIPE} from a local git repository"\n\n'
         f'[source]\nkind = "git"\nurl = "{repo.as_uri()}"\ncommit = "{pinned}"\n\n'
-        # PGO without LTO: this test is about the git source; the shared tarball build covers LTO
-        # (and a second LTO build would cost CI about 10 more minutes).
         '[build]\nlto = false\n'
     )
     home = tmp_path_factory.mktemp("git-home")
