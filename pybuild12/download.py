@@ -142,16 +142,14 @@ class _BodyCut(FetchError):
 def _download_with_retries(url: str, cache_dir: Path, filename: str, progress: Progress | None,
                            warn: Callable[[str], None] | None) -> tuple[Path, str]:
     """urllib3 retries what fails before the body starts; a body cut short is fetched again here."""
-    for attempt in range(1, BODY_ATTEMPTS + 1):
+    for attempt in range(1, BODY_ATTEMPTS):
         try:
             return _download(url, cache_dir, filename, progress)
         except _BodyCut as exc:
-            if attempt == BODY_ATTEMPTS:
-                raise
             if warn:
                 warn(f"{url}: {exc.message}; trying again ({attempt + 1}/{BODY_ATTEMPTS})")
             time.sleep(BACKOFF * attempt)
-    raise AssertionError("unreachable")
+    return _download(url, cache_dir, filename, progress)
 
 
 def _download(url: str, cache_dir: Path, filename: str, progress: Progress | None) -> tuple[Path, str]:

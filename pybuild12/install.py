@@ -97,6 +97,7 @@ def install(
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
     epoch = registry.source_date_epoch(env)
+    compiler = registry.compiler_version(env)  # in the artifact key and the receipt
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
@@ -110,7 +111,7 @@ def install(
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix,
-                                          compiler=registry.compiler_version(env))
+                                          compiler=compiler)
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
@@ -144,7 +145,7 @@ def install(
                     with run.phase("upload", "to the shared cache"):
                         remote.SharedCache(env[remote.ENV]).push(packed)
             receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
-                                           build.make_jobs(steps), run.timings, run.log_path, env, facts)
+                                           build.make_jobs(steps), run.timings, run.log_path, compiler, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
             if origin:
                 receipt["artifact"]["origin"] = origin
@@ -230,7 +231,7 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
 def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
              use_ccache: bool, staged: Path, prefix: Path) -> dict | None:
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
-    env = leftovers.marked(dict(env), work.build_root)
+    env = leftovers.marked(env, work.build_root)
     tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")

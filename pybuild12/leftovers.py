@@ -19,7 +19,7 @@ import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from pybuild12 import staging
 from pybuild12.paths import Paths
@@ -66,7 +66,7 @@ def sweep_parts(directory: Path, *, pattern: str = f"*{PART}", min_age: float = 
 MARKER = "PYBUILD12_BUILD_TREE"  # set in the environment of every build command
 
 
-def marked(env: dict[str, str], tree: Path) -> dict[str, str]:
+def marked(env: Mapping[str, str], tree: Path) -> dict[str, str]:
     """`env` with the mark that lets a later run find this run's build processes."""
     return {**env, MARKER: str(tree)}
 

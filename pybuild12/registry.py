@@ -124,7 +124,7 @@ def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
 
 
 def new_receipt(recipe: Recipe, name: str, python_rel: Path, configure_argv: Sequence[str], make_jobs: int,
-                timings: Mapping[str, float], log_path: Path, env: Mapping[str, str], source: dict) -> dict:
+                timings: Mapping[str, float], log_path: Path, compiler: str, source: dict) -> dict:
     """The receipt of a fresh install (written into the staged prefix before it moves into place)."""
     return {
         "name": name,
@@ -142,7 +142,7 @@ def new_receipt(recipe: Recipe, name: str, python_rel: Path, configure_argv: Seq
         "source": source,
         "configure_args": list(configure_argv[1:]),
         "make_jobs": make_jobs,
-        "compiler": compiler_version(env),
+        "compiler": compiler,
         "host": host_facts(),
         "timings": dict(timings),
         "log": str(log_path),
