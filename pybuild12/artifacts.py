@@ -2,8 +2,9 @@
 
 An artifact's key covers everything that shapes the binary: the recipe's
 content, the source (tarball sha256 or resolved commit), the configure
-arguments, the prefix (builds are not relocatable), the compiler and its
-version, and the platform with its libc. Each artifact has a JSON sidecar
+arguments, the compiler flags of the environment (CFLAGS and the like), the
+prefix (builds are not relocatable), the compiler and its version, and the
+platform with its libc. Each artifact has a JSON sidecar
 with its sha256, checked before anything is unpacked; a mismatch removes the
 artifact and the install builds from source instead.
 """
@@ -45,7 +46,7 @@ class Artifact:
 
 
 def key_inputs(*, recipe_sha256: str, source_pin: str, configure_args: list[str], prefix: Path,
-               compiler: str) -> dict[str, Any]:
+               compiler: str, build_env: dict[str, str] | None = None) -> dict[str, Any]:
     libc, libc_version = platform.libc_ver()
     return {
         "format": FORMAT,
@@ -54,6 +55,7 @@ def key_inputs(*, recipe_sha256: str, source_pin: str, configure_args: list[str]
         "configure_args": list(configure_args),
         "prefix": str(prefix),
         "compiler": compiler,
+        "build_env": dict(build_env or {}),  # CC, CFLAGS and the like, when set
         "system": platform.system(),
         "machine": platform.machine(),
         "libc": f"{libc} {libc_version}".strip(),

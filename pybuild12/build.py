@@ -21,6 +21,19 @@ from pybuild12.errors import BuildError, RecipeError
 from pybuild12.recipes import KNOWN_MODULES, Recipe
 
 CONFIGURE_OPTS_ENV = "PYBUILD12_CONFIGURE_OPTS"
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+# The variables of the environment that shape what configure and the compiler make of
+# the sources: part of the artifact and profile keys, so a build with other flags never
+# reuses an artifact or a profile made without them.
+BUILD_ENV = ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "CFLAGS_NODIST", "LDFLAGS_NODIST", "PKG_CONFIG_PATH")
+
+# GCC names the LTO sections of each object from a random seed unless it is given one,
+# and CPython's libpython.a keeps those sections (-ffat-lto-objects): without a seed two
+# LTO builds of the same inputs differ there. `$@` is the object file, expanded by make
+# (configure passes CFLAGS_NODIST into the Makefile unexpanded): one seed per file.
+LTO_SEED = "-frandom-seed=$@"
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,7 @@ class Step:
     phase: str  # configure, compile, install
     title: str
     argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()  # set for this step only, over the build's environment
 
 
 def user_configure_opts(cli_opts: Sequence[str], env: Mapping[str, str]) -> tuple[str, ...]:
@@ -57,6 +71,31 @@ def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) 
     return tuple(args)
 
 
+def uses_lto(args: Sequence[str]) -> bool:
+    """Whether configure will link with LTO: the last --with-lto/--without-lto decides."""
+    choice = False
+    for arg in args:
+        if arg == "--with-lto" or (arg.startswith("--with-lto=") and arg != "--with-lto=no"):
+            choice = True
+        elif arg in ("--without-lto", "--with-lto=no"):
+            choice = False
+    return choice
+
+
+def configure_env(args: Sequence[str], env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """What configure's environment gains: a per-object random seed for LTO builds,
+    after any CFLAGS_NODIST of the user's."""
+    if not uses_lto(args):
+        return ()
+    flags = env.get("CFLAGS_NODIST", "").strip()
+    return (("CFLAGS_NODIST", f"{flags} {LTO_SEED}".strip()),)
+
+
+def build_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The user's variables from BUILD_ENV that are set (for the keys)."""
+    return {name: env[name] for name in BUILD_ENV if env.get(name)}
+
+
 def plan(
     recipe: Recipe,
     *,
@@ -65,15 +104,22 @@ def plan(
     jobs: int,
     user_opts: Sequence[str] = (),
     recorded_profile: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Step, ...]:
     if jobs < 1:
         raise RecipeError(f"--jobs must be at least 1, got {jobs}")
     compile_title = "compile" if not recipe.build.optimizations else (
         "compile with the recorded PGO profile" if recorded_profile else "compile with PGO")
+    args = configure_args(recipe, prefix, user_opts)
     return (
-        Step("configure", "configure", ("./configure", *configure_args(recipe, prefix, user_opts))),
+        Step("configure", "configure", ("./configure", *args), configure_env(args, env or {})),
         Step("compile", compile_title, ("make", f"-j{jobs}")),
-        Step("install", "install", ("make", "install", f"DESTDIR={destdir}")),
+        # ensurepip runs apart (see resources/ensurepip_again.py): inside `make install` it
+        # installs no pip when the prefix being replaced already has the same one.
+        Step("install", "install", ("make", "install", "ENSUREPIP=no", f"DESTDIR={destdir}")),
+        Step("install", "install pip", ("make", "-f", "Makefile", "-f", str(RESOURCES / "ensurepip.mk"),
+                                        "pybuild12-ensurepip", f"DESTDIR={destdir}",
+                                        f"PYBUILD12_ENSUREPIP={RESOURCES / 'ensurepip_again.py'}")),
     )
 
 

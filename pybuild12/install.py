@@ -11,6 +11,7 @@ leaves an earlier install of the same name as it was.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import time
 from contextlib import contextmanager
@@ -73,7 +74,7 @@ class _Run:
             ok = True
         finally:
             elapsed = time.monotonic() - start
-            self.timings[name] = round(elapsed, 1)
+            self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 1)  # a phase may have steps
             self.reporter.phase_end(name, elapsed, ok)
 
     def log(self, text: str) -> None:
@@ -111,11 +112,11 @@ def install(
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix,
-                                          compiler=compiler)
+                                          compiler=compiler, build_env=build.build_env(env))
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
-                               recorded_profile=pgo.profile is not None)
+                               recorded_profile=pgo.profile is not None, env=env)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             staged = staging.staged_prefix(work.stage_dir, prefix)
             hit, origin = _cached_build(cache, key, env, run) if pgo.reuse_artifacts else (None, None)
@@ -147,6 +148,9 @@ def install(
             receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
                                            build.make_jobs(steps), run.timings, run.log_path, compiler, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
+            configure_env = next(s.env for s in steps if s.phase == "configure")
+            if configure_env:
+                receipt["configure_env"] = dict(configure_env)
             if origin:
                 receipt["artifact"]["origin"] = origin
             if pgo_facts:
@@ -247,9 +251,10 @@ def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[st
 
 def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan,
            staged: Path, prefix: Path) -> None:
+    last_install = [s for s in steps if s.phase == "install"][-1]
     for step in steps:
         _run_step(run, step, tree, env)
-        if step.phase == "install":
+        if step is last_install:  # CPython's files and pip are in place
             _recompile_site_packages(run, recipe, staged, prefix, env)
         if step.phase == "configure" and pgo.profile is not None:
             with run.phase("profile", "restore the recorded PGO profile"):
@@ -395,6 +400,9 @@ def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -
             if counter:
                 run.reporter.status(f"{stage}, {counter}")
 
+    if step.env:
+        env = {**env, **dict(step.env)}
+        run.log("### environment: " + " ".join(f"{k}={shlex.quote(v)}" for k, v in step.env))
     with run.phase(step.phase, step.title):
         start = run.log_path.stat().st_size
         try:

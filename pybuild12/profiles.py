@@ -34,7 +34,7 @@ FORMAT = 1
 META = "pybuild12-profile.json"
 SUFFIX = ".profile.tar.zst"
 STAMP = "profile-run-stamp"  # Makefile.pre.in: its presence skips profile-gen and the training run
-_DESCRIBED = ("source", "compiler", "configure_args", "machine", "libc")
+_DESCRIBED = ("source", "compiler", "configure_args", "build_env", "machine", "libc")
 
 
 def key_inputs(artifact_inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,7 +77,9 @@ def read(path: Path) -> Profile:
 
 def check_matches(profile: Profile, inputs: Mapping[str, Any]) -> None:
     """Refuse a profile recorded for other sources, options or compiler."""
-    recorded = profile.meta["inputs"]
+    # A profile recorded before build_env was part of the inputs was made with none set.
+    recorded = {"build_env": {}, **profile.meta["inputs"]}
+    inputs = {"build_env": {}, **inputs}
     differ = [k for k in sorted(set(recorded) | set(inputs)) if recorded.get(k) != inputs.get(k)]
     if differ:
         lines = [f"  {k}: profile has {recorded.get(k)!r}, this build has {inputs.get(k)!r}"

@@ -40,10 +40,13 @@ prefix=
 for arg in "$@"; do case "$arg" in --prefix=*) prefix="${arg#--prefix=}";; esac; done
 printf 'PREFIX=%s\n' "$prefix" > config.status
 printf '%s\n' "$@" > configure-args.txt
+printf '%s\n' "$CFLAGS_NODIST" > configure-cflags-nodist.txt
 exit 0
 """
 
 MAKEFILE = r"""include config.status
+# The fake has no ensurepip: make install itself puts a stand-in package into site-packages.
+ENSUREPIP=no
 PROFILE_TASK=	-m test --pgo --timeout=$(TESTTIMEOUT)
 
 all: profile-run-stamp

@@ -23,6 +23,7 @@ def test_key_is_stable():
     {"configure_args": ["--prefix=/p", "--enable-optimizations", "--with-lto"]},
     {"prefix": "/q"},
     {"compiler": "gcc 13.1.0"},
+    {"build_env": {"CFLAGS": "-O1"}},
 ])
 def test_key_changes_with_every_input(change):
     assert artifacts.key_of(_inputs(**change)) != artifacts.key_of(_inputs())

@@ -1,4 +1,8 @@
 
+import importlib.util
+import subprocess
+import sys
+
 import pytest
 
 from pybuild12 import build, recipes
@@ -35,10 +39,15 @@ def recipe():
 def test_plan_is_the_classic_three_commands(recipe, tmp_path):
     prefix, dest = tmp_path / "pythons" / "3.13.5", tmp_path / "stage"
     steps = build.plan(recipe, prefix=prefix, destdir=dest, jobs=3, user_opts=("--with-system-expat",))
-    assert [s.phase for s in steps] == ["configure", "compile", "install"]
-    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-system-expat")
+    assert [s.phase for s in steps] == ["configure", "compile", "install", "install"]
+    assert steps[0].argv == ("./configure", f"--prefix={prefix}", "--enable-optimizations", "--with-lto",
+                             "--with-system-expat")
     assert steps[1].argv == ("make", "-j3")
-    assert steps[2].argv == ("make", "install", f"DESTDIR={dest}")
+    assert steps[2].argv == ("make", "install", "ENSUREPIP=no", f"DESTDIR={dest}")
+    # pip is installed apart, by CPython's Makefile plus ours, with the same DESTDIR
+    assert steps[3].phase == "install" and steps[3].argv[:5] == ("make", "-f", "Makefile", "-f",
+                                                                  str(build.RESOURCES / "ensurepip.mk"))
+    assert "pybuild12-ensurepip" in steps[3].argv and f"DESTDIR={dest}" in steps[3].argv
     assert steps[1].title == "compile with PGO"
 
 
@@ -62,6 +71,36 @@ def test_lto_is_added_once_and_can_be_dropped(recipe, tmp_path):
     assert steps[0].argv.count("--with-lto") == 1
     steps = build.plan(recipes.with_lto(lto, False), prefix=tmp_path, destdir=tmp_path, jobs=1)
     assert "--with-lto" not in steps[0].argv and "--enable-optimizations" in steps[0].argv
+
+
+@pytest.mark.parametrize(("args", "lto"), [
+    ((), False),
+    (("--with-lto",), True),
+    (("--with-lto=full",), True),
+    (("--with-lto", "--without-lto"), False),
+    (("--with-lto", "--with-lto=no"), False),
+    (("--without-lto", "--with-lto=thin"), True),
+])
+def test_the_last_lto_option_decides(args, lto):
+    assert build.uses_lto(("--prefix=/p", "--enable-optimizations", *args)) is lto
+
+
+def test_only_lto_builds_give_configure_a_seed(recipe, tmp_path):
+    plain = build.plan(recipes.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
+                       env={"CFLAGS_NODIST": "-g"})
+    assert plain[0].env == ()
+    lto = build.plan(recipes.with_lto(recipe, True), prefix=tmp_path, destdir=tmp_path, jobs=1, env={})
+    assert lto[0].env == (("CFLAGS_NODIST", build.LTO_SEED),)
+    assert all(step.env == () for step in lto[1:])  # make must not see it twice
+    by_user = build.plan(recipes.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
+                         user_opts=("--with-lto",),
+                         env={"CFLAGS_NODIST": " -g "})
+    assert by_user[0].env == (("CFLAGS_NODIST", "-g -frandom-seed=$@"),)
+
+
+def test_build_env_keeps_only_the_compiler_variables_that_are_set():
+    env = {"CFLAGS": "-O1", "CC": "", "HOME": "/root", "PKG_CONFIG_PATH": "/opt/ssl/lib/pkgconfig"}
+    assert build.build_env(env) == {"CFLAGS": "-O1", "PKG_CONFIG_PATH": "/opt/ssl/lib/pkgconfig"}
 
 
 def test_plan_refuses_zero_jobs(recipe, tmp_path):
@@ -138,3 +177,23 @@ def test_profile_task_is_read_unexpanded_from_the_makefile(tmp_path):
     assert build.profile_task(makefile) == "-m test --pgo --timeout=$(TESTTIMEOUT)"
     makefile.write_text("all:\n")
     assert build.profile_task(makefile) is None and build.profile_task(tmp_path / "absent") is None
+
+
+def _ensurepip_root(tmp_path, *argv):
+    root = tmp_path / "root"
+    proc = subprocess.run([sys.executable, "-E", *argv, str(root) + "/"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return root, proc.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ensurepip") is None or importlib.util.find_spec("pip") is None,
+                    reason="needs an interpreter with ensurepip and an installed pip")
+def test_ensurepip_again_installs_pip_where_make_install_would_not(tmp_path):
+    # This interpreter already has pip, as the prefix of a build being replaced has:
+    # ensurepip as `make install` runs it installs nothing under the root ...
+    root, out = _ensurepip_root(tmp_path, "-m", "ensurepip", "--upgrade", "--root")
+    assert "already satisfied" in out and not list(root.rglob("pip/__init__.py"))
+    # ... while pybuild12's step puts pip (and its scripts) there.
+    root, _ = _ensurepip_root(tmp_path, str(build.RESOURCES / "ensurepip_again.py"), "upgrade")
+    assert list(root.rglob("site-packages/pip/__init__.py"))
+    assert list(root.rglob("bin/pip3"))

@@ -77,7 +77,7 @@ def test_install_builds_checks_and_records(fake, paths):
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
     assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install",
-                                                           "bytecode", "check", "verify", "manifest", "profile",
+                                                           "install", "bytecode", "check", "verify", "manifest", "profile",
                                                            "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
@@ -181,6 +181,32 @@ def test_configure_options_reach_configure(fake, paths, monkeypatch):
     monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", "--with-lto")
     outcome = installer.install(str(fake), InstallOptions(configure_opts=("--without-doc-strings",)), paths=paths)
     assert outcome.receipt["configure_args"][-2:] == ["--with-lto", "--without-doc-strings"]
+
+
+@pytest.mark.parametrize("lto", [True, False])
+def test_lto_builds_give_configure_a_random_seed_per_object(fake, paths, monkeypatch, lto):
+    monkeypatch.setenv("CFLAGS_NODIST", "-g3")
+    outcome = installer.install(str(fake), InstallOptions(lto=lto, keep_build=True), paths=paths)
+    tree = paths.builds / "fake" / f"Python-{HOST_VERSION}"
+    seen = (tree / "configure-cflags-nodist.txt").read_text().strip()
+    if lto:
+        # the user's flags first, then the seed; make expands $@ to each object file
+        assert seen == "-g3 -frandom-seed=$@"
+        assert outcome.receipt["configure_env"] == {"CFLAGS_NODIST": "-g3 -frandom-seed=$@"}
+    else:
+        assert seen == "-g3" and "configure_env" not in outcome.receipt
+
+
+def test_compiler_flags_of_the_environment_are_part_of_the_artifact_key(fake, paths, monkeypatch):
+    first = installer.install(str(fake), paths=paths)
+    monkeypatch.setenv("CFLAGS", "-O1")
+    again = installer.install(str(fake), InstallOptions(force=True), paths=paths)
+    assert again.receipt["artifact"]["key"] != first.receipt["artifact"]["key"]
+    assert again.receipt["artifact"]["from_cache"] is False
+    monkeypatch.delenv("CFLAGS")
+    back = installer.install(str(fake), InstallOptions(force=True), paths=paths)
+    assert back.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True,
+                                        "origin": "local"}
 
 
 def test_prefix_option_refused_before_any_work(fake, paths):

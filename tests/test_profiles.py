@@ -65,6 +65,18 @@ def test_mismatch_names_what_differs(tmp_path):
     with pytest.raises(RecipeError) as info:
         profiles.check_matches(profile, dict(pinputs, compiler="clang 16"))
     assert "compiler: profile has 'gcc 12.2', this build has 'clang 16'" in info.value.message
+    with pytest.raises(RecipeError) as info:
+        profiles.check_matches(profile, dict(pinputs, build_env={"CFLAGS": "-O1"}))
+    assert "build_env: profile has {}, this build has {'CFLAGS': '-O1'}" in info.value.message
+
+
+def test_a_profile_recorded_before_build_env_counts_as_recorded_without_flags(tmp_path):
+    store = profiles.Store(tmp_path / "store")
+    older = {k: v for k, v in profiles.key_inputs(INPUTS).items() if k != "build_env"}
+    profile = store.record("k", older, trained_tree(tmp_path), {})
+    profiles.check_matches(profile, dict(older, build_env={}))
+    with pytest.raises(RecipeError, match="build_env"):
+        profiles.check_matches(profile, dict(older, build_env={"CC": "clang"}))
 
 
 def write_profile(path: Path, members: list[tuple[tarfile.TarInfo, bytes]], meta: dict | None = None) -> Path:

@@ -344,12 +344,16 @@ def test_configure_args_may_not_enable_optimizations(recipe_file, arg):
     assert "key 'build.configure-args'" in message and "optimizations = true" in message
 
 
-def test_lto_is_off_unless_the_recipe_or_the_command_asks(recipe_file):
-    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
+def test_lto_comes_with_optimizations_unless_the_recipe_or_the_command_says_otherwise(recipe_file):
+    default = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
+    assert default.build.optimizations and default.build.lto
+    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\nlto = false\n"), "off.toml")))
     assert off.build.optimizations and not off.build.lto
-    on = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\nlto = true\n"), "on.toml")))
-    assert on.build.optimizations and on.build.lto
-    assert recipes.with_lto(on, False).build.lto is False and recipes.with_lto(off, True).build.lto is True
+    plain = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\noptimizations = false\n"),
+                                         "plain.toml")))
+    assert not plain.build.optimizations and not plain.build.lto
+    assert recipes.with_lto(default, False).build.lto is False and recipes.with_lto(off, True).build.lto is True
+    assert all(recipes.load(name).build.lto for name in ("main", "3.12.13", "3.13.5", "3.14.10", "3.15.2"))
     path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'), "dup.toml")
     message = str(_load_error(path))
     assert "key 'build.configure-args'" in message and "lto = true" in message

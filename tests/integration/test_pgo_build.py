@@ -2,12 +2,14 @@
 
 The second build compiles straight with `-fprofile-use`: no instrumented build,
 no training run. It is installed under another name (another prefix, so no
-artifact matches) and must pass the same verification.
+artifact matches), over an earlier build there, and must pass the same
+verification.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
@@ -23,9 +25,13 @@ def reused(real_build, tmp_path_factory):
     exported = tmp_path_factory.mktemp("profile") / "3.13.5.profile.tar.zst"
     export = real_build.cli("profile", "export", RECIPE, str(exported))
     assert export.returncode == 0, export.stderr
-    proc = real_build.cli("install", RECIPE, "--name", NAME, "--pgo-profile", str(exported), timeout=3600)
+    # An earlier build of the same release at this name, with the same pip, to be replaced:
+    # the build tree's python sees its site-packages while `make install` runs.
+    prefix = real_build.home / "data" / "pythons" / NAME
+    shutil.copytree(real_build.prefix, prefix, symlinks=True)
+    proc = real_build.cli("install", RECIPE, "--name", NAME, "--force", "--pgo-profile", str(exported), timeout=3600)
     sys.stderr.write(proc.stderr)
-    receipt_path = real_build.home / "data" / "pythons" / NAME / "pybuild12.json"
+    receipt_path = prefix / "pybuild12.json"
     yield proc, exported, json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
     real_build.cli("uninstall", NAME)
 
@@ -60,3 +66,16 @@ def test_the_reused_build_is_the_same_python(real_build, reused):
                          "_interpreters.destroy(i); print(sys.version.split()[0], sysconfig.get_config_var('CONFIG_ARGS'))")
     version, config_args = ran.stdout.split(maxsplit=1)
     assert ran.returncode == 0 and version == RECIPE and "--enable-optimizations" in config_args
+
+
+def test_the_build_that_replaced_another_has_its_own_pip(real_build, reused):
+    # Inside `make install`, ensurepip would find the replaced build's pip "already satisfied"
+    # and install none: pybuild12 installs it apart, ignoring what the prefix has.
+    proc, _, receipt = reused
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    prefix = real_build.home / "data" / "pythons" / NAME
+    assert (prefix / "bin" / "pip3").is_file()
+    assert (prefix / "bin" / "pip3").read_text().splitlines()[0] == f"#!{prefix}/bin/python3.13"
+    ran = real_build.cli("run", NAME, "--", "-m", "pip", "--version")
+    assert ran.returncode == 0 and f"{prefix}/lib/python3.13/site-packages/pip" in ran.stdout, ran.stderr
+    assert real_build.cli("verify", "--files", NAME).returncode == 0

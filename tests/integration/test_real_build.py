@@ -45,11 +45,15 @@ def test_phases_are_shown_with_times(real_build):
 
 
 def test_installed_python_is_the_pinned_optimized_release(real_build):
-    proc = run_python(real_build, "import sys, sysconfig; print(sys.version.split()[0]); print(sysconfig.get_config_var('CONFIG_ARGS'))")
+    proc = run_python(real_build, "import sys, sysconfig; print(sys.version.split()[0]); "
+                                  "print(sysconfig.get_config_var('CONFIG_ARGS')); "
+                                  "print(sysconfig.get_config_var('CONFIGURE_CFLAGS_NODIST'))")
     assert proc.returncode == 0, proc.stderr
-    version, config_args = proc.stdout.splitlines()
+    version, config_args, cflags_nodist = proc.stdout.splitlines()
     assert version == RECIPE
-    assert "'--enable-optimizations'" in config_args
+    assert "'--enable-optimizations' '--with-lto'" in config_args
+    # compiled with LTO, each object with its own seed (reproducible LTO sections)
+    assert "-flto" in cflags_nodist.split() and "-frandom-seed=$@" in cflags_nodist.split()
     assert f"'--prefix={real_build.prefix}'" in config_args
 
 
@@ -78,7 +82,8 @@ def test_receipt_is_complete(real_build):
     assert receipt["name"] == RECIPE and receipt["recipe"]["version"] == RECIPE
     assert receipt["source"]["sha256"] == "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
     assert receipt["source"]["url"].endswith(f"/{RECIPE}/{TARBALL}")
-    assert receipt["configure_args"] == [f"--prefix={real_build.prefix}", "--enable-optimizations"]
+    assert receipt["configure_args"] == [f"--prefix={real_build.prefix}", "--enable-optimizations", "--with-lto"]
+    assert receipt["configure_env"] == {"CFLAGS_NODIST": "-frandom-seed=$@"}
     assert len(receipt["recipe"]["content_sha256"]) == 64
     assert receipt["compiler"].split()[0] in ("gcc", "cc", "clang") or "gcc" in receipt["compiler"]
     assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "bytecode", "check",

@@ -1,0 +1,34 @@
+"""ensurepip for a staged install: pip goes into the staging root whatever the prefix holds.
+
+Run by the build tree's interpreter, as CPython's `make install` runs ensurepip:
+
+    python ensurepip_again.py upgrade|install ROOT
+
+That interpreter sees the site-packages of the final prefix. When an earlier
+build installed there already has the same pip, pip answers "Requirement
+already satisfied" and installs nothing under ROOT, so the new build would
+have no pip. This runs ensurepip's own bootstrap (same wheel, same scripts)
+with pip's --ignore-installed added.
+"""
+
+import sys
+
+import ensurepip
+
+
+def main() -> int:
+    mode, root = sys.argv[1], sys.argv[2]
+    run_pip = getattr(ensurepip, "_run_pip", None)
+    if run_pip is not None:
+        def run_pip_ignoring_installed(args, *rest, **kwargs):
+            if args[:1] == ["install"]:
+                args = ["install", "--ignore-installed", *args[1:]]
+            return run_pip(args, *rest, **kwargs)
+
+        ensurepip._run_pip = run_pip_ignoring_installed
+    ensurepip.bootstrap(root=root, upgrade=mode == "upgrade")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
