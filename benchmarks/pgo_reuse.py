@@ -3,12 +3,14 @@
     python benchmarks/pgo_reuse.py [--tarball PATH] [--no-speed] [--fast] [--record]
 
 In one fresh PYBUILD12_HOME, one after the other:
-1. `pybuild12 install 3.13.5 --name fresh`: the cold `--enable-optimizations` build
-   (instrumented build, training run, optimized build); it records its profile;
+1. `pybuild12 install 3.13.5 --name fresh`: the cold optimized build as the recipe
+   asks (`--enable-optimizations --with-lto`: instrumented build, training run,
+   optimized build); it records its profile;
 2. `pybuild12 install 3.13.5 --name reused`: another prefix, so no artifact matches,
    but the recorded profile does: configure, restore the `.gcda` files, optimized build;
 3. `pybuild12 install <3.13.5 without optimizations> --name plain`: the same sources
-   built without `--enable-optimizations`, the baseline for interpreter speed.
+   built without `--enable-optimizations` (and so without LTO), the baseline for
+   interpreter speed.
 Prints the wall times and the ratio reused/fresh (target: at most 0.5x). Then, unless
 `--no-speed`, runs `interpreter_speed.py` (a pyperformance subset through pyperf) on
 plain, fresh and reused (targets: fresh at least 1.10x faster than plain; reused within

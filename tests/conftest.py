@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from faultreport import TALLY, Tally
 from pybuild12.paths import Paths
+
+
+def pytest_configure(config):
+    # Started in the background by a shell without job control (`... &`), the suite
+    # inherits SIGINT ignored, and so would every pybuild12 it starts: the tests that
+    # press Ctrl-C need it back. A handled signal is reset to its default across exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)
