@@ -242,7 +242,7 @@ def test_leftovers_of_a_killed_run_are_cleaned(fake, paths):
 def test_real_sigint_during_make(fake, fake_two, paths):
     """Ctrl-C as a user sends it: the process exits 130, make is stopped, the old build stays."""
     installer.install(str(fake), paths=paths)
-    env = dict(os.environ, FAKE_MAKE_SLEEP="60")
+    env = dict(os.environ, FAKE_MAKE_SLEEP="67")  # a length nothing else here sleeps
     proc = subprocess.Popen(
         [sys.executable, "-m", "pybuild12", "install", str(fake_two), "--force", "--no-verify"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -257,11 +257,15 @@ def test_real_sigint_during_make(fake, fake_two, paths):
         proc.kill()
         pytest.fail("make never started")
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # leave no install running after a failure
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert mark(paths) == "one" and leftovers(paths) == []
-    sleeping = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 67"], capture_output=True, text=True).stdout.split()
     assert sleeping == []
 
 

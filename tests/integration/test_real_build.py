@@ -125,7 +125,12 @@ def test_interrupted_rebuild_keeps_the_install(real_build):
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # a rebuild left running would hold the build's lock for the later tests
+            proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert (real_build.prefix / "pybuild12.json").read_text() == receipt_before
     assert run_python(real_build, "print('alive')").stdout == "alive\n"
