@@ -46,9 +46,12 @@ class Artifact:
 
 
 def key_inputs(*, recipe_sha256: str, source_pin: str, configure_args: list[str], prefix: Path,
-               compiler: str, build_env: dict[str, str] | None = None) -> dict[str, Any]:
+               compiler: str, build_env: dict[str, str] | None = None,
+               variants: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a build is made of. `variants` (names, and the JIT's LLVM) joins only when set,
+    so the keys of builds without variants stay as they were."""
     libc, libc_version = platform.libc_ver()
-    return {
+    return {**(variants or {}),
         "format": FORMAT,
         "recipe_sha256": recipe_sha256,
         "source": source_pin,

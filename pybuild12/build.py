@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from pybuild12 import variants
 from pybuild12.errors import BuildError, RecipeError
 from pybuild12.recipes import KNOWN_MODULES, Recipe
 
@@ -67,6 +68,7 @@ def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) 
     if recipe.build.lto and "--with-lto" not in user_opts:
         args.append("--with-lto")
     args += recipe.build.configure_args
+    args += variants.configure_args(recipe.build.variants)
     args += user_opts
     return tuple(args)
 
@@ -222,6 +224,20 @@ def check_required_modules(recipe: Recipe, report: Mapping[str, list[str]], log_
             log_path=str(log_path),
             hint=(preflight.install_hint(helpful) + "\n" if helpful else "")
             + "or drop them from the recipe's build.required-modules",
+        )
+
+
+def check_variants_configured(recipe: Recipe, tree: Path, log_path: Path) -> None:
+    """Stop right after configure when it did not take up a variant (an older commit
+    warns about an unknown option and goes on), not after a whole build."""
+    missing = variants.not_configured(tree, recipe.build.variants)
+    if missing:
+        raise BuildError(
+            f"configure did not enable {', '.join(missing)}: this CPython does not know "
+            + " ".join(variants.configure_args(missing)),
+            phase="configure",
+            log_path=str(log_path),
+            hint="free-threading and the JIT exist from CPython 3.13: pick a newer recipe or commit",
         )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight,
-                       profiles, recipes, registry, remote, runner, sources, staging)
+                       profiles, recipes, registry, remote, runner, sources, staging, variants)
 from pybuild12 import verify as verifier
 from pybuild12.errors import BuildError, RecipeError
 from pybuild12.paths import Paths
@@ -44,6 +44,7 @@ class InstallOptions:
     fresh_profile: bool = False  # train a new PGO profile even if one is recorded
     ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
     lto: bool | None = None  # True/False: build with/without --with-lto, whatever the recipe says
+    optimizations: bool | None = None  # True/False: build with/without PGO (--enable-optimizations)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def install(
     env: Mapping[str, str] | None = None,
 ) -> Outcome:
     env = dict(os.environ if env is None else env)
-    recipe, name, expected_version = _request(spec, options)
+    recipe, name, expected_version = request(spec, options)
     user_opts = build.user_configure_opts(options.configure_opts, env)
     if options.push and (options.no_cache or not env.get(remote.ENV)):
         raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
@@ -112,7 +113,8 @@ def install(
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix,
-                                          compiler=compiler, build_env=build.build_env(env))
+                                          compiler=compiler, build_env=build.build_env(env),
+                                          variants=_variant_inputs(recipe, env))
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
@@ -133,7 +135,7 @@ def install(
                 ccache_facts = _compile(run, recipe, steps, work, env, pgo, ccache.wanted(options.ccache, env),
                                         staged, prefix)
             python = _check(run, staged, recipe, expected_version)
-            verification = _verify(run, python) if options.verify else None
+            verification = _verify(run, python, recipe.build.variants) if options.verify else None
             if hit is None or not (staged / manifest.FILE).exists():
                 with run.phase("manifest", "sha256 of every file"):
                     manifest.write(staged)  # before packing: a reinstall from the cache brings it along
@@ -148,6 +150,7 @@ def install(
             receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
                                            build.make_jobs(steps), run.timings, run.log_path, compiler, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
+            receipt["variants"] = list(recipe.build.variants)
             configure_env = next(s.env for s in steps if s.phase == "configure")
             if configure_env:
                 receipt["configure_env"] = dict(configure_env)
@@ -260,6 +263,8 @@ def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str],
             with run.phase("profile", "restore the recorded PGO profile"):
                 count = profiles.restore(pgo.profile, tree)
                 run.log(f"restored {count} .gcda files from {pgo.profile.path} (key {pgo.key})")
+        if step.phase == "configure":
+            build.check_variants_configured(recipe, tree, run.log_path)
         if step.phase == "compile":
             report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
             build.check_required_modules(recipe, report, run.log_path)
@@ -282,24 +287,49 @@ def _keep_profile(run: _Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Path
     return pgo_facts
 
 
-def _request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
-    """The recipe to build, the build's name, and the version it must report (None: any)."""
-    recipe = recipes.load(spec)
+def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
+    """The recipe to build, the build's name, and the version it must report (None: any).
+
+    `3.14t+debug` is recipe 3.14 (an alias of 3.14.10) with two variants, named
+    `3.14.10+freethreaded+debug`: the variants are part of the name, so each variant
+    of a version is a build of its own beside the default one.
+    """
+    wanted = variants.parse(spec) if not recipes.exists(spec) else variants.Request(spec)
+    recipe = recipes.load(wanted.recipe)
+    if options.commit is not None:
+        recipe = recipes.with_commit(recipe, options.commit)
+    recipe = recipes.with_variants(recipe, wanted.variants, version_known=options.commit is None)
+    if options.optimizations is not None:
+        recipe = recipes.with_optimizations(recipe, options.optimizations)
     if options.lto is not None:
         recipe = recipes.with_lto(recipe, options.lto)
     expected_version: str | None = recipe.version
-    name = options.name or recipe.name
+    tail = variants.suffix(recipe.build.variants)
+    name = options.name or recipe.name + tail
     if options.commit is not None:
-        recipe = recipes.with_commit(recipe, options.commit)
         expected_version = None  # the recipe's version describes its own pin only
-        name = options.name or f"{recipe.name}@{recipe.source.pin[:12]}"
+        name = options.name or f"{recipe.name}@{recipe.source.pin[:12]}{tail}"
     if not recipes.NAME_RE.match(name):
         raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
     return recipe, name, expected_version
 
 
+def _variant_inputs(recipe: Recipe, env: Mapping[str, str]) -> dict:
+    """What the variants add to the keys: their names, and for the JIT the LLVM that
+    compiles its stencils (a build with another clang is another build)."""
+    if not recipe.build.variants:
+        return {}
+    inputs: dict = {"variants": list(recipe.build.variants)}
+    if "jit" in recipe.build.variants:
+        llvm = variants.llvm_major(recipe.version)
+        inputs["llvm"] = preflight.llvm_version(llvm, env) if llvm else "unknown"
+    return inputs
+
+
 def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:
     checks = preflight.run(recipe.build.required_modules, env, source_kind=recipe.source.kind)
+    if "jit" in recipe.build.variants:
+        checks += preflight.jit_toolchain(variants.llvm_major(recipe.version), env)
     for absent in preflight.enforce(checks):
         reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
                       f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
@@ -342,10 +372,10 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: _Run, env: Mapping[
             sources.release(recipe, work.tree, paths=paths, run=run, env=env)
 
 
-def _verify(run: _Run, python: Path) -> dict:
-    """Checks 1-8 on the staged interpreter; a failed check fails the install."""
-    with run.phase("verify", "sub-interpreters"):
-        report = verifier.run(python)
+def _verify(run: _Run, python: Path, expect: tuple[str, ...]) -> dict:
+    """Checks 1-8 on the staged interpreter, and the variant's own; a failed check fails the install."""
+    with run.phase("verify", "sub-interpreters" + "".join(f", {v}" for v in expect)):
+        report = verifier.run(python, expect=expect)
         for c in report.checks:
             run.log(f"verify {c.name}: {c.status}: {c.reason}")
             if c.status == verifier.INCONCLUSIVE:

@@ -10,6 +10,7 @@ are checked the way configure does: by running the C preprocessor on an
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ class Check:
     detail: str
     debian: str
     fedora: str
+    group: str = ""  # "jit": wanted only by JIT builds, so installed only for them
 
 
 def table() -> dict:
@@ -126,24 +128,76 @@ def doctor(data_dir: str, env: Mapping[str, str] | None = None, *, min_free_gb: 
     probe = data_dir
     while not os.path.exists(probe):
         probe = os.path.dirname(probe) or "/"
+    from pybuild12.variants import table as variant_table
+
+    for llvm in sorted(set(variant_table()["jit"]["llvm"].values())):
+        checks += jit_toolchain(llvm, env, required=False)
     free = shutil.disk_usage(probe).free / 2**30
     checks.append(Check("disk", f"free space at {probe}", free >= min_free_gb, True,
                         f"{free:.1f} GiB free (a build needs about {min_free_gb:.0f} GiB while it runs)", "-", "-"))
     return checks
 
 
-def install_command(checks: Iterable[Check], *, is_root: bool | None = None) -> list[str] | None:
-    """apt-get or dnf, with sudo unless root, for the packages behind the missing checks."""
-    absent = [c for c in checks if not c.ok and c.debian != "-"]
+def install_command(checks: Iterable[Check], *, is_root: bool | None = None,
+                    groups: Iterable[str] = ()) -> list[str] | None:
+    """apt-get or dnf, with sudo unless root, for the packages behind the missing checks
+    (those of a group, such as the JIT's LLVM, only when that group is asked for)."""
+    wanted = {"", *groups}
+    absent = [c for c in checks if not c.ok and c.debian != "-" and c.group in wanted]
     if not absent:
         return None
     root = os.geteuid() == 0 if is_root is None else is_root
     sudo = [] if root else ["sudo"]
     if shutil.which("apt-get"):
-        return [*sudo, "apt-get", "install", "-y", *sorted({c.debian for c in absent})]
+        return [*sudo, "apt-get", "install", "-y", *sorted({p for c in absent for p in c.debian.split(", ")})]
     if shutil.which("dnf"):
-        return [*sudo, "dnf", "install", "-y", *sorted({c.fedora for c in absent})]
+        return [*sudo, "dnf", "install", "-y", *sorted({p for c in absent for p in c.fedora.split(", ")})]
     return None
+
+
+# ---------------------------------------------------------------- the JIT's LLVM
+
+_LLVM_VERSION = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
+
+
+def _llvm_tool(tool: str, llvm: int, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """`tool-N` on PATH, else a plain `tool` of LLVM N (what CPython's Tools/jit looks for)."""
+    path = env.get("PATH")
+    for program in (f"{tool}-{llvm}", tool):
+        found = shutil.which(program, path=path)
+        if not found:
+            continue
+        try:
+            out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        match = _LLVM_VERSION.search(out)
+        if match and int(match.group(1)) == llvm:
+            return program, match.group(0).split()[1]
+    return None, ""
+
+
+def jit_toolchain(llvm: int | None, env: Mapping[str, str] | None = None, *, required: bool = True) -> list[Check]:
+    """clang and llvm-readobj of LLVM `llvm`, which a JIT build compiles its stencils with."""
+    if llvm is None:
+        return []
+    from pybuild12.variants import jit_packages
+
+    env = dict(os.environ if env is None else env)
+    debian, fedora = jit_packages(llvm)
+    checks = []
+    for tool, deb, fed in (("clang", debian[0], fedora[0]), ("llvm-readobj", debian[1], fedora[1])):
+        program, version = _llvm_tool(tool, llvm, env)
+        checks.append(Check(f"{tool}-{llvm}", f"{tool} of LLVM {llvm} (JIT builds)", program is not None, required,
+                            f"{program} {version}" if program else f"neither {tool}-{llvm} nor a {tool} of LLVM {llvm} "
+                            "on PATH", deb, fed, group="jit"))
+    return checks
+
+
+def llvm_version(llvm: int, env: Mapping[str, str] | None = None) -> str:
+    """The full version of LLVM `llvm`'s clang (for the keys of JIT builds), or 'missing'."""
+    _, version = _llvm_tool("clang", llvm, dict(os.environ if env is None else env))
+    return version or "missing"
 
 
 def missing(checks: Iterable[Check]) -> list[Check]:
@@ -172,8 +226,8 @@ def packages_for(modules: Iterable[str]) -> list[Check]:
 
 def install_hint(checks: Iterable[Check]) -> str:
     checks = list(checks)
-    debian = " ".join(sorted({c.debian for c in checks}))
-    fedora = " ".join(sorted({c.fedora for c in checks}))
+    debian = " ".join(shlex.quote(p) for p in sorted({c.debian for c in checks}))
+    fedora = " ".join(shlex.quote(p) for p in sorted({c.fedora for c in checks}))
     return (
         f"install them, then run the same command again:\n"
         f"  Debian/Ubuntu: sudo apt-get install {debian}\n"

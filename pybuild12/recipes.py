@@ -87,6 +87,7 @@ class BuildOptions:
     lto: bool = True
     configure_args: tuple[str, ...] = ()
     required_modules: tuple[str, ...] = DEFAULT_REQUIRED_MODULES
+    variants: tuple[str, ...] = ()  # freethreaded, debug, jit (see variants.py), in canonical order
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,25 @@ def with_lto(recipe: Recipe, lto: bool) -> Recipe:
     return replace(recipe, build=replace(recipe.build, lto=lto))
 
 
+def with_optimizations(recipe: Recipe, optimizations: bool) -> Recipe:
+    """The same recipe built with or without PGO (`install --pgo/--no-pgo`); LTO follows
+    unless asked for apart, as in a recipe without an `lto` key."""
+    return replace(recipe, build=replace(recipe.build, optimizations=optimizations, lto=optimizations))
+
+
+def with_variants(recipe: Recipe, wanted: tuple[str, ...], *, version_known: bool = True) -> Recipe:
+    """The recipe built as the variants ask besides its own (`3.14t+debug`), refused where
+    its version cannot build them. A debug build goes without PGO and LTO."""
+    from pybuild12 import variants
+
+    merged = variants.ordered((*recipe.build.variants, *wanted))
+    variants.check_supported(recipe.name, recipe.version if version_known else None, merged)
+    build = replace(recipe.build, variants=merged)
+    if variants.plain(merged):
+        build = replace(build, optimizations=False, lto=False)
+    return replace(recipe, build=build)
+
+
 # --------------------------------------------------------------------- search
 
 
@@ -154,6 +174,14 @@ def _sort_key(name: str) -> tuple:
 
 def is_path(spec: str) -> bool:
     return spec.endswith(".toml") or "/" in spec or spec.startswith(".")
+
+
+def exists(spec: str, recipe_dir: Path | None = None) -> bool:
+    """Whether `spec` names a recipe file as it stands (a name such as `3.14t` may not,
+    and then it is a request with variants)."""
+    if is_path(spec):
+        return Path(spec).expanduser().is_file()
+    return bool(NAME_RE.match(spec)) and ((recipe_dir or shipped_dir()) / f"{spec}.toml").is_file()
 
 
 def load(spec: str, recipe_dir: Path | None = None) -> Recipe:
@@ -253,7 +281,7 @@ def _parse_source(path: Path, table: dict) -> Source:
 
 def _parse_build(path: Path, table: dict) -> BuildOptions:
     _check_keys(path, "build", table, {"optimizations": False, "lto": False, "configure-args": False,
-                                       "required-modules": False})
+                                       "required-modules": False, "variants": False})
     optimizations = _typed(path, "build.optimizations", table.get("optimizations", True), bool)
     lto = _typed(path, "build.lto", table.get("lto", optimizations), bool)
     args = tuple(_string_list(path, "build.configure-args", table.get("configure-args", [])))
@@ -271,7 +299,15 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
                 + _did_you_mean(module, KNOWN_MODULES)
                 + f" (known: {', '.join(sorted(KNOWN_MODULES))})"
             )
-    return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules)
+    from pybuild12 import variants
+
+    wanted = tuple(_string_list(path, "build.variants", table.get("variants", [])))
+    for variant in wanted:
+        if variant not in variants.ORDER:
+            raise RecipeError(f"{path}: key 'build.variants': unknown variant {variant!r}"
+                              + _did_you_mean(variant, variants.ORDER) + f" (known: {', '.join(variants.ORDER)})")
+    return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
+                        variants=variants.ordered(wanted))
 
 
 # ----------------------------------------------------------------- validation

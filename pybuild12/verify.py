@@ -13,13 +13,15 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from pybuild12.errors import CheckError
 
 PASSED, FAILED, SKIPPED, INCONCLUSIVE = "passed", "failed", "skipped", "inconclusive"
 CHECK_NAMES = ("modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads",
                "clean exit", "parallelism")
+# From resources/verify_variant.py: what kind of build it is, and its variants' own proofs.
+VARIANT_CHECK_NAMES = ("variant", "free-threading", "thread parallelism", "debug build", "jit")
 TIMEOUT = 300
 FULL_TIMEOUT = 900
 
@@ -38,13 +40,14 @@ class Report:
     version: str
     api: dict[str, Any]
     checks: tuple[Check, ...]
+    build: dict[str, Any] = field(default_factory=dict)  # freethreaded/debug/jit: what the interpreter is
 
     @property
     def ok(self) -> bool:
         return all(c.status != FAILED for c in self.checks)
 
     def as_json(self) -> dict[str, Any]:
-        return {"python": self.python, "version": self.version, "api": self.api, "ok": self.ok,
+        return {"python": self.python, "version": self.version, "api": self.api, "build": self.build, "ok": self.ok,
                 "checks": [asdict(c) for c in self.checks]}
 
 
@@ -61,8 +64,13 @@ def _version(python: Path) -> tuple[int, ...] | None:
         raise CheckError(f"{python} is not a Python interpreter (it printed {out.stdout.strip()[:80]!r})") from None
 
 
-def run(python: Path, *, full: bool = False, workers: int | None = None) -> Report:
-    """Verify the interpreter at `python`; never raises for a failed check, only for a missing interpreter."""
+def run(python: Path, *, full: bool = False, workers: int | None = None, expect: Sequence[str] = ()) -> Report:
+    """Verify the interpreter at `python`; never raises for a failed check, only for a missing interpreter.
+
+    `expect`: the variants the build was asked for (freethreaded, debug, jit); a build
+    that is not what was asked for fails the "variant" check. Whatever variant the
+    interpreter is, its own checks run.
+    """
     if not python.exists():
         raise CheckError(f"no interpreter at {python}")
     version = _version(python)
@@ -88,16 +96,38 @@ def run(python: Path, *, full: bool = False, workers: int | None = None) -> Repo
         tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
         return Report(str(python), text, {}, (Check("verifier", FAILED,
                                                      f"the interpreter crashed (exit code {proc.returncode}): {tail}"),))
-    checks = tuple(Check(c["name"], c["status"], c["reason"], c.get("figures", {})) for c in data["checks"])
+    checks = _checks(data)
     if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
         checks += (Check("verifier exit", FAILED, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"),)
-    return Report(str(python), data["python"]["version"], data.get("api", {}), checks)
+    build, variant_checks = _variant_checks(python, expect)
+    return Report(str(python), data["python"]["version"], data.get("api", {}), variant_checks + checks, build)
+
+
+def _checks(data: dict) -> tuple[Check, ...]:
+    return tuple(Check(c["name"], c["status"], c["reason"], c.get("figures", {})) for c in data["checks"])
+
+
+def _variant_checks(python: Path, expect: Sequence[str]) -> tuple[dict, tuple[Check, ...]]:
+    """resources/verify_variant.py's findings: the build's variants and their proofs."""
+    args = ["--expect", ",".join(expect)] if expect else []
+    script = resources.files("pybuild12").joinpath("resources/verify_variant.py")
+    with resources.as_file(script) as path:
+        try:
+            proc = subprocess.run([str(python), "-I", str(path), *args], capture_output=True, text=True,
+                                  timeout=TIMEOUT)
+            data = json.loads(proc.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),)
+        except (ValueError, IndexError):
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            return {}, (Check("variant", FAILED, f"the interpreter crashed (exit code {proc.returncode}): {tail}"),)
+    return data.get("build", {}), _checks(data)
 
 
 def enforce(report: Report) -> None:
     failed = [c for c in report.checks if c.status == FAILED]
     if failed:
         raise CheckError(
-            "sub-interpreter verification failed:\n" + "\n".join(f"  {c.name}: {c.reason}" for c in failed),
+            "verification failed:\n" + "\n".join(f"  {c.name}: {c.reason}" for c in failed),
             hint="'pybuild12 verify --python PATH' repeats the checks",
         )

@@ -13,6 +13,10 @@ FAKE_SLEEP_IN=configure|make|install, FAKE_SLEEP=N
 FAKE_INSTALL_MB=N                 make install also writes an N MB file (to fill a disk)
 FAKE_REPORT_MISSING="_ssl _lzma"  make prints CPython's "bits not found" report
 FAKE_TRAINING_FAILS=1             a test of the "training run" fails (as in CPython 3.13+, make stops)
+FAKE_IGNORE_VARIANTS=1            configure ignores --disable-gil and the like, as a CPython before 3.13 does
+
+Like CPython's configure, it writes the variants it takes up into pyconfig.h (Py_GIL_DISABLED,
+Py_DEBUG) and the JIT's -D_Py_JIT into the Makefile.
 
 Like CPython's Makefile, the "training run" writes `.gcda` files and
 `profile-run-stamp`; with the stamp already there, make goes straight to
@@ -41,6 +45,18 @@ for arg in "$@"; do case "$arg" in --prefix=*) prefix="${arg#--prefix=}";; esac;
 printf 'PREFIX=%s\n' "$prefix" > config.status
 printf '%s\n' "$@" > configure-args.txt
 printf '%s\n' "$CFLAGS_NODIST" > configure-cflags-nodist.txt
+: > pyconfig.h
+if [ -z "$FAKE_IGNORE_VARIANTS" ]; then
+    for arg in "$@"; do
+        case "$arg" in
+            --disable-gil) echo "#define Py_GIL_DISABLED 1" >> pyconfig.h;;
+            --with-pydebug) echo "#define Py_DEBUG 1" >> pyconfig.h;;
+            --enable-experimental-jit*) echo "CONFIGURE_CFLAGS_NODIST= -D_Py_JIT" >> Makefile;;
+        esac
+    done
+else
+    echo "configure: WARNING: unrecognized options: $*"
+fi
 exit 0
 """
 
@@ -184,12 +200,13 @@ class _Zeros(io.RawIOBase):
 
 
 def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = HOST_VERSION,
-                name: str = "fake", modules: str = "[]") -> Path:
+                name: str = "fake", modules: str = "[]", build: str = "") -> Path:
+    """A recipe of the fake tarball; `build`: more lines for its [build] table."""
     path = directory / f"{name}.toml"
     path.write_text(
         f'version = "{version}"\nsummary = "fake CPython for orchestration tests"\n\n'
         f'[source]\nkind = "tarball"\nurl = "{tarball.as_uri()}"\nsha256 = "{sha256}"\n\n'
-        f"[build]\nrequired-modules = {modules}\n",
+        f"[build]\nrequired-modules = {modules}\n{build}",
         encoding="utf-8",
     )
     return path
@@ -202,4 +219,5 @@ def passing_verifier(python, **kwargs):
     from pybuild12 import verify
 
     checks = tuple(verify.Check(n, verify.PASSED, "fake") for n in verify.CHECK_NAMES)
-    return verify.Report(str(python), HOST_VERSION, {"low_level": "fake"}, checks)
+    build = {v: True for v in kwargs.get("expect", ())}  # what the install asked the verifier to expect
+    return verify.Report(str(python), HOST_VERSION, {"low_level": "fake"}, checks, build)

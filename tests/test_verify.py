@@ -15,7 +15,7 @@ import pytest
 from pybuild12 import verify
 
 CHECKS_1_TO_7 = ["modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads", "clean exit"]
-SHAPE = {"python", "version", "api", "ok", "checks"}
+SHAPE = {"python", "version", "api", "build", "ok", "checks"}
 CHECK_SHAPE = {"name", "status", "reason", "figures"}
 
 
@@ -81,8 +81,25 @@ def test_json_shape_is_stable():
     data = json.loads(out.stdout)
     assert set(data) == SHAPE
     assert all(set(c) == CHECK_SHAPE for c in data["checks"])
-    assert [c["name"] for c in data["checks"]] == list(verify.CHECK_NAMES)
+    assert [c["name"] for c in data["checks"]] == ["variant", *verify.CHECK_NAMES]
+    assert data["build"] == {"freethreaded": False, "debug": False, "jit": False}
     assert out.returncode == (0 if data["ok"] else 7)
+
+
+def test_a_build_that_is_not_the_variant_asked_for_fails():
+    report = verify.run(pyenv_python("3.13.0"), expect=("freethreaded", "jit"))
+    checks = by_name(report)
+    assert checks["variant"].status == "failed"
+    assert checks["variant"].reason == "expected freethreaded+jit, but this is a default build"
+    assert checks["jit"].status == "failed" and "not available" in checks["jit"].reason
+    assert "free-threading" not in checks  # only a free-threaded build gets the GIL scan
+    assert not report.ok
+
+
+def test_a_default_build_passes_as_one(report_313):
+    checks = by_name(report_313)
+    assert checks["variant"].status == "passed" and checks["variant"].reason == "default build"
+    assert "thread parallelism" not in checks
 
 
 def test_python_before_312_gets_a_sentence_not_a_traceback():

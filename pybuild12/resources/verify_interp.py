@@ -441,14 +441,26 @@ def check_parallelism(api, workers):
                "seconds_one_worker": {"interpreters": own1, "threads": thr1, "processes": proc1},
                "seconds_all_workers": {"interpreters": ownn, "threads": thrn, "processes": procn}}
     summary = "%d workers: own-GIL interpreters %.2fx, threads %.2fx, processes %.2fx" % (workers, own, thr, proc)
+    judge("parallelism", "interpreters", own, proc, workers, summary, figures)
+    if free_threaded():
+        # PEP 703: on a free-threaded build plain threads must scale as well.
+        judge("thread parallelism", "threads", thr, proc, workers, summary, figures)
+
+
+def free_threaded():
+    import sysconfig
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def judge(name, what, speedup, proc, workers, summary, figures):
+    """Passed at 75% of the processes' speedup; inconclusive when not even processes scale."""
     control = 1 + 0.3 * (workers - 1)
     if proc < control:
-        record("parallelism", "inconclusive", summary + "; even processes did not scale (a busy machine?)", **figures)
-    elif own >= 0.75 * proc:
-        record("parallelism", "passed", summary, **figures)
+        record(name, "inconclusive", summary + "; even processes did not scale (a busy machine?)", **figures)
+    elif speedup >= 0.75 * proc:
+        record(name, "passed", summary, **figures)
     else:
-        record("parallelism", "failed", summary + "; interpreters reached less than 75% of the processes' speedup",
-               **figures)
+        record(name, "failed", summary + "; %s reached less than 75%% of the processes' speedup" % what, **figures)
 
 
 # ---------------------------------------------------------- CPython's tests
@@ -490,21 +502,42 @@ def check_regression_tests(api):
 
 
 def scaling(max_workers):
-    """For benchmarks: speedups of interpreters, threads and processes at 1..max_workers."""
+    """For benchmarks: speedups of interpreters, threads and processes at 1..max_workers.
+
+    Each row also has the seconds of one worker and of all its workers per kind. An
+    interpreter that cannot run sub-interpreters (say a free-threaded build that refuses
+    them) still gets its thread and process figures: interpreters is None in every row
+    from the one that failed on, and interpreters_error says why.
+    """
     api = Api()
     n = calibrate()
-    interps = [api.create() for _ in range(max_workers)]
-    rows = []
+    interps, error, rows = [], None, []
+    try:
+        for _ in range(max_workers):
+            interps.append(api.create())
+    except Exception as exc:
+        error = describe(exc)
     try:
         for w in range(1, max_workers + 1):
-            own = speedups(lambda k: time_interpreters(api, interps, n, k), w)
-            thr = speedups(lambda k: time_threads(n, k), w)
-            proc = speedups(lambda k: time_processes(n, k), w)
-            rows.append({"workers": w, "interpreters": own[0], "threads": thr[0], "processes": proc[0]})
+            row = {"workers": w, "interpreters": None, "seconds_one_worker": {}, "seconds_all_workers": {}}
+            timers = {"interpreters": lambda k: time_interpreters(api, interps, n, k),
+                      "threads": lambda k: time_threads(n, k), "processes": lambda k: time_processes(n, k)}
+            for kind, timer in timers.items():
+                if kind == "interpreters" and error is not None:
+                    continue
+                try:
+                    row[kind], row["seconds_one_worker"][kind], row["seconds_all_workers"][kind] = speedups(timer, w)
+                except Exception as exc:
+                    if kind != "interpreters":
+                        raise
+                    error = describe(exc)
+            rows.append(row)
     finally:
         for interp in interps:
             interp.close()
-    print(json.dumps({"python": sys.version.split()[0], "api": api.as_json(), "rows": rows}))
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()  # PEP 703: an extension module can turn it back on
+    print(json.dumps({"python": sys.version.split()[0], "api": api.as_json(), "iterations": n, "gil_enabled": gil,
+                      "interpreters_error": error, "rows": rows}))
 
 
 def main():
