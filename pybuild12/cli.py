@@ -377,12 +377,18 @@ def verify(
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
     files: bool = typer.Option(False, "--files", help="Instead: check the build's files against the sha256 manifest written when it was installed, naming every file changed, missing or added."),
 ) -> None:
-    """Prove that sub-interpreters with their own GIL work in a build.
+    """Prove that sub-interpreters with their own GIL work in a build, and its variant.
 
     Checks, each passed, failed, skipped or inconclusive: modules, high-level API,
     test.support helper, lifecycle, messages, threads, clean exit, parallelism
     (own-GIL interpreters against threads and processes), and with --full CPython's
     own regression tests. Exit 0 when nothing failed, 7 otherwise.
+
+    And the build's variant (an installed build must be the one it was asked to be):
+    free-threaded builds, that the GIL stays off after importing the standard
+    library's extension modules (naming any that turns it on) and that threads scale
+    like processes; debug builds, sys.gettotalrefcount; JIT builds, that PYTHON_JIT=1
+    turns the JIT on.
 
     With --files, instead: every file of the build against the sha256 manifest written
     when it was installed; lists each file changed, missing or added (a package

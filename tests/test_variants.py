@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -260,3 +262,37 @@ def test_a_jit_build_records_its_llvm(fake_variants, paths, monkeypatch):
     assert meta["inputs"]["llvm"] == "19.1.7" and meta["inputs"]["variants"] == ["jit"]
     assert outcome.receipt["variants"] == ["jit"]
     assert "--enable-experimental-jit=yes-off" in outcome.receipt["configure_args"]
+
+
+def test_doctor_shows_each_pinned_llvm_as_optional(tmp_path):
+    jit = [c for c in preflight.doctor(str(tmp_path)) if c.group == "jit"]
+    assert {c.name for c in jit} >= {"clang-18", "llvm-readobj-18", "clang-19", "llvm-readobj-19"}
+    assert not any(c.required for c in jit)  # only a JIT build needs them
+
+
+def test_list_says_what_each_recipe_can_be_built_as():
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True)
+    recipes_found = {r["name"]: r for r in json.loads(out.stdout)["recipes"]}
+    assert recipes_found["3.12.13"]["variants"] == ["debug"]
+    assert recipes_found["main"]["variants"] == ["debug"]
+    assert recipes_found["3.13.5"]["variants"] == ["freethreaded", "debug", "jit"]
+
+
+@needs_host_interpreters
+def test_commands_that_take_a_name_accept_the_short_spelling(fake_variants, paths):
+    directory, tarball, sha, _ = fake_variants
+    recipe = make_recipe(directory, tarball, sha, name="3.13.5", build="optimizations = false\n")
+    installer.install(f"{recipe}+freethreaded", InstallOptions(), paths=paths)
+    env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
+    which = subprocess.run([sys.executable, "-m", "pybuild12", "which", "3.13.5t"], capture_output=True, text=True,
+                           env=env)
+    assert which.returncode == 0, which.stderr
+    assert which.stdout.strip().startswith(str(paths.prefix("3.13.5+freethreaded")))
+    listed = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
+                            env=env)
+    assert {b["name"]: b["variants"] for b in json.loads(listed.stdout)["installed"]} == {
+        "3.13.5+freethreaded": ["freethreaded"]}
+    gone = subprocess.run([sys.executable, "-m", "pybuild12", "uninstall", "3.13.5t"], capture_output=True,
+                          text=True, env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert not paths.prefix("3.13.5+freethreaded").exists()

@@ -1,11 +1,13 @@
-"""A real build from a git source pinned by an abbreviated commit.
+"""A real free-threaded build from a git source pinned by an abbreviated commit.
 
 The CPython 3.13.5 sources, committed as one commit to a local repository
 (file:// stands in for GitHub), built by a recipe that pins the commit the way
 the `main` recipe pins 22f3425c3d: ten hex digits, resolved by pybuild12.
-The recipe leaves out the optimizations (a plain build, a third of the time):
-the build steps do not depend on where the sources came from, and the session's
-real build covers PGO and LTO.
+It is asked for as `RECIPE.toml+freethreaded`, as `main+freethreaded` would be,
+so this one build proves both git sources and the free-threaded variant
+(--disable-gil, PEP 703) with its verification: the GIL stays off, threads scale.
+The recipe leaves out the optimizations (a plain build, a fifth of the time):
+the session's real build covers PGO and LTO.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from realbuild import RECIPE, TARBALL, sources_dir
 
 pytestmark = pytest.mark.integration
+NAME = "cpython-git+freethreaded"
 
 FIXED = {
     "GIT_AUTHOR_NAME": "CPython Sources", "GIT_AUTHOR_EMAIL": "sources@example.invalid",
@@ -57,10 +60,10 @@ def git_build(mirror_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("git-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
     env["PYBUILD12_HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe)], env=env,
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", f"{recipe}+freethreaded"], env=env,
                           capture_output=True, text=True, timeout=3600)
     sys.stderr.write(proc.stderr)
-    prefix = home / "data" / "pythons" / "cpython-git"
+    prefix = home / "data" / "pythons" / NAME
     return {"proc": proc, "full": full, "pinned": pinned, "prefix": prefix, "env": env, "url": repo.as_uri()}
 
 
@@ -76,7 +79,7 @@ def test_receipt_records_the_pin_and_its_resolution(git_build):
     assert source["commit_pinned"] == git_build["pinned"]
     assert source["commit"] == git_build["full"]
     assert git_build["full"].startswith(source["describe"][:7]) or git_build["full"][:7] in source["describe"]
-    assert receipt["configure_args"] == [f"--prefix={git_build['prefix']}"]
+    assert receipt["configure_args"] == [f"--prefix={git_build['prefix']}", "--disable-gil"]
 
 
 def test_sys_version_names_the_pinned_commit(git_build):
@@ -85,12 +88,89 @@ def test_sys_version_names_the_pinned_commit(git_build):
     assert out.returncode == 0, out.stderr
     revision, version, config_args = out.stdout.splitlines()
     assert len(revision) >= 7 and git_build["full"].startswith(revision)
-    assert version.startswith(f"{RECIPE} (") and revision in version
-    assert config_args == f"'--prefix={git_build['prefix']}'"
+    assert version.startswith(f"{RECIPE} experimental free-threading build (") and revision in version
+    assert config_args == f"'--prefix={git_build['prefix']}' '--disable-gil'"
 
 
 def test_list_shows_the_commit(git_build):
     out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], env=git_build["env"],
                          capture_output=True, text=True)
     installed = {b["name"]: b for b in json.loads(out.stdout)["installed"]}
-    assert installed["cpython-git"]["commit"] == git_build["full"]
+    assert installed[NAME]["commit"] == git_build["full"]
+    assert installed[NAME]["variants"] == ["freethreaded"]
+
+
+# ------------------------------------------------------------- free-threading
+
+
+def test_the_gil_is_off_and_the_install_proved_it(git_build):
+    python = git_build["prefix"] / "bin" / "python3.13t"
+    out = subprocess.run([str(python), "-c", "import sys, sysconfig; print(sys._is_gil_enabled(), "
+                          "sysconfig.get_config_var('Py_GIL_DISABLED'), sys.abiflags)"], capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "1", "t"], out.stderr
+    receipt = json.loads((git_build["prefix"] / "pybuild12.json").read_text())
+    assert receipt["variants"] == ["freethreaded"]
+    checks = {c["name"]: c for c in receipt["verification"]["checks"]}
+    assert checks["variant"]["status"] == "passed"
+    assert checks["free-threading"]["status"] == "passed", checks["free-threading"]
+    assert checks["free-threading"]["figures"]["imported"] >= 80  # the standard library's extension modules
+    assert checks["free-threading"]["figures"]["enabled_by"] == []
+    # Sub-interpreters work on the free-threaded build too.
+    for name in ("modules", "high-level API", "lifecycle", "messages", "threads", "clean exit"):
+        assert checks[name]["status"] == "passed", checks[name]
+    # Timing checks may be inconclusive on a busy machine, never failed.
+    assert checks["thread parallelism"]["status"] in ("passed", "inconclusive"), checks["thread parallelism"]
+
+
+def test_verify_expects_the_variant_of_the_receipt(git_build):
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "verify", NAME, "--json"], env=git_build["env"],
+                         capture_output=True, text=True, timeout=600)
+    data = json.loads(out.stdout)
+    assert data["build"]["freethreaded"] is True
+    statuses = {c["name"]: c["status"] for c in data["checks"]}
+    assert statuses["variant"] == "passed" and statuses["free-threading"] == "passed"
+    assert statuses["thread parallelism"] != "failed", data
+    figures = next(c for c in data["checks"] if c["name"] == "thread parallelism")["figures"]
+    assert figures["threads_speedup"] > 0 and figures["processes_speedup"] > 0
+    assert out.returncode == (0 if data["ok"] else 7)
+
+
+EXTENSIONS = {
+    # Single-phase init declares nothing about the GIL: 3.13t turns it back on at import.
+    "needs_gil": """
+#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "needs_gil", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_needs_gil(void) { return PyModule_Create(&def); }
+""",
+    # Multi-phase init with Py_mod_gil = Py_MOD_GIL_NOT_USED (PEP 703): the GIL stays off.
+    "no_gil": """
+#include <Python.h>
+static PyModuleDef_Slot slots[] = {{Py_mod_gil, Py_MOD_GIL_NOT_USED}, {0, NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "no_gil", NULL, 0, NULL, slots};
+PyMODINIT_FUNC PyInit_no_gil(void) { return PyModuleDef_Init(&def); }
+""",
+}
+
+
+def test_gil_scan_names_the_extension_that_turns_the_gil_back_on(git_build, tmp_path):
+    python = git_build["prefix"] / "bin" / "python3.13t"
+    info = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('include')); "
+                           "print(sysconfig.get_config_var('EXT_SUFFIX'))"], capture_output=True, text=True)
+    include, suffix = info.stdout.split()
+    for name, source in EXTENSIONS.items():
+        (tmp_path / f"{name}.c").write_text(source)
+        subprocess.run(["cc", "-shared", "-fPIC", f"-I{include}", str(tmp_path / f"{name}.c"),
+                        "-o", str(tmp_path / f"{name}{suffix}")], check=True)
+    script = Path(__file__).resolve().parents[2] / "pybuild12" / "resources" / "verify_variant.py"
+    # needs_gil first: the scan must go on after it in a new child and still import no_gil and json.
+    out = subprocess.run([str(python), "-I", str(script), "--gil-scan", "--path", str(tmp_path),
+                          "needs_gil", "no_gil", "_json", "missing_module"], capture_output=True, text=True,
+                         timeout=300)
+    scan = json.loads(out.stdout)
+    assert scan["gil_at_start"] is False
+    assert scan["enabled_by"] == ["needs_gil"]
+    assert scan["imported"] == 3
+    assert list(scan["failed"]) == ["missing_module"]
+    only_free = subprocess.run([str(python), "-I", str(script), "--gil-scan", "--path", str(tmp_path), "no_gil"],
+                               capture_output=True, text=True, timeout=300)
+    assert json.loads(only_free.stdout)["enabled_by"] == []
