@@ -36,6 +36,19 @@ class RealBuild:
         return self.home / "data" / "pythons" / RECIPE
 
 
+def install_apart(home: Path, *args: str, mirror: str | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    """`pybuild12 install ARGS` into a home of its own (a build besides the session's
+    shared one); its output goes to the test's stderr. Returns the run and its env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
+    env["PYBUILD12_HOME"] = str(home)
+    if mirror:
+        env["PYBUILD12_MIRROR"] = mirror
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", *args], env=env, capture_output=True,
+                          text=True, timeout=3600)
+    sys.stderr.write(proc.stderr)
+    return proc, env
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     requests_seen: list[str] = []
 

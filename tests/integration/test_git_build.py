@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, TARBALL, sources_dir
+from realbuild import RECIPE, TARBALL, install_apart, sources_dir
 
 pytestmark = pytest.mark.integration
 NAME = "cpython-git+freethreaded"
@@ -58,11 +58,7 @@ def git_build(mirror_server, tmp_path_factory):
         '[build]\noptimizations = false\n'
     )
     home = tmp_path_factory.mktemp("git-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
-    env["PYBUILD12_HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", f"{recipe}+freethreaded"], env=env,
-                          capture_output=True, text=True, timeout=3600)
-    sys.stderr.write(proc.stderr)
+    proc, env = install_apart(home, f"{recipe}+freethreaded")
     prefix = home / "data" / "pythons" / NAME
     return {"proc": proc, "full": full, "pinned": pinned, "prefix": prefix, "env": env, "url": repo.as_uri()}
 

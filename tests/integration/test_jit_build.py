@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from realbuild import sources_dir
+from realbuild import install_apart, sources_dir
 
 pytestmark = pytest.mark.integration
 VERSION = "3.14.10"
@@ -35,11 +34,7 @@ def jit_build(mirror_server, tmp_path_factory):
     if missing:
         pytest.skip(f"no {', '.join(missing)} here (apt-get install clang-19 llvm-19)")
     home = tmp_path_factory.mktemp("jit-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
-    env.update(PYBUILD12_HOME=str(home), PYBUILD12_MIRROR=mirror_server)
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", "3.14+jit", "--no-pgo"], env=env,
-                          capture_output=True, text=True, timeout=3600)
-    sys.stderr.write(proc.stderr)
+    proc, env = install_apart(home, "3.14+jit", "--no-pgo", mirror=mirror_server)
     return {"proc": proc, "prefix": home / "data" / "pythons" / NAME, "env": env}
 
 

@@ -1,0 +1,48 @@
+"""A real debug build: `pybuild12 install 3.13.5+debug` (--with-pydebug, the build
+CPython's own developers work with).
+
+A debug build goes without PGO and LTO (about 2 minutes on 2 cores), so it is
+cheap to build for real: it proves that the variant reaches configure, that the
+installed interpreter is a Py_DEBUG one, and that sub-interpreters with their own
+GIL pass every check on it too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from realbuild import install_apart
+
+pytestmark = pytest.mark.integration
+NAME = "3.13.5+debug"
+
+
+@pytest.fixture(scope="session")
+def debug_build(mirror_server, tmp_path_factory):
+    home = tmp_path_factory.mktemp("debug-home")
+    proc, env = install_apart(home, "3.13.5+debug", mirror=mirror_server)
+    return {"proc": proc, "prefix": home / "data" / "pythons" / NAME, "env": env}
+
+
+def test_debug_install_is_plain_and_verified(debug_build):
+    assert debug_build["proc"].returncode == 0, debug_build["proc"].stderr[-3000:]
+    receipt = json.loads((debug_build["prefix"] / "pybuild12.json").read_text())
+    assert receipt["variants"] == ["debug"]
+    assert receipt["configure_args"] == [f"--prefix={debug_build['prefix']}", "--with-pydebug"]
+    assert "pgo_profile" not in receipt  # no training run for a debug build
+    checks = {c["name"]: c for c in receipt["verification"]["checks"]}
+    assert checks["variant"]["status"] == "passed" and checks["debug build"]["status"] == "passed"
+    for name in ("modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads",
+                 "clean exit"):
+        assert checks[name]["status"] == "passed", checks[name]
+    assert checks["parallelism"]["status"] != "failed", checks["parallelism"]
+
+
+def test_the_interpreter_counts_references(debug_build):
+    python = debug_build["prefix"] / "bin" / "python3.13"
+    out = subprocess.run([str(python), "-c", "import sys; print(sys.gettotalrefcount() > 0, sys.abiflags)"],
+                         capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "d"], out.stderr
