@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight,
-                       profiles, recipes, registry, remote, runner, sources, staging, variants)
+                       profiles, registry, remote, runner, sources, staging, variants)
 from pybuild12 import verify as verifier
 from pybuild12.errors import BuildError, RecipeError
 from pybuild12.paths import Paths
@@ -114,7 +114,7 @@ def install(
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix,
                                           compiler=compiler, build_env=build.build_env(env),
-                                          variants=_variant_inputs(recipe, env))
+                                          variants=variants.key_inputs(recipe, env))
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
@@ -288,42 +288,9 @@ def _keep_profile(run: _Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Path
 
 
 def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
-    """The recipe to build, the build's name, and the version it must report (None: any).
-
-    `3.14t+debug` is recipe 3.14 (an alias of 3.14.10) with two variants, named
-    `3.14.10+freethreaded+debug`: the variants are part of the name, so each variant
-    of a version is a build of its own beside the default one.
-    """
-    wanted = variants.parse(spec) if not recipes.exists(spec) else variants.Request(spec)
-    recipe = recipes.load(wanted.recipe)
-    if options.commit is not None:
-        recipe = recipes.with_commit(recipe, options.commit)
-    recipe = recipes.with_variants(recipe, wanted.variants, version_known=options.commit is None)
-    if options.optimizations is not None:
-        recipe = recipes.with_optimizations(recipe, options.optimizations)
-    if options.lto is not None:
-        recipe = recipes.with_lto(recipe, options.lto)
-    expected_version: str | None = recipe.version
-    tail = variants.suffix(recipe.build.variants)
-    name = options.name or recipe.name + tail
-    if options.commit is not None:
-        expected_version = None  # the recipe's version describes its own pin only
-        name = options.name or f"{recipe.name}@{recipe.source.pin[:12]}{tail}"
-    if not recipes.NAME_RE.match(name):
-        raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
-    return recipe, name, expected_version
-
-
-def _variant_inputs(recipe: Recipe, env: Mapping[str, str]) -> dict:
-    """What the variants add to the keys: their names, and for the JIT the LLVM that
-    compiles its stencils (a build with another clang is another build)."""
-    if not recipe.build.variants:
-        return {}
-    inputs: dict = {"variants": list(recipe.build.variants)}
-    if "jit" in recipe.build.variants:
-        llvm = variants.llvm_major(recipe.version)
-        inputs["llvm"] = preflight.llvm_version(llvm, env) if llvm else "unknown"
-    return inputs
+    """The recipe to build, the build's name, and the version it must report (None: any)."""
+    return variants.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
+                            lto=options.lto)
 
 
 def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:

@@ -181,14 +181,15 @@ def jit_toolchain(llvm: int | None, env: Mapping[str, str] | None = None, *, req
     """clang and llvm-readobj of LLVM `llvm`, which a JIT build compiles its stencils with."""
     if llvm is None:
         return []
-    from pybuild12.variants import jit_packages
+    from pybuild12.variants import jit_packages, table as variant_table
 
     env = dict(os.environ if env is None else env)
     debian, fedora = jit_packages(llvm)
+    users = ", ".join(v for v, major in variant_table()["jit"]["llvm"].items() if major == llvm) or "?"
     checks = []
     for tool, deb, fed in (("clang", debian[0], fedora[0]), ("llvm-readobj", debian[1], fedora[1])):
         program, version = _llvm_tool(tool, llvm, env)
-        checks.append(Check(f"{tool}-{llvm}", f"{tool} of LLVM {llvm} (JIT builds)", program is not None, required,
+        checks.append(Check(f"{tool}-{llvm}", f"{tool} {llvm} (JIT of {users})", program is not None, required,
                             f"{program} {version}" if program else f"neither {tool}-{llvm} nor a {tool} of LLVM {llvm} "
                             "on PATH", deb, fed, group="jit"))
     return checks

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12.errors import RecipeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pybuild12.recipes import Recipe
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -169,3 +172,50 @@ def build_name(name: str) -> str:
     except RecipeError:
         return name
     return request.recipe + request.suffix if request.variants else name
+
+
+# ------------------------------------------------------------- the request
+
+
+def resolve(spec: str, *, name: str | None = None, commit: str | None = None, optimizations: bool | None = None,
+            lto: bool | None = None) -> tuple["Recipe", str, str | None]:
+    """The recipe to build, the build's name, and the version it must report (None: any).
+
+    `3.14t+debug` is recipe 3.14 (an alias of 3.14.10) with two variants, named
+    `3.14.10+freethreaded+debug`: the variants are part of the name, so each variant
+    of a version is a build of its own beside the default one.
+    """
+    from pybuild12 import recipes
+
+    wanted = parse(spec) if not recipes.exists(spec) else Request(spec)
+    recipe = recipes.load(wanted.recipe)
+    if commit is not None:
+        recipe = recipes.with_commit(recipe, commit)
+    recipe = recipes.with_variants(recipe, wanted.variants, version_known=commit is None)
+    if optimizations is not None:
+        recipe = recipes.with_optimizations(recipe, optimizations)
+    if lto is not None:
+        recipe = recipes.with_lto(recipe, lto)
+    expected_version: str | None = recipe.version
+    tail = suffix(recipe.build.variants)
+    build_name = name or recipe.name + tail
+    if commit is not None:
+        expected_version = None  # the recipe's version describes its own pin only
+        build_name = name or f"{recipe.name}@{recipe.source.pin[:12]}{tail}"
+    if not recipes.NAME_RE.match(build_name):
+        raise RecipeError(f"invalid build name {build_name!r}", hint="use letters, digits and . _ + @ -")
+    return recipe, build_name, expected_version
+
+
+def key_inputs(recipe: "Recipe", env: Mapping[str, str]) -> dict[str, Any]:
+    """What the variants add to a build's keys: their names, and for the JIT the LLVM
+    that compiles its stencils (a build with another clang is another build)."""
+    if not recipe.build.variants:
+        return {}
+    inputs: dict[str, Any] = {"variants": list(recipe.build.variants)}
+    if "jit" in recipe.build.variants:
+        from pybuild12 import preflight
+
+        llvm = llvm_major(recipe.version)
+        inputs["llvm"] = preflight.llvm_version(llvm, env) if llvm else "unknown"
+    return inputs

@@ -31,6 +31,8 @@ def test_wheel_ships_every_recipe(wheel):
 def test_wheel_ships_the_resources_and_the_entry_point(wheel):
     archive = zipfile.ZipFile(wheel)
     names = set(archive.namelist())
-    assert {"pybuild12/resources/smoke.py", "pybuild12/resources/prerequisites.toml"} <= names
+    assert {"pybuild12/resources/smoke.py", "pybuild12/resources/prerequisites.toml",
+            "pybuild12/resources/variants.toml", "pybuild12/resources/verify_variant.py",
+            "pybuild12/resources/compat_probe.py"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "pybuild12 = pybuild12.cli:main" in archive.read(entry_points).decode()

@@ -49,6 +49,26 @@ def install_apart(home: Path, *args: str, mirror: str | None = None) -> tuple[su
     return proc, env
 
 
+def compile_extension(python: Path, name: str, source: str, into: Path, *, dist: str | None = None) -> Path:
+    """Compile C `source` into module `name` for `python` (its headers and EXT_SUFFIX) in
+    `into`; with `dist`, also a dist-info there naming it, as pip would leave one."""
+    info = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('include')); "
+                           "print(sysconfig.get_config_var('EXT_SUFFIX'))"], capture_output=True, text=True,
+                          check=True)
+    include, suffix = info.stdout.split()
+    c_file = into / f"{name}.c"
+    c_file.write_text(source)
+    target = into / f"{name}{suffix}"
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{include}", str(c_file), "-o", str(target)], check=True)
+    c_file.unlink()
+    if dist:
+        meta = into / f"{dist}-1.0.dist-info"
+        meta.mkdir()
+        (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (meta / "RECORD").write_text(f"{target.name},,\n{meta.name}/METADATA,,\n{meta.name}/RECORD,,\n")
+    return target
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     requests_seen: list[str] = []
 

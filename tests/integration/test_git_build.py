@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, TARBALL, install_apart, sources_dir
+from realbuild import RECIPE, TARBALL, compile_extension, install_apart, sources_dir
 
 pytestmark = pytest.mark.integration
 NAME = "cpython-git+freethreaded"
@@ -150,13 +150,8 @@ PyMODINIT_FUNC PyInit_no_gil(void) { return PyModuleDef_Init(&def); }
 
 def test_gil_scan_names_the_extension_that_turns_the_gil_back_on(git_build, tmp_path):
     python = git_build["prefix"] / "bin" / "python3.13t"
-    info = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('include')); "
-                           "print(sysconfig.get_config_var('EXT_SUFFIX'))"], capture_output=True, text=True)
-    include, suffix = info.stdout.split()
     for name, source in EXTENSIONS.items():
-        (tmp_path / f"{name}.c").write_text(source)
-        subprocess.run(["cc", "-shared", "-fPIC", f"-I{include}", str(tmp_path / f"{name}.c"),
-                        "-o", str(tmp_path / f"{name}{suffix}")], check=True)
+        compile_extension(python, name, source, tmp_path)
     script = Path(__file__).resolve().parents[2] / "pybuild12" / "resources" / "verify_variant.py"
     # needs_gil first: the scan must go on after it in a new child and still import no_gil and json.
     out = subprocess.run([str(python), "-I", str(script), "--gil-scan", "--path", str(tmp_path),
@@ -170,3 +165,24 @@ def test_gil_scan_names_the_extension_that_turns_the_gil_back_on(git_build, tmp_
     only_free = subprocess.run([str(python), "-I", str(script), "--gil-scan", "--path", str(tmp_path), "no_gil"],
                                capture_output=True, text=True, timeout=300)
     assert json.loads(only_free.stdout)["enabled_by"] == []
+
+
+def test_compat_names_the_package_that_turns_the_gil_back_on(git_build, tmp_path):
+    """`pybuild12 compat` on a venv of the free-threaded build, with the two extensions above
+    installed as distributions of their own."""
+    venv = tmp_path / "venv"
+    subprocess.run([str(git_build["prefix"] / "bin" / "python3.13t"), "-m", "venv", "--without-pip", str(venv)],
+                   check=True)
+    site = next(venv.glob("lib/python3.13t/site-packages"))
+    for name, source in EXTENSIONS.items():
+        compile_extension(venv / "bin" / "python", name, source, site, dist=name.replace("_", ""))
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "compat", "--venv", str(venv), "--json",
+                          "--require", "freethreading"], env=git_build["env"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 7, out.stderr  # the gate: one package turns the GIL back on
+    data = json.loads(out.stdout)
+    assert data["python"]["free_threaded"] is True
+    found = {m["name"]: m for m in data["modules"]}
+    assert found["needs_gil"]["gil"] == "on" and found["no_gil"]["gil"] == "off"
+    assert found["needs_gil"]["distribution"] == "needsgil"
+    assert data["summary"][1] == "1 of 2 packages keep the GIL off; 1 cannot: needsgil (turns the GIL back on)"
