@@ -39,8 +39,8 @@ def scanned_venv(real_build, tmp_path_factory):
     site = next(venv.glob("lib/python3.*/site-packages"))
     for name, source in BROKEN.items():
         compile_extension(venv / "bin" / "python", name, source, site, dist=name)
-    first = real_build.cli("compat", "--venv", str(venv), "--json", "--timeout", "20", timeout=900)
-    second = real_build.cli("compat", "--venv", str(venv), "--json", "--timeout", "20", timeout=900)
+    first = real_build.cli("compat", "--venv", str(venv), "--json", "--timeout", "10", timeout=900)
+    second = real_build.cli("compat", "--venv", str(venv), "--json", "--timeout", "10", timeout=900)
     return venv, first, second
 
 
