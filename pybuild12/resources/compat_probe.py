@@ -151,20 +151,11 @@ def list_distributions():
 
 
 def stdlib_extensions():
-    import importlib.machinery
-    import importlib.util
+    # verify_variant.py sits beside this script; -I leaves the script's directory off sys.path.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import verify_variant
 
-    names = []
-    for name in sorted(getattr(sys, "stdlib_module_names", ())):
-        if name.startswith(("_test", "xx", "_xx")):
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except Exception:  # noqa: BLE001
-            continue
-        if spec is not None and isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
-            names.append(name)
-    return names
+    return verify_variant.stdlib_extensions(builtins=False)
 
 
 def main():

@@ -51,7 +51,8 @@ def detected():
     }
 
 
-def stdlib_extensions():
+def stdlib_extensions(builtins=True):
+    """The standard library's extension modules (and its built-in ones, unless told not)."""
     names = []
     for name in sorted(getattr(sys, "stdlib_module_names", ())):
         if name.startswith(TEST_ONLY):
@@ -60,7 +61,7 @@ def stdlib_extensions():
             spec = importlib.util.find_spec(name)
         except Exception:  # noqa: BLE001 - a module that cannot even be found is skipped
             continue
-        if spec is not None and (spec.origin == "built-in"
+        if spec is not None and ((builtins and spec.origin == "built-in")
                                  or isinstance(spec.loader, importlib.machinery.ExtensionFileLoader)):
             names.append(name)
     return names
