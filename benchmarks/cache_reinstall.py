@@ -4,11 +4,12 @@
 
 1. `pybuild12 install 3.13.5 --push`: a cold build into a fresh PYBUILD12_HOME
    (it compiles, verifies, packs the build into the artifact cache and uploads
-   it to a shared cache: Debian's nginx with WebDAV on loopback, as in the tests);
+   it, signed with a key made by `pybuild12 cache keygen`, to a shared cache:
+   Debian's nginx with WebDAV on loopback, as in the tests);
 2. `pybuild12 uninstall 3.13.5`, then `pybuild12 install 3.13.5` again:
    unpacked from the local cache, checked and verified;
 3. `pybuild12 uninstall 3.13.5`, `pybuild12 cache clear`, then `pybuild12 install
-   3.13.5`: downloaded from the shared cache (sha256-checked), unpacked, verified,
+   3.13.5`: downloaded from the shared cache (signature and sha256 checked), unpacked, verified,
    as a second machine of a fleet with the same PYBUILD12_HOME would.
 Prints the wall times and ratios. Targets: local reinstall at most 10 s and at least
 30x faster than the cold build; shared reinstall at most 15 s.
@@ -64,6 +65,10 @@ def main() -> int:
         try:
             env = dict(os.environ, PYBUILD12_HOME=home, PYBUILD12_MIRROR=str(args.tarball.resolve().parent),
                        PYBUILD12_CACHE_URL=url)
+            # The shared cache takes only signed artifacts: a key for --push, trusted for installs.
+            public = subprocess.run([sys.executable, "-m", "pybuild12", "cache", "keygen", "bench"], env=env,
+                                    check=True, capture_output=True, text=True).stdout.strip()
+            env["PYBUILD12_CACHE_TRUST"] = public
             print("cold build...", file=sys.stderr, flush=True)
             cold = pybuild12(env, "install", args.recipe, "--push")
             pybuild12(env, "uninstall", args.recipe)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from pybuild12 import runner
 
 ENV = "PYBUILD12_CCACHE"
 COMPILERS = ("cc", "gcc", "c++", "g++", "clang", "clang++")
@@ -43,7 +44,7 @@ class Ccache:
 
     def stats(self, env: Mapping[str, str]) -> dict[str, int]:
         """ccache's counters (`--print-stats`); empty when this ccache cannot print them."""
-        proc = subprocess.run([self.path, "--print-stats"], capture_output=True, text=True, env=dict(env))
+        proc = runner.capture([self.path, "--print-stats"], env=env)
         counters: dict[str, int] = {}
         for line in proc.stdout.splitlines() if proc.returncode == 0 else ():
             name, _, value = line.partition("\t")
@@ -62,7 +63,7 @@ def setup(env: Mapping[str, str], directory: Path) -> Ccache | None:
         link = directory / name
         link.unlink(missing_ok=True)
         link.symlink_to(path)
-    proc = subprocess.run([path, "--version"], capture_output=True, text=True, env=dict(env))
+    proc = runner.capture([path, "--version"], env=env)
     version = (proc.stdout.splitlines() or ["ccache"])[0].strip()
     return Ccache(path, version, directory)
 
@@ -70,8 +71,7 @@ def setup(env: Mapping[str, str], directory: Path) -> Ccache | None:
 def summary(tool: Ccache, before: Mapping[str, int], after: Mapping[str, int], env: Mapping[str, str]) -> dict:
     """What the receipt says about ccache: its version, whether remote storage was configured,
     and this build's hits and misses (the counters' growth during the build)."""
-    remote = subprocess.run([tool.path, "--get-config", "remote_storage"], capture_output=True, text=True,
-                            env=dict(env)).stdout.strip()
+    remote = runner.capture([tool.path, "--get-config", "remote_storage"], env=env).stdout.strip()
     facts: dict = {"version": tool.version, "remote_storage": bool(remote)}
     if after:
         for key, names in _COUNTED.items():

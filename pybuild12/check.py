@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from pybuild12 import runner
 from pybuild12.errors import CheckError
 from pybuild12.recipes import Recipe
 
@@ -38,20 +38,17 @@ def python_of(prefix: Path, recipe: Recipe) -> Path:
     return prefix / "bin" / f"python{recipe.minor}"
 
 
-def smoke(python: Path, expected_version: str | None, modules: Sequence[str]) -> list[CheckResult]:
+def smoke(python: Path, expected_version: str | None, modules: Sequence[str], *,
+          log_path: Path | None = None) -> list[CheckResult]:
     """Run the check script; `expected_version` None accepts whatever version the build is."""
     script = resources.files("pybuild12").joinpath("resources/smoke.py")
     with resources.as_file(script) as path:
         try:
-            proc = subprocess.run(
-                [str(python), "-I", str(path), expected_version or "-", *modules],
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-            )
+            proc = runner.capture([str(python), "-I", str(path), expected_version or "-", *modules],
+                                  log_path=log_path, timeout=TIMEOUT)
         except OSError as exc:
             raise CheckError(f"the built interpreter {python} cannot run: {exc}") from None
-        except subprocess.TimeoutExpired:
+        except runner.TimedOut:
             raise CheckError(f"the built interpreter {python} did not finish its check in {TIMEOUT}s") from None
     try:
         data = json.loads(proc.stdout.strip().splitlines()[-1])

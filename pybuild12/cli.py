@@ -6,13 +6,18 @@ The only module that imports typer, prints results, or exits.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import signal
-import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
+import contextlib
 import dataclasses
 import functools
 
@@ -21,8 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import (__version__, artifacts, devenv, locks, manifest, pins, preflight, profiles, recipes, registry,
-                       variants)
+from pybuild12 import (__version__, artifacts, devenv, locks, manifest, names, pins, preflight, profiles, recipes,
+                       registry, runner, variants)
 from pybuild12 import compat as compat_scan
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
@@ -35,6 +40,7 @@ from pybuild12.errors import (
     NotInstalledError,
     PrerequisiteError,
     PyBuild12Error,
+    UsageError,
     from_os_error,
 )
 from pybuild12.paths import Paths
@@ -80,11 +86,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+DEBUG_ENV = "PYBUILD12_DEBUG"
+_debug = False
+
+
 @app.callback()
 def _main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1); "
+                               "without it, the traceback goes to a log file and the message names it."),
 ) -> None:
-    pass
+    global _debug
+    _debug = debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 @app.command()
@@ -132,6 +145,8 @@ def install(
     the same sources, options and compiler under another name or prefix skips the
     instrumented build and the training run.
     """
+    _exclusive(("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--push", "--no-cache"),
+               ("--pgo-profile", "--fresh-profile"), ("--pgo-profile", "--no-pgo"), ("--fresh-profile", "--no-pgo"))
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
@@ -148,6 +163,21 @@ def install(
     out.print(str(outcome.python))
 
 
+def _exclusive(*pairs: tuple[str, str]) -> None:
+    """Refuse options that contradict each other (click lets the last of --lto/--no-lto win)."""
+    given = set()
+    for word in sys.argv[1:]:
+        if word == "--":
+            break
+        given.add(word.split("=", 1)[0])
+    for first, second in pairs:
+        if first in given and second in given:
+            raise UsageError(f"{first} and {second} exclude each other", hint="give one of them")
+
+
+DEPS_TIMEOUT = 1800.0  # seconds for apt-get or dnf
+
+
 def _install_deps(spec: str, options: installer.InstallOptions) -> None:
     """What the build of `spec` needs: the usual build dependencies, and for a JIT
     build the clang and llvm-readobj of the LLVM its CPython pins."""
@@ -162,11 +192,29 @@ def _install_deps(spec: str, options: installer.InstallOptions) -> None:
     if command is None:
         err.print("build dependencies: nothing missing (or no apt-get/dnf here)")
         return
-    err.print(f"running: {' '.join(command)}")
-    if command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]:
-        subprocess.run([*command[: command.index("apt-get")], "apt-get", "update", "-qq"], check=False)
-    if subprocess.run(command).returncode != 0:
-        raise PrerequisiteError(f"{' '.join(command)} failed", hint="install the packages yourself, then run the same command again")
+    if command[0] == "sudo" and shutil.which("sudo") is None:
+        raise PrerequisiteError(
+            "installing the build dependencies needs root, and sudo is not installed",
+            hint=f"as root, run: {' '.join(command[1:])}; then run the same pybuild12 command again "
+            "(without --install-deps)")
+    paths = Paths.from_env()
+    log = paths.logs / f"install-deps-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    err.print(f"running: {' '.join(command)} (log: {log})")
+    show = functools.partial(err.print, markup=False, highlight=False)
+    try:
+        if command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]:
+            update = [*command[: command.index("apt-get")], "apt-get", "update", "-qq"]
+            try:
+                runner.call(update, phase="update the package lists", log_path=log, on_line=show, interactive=True,
+                            timeout=DEPS_TIMEOUT)
+            except BuildError:
+                err.print("[yellow]warning:[/] apt-get update failed; installing from the lists there are")
+        runner.call(command, phase="install the build dependencies", log_path=log, on_line=show, interactive=True,
+                    timeout=DEPS_TIMEOUT)
+    except BuildError as exc:
+        raise PrerequisiteError(f"{' '.join(command)} failed: {exc.message}",
+                                hint=f"the log: {log}; install the packages yourself, then run the same command "
+                                "again") from None
 
 
 def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
@@ -242,34 +290,21 @@ def uninstall(
     unless --force. Waits for an install of the same name in progress to finish.
     """
     paths = Paths.from_env()
-    name = _installed_name(paths, name)
+    name = names.get(paths, name).name
     with locks.for_build(paths, name, RichReporter(err)):
         prefix = registry.remove(paths, name, force=force)
     err.print(f"removed {escape(name)} ({prefix})")
 
 
 def _build(name: Optional[str]) -> registry.Installed:
-    """The build a command means: NAME, else PYBUILD12_VERSION, else the nearest .python-version."""
-    paths = Paths.from_env()
+    """The build a command means: NAME, else PYBUILD12_VERSION, else the nearest .python-version.
+    Aliases and variant spellings find what 'install' named their build (3.13 -> 3.13.18)."""
     choice = pins.choose(name)
-    try:
-        build = registry.get(paths, _installed_name(paths, choice.name))
-    except NotInstalledError:
-        if choice.origin == "argument":
-            raise
-        raise NotInstalledError(f"{choice.name!r} (pinned by {choice.origin}) is not installed",
-                                hint=f"'pybuild12 install {choice.name}' builds it") from None
+    build = names.get(Paths.from_env(), choice.name, origin=choice.origin)
     if not build.python.exists():
         raise PyBuild12Error(f"{build.prefix} has no python at {build.python}",
                              hint=f"reinstall with 'pybuild12 install {build.name} --force'")
     return build
-
-
-def _installed_name(paths: Paths, name: str) -> str:
-    """`3.13.5t` means the build `3.13.5+freethreaded` when no build is named `3.13.5t`."""
-    if "/" not in name and not name.startswith(".") and paths.prefix(name).is_dir():
-        return name
-    return variants.build_name(name)
 
 
 NAME_HELP = "Build name; default: PYBUILD12_VERSION, else the nearest .python-version."
@@ -293,11 +328,27 @@ def run(ctx: typer.Context) -> None:
     if "--" in argv:
         split = argv.index("--")
         before, args = argv[:split], argv[split + 1:]
+    elif argv and _python_argument(argv[0]):
+        before, args = [], argv  # `run -c ...`, `run foo.py`: the pinned build's python
     else:
         before, args = argv[:1], argv[1:]
     if len(before) > 1:
         raise typer.BadParameter(f"one build name before '--', got {' '.join(before)}")
-    devenv.exec_python(_build(before[0] if before else None).python, args)
+    try:
+        build = _build(before[0] if before else None)
+    except NotInstalledError as exc:
+        if before or not argv:
+            raise
+        raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(argv)}?",
+                                hint="name one: 'pybuild12 run NAME -- " + shlex.join(argv) + "', or pin one "
+                                "with 'pybuild12 pin NAME'") from None
+    devenv.exec_python(build.python, args)
+
+
+def _python_argument(word: str) -> bool:
+    """Whether `word`, first after `run`, is meant for python rather than a build name:
+    an option (-c, -m, -X), or a script."""
+    return word.startswith("-") or word.endswith(".py") or "/" in word or os.path.isfile(word)
 
 
 @app.command()
@@ -333,12 +384,29 @@ def env_(
 
 @app.command()
 @interruptible
-def pin(name: str = typer.Argument(..., metavar="NAME", help="Build name to pin in this directory.")) -> None:
-    """Write .python-version here (the file pyenv and uv read) naming a build."""
+def pin(
+    name: str = typer.Argument(..., metavar="NAME", help="An installed build, or a recipe to build (3.13, 3.14t)."),
+    force: bool = typer.Option(False, "--force", help="Pin NAME even though it is neither installed nor a recipe."),
+) -> None:
+    """Write .python-version here (the file pyenv and uv read) naming a build.
+
+    NAME must be an installed build or a recipe 'pybuild12 install' can build (then
+    install it next); --force pins any well-formed name. The file's earlier pin, which
+    pyenv or uv may have written, is replaced and named.
+    """
+    paths = Paths.from_env()
+    installed = names.installed_name(paths, name)
+    is_installed = paths.prefix(installed).is_dir()
+    buildable = names.recipe_build_name(name)
+    if not is_installed and buildable is None and not force:
+        raise names.not_installed(paths, name)
+    previous = pins.current(Path.cwd())
     path = pins.write(Path.cwd(), name)
-    err.print(f"pinned {escape(name)} in {path}")
-    if not Paths.from_env().prefix(name).is_dir():
-        err.print(f"[yellow]note:[/] {escape(name)} is not installed yet: 'pybuild12 install {escape(name)}' builds it")
+    replaced = f" (replacing {escape(previous)})" if previous not in (None, name) else ""
+    err.print(f"pinned {escape(name)} in {path}{replaced}")
+    if not is_installed:
+        how = f"'pybuild12 install {escape(name)}' builds it" if buildable else "no recipe builds it"
+        err.print(f"[yellow]note:[/] {escape(name)} is not installed yet: {how}")
 
 
 @app.command()
@@ -395,16 +463,22 @@ def verify(
     when it was installed; lists each file changed, missing or added (a package
     pip-installed into the build shows as added). Exit 0 when all match, 7 otherwise.
     """
+    with _errors_as_json(as_json):
+        _verify(name, python, full, as_json, workers, files)
+
+
+def _verify(name: Optional[str], python: Optional[Path], full: bool, as_json: bool, workers: Optional[int],
+            files: bool) -> None:
     if name is not None and python is not None:
-        raise typer.BadParameter("give a build NAME or --python PATH, not both")
+        raise UsageError("give a build NAME or --python PATH, not both")
     if files:
         if python is not None or full:
-            raise typer.BadParameter("--files checks an installed build: give its NAME, without --python or --full")
+            raise UsageError("--files checks an installed build: give its NAME, without --python or --full")
         _verify_files(_build(name), as_json)
         return
     expect: tuple[str, ...] = ()
     if python is not None:
-        target = python
+        target = verifier.interpreter(python)
     else:
         build = _build(name)
         target, expect = build.python, tuple((build.receipt or {}).get("variants", ()))
@@ -422,6 +496,19 @@ def verify(
         out.print(table)
     if not report.ok:
         raise typer.Exit(code=CheckError.exit_code)
+
+
+@contextlib.contextmanager
+def _errors_as_json(as_json: bool) -> Iterator[None]:
+    """With --json, an error is a JSON object on stdout too (programs read stdout), and
+    still the message on stderr and the exit code."""
+    try:
+        yield
+    except PyBuild12Error as exc:
+        if as_json:
+            out.print_json(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint,
+                                       "exit_code": exc.exit_code}))
+        raise
 
 
 def _verify_files(build: registry.Installed, as_json: bool) -> None:
@@ -467,9 +554,14 @@ def compat(
         raise typer.BadParameter("give one of NAME, --python PATH or --venv DIR")
     if require is not None and require not in compat_scan.REQUIREMENTS:
         raise typer.BadParameter(f"--require takes one of: {', '.join(compat_scan.REQUIREMENTS)}")
-    target = python or (venv / "bin" / "python" if venv is not None else _build(name).python)
-    if (python or venv) is not None and not target.is_file():
-        raise typer.BadParameter(f"no interpreter at {target}" + (" (not a virtual environment?)" if venv else ""))
+    if python is not None:
+        target = verifier.interpreter(python)
+    elif venv is not None:
+        target = venv / "bin" / "python"
+        if not target.is_file():
+            raise typer.BadParameter(f"no interpreter at {target} (not a virtual environment?)")
+    else:
+        target = _build(name).python
     reporter = RichReporter(err)
     outcome = compat_scan.scan(target, cache_dir=Paths.from_env().cache / "compat", modules=module, stdlib=stdlib,
                                jobs=jobs, timeout=timeout,
@@ -497,7 +589,14 @@ def compat(
         raise typer.Exit(code=CheckError.exit_code)
 
 
-cache_app = typer.Typer(help="The artifact cache: verified builds, packed, reinstalled in seconds.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The artifact cache: verified builds, packed, reinstalled in seconds.\n\n"
+    "A shared cache (PYBUILD12_CACHE_URL) is used only for artifacts signed by a trusted key: "
+    "'cache keygen NAME' makes a signing key for the machines that --push (or PYBUILD12_CACHE_SIGNING_KEY "
+    "names one), 'cache trust NAME:KEY' trusts its public key on the machines that install "
+    "(or PYBUILD12_CACHE_TRUST='NAME:KEY ...').",
+    no_args_is_help=True,
+)
 app.add_typer(cache_app, name="cache")
 
 
@@ -537,6 +636,54 @@ def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DA
     err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
 
 
+@cache_app.command("keygen")
+def cache_keygen(
+    name: str = typer.Argument(..., metavar="NAME", help="The key's name, e.g. team-ci-1 (a number lets you rotate keys)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", metavar="FILE", help="Where to write the secret key [default: the config directory's signing-key, which --push uses]."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+) -> None:
+    """Make an Ed25519 signing key for --push; print its public key for the machines that install.
+
+    The secret key file (mode 0600, Nix's format) stays on the machines that push;
+    the public key line goes to stdout.
+    """
+    from pybuild12 import signing
+
+    config = Paths.from_env().config
+    try:
+        secret = signing.generate(name)
+    except signing.BadKey as exc:
+        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    path = out_file if out_file is not None else config / signing.SECRET_FILE
+    signing.write_secret(path, secret, force=force)
+    public = str(secret.public)
+    out.print(escape(public))
+    err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): keep it on the machines that --push")
+    if out_file is not None and path.absolute() != (config / signing.SECRET_FILE).absolute():
+        err.print(f"--push signs with it when {signing.SIGNING_KEY_ENV}='{escape(str(path.absolute()))}'")
+    err.print("machines that install from the shared cache trust it with either of:\n"
+              f"  export {signing.TRUST_ENV}='{public}'\n"
+              f"  pybuild12 cache trust '{public}'    (appends it to {escape(str(config / signing.TRUSTED_FILE))})")
+
+
+@cache_app.command("trust")
+def cache_trust(
+    pubkey: str = typer.Argument(..., metavar="PUBKEY", help="A public key as 'cache keygen' prints it: NAME:BASE64."),
+) -> None:
+    """Trust the artifacts a key signs: append its public key to the trusted-keys file."""
+    from pybuild12 import signing
+
+    try:
+        key = signing.parse_public(pubkey, origin="PUBKEY")
+    except signing.BadKey as exc:
+        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    path, added = signing.add_trusted(Paths.from_env().config, key)
+    if added:
+        err.print(f"trusted {escape(key.name)}: added to {path}; installs now take shared-cache artifacts it signed")
+    else:
+        err.print(f"{escape(key.name)} is trusted already ({path})")
+
+
 profile_app = typer.Typer(
     help="Recorded PGO profiles: the training run's data, reused so optimized rebuilds skip it.\n\n"
     "Every --enable-optimizations build records its profile; a later build of the same sources, configure "
@@ -555,7 +702,8 @@ def profile_export(
 ) -> None:
     """Write the PGO profile an installed build was compiled with to FILE."""
     paths = Paths.from_env()
-    installed = registry.get(paths, name)
+    installed = names.get(paths, name)
+    name = installed.name
     profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt or {})
     profiles.export(profile, file)
     err.print(f"exported the PGO profile of {escape(name)} ({profile.meta.get('files', '?')} .gcda files, "
@@ -601,17 +749,83 @@ def render_error(exc: PyBuild12Error) -> None:
 def main() -> None:
     """Entry point: the one place where errors become messages and exit codes.
 
-    Usage errors are typer's (exit 2); everything the core raises arrives here.
+    Usage errors are typer's (exit 2); everything the core raises arrives here. An
+    error nobody foresaw is a bug: the user gets one line and the log with its traceback.
     """
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    sys.stdout = _QuietPipe(sys.stdout)
     try:
         app()
     except PyBuild12Error as exc:
         render_error(exc)
         sys.exit(exc.exit_code)
-    except OSError as exc:
-        mapped = from_os_error(exc)
-        if mapped is None:
-            raise
-        render_error(mapped)
-        sys.exit(mapped.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last resort, by design
+        mapped = from_os_error(exc) if isinstance(exc, OSError) else None
+        if mapped is not None:
+            render_error(mapped)
+            sys.exit(mapped.exit_code)
+        _unexpected(exc)
+        sys.exit(1)
+
+
+def _unexpected(exc: Exception) -> None:
+    """One line and the log path for the user; the traceback in the log (and, with
+    --debug, on stderr)."""
+    text = "".join(traceback.format_exception(exc))
+    log = _crash_log(text)
+    if _debug:
+        sys.stderr.write(text)
+    err.print(f"[red]error:[/] unexpected {type(exc).__name__}: {escape(str(exc)[:300])}")
+    if log is not None:
+        err.print(f"  log: {escape(str(log))}")
+    err.print("[yellow]hint:[/] this is a bug in pybuild12; please report it with the log"
+              + ("" if _debug else " (run again with --debug to see the traceback here)"))
+
+
+def _crash_log(text: str) -> Path | None:
+    """Write the traceback to the log directory, else to the temporary one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    header = f"pybuild12 {__version__}: {shlex.join(sys.argv)}\n"
+    for directory in (lambda: Paths.from_env().logs, lambda: Path(tempfile.gettempdir())):
+        try:
+            where = directory()
+            where.mkdir(parents=True, exist_ok=True)
+            path = where / f"pybuild12-error-{stamp}-{os.getpid()}.log"
+            path.write_text(header + text, "utf-8", errors="backslashreplace")
+            return path
+        except (OSError, PyBuild12Error):
+            continue
+    return None
+
+
+class _QuietPipe:
+    """stdout that stops writing, without an error, once its reader has gone
+    (`pybuild12 list | head -1`): the command still finishes and exits 0."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self._gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())  # what is left in the buffer goes nowhere at exit
+        os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)

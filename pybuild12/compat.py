@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from pybuild12 import files, runner
 from pybuild12.errors import CheckError
 
 TIMEOUT = 60.0
@@ -125,9 +125,8 @@ def _probe_path():
 def _ask(python: Path, *args: str, timeout: float = 120) -> dict[str, Any]:
     with _probe_path() as probe:
         try:
-            proc = subprocess.run([str(python), "-I", str(probe), *args], capture_output=True, text=True,
-                                  timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = runner.capture([str(python), "-I", str(probe), *args], timeout=timeout)
+        except (OSError, runner.TimedOut) as exc:
             raise CheckError(f"cannot run {python}: {exc}") from None
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -153,9 +152,8 @@ def probe_one(python: Path, name: str, dist: str | None, version: str | None, ti
     """One module in a child of `python`: its verdicts, or how the child died."""
     with _probe_path() as probe:
         try:
-            proc = subprocess.run([str(python), "-I", str(probe), name], capture_output=True, text=True,
-                                  timeout=timeout, start_new_session=True)
-        except subprocess.TimeoutExpired:
+            proc = runner.capture([str(python), "-I", str(probe), name], timeout=timeout, new_session=True)
+        except runner.TimedOut:
             return Module(name, dist, version, HANG, HANG, HANG, None, f"no answer in {timeout:g} s (killed)")
     if proc.returncode < 0:
         sig = signal.Signals(-proc.returncode).name
@@ -226,8 +224,6 @@ def scan(python: Path, *, cache_dir: Path, modules: Sequence[str] = (), stdlib: 
 def _store(path: Path, module: Module) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(module)), "utf-8")
-        os.replace(tmp, path)
+        files.write_json(path, asdict(module))
     except OSError:
         pass  # a cache that cannot be written costs the next scan its speed only

@@ -5,6 +5,8 @@ stdout stays free for results (and --json).
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Optional
 
 from rich.console import Console
@@ -23,6 +25,9 @@ from rich.progress import (
 from pybuild12.report import Reporter
 
 
+PLAIN_STATUS_EVERY = 10.0  # seconds
+
+
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
@@ -37,6 +42,7 @@ class RichReporter(Reporter):
         self._task: TaskID | None = None
         self._title = ""
         self._last_plain_pct = -1
+        self._last_status: tuple[str, float] = ("", 0.0)
 
     # phases ---------------------------------------------------------------
     def phase_start(self, phase: str, detail: str) -> None:
@@ -63,7 +69,12 @@ class RichReporter(Reporter):
     def status(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=escape(f"{self._title} · {text}"))
-        else:
+            return
+        # Plain output (a CI log): a new kind of status at once, a count that only
+        # moves (seconds waited, tests run) every PLAIN_STATUS_EVERY seconds.
+        kind, now = re.sub(r"\d+", "#", text), time.monotonic()
+        if kind != self._last_status[0] or now - self._last_status[1] >= PLAIN_STATUS_EVERY:
+            self._last_status = (kind, now)
             self.console.print(f"  {escape(text)}")
 
     def progress(self, done: int, total: Optional[int], label: str) -> None:

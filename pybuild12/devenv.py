@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Sequence
 
+from pybuild12 import runner
 from pybuild12.errors import PyBuild12Error
+
+VENV_TIMEOUT = 600.0  # seconds: venv runs ensurepip, which installs pip
 
 SHELLS = ("bash", "zsh", "fish", "sh")
 
@@ -29,7 +31,7 @@ def make_venv(python: Path, directory: Path) -> Path:
                 f"{directory} is not empty and is not a virtual environment; refusing to overwrite it",
                 hint="choose another directory, or empty this one yourself",
             )
-    proc = subprocess.run([str(python), "-m", "venv", "--clear", str(directory)], capture_output=True, text=True)
+    proc = runner.capture([str(python), "-m", "venv", "--clear", str(directory)], timeout=VENV_TIMEOUT)
     if proc.returncode != 0:
         raise PyBuild12Error(f"creating the venv failed: {proc.stderr.strip()[-500:]}",
                              hint="the build needs its ensurepip module (it is part of every pybuild12 build)")

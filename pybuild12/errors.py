@@ -9,6 +9,13 @@ from __future__ import annotations
 import errno
 
 
+def quoted(value: str) -> str:
+    """`value` quoted for a message, whatever it holds (undecodable bytes, control
+    characters, thousands of characters)."""
+    text = repr(value)
+    return text if len(text) <= 70 else f"{text[:60]}...' ({len(value)} characters)"
+
+
 class PyBuild12Error(Exception):
     """Base class: a failure the user can act on."""
 
@@ -18,6 +25,13 @@ class PyBuild12Error(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class UsageError(PyBuild12Error):
+    """A command line that cannot mean anything: a malformed build name or commit, or
+    options that exclude each other. Exit 2, as for the usage errors typer itself finds."""
+
+    exit_code = 2
 
 
 class RecipeError(PyBuild12Error):
@@ -112,6 +126,14 @@ def from_os_error(exc: OSError) -> ResourceError | None:
             f"cannot write {where}: {reason}",
             hint=f"make that directory writable, or set PYBUILD12_HOME to a writable directory. {NOTHING_CHANGED}",
         )
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return ResourceError(
+            f"cannot write {where}: a file stands where pybuild12 needs a directory",
+            hint=f"move that file away, or set PYBUILD12_HOME to another directory. {NOTHING_CHANGED}",
+        )
+    if exc.errno == errno.ENAMETOOLONG:
+        return ResourceError(f"path too long: {str(where)[:120]}...",
+                             hint="use a shorter name or a shorter PYBUILD12_HOME")
     return None
 
 
@@ -133,8 +155,8 @@ EXIT_INTERRUPTED = Interrupted.exit_code
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    1: "other error (the message says what went wrong)",
-    2: "bad command-line usage",
+    1: "another error, or an unexpected one (a bug: the message names the log with its traceback)",
+    UsageError.exit_code: "bad command-line usage (an unknown option, a malformed name, options that exclude each other)",
     RecipeError.exit_code: "unknown or invalid recipe",
     PrerequisiteError.exit_code: "build prerequisites missing (compiler, tools, headers)",
     FetchError.exit_code: "download failed, checksum mismatch or unsafe archive",

@@ -14,16 +14,16 @@ import os
 import shlex
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import ContextManager, Iterator, Mapping
 
 from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight,
-                       profiles, registry, remote, runner, sources, staging, variants)
+                       profiles, registry, remote, runner, signing, sources, staging, variants)
 from pybuild12 import verify as verifier
-from pybuild12.errors import BuildError, RecipeError
+from pybuild12.errors import BuildError, FetchError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
 from pybuild12.report import Reporter
@@ -39,7 +39,7 @@ class InstallOptions:
     commit: str | None = None  # another commit of a git recipe
     verify: bool = True  # run the sub-interpreter checks 1-8 before installing
     no_cache: bool = False  # neither reuse nor store an artifact
-    push: bool = False  # upload a new artifact to PYBUILD12_CACHE_URL
+    push: bool = False  # upload the build's artifact, signed, to PYBUILD12_CACHE_URL
     pgo_profile: Path | None = None  # build with this recorded PGO profile
     fresh_profile: bool = False  # train a new PGO profile even if one is recorded
     ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
@@ -96,6 +96,7 @@ def install(
     user_opts = build.user_configure_opts(options.configure_opts, env)
     if options.push and (options.no_cache or not env.get(remote.ENV)):
         raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
+    signer = _push_signer(env, paths) if options.push else None
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
     epoch = registry.source_date_epoch(env)
@@ -105,7 +106,10 @@ def install(
         leftovers.reclaim(paths, name, reporter)
         existing = registry.read_receipt(prefix) if prefix.is_dir() else None
         if existing is not None and not options.force:
-            return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+            outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+            if signer is not None:
+                _push_installed(outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer, spec, reporter)
+            return outcome
         _preflight(recipe, env, reporter)
         run = _start_log(paths, name, recipe, reporter)
         with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
@@ -121,7 +125,7 @@ def install(
                                recorded_profile=pgo.profile is not None, env=env)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             staged = staging.staged_prefix(work.stage_dir, prefix)
-            hit, origin = _cached_build(cache, key, env, run) if pgo.reuse_artifacts else (None, None)
+            hit, origin = _cached_build(cache, key, env, run, paths) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
                 with run.phase("unpack", "from the artifact cache"):
                     cache.unpack(hit, staged)
@@ -141,12 +145,10 @@ def install(
                     manifest.write(staged)  # before packing: a reinstall from the cache brings it along
             if hit is None:
                 pgo_facts = _keep_profile(run, pgo, work.tree.path, facts, paths, store=not options.no_cache)
+            packed = None
             if cache is not None and hit is None:
                 packed = _pack(run, cache, key, staged, {"inputs": inputs, "source": facts, "name": name,
                                                          "version": recipe.version, "pgo_profile": pgo_facts})
-                if options.push and packed is not None:
-                    with run.phase("upload", "to the shared cache"):
-                        remote.SharedCache(env[remote.ENV]).push(packed)
             receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
                                            build.make_jobs(steps), run.timings, run.log_path, compiler, facts)
             receipt["artifact"] = {"key": key, "from_cache": hit is not None}
@@ -165,7 +167,64 @@ def install(
             registry.write_receipt(staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             _warn_if_in_use(prefix, reporter)
             staging.promote(staged, prefix)
-        return Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+        outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+        if signer is not None:
+            _push(reporter, outcome, packed if hit is None else hit, origin, env[remote.ENV], signer, spec,
+                  run.phase("upload", "to the shared cache"))
+        return outcome
+
+
+class PushFailed(FetchError):
+    """The build is installed, but --push could not upload it: exit 5, with the install kept."""
+
+    def __init__(self, message: str, *, outcome: Outcome, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.outcome = outcome
+
+
+def _push_signer(env: Mapping[str, str], paths: Paths) -> signing.SecretKey:
+    """The key --push signs with, found before anything is built: an install that can only
+    end in an unsigned (and so useless) upload should not start."""
+    key = signing.signing_key(env, paths.config)
+    if key is None:
+        raise RecipeError(f"--push needs a signing key: set {signing.SIGNING_KEY_ENV} to a key file, or create "
+                          f"{paths.config / signing.SECRET_FILE}",
+                          hint="'pybuild12 cache keygen NAME' creates one and prints the public key the machines "
+                               "that install from the shared cache must trust")
+    return key
+
+
+def _push(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | None, origin: str | None, url: str,
+          signer: signing.SecretKey, spec: str, phase: ContextManager) -> None:
+    """Upload the installed build's artifact, signed. It runs once the build is in place, so a
+    failed upload is reported as what it is: the build installed, the upload not done."""
+    if origin == "shared":
+        reporter.info("--push: the build came from the shared cache, which has it already")
+        return
+    installed = f"{outcome.name} IS installed ({outcome.python})"
+    retry = f"pybuild12 install {spec} --force --push"
+    if artifact is None:
+        raise PushFailed(f"nothing was uploaded to the shared cache: the build is not in the local artifact cache; "
+                         f"{installed}", outcome=outcome,
+                         hint=f"'{retry}' installs it again through the artifact cache (building it if need be) "
+                              "and uploads it")
+    reporter.info(f"uploading the artifact of {outcome.name} (installed at {outcome.prefix}), signed by {signer.name}")
+    try:
+        with phase:
+            remote.SharedCache(url).push(artifact, signer)
+    except FetchError as exc:
+        raise PushFailed(f"{exc.message}; {installed} and in the local artifact cache", outcome=outcome,
+                         hint=f"{exc.hint}; then '{retry}' (with any other options you gave) takes the build "
+                              "from the local artifact cache and uploads it in seconds") from None
+
+
+def _push_installed(outcome: Outcome, cache: artifacts.Cache, url: str, signer: signing.SecretKey, spec: str,
+                    reporter: Reporter) -> None:
+    """--push of a build installed earlier uploads its artifact from the local cache, where
+    the install kept it, rather than do nothing while the user expects an upload."""
+    facts = outcome.receipt.get("artifact") or {}
+    artifact = cache.get(facts["key"]) if facts.get("key") else None
+    _push(reporter, outcome, artifact, facts.get("origin"), url, signer, spec, nullcontext())
 
 
 def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
@@ -220,16 +279,20 @@ def _choose_profile(recipe: Recipe, options: InstallOptions, inputs: dict, paths
 
 
 def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str],
-                  run: _Run) -> tuple[artifacts.Artifact | None, str | None]:
-    """The artifact for `key` from the local cache, else from the shared one, and where it came from."""
+                  run: _Run, paths: Paths) -> tuple[artifacts.Artifact | None, str | None]:
+    """The artifact for `key` from the local cache, else from the shared one, and where it came from.
+
+    The local cache is the user's own disk and is taken as it is; the shared one only
+    with a trusted key's signature (see `remote`)."""
     if cache is None:
         return None, None
     hit = cache.get(key)
     if hit is not None:
         return hit, "local"
     if env.get(remote.ENV):
+        trusted = signing.trusted_keys(env, paths.config)
         with run.phase("shared cache", "look up"):
-            hit = remote.SharedCache(env[remote.ENV]).fetch(key, cache, run.reporter.warn)
+            hit = remote.SharedCache(env[remote.ENV], trusted).fetch(key, cache, run.reporter.warn)
         if hit is not None:
             return hit, "shared"
     return None, None

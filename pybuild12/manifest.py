@@ -10,7 +10,6 @@ checked before unpacking). The receipt and the manifest itself are not listed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pybuild12 import files
 from pybuild12.errors import PyBuild12Error
 
 FILE = "pybuild12-files.json"
@@ -64,25 +64,13 @@ def entries(prefix: Path) -> dict[str, dict[str, Any]]:
 
 
 def _digest(path: Path) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256") if hasattr(hashlib, "file_digest") else _sha256(fh)
-    return {"sha256": digest.hexdigest(), "size": path.stat().st_size}
-
-
-def _sha256(fh):
-    digest = hashlib.sha256()
-    for block in iter(lambda: fh.read(1 << 20), b""):
-        digest.update(block)
-    return digest
+    return {"sha256": files.sha256_of(path), "size": path.stat().st_size}
 
 
 def write(prefix: Path) -> Path:
     path = prefix / FILE
     data = {"schema": SCHEMA, "files": entries(prefix)}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
-    return path
+    return files.write_json(path, data, indent=0)
 
 
 def read(prefix: Path, name: str) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Where pybuild12 keeps things: one object that tests (and users) can repoint.
 
 Defaults follow platformdirs (XDG on Linux). `PYBUILD12_HOME` moves data,
-cache and logs under one root, which is what tests and CI use.
+cache, logs and config under one root, which is what tests and CI use.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class Paths:
     data: Path
     cache: Path
     logs: Path
+    config: Path  # trusted keys and the signing key of the shared cache
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> "Paths":
@@ -27,11 +28,14 @@ class Paths:
         home = env.get("PYBUILD12_HOME")
         if home:
             root = Path(home).expanduser().absolute()
-            return cls(data=root / "data", cache=root / "cache", logs=root / "logs")
+            _check_home(root)
+            return cls(data=root / "data", cache=root / "cache", logs=root / "logs",
+                       config=root / "config")
         return cls(
             data=Path(platformdirs.user_data_dir(APP)),
             cache=Path(platformdirs.user_cache_dir(APP)),
             logs=Path(platformdirs.user_log_dir(APP)),
+            config=Path(platformdirs.user_config_dir(APP)),
         )
 
     @property
@@ -64,3 +68,20 @@ class Paths:
 
     def prefix(self, name: str) -> Path:
         return self.pythons / name
+
+
+def _check_home(root: Path) -> None:
+    """PYBUILD12_HOME must be a directory, or a place where one can be made."""
+    from pybuild12.errors import ResourceError
+
+    for path in (root, *root.parents):
+        try:
+            if path.exists():
+                if path.is_dir():
+                    return
+                raise ResourceError(f"PYBUILD12_HOME={root} cannot be used: {path} is a file, not a directory",
+                                    hint="point PYBUILD12_HOME at a directory (it is created if missing), "
+                                    "or unset it to use the default locations")
+        except OSError as exc:
+            raise ResourceError(f"PYBUILD12_HOME={root} cannot be used: {exc.strerror}",
+                                hint="point PYBUILD12_HOME at a directory, or unset it") from None

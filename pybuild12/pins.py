@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.errors import NotInstalledError, RecipeError
-from pybuild12.recipes import NAME_RE
+from pybuild12 import files
+from pybuild12.errors import NotInstalledError
 
 FILE = ".python-version"
 ENV = "PYBUILD12_VERSION"
@@ -44,7 +44,7 @@ def read_file(path: Path) -> str | None:
 
 def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
     env = os.environ if env is None else env
-    if name:
+    if name is not None:
         return Choice(name, "argument")
     if env.get(ENV):
         return Choice(env[ENV].strip(), ENV)
@@ -59,11 +59,14 @@ def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] 
     )
 
 
-def write(directory: Path, name: str) -> Path:
-    if not NAME_RE.match(name):
-        raise RecipeError(f"invalid build name {name!r}", hint="use letters, digits and . _ + @ -")
+def current(directory: Path) -> str | None:
+    """The name `directory`'s own .python-version pins (None: no such file, or empty)."""
     path = directory / FILE
-    tmp = directory / f".{FILE}.tmp"
-    tmp.write_text(name + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return read_file(path) if path.is_file() else None
+
+
+def write(directory: Path, name: str) -> Path:
+    from pybuild12 import names
+
+    names.check(name)
+    return files.write_text(directory / FILE, name + "\n")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
+from pybuild12 import runner
 from pybuild12.errors import PrerequisiteError
 
 if sys.version_info >= (3, 11):
@@ -96,17 +97,12 @@ def run(required_modules: Iterable[str], env: Mapping[str, str] | None = None, *
 def _has_header(cc: list[str], header: str, pkg: str | None, env: Mapping[str, str]) -> tuple[bool, str]:
     flags: list[str] = []
     if pkg and shutil.which("pkg-config", path=env.get("PATH")):
-        out = subprocess.run(["pkg-config", "--cflags", pkg], capture_output=True, text=True, env=env)
+        out = runner.capture(["pkg-config", "--cflags", pkg], env=env)
         if out.returncode == 0:
             flags = shlex.split(out.stdout)
     flags += shlex.split(env.get("CPPFLAGS", ""))
-    proc = subprocess.run(
-        [*cc, *flags, "-E", "-x", "c", "-o", os.devnull, "-"],
-        input=f"#include <{header}>\n",
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    proc = runner.capture([*cc, *flags, "-E", "-x", "c", "-o", os.devnull, "-"], input=f"#include <{header}>\n",
+                          env=env)
     if proc.returncode == 0:
         return True, "found"
     return False, "not found by the C preprocessor"
@@ -168,7 +164,7 @@ def _llvm_tool(tool: str, llvm: int, env: Mapping[str, str]) -> tuple[str | None
         if not found:
             continue
         try:
-            out = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=30).stdout
+            out = runner.capture([found, "--version"], timeout=30).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
         match = _LLVM_VERSION.search(out)

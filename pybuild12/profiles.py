@@ -17,7 +17,6 @@ other inputs is refused before anything is built.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import time
@@ -27,7 +26,7 @@ from typing import Any, Mapping
 
 import zstandard
 
-from pybuild12 import archive, artifacts, leftovers
+from pybuild12 import archive, artifacts, files
 from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError
 
 FORMAT = 1
@@ -192,14 +191,8 @@ class Store:
 
 def export(profile: Profile, dest: Path) -> None:
     """Copy a recorded profile to `dest`, atomically."""
-    fd, tmp = leftovers.new_part(dest.parent, f".{dest.name}.")
-    try:
-        with open(profile.path, "rb") as src, os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out)
-        tmp.replace(dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with open(profile.path, "rb") as src, files.replacing(dest) as out:
+        shutil.copyfileobj(src, out)
 
 
 def of_build(store: Store, name: str, receipt: Mapping[str, Any]) -> Profile:

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Union
 
-from pybuild12.errors import RecipeError
+from pybuild12.errors import RecipeError, UsageError, quoted
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +46,7 @@ KNOWN_MODULES = {
     "pyexpat": "pyexpat",
 }
 ALIAS_DEPTH = 4
+OLDEST = (3, 12)  # the first CPython with a GIL per interpreter (PEP 684)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def with_commit(recipe: Recipe, commit: str) -> Recipe:
         )
     commit = commit.strip().lower()
     if not COMMIT_RE.match(commit):
-        raise RecipeError(f"--commit: expected 7 to 40 hex digits, got {commit!r}")
+        raise UsageError(f"--commit: expected 7 to 40 hex digits, got {commit!r}",
+                         hint="a commit hash, full or abbreviated, such as 0b2b4e3d5f")
     return replace(recipe, source=GitSource(url=recipe.source.url, commit=commit))
 
 
@@ -193,7 +195,7 @@ def load(spec: str, recipe_dir: Path | None = None) -> Recipe:
         return _load_file(path, path.stem, recipe_dir, ())
     if not NAME_RE.match(spec):
         raise RecipeError(
-            f"invalid recipe name {spec!r}",
+            f"invalid recipe name {quoted(spec)}",
             hint="names use letters, digits and . _ + @ - (for example 3.13.5 or main)",
         )
     directory = recipe_dir or shipped_dir()
@@ -203,7 +205,7 @@ def load(spec: str, recipe_dir: Path | None = None) -> Recipe:
         close = difflib.get_close_matches(spec, known, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise RecipeError(
-            f"unknown recipe {spec!r}",
+            f"unknown recipe {quoted(spec)}",
             hint=f"{hint}'pybuild12 list' shows the {len(known)} available recipes; "
             "a path to a recipe .toml file works too",
         )
@@ -237,6 +239,12 @@ def _parse(path: Path, name: str, data: dict, digest: str, chain: tuple[str, ...
     version = _typed(path, "version", data["version"], str)
     if not VERSION_RE.match(version):
         raise RecipeError(f"{path}: key 'version': {version!r} is not a CPython version such as 3.13.5 or 3.12.0a7+")
+    if minor_of(version) < OLDEST:
+        raise RecipeError(
+            f"{path}: key 'version': CPython {version} predates per-interpreter GILs (PEP 684, CPython 3.12)",
+            hint="pybuild12 builds CPython 3.12 and later; 'pybuild12 list' shows the recipes "
+            "(pyenv or uv install older versions)",
+        )
     summary = _typed(path, "summary", data["summary"], str).strip()
     if not summary or "\n" in summary:
         raise RecipeError(f"{path}: key 'summary': must be one non-empty line")
@@ -250,6 +258,12 @@ def _parse(path: Path, name: str, data: dict, digest: str, chain: tuple[str, ...
         content_sha256=digest,
         alias_of=chain,
     )
+
+
+def minor_of(version: str) -> tuple[int, int]:
+    """(3, 13) for 3.13.5, 3.13.0a7+ or 3.13."""
+    major, minor = version.split(".")[:2]
+    return int(major), int(re.match(r"\d+", minor).group())
 
 
 def _parse_source(path: Path, table: dict) -> Source:

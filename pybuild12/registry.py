@@ -11,13 +11,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from pybuild12 import __version__, leftovers, preflight
+from pybuild12 import __version__, files, leftovers, preflight, runner
 from pybuild12.errors import BusyError, NotInstalledError, RecipeError
 from pybuild12.paths import Paths
 from pybuild12.staging import RETIRED_PREFIX, STAGING_PREFIX
@@ -46,11 +45,7 @@ class Installed:
 
 
 def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
-    path = prefix / RECEIPT
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"schema": SCHEMA, **receipt}, indent=2, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
-    return path
+    return files.write_json(prefix / RECEIPT, {"schema": SCHEMA, **receipt})
 
 
 def reproducible(receipt: dict[str, Any], epoch: int) -> dict[str, Any]:
@@ -164,7 +159,7 @@ def compiler_version(env: Mapping[str, str]) -> str:
     cc = preflight.compiler(env)
     if not cc:
         return "unknown"
-    out = subprocess.run([*cc, "--version"], capture_output=True, text=True, env=env)
+    out = runner.capture([*cc, "--version"], env=env)
     first = (out.stdout.splitlines() or ["unknown"])[0]
     return first.strip()
 

@@ -15,14 +15,18 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from pybuild12.errors import BuildError, PrerequisiteError, disk_full_hint
+from pybuild12.errors import BuildError, PrerequisiteError, PyBuild12Error, UsageError, disk_full_hint
 
 TAIL_LINES = 30
+QUERY_TIMEOUT = 120.0  # seconds: version queries, probes, config look-ups
+STEP_TIMEOUT_ENV = "PYBUILD12_STEP_TIMEOUT"
+STEP_TIMEOUT = 4 * 3600.0  # seconds for one build step: a PGO+LTO build on 2 cores takes about 20 minutes
 
 
 def call(
@@ -33,8 +37,15 @@ def call(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    interactive: bool = False,
 ) -> float:
-    """Run `argv`, appending its output to `log_path`; return the elapsed seconds."""
+    """Run `argv`, appending its output to `log_path`; return the elapsed seconds.
+
+    A command still running after `timeout` seconds (default: PYBUILD12_STEP_TIMEOUT,
+    else 4 hours) is stopped with everything it started, and the step fails.
+    `interactive`: the command keeps the terminal (sudo may ask for a password)."""
+    limit = step_timeout() if timeout is None else timeout
     if os.sep in argv[0]:
         found = os.path.exists(os.path.join(cwd or os.getcwd(), argv[0]))
     else:
@@ -51,14 +62,17 @@ def call(
             list(argv),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
+            stdin=None if interactive else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
             bufsize=1,
-            start_new_session=True,
+            start_new_session=not interactive,
         )
+        watchdog = threading.Timer(limit, _stop, (proc,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -72,8 +86,16 @@ def call(
             _stop(proc)
             log.write(f"\n### interrupted during {phase}\n")
             raise
+        finally:
+            watchdog.cancel()
         elapsed = time.monotonic() - start
         log.write(f"### exit code {code} after {elapsed:.1f}s\n")
+    if code != 0 and elapsed >= limit:
+        raise BuildError(
+            f"{phase} did not finish in {limit:g} s and was stopped: {shlex.join(argv)}",
+            phase=phase, log_path=str(log_path), log_tail="\n".join(tail),
+            hint=f"the log shows where it stalled; {STEP_TIMEOUT_ENV} sets the limit in seconds",
+        )
     if code != 0:
         raise BuildError(
             f"{phase} failed: {shlex.join(argv)} exited with code {code}",
@@ -85,8 +107,27 @@ def call(
     return elapsed
 
 
+def step_timeout() -> float:
+    """Seconds one build step may take: PYBUILD12_STEP_TIMEOUT, else STEP_TIMEOUT."""
+    value = os.environ.get(STEP_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(value) if value else STEP_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise UsageError(f"{STEP_TIMEOUT_ENV} must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 def _stop(proc: subprocess.Popen) -> None:
     """Stop the command and everything it started (its own process group)."""
+    if proc.poll() is None and os.getpgid(proc.pid) != proc.pid:
+        proc.terminate()  # an interactive command shares the terminal's group: Ctrl-C reached it too
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return
     for sig, wait in ((signal.SIGINT, 5), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         if proc.poll() is not None:
             break
@@ -108,24 +149,56 @@ def _stop(proc: subprocess.Popen) -> None:
 def capture(
     argv: Sequence[str],
     *,
-    log_path: Path,
+    log_path: Path | None = None,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
+    timeout: float = QUERY_TIMEOUT,
+    input: str | None = None,
+    new_session: bool = False,
 ) -> subprocess.CompletedProcess:
-    """Run a short query command; log it and its output, return it without raising.
+    """Run a short query command; log it and its output (when there is a log: a build
+    has one, `verify` and `doctor` do not), return it without raising for its exit code.
 
     For commands whose failure the caller interprets (is this commit known? is
-    that remote reachable?), where `call` would only say "it failed".
+    that remote reachable? is this a Python?), where `call` would only say "it failed".
+    A command past `timeout` is killed and raises `TimedOut`; one that cannot be
+    started raises `PrerequisiteError` if it was looked up on PATH, else the OSError.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         proc = subprocess.run(
             list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=timeout,
+            stdin=subprocess.DEVNULL if input is None else None, input=input, capture_output=True, text=True,
+            errors="replace", timeout=timeout, start_new_session=new_session,
         )
     except FileNotFoundError:
+        if os.sep in argv[0]:
+            raise
         raise PrerequisiteError(f"{argv[0]!r} not found on PATH") from None
-    with open(log_path, "a", encoding="utf-8", errors="replace") as log:
-        log.write(f"$ {shlex.join(argv)}\n{proc.stdout}{proc.stderr}### exit code {proc.returncode}\n")
+    except subprocess.TimeoutExpired as exc:
+        _log(log_path, f"$ {shlex.join(argv)}\n{_text(exc.stdout)}{_text(exc.stderr)}"
+                       f"### no answer in {timeout:g} s: killed\n")
+        raise TimedOut(f"{shlex.join(argv)[:200]} did not finish in {timeout:g} s", seconds=timeout) from None
+    _log(log_path, f"$ {shlex.join(argv)}\n{proc.stdout}{proc.stderr}### exit code {proc.returncode}\n")
     return proc
+
+
+class TimedOut(PyBuild12Error):
+    """A command ran past its time and was killed."""
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+def _log(log_path: Path | None, text: str) -> None:
+    if log_path is None:
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8", errors="replace") as log:
+        log.write(text)
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""

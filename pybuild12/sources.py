@@ -68,7 +68,7 @@ def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, run: "_Run
 def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: "_Run", mirror: str | None) -> SourceTree:
     with run.phase("fetch", source.filename):
         fetched = download.fetch(source, paths.downloads, mirror=mirror, progress=run.reporter.progress,
-                                 warn=run.reporter.warn, waiting=run.reporter.info)
+                                 warn=run.reporter.warn, waiting=run.reporter.info, stalled=run.reporter.status)
         run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
     with run.phase("extract", fetched.path.name):
         path = archive.extract(fetched.path, build_root)

@@ -41,11 +41,20 @@ def remove_leftovers(pythons: Path, name: str) -> list[Path]:
     if not pythons.is_dir():
         return removed
     for entry in pythons.iterdir():
-        for marker in (STAGING_PREFIX, RETIRED_PREFIX):
-            if entry.name.startswith(f"{marker}{name}-") and entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
+        if owner(entry.name) == name and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
     return removed
+
+
+def owner(entry: str) -> str | None:
+    """The build a staging or retired directory belongs to: `.staging-main-debug-k3j9x_2a`
+    is main-debug's, not main's. Names may hold `-`; the random tail after the last `-`
+    never does. None for other entries."""
+    for marker in (STAGING_PREFIX, RETIRED_PREFIX):
+        if entry.startswith(marker) and "-" in entry[len(marker):]:
+            return entry[len(marker):].rsplit("-", 1)[0]
+    return None
 
 
 def promote(staged: Path, prefix: Path) -> None:

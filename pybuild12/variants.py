@@ -19,7 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from pybuild12.errors import RecipeError
+from pybuild12.errors import RecipeError, UsageError, quoted
+from pybuild12.recipes import minor_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from pybuild12.recipes import Recipe
@@ -93,11 +94,6 @@ def parse(spec: str) -> Request:
     if not base:
         raise RecipeError(f"{spec!r} names no recipe before its variants", hint="e.g. 3.14+freethreaded")
     return Request(base, ordered(found))
-
-
-def minor_of(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")[:2]
-    return int(major), int(re.match(r"\d+", minor).group())
 
 
 def check_supported(recipe_name: str, version: str | None, variants: Iterable[str]) -> None:
@@ -198,12 +194,13 @@ def resolve(spec: str, *, name: str | None = None, commit: str | None = None, op
         recipe = recipes.with_lto(recipe, lto)
     expected_version: str | None = recipe.version
     tail = suffix(recipe.build.variants)
-    build_name = name or recipe.name + tail
+    build_name = name if name is not None else recipe.name + tail
     if commit is not None:
         expected_version = None  # the recipe's version describes its own pin only
-        build_name = name or f"{recipe.name}@{recipe.source.pin[:12]}{tail}"
-    if not recipes.NAME_RE.match(build_name):
-        raise RecipeError(f"invalid build name {build_name!r}", hint="use letters, digits and . _ + @ -")
+        build_name = name if name is not None else f"{recipe.name}@{recipe.source.pin[:12]}{tail}"
+    if not recipes.NAME_RE.match(build_name) or not build_name.isascii():
+        raise UsageError(f"invalid build name {quoted(build_name)}",
+                         hint="a build name is 1 to 64 letters, digits and . _ + @ -, starting with a letter or digit")
     return recipe, build_name, expected_version
 
 

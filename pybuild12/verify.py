@@ -9,13 +9,15 @@ script and reads its JSON into `Report`.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
+import shutil
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12.errors import CheckError
+from pybuild12 import runner
+from pybuild12.errors import CheckError, UsageError
 
 PASSED, FAILED, SKIPPED, INCONCLUSIVE = "passed", "failed", "skipped", "inconclusive"
 CHECK_NAMES = ("modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads",
@@ -51,17 +53,41 @@ class Report:
                 "checks": [asdict(c) for c in self.checks]}
 
 
+def interpreter(given: str | Path) -> Path:
+    """The interpreter `--python` names: a path, or a bare name looked up on PATH
+    (`python3.12`). Anything that is not a Python interpreter is a usage error."""
+    text = str(given)
+    path = Path(text).expanduser()
+    if os.sep not in text and not path.is_file():
+        found = shutil.which(text)
+        if found is None:
+            raise UsageError(f"--python {text}: no such file here, and no {text} on PATH",
+                             hint="give the interpreter's path, or a name on PATH such as python3.13")
+        path = Path(found)
+    if not path.exists():
+        raise UsageError(f"--python {text}: no such file", hint="give the path of a Python interpreter")
+    if path.is_dir() or not os.access(path, os.X_OK):
+        raise UsageError(f"--python {text}: not an executable file",
+                         hint="give the interpreter itself, such as .venv/bin/python")
+    try:
+        _version(path)
+    except CheckError as exc:
+        raise UsageError(f"--python {text}: {exc.message}", hint="give the path of a Python interpreter") from None
+    return path
+
+
 def _version(python: Path) -> tuple[int, ...] | None:
     # %-formatting and print(): the same line runs on Python 2.7 and 3.x.
     probe = "import sys; print('%d.%d.%d' % tuple(sys.version_info[:3]))"
     try:
-        out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        out = runner.capture([str(python), "-c", probe], timeout=60)
+    except (OSError, runner.TimedOut) as exc:
         raise CheckError(f"cannot run {python}: {exc}") from None
     try:
         return tuple(int(p) for p in out.stdout.strip().split("."))
     except ValueError:
-        raise CheckError(f"{python} is not a Python interpreter (it printed {out.stdout.strip()[:80]!r})") from None
+        raise CheckError(f"{python} is not a Python interpreter (it printed {out.stdout.strip()[:80]!r}"
+                         f"{', exit code %d' % out.returncode if out.returncode else ''})") from None
 
 
 def run(python: Path, *, full: bool = False, workers: int | None = None, expect: Sequence[str] = ()) -> Report:
@@ -86,9 +112,8 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
     script = resources.files("pybuild12").joinpath("resources/verify_interp.py")
     with resources.as_file(script) as path:
         try:
-            proc = subprocess.run([str(python), "-I", str(path), *args], capture_output=True, text=True,
-                                  timeout=FULL_TIMEOUT if full else TIMEOUT)
-        except subprocess.TimeoutExpired:
+            proc = runner.capture([str(python), "-I", str(path), *args], timeout=FULL_TIMEOUT if full else TIMEOUT)
+        except runner.TimedOut:
             return Report(str(python), text, {}, (Check("verifier", FAILED, "did not finish in time"),))
     try:
         data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -113,10 +138,9 @@ def _variant_checks(python: Path, expect: Sequence[str]) -> tuple[dict, tuple[Ch
     script = resources.files("pybuild12").joinpath("resources/verify_variant.py")
     with resources.as_file(script) as path:
         try:
-            proc = subprocess.run([str(python), "-I", str(path), *args], capture_output=True, text=True,
-                                  timeout=TIMEOUT)
+            proc = runner.capture([str(python), "-I", str(path), *args], timeout=TIMEOUT)
             data = json.loads(proc.stdout.strip().splitlines()[-1])
-        except subprocess.TimeoutExpired:
+        except runner.TimedOut:
             return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),)
         except (ValueError, IndexError):
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])

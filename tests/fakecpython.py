@@ -1,9 +1,10 @@
 """A fake CPython source tarball for unit tests of the install orchestration.
 
 Its `configure` and `Makefile` do no compiling: `make install` puts a
-`bin/pythonX.Y` wrapper around the interpreter running the tests into
-$(DESTDIR)$(prefix), so the real post-install check runs against a real
-interpreter. Behaviour is steered through environment variables:
+`bin/pythonX.Y` wrapper around a real CPython 3.12+ into $(DESTDIR)$(prefix)
+(the interpreter running the tests when it is one, else one found on the machine,
+such as pyenv's), so the real post-install check runs against a real interpreter
+of a version pybuild12 builds. Behaviour is steered through environment variables:
 
 FAKE_FAIL=configure|make|install  that step exits 2 after printing lines
 FAKE_MAKE_SLEEP=N                 make sleeps N seconds (to interrupt it)
@@ -27,14 +28,43 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
-HOST_VERSION = sys.version.split()[0]
-HOST_MINOR = "%d.%d" % sys.version_info[:2]
+def _probe(python: str) -> str | None:
+    """`python`'s version if it is a CPython 3.12+ with test.support and a sub-interpreter module."""
+    script = ("import sys, test.support\n"
+              "try:\n    import _interpreters\nexcept ImportError:\n    import _xxsubinterpreters\n"
+              "print('%d.%d.%d' % sys.version_info[:3])")
+    try:
+        out = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = out.stdout.strip()
+    if out.returncode != 0 or tuple(int(p) for p in version.split(".")[:2]) < (3, 12):
+        return None
+    return version
+
+
+def _find_host() -> tuple[str | None, str]:
+    """The interpreter the fake CPython wraps, and its version."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(pyenv.glob("3.1[2-9]*/bin/python3"), key=lambda p: p.parent.parent.name, reverse=True)
+    for python in [sys.executable, *map(str, found), *filter(None, map(shutil.which, ("python3.13", "python3.12")))]:
+        version = _probe(python)
+        if version is not None:
+            return python, version
+    return None, "3.99.0"
+
+
+HOST, HOST_VERSION = _find_host()
+HOST_MINOR = ".".join(HOST_VERSION.split(".")[:2])
 
 CONFIGURE = r"""#!/bin/sh
 echo "fake configure $*"
@@ -95,7 +125,7 @@ profile-run-stamp:
 install:
 	@if [ "$$FAKE_FAIL" = install ]; then echo "install: cannot create directory"; exit 2; fi
 	mkdir -p "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/python@MINOR@"
-	printf '#!/bin/sh\nexec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
+	printf '#!/bin/sh\nFAKE_CPYTHON_PREFIX="$(PREFIX)" exec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
 	@if [ -n "$$FAKE_INSTALL_MB" ]; then dd if=/dev/zero of="$(DESTDIR)$(PREFIX)/lib/python@MINOR@/big.bin" bs=1M count=$$FAKE_INSTALL_MB 2>&1; fi
@@ -107,22 +137,8 @@ install:
 """
 
 
-def host_can_pass_check() -> bool:
-    try:
-        import test.support  # noqa: F401
-    except ImportError:
-        return False
-    for name in ("_interpreters", "_xxsubinterpreters"):
-        try:
-            __import__(name)
-            return True
-        except ImportError:
-            pass
-    return False
-
-
 needs_host_interpreters = pytest.mark.skipif(
-    not host_can_pass_check(), reason="the test interpreter lacks test.support or a sub-interpreter module"
+    HOST is None, reason="no CPython 3.12+ with test.support and a sub-interpreter module for the fake CPython to wrap"
 )
 
 
@@ -130,7 +146,7 @@ def source_files(mark: str) -> dict[str, tuple[str, int]]:
     return {
         "configure": (CONFIGURE, 0o755),
         "Makefile": (
-            MAKEFILE.replace("@HOST@", sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
+            MAKEFILE.replace("@HOST@", HOST or sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
             0o644,
         ),
     }
@@ -213,8 +229,8 @@ def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = H
 
 
 def passing_verifier(python, **kwargs):
-    """Stands in for pybuild12.verify.run in orchestration tests: the fake interpreter
-    wraps the test runner's Python, which may predate per-interpreter GILs. The real
+    """Stands in for pybuild12.verify.run in orchestration tests (a real verification takes
+    seconds, and these tests install dozens of builds). The real
     verifier is tested against real interpreters in test_verify.py and the integration tests."""
     from pybuild12 import verify
 

@@ -9,6 +9,9 @@ Modes:
   500        500 every time
   500-twice  500 on the first two requests for the path, then ok
   silent     accepts and reads the request, then sends nothing for `silence` seconds
+  stall      headers and half the body, then nothing for `silence` seconds
+  late       nothing for `late` seconds, then like ok
+  hangup     reads the request, then closes the connection without an answer
   short      announces the whole length, sends half, closes cleanly
   long       announces the whole length, sends it and 4 KiB of junk after
   lying      announces half the length and sends that half (valid HTTP, wrong file)
@@ -30,10 +33,11 @@ import time
 
 class FaultServer:
     def __init__(self, files: dict[str, bytes], *, trickle_delay: float = 0.05, silence: float = 30.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 late: float = 0.4, tls: ssl.SSLContext | None = None) -> None:
         self.files = files
         self.trickle_delay = trickle_delay
         self.silence = silence
+        self.late = late
         self.redirect_to = ""
         self.tls = tls
         self.hits: collections.Counter[str] = collections.Counter()
@@ -100,6 +104,14 @@ class FaultServer:
             _send(sock, 500, b"internal error")
         elif mode == "silent":
             self._stop.wait(self.silence)
+        elif mode == "stall":
+            sock.sendall(_head(200, len(body)) + body[:half])
+            self._stop.wait(self.silence)
+        elif mode == "late":
+            if not self._stop.wait(self.late):
+                _send(sock, 200, body)
+        elif mode == "hangup":
+            sock.close()
         elif mode == "short":
             sock.sendall(_head(200, len(body)) + body[:half])
             sock.shutdown(socket.SHUT_WR)

@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from fakecpython import passing_verifier, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
+from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
 from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
@@ -484,16 +483,16 @@ def test_a_bad_source_date_epoch_is_refused(fake, paths, monkeypatch):
 
 
 def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths, monkeypatch):
-    import importlib.util
-    import marshal
-
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     outcome = installer.install(str(fake), paths=paths)
     source = outcome.prefix / f"lib/python{HOST_MINOR}/site-packages/fakepip/__init__.py"
-    pyc = Path(importlib.util.cache_from_source(str(source)))
-    data = pyc.read_bytes()
-    assert marshal.loads(data[16:]).co_filename == str(source)  # not the staging dir's path
-    assert int.from_bytes(data[4:8], "little") == 3  # hash-checked, as SOURCE_DATE_EPOCH asks
+    # The .pyc is the build's (the fake wraps HOST): read it with that interpreter.
+    read = ("import importlib.util, marshal, sys; data = open(importlib.util.cache_from_source(sys.argv[1]), 'rb')"
+            ".read(); print(marshal.loads(data[16:]).co_filename); print(int.from_bytes(data[4:8], 'little'))")
+    filename, flags = subprocess.run([HOST, "-c", read, str(source)], capture_output=True, text=True,
+                                     check=True).stdout.split()
+    assert filename == str(source)  # not the staging dir's path
+    assert flags == "3"  # hash-checked, as SOURCE_DATE_EPOCH asks
     assert "bytecode" in outcome.receipt["timings"]
 
 

@@ -11,7 +11,7 @@ import pytest
 from fakecpython import passing_verifier, HOST_MINOR, make_git_recipe, make_git_repo, needs_host_interpreters
 from gitrepos import commit, init
 from pybuild12 import install as installer
-from pybuild12.errors import FetchError, RecipeError
+from pybuild12.errors import FetchError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
@@ -77,7 +77,7 @@ def test_commit_option_on_a_tarball_recipe_is_refused(paths):
 def test_commit_option_must_be_hex(repo, tmp_path, paths):
     path, (one, _) = repo
     recipe = make_git_recipe(tmp_path, path.as_uri(), one)
-    with pytest.raises(RecipeError, match="7 to 40 hex"):
+    with pytest.raises(UsageError, match="7 to 40 hex"):
         installer.install(str(recipe), InstallOptions(commit="main"), paths=paths)
 
 

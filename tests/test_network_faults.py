@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,7 +72,7 @@ def test_reset_mid_body_is_retried_then_reported(paths, payload, server):
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "reset"))
     assert "download interrupted" in info.value.message
-    assert server.hits[f"/reset/{NAME}"] == download.BODY_ATTEMPTS
+    assert server.hits[f"/reset/{NAME}"] == download.TRIES
     assert_nothing_kept(paths)
 
 
@@ -96,16 +97,84 @@ def test_two_500s_then_success(paths, payload, server):
     assert fetched.path.read_bytes() == payload and server.hits[f"/500-twice/{NAME}"] == 3
 
 
-def test_silent_server_times_out_within_the_configured_time(paths, payload, server, monkeypatch):
+def host_of(server: FaultServer) -> str:
+    return server.url.split("://", 1)[1]  # 127.0.0.1:port
+
+
+def said(texts: list[str], pattern: str) -> bool:
+    return any(re.fullmatch(pattern, text) for text in texts)
+
+
+@pytest.fixture
+def ticks(monkeypatch) -> list[str]:
+    """What fetch's `stalled` callback was told, with a wait reported every 0.1 s."""
+    monkeypatch.setattr(download, "TICK", 0.1)
+    return []
+
+
+def test_silent_server_is_given_up_on_after_its_tries_counting_the_wait(paths, payload, server, monkeypatch, ticks):
     monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
-        fetch(paths, source_at(server.url, payload, "silent"))
+        fetch(paths, source_at(server.url, payload, "silent"), stalled=ticks.append)
     elapsed = time.monotonic() - start
-    assert "timed out" in info.value.message.lower()
-    assert "0.5 s" in info.value.hint  # says which timeout applied and how to change it
-    assert elapsed < 15  # (1 + urllib3's read retries) x 0.5 s, not the default 60 s each
+    host = host_of(server)
+    assert f"/silent/{NAME}: timed out: no answer within 0.5 s (3 tries)" in info.value.message
+    assert "0.5 s" in info.value.hint and download.TIMEOUT_ENV in info.value.hint
+    assert server.hits[f"/silent/{NAME}"] == download.TRIES == 3
+    assert elapsed < 0.5 * download.TRIES + 1.0  # not (RETRIES + 1) x 0.5 s, nor 60 s a try
+    assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 1 of 3\)")
+    assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 3 of 3\)")
     assert_nothing_kept(paths)
+
+
+def test_silent_mirror_falls_through_to_the_recipe_url(paths, payload, server, monkeypatch, ticks):
+    monkeypatch.setenv(download.TIMEOUT_ENV, "0.3")
+    source = source_at(server.url, payload)
+    start = time.monotonic()
+    fetched, warnings = fetch(paths, source, mirror=f"{server.url}/silent", stalled=ticks.append)
+    assert time.monotonic() - start < 0.3 * download.TRIES + 1.0
+    assert fetched.origin == source.url and fetched.path.read_bytes() == payload
+    assert server.hits[f"/silent/{NAME}"] == download.TRIES
+    assert any(w.startswith(f"{server.url}/silent/{NAME}: timed out: no answer within 0.3 s")
+               and w.endswith(f"trying {source.url}") for w in warnings)
+    assert said(ticks, rf"waiting for {host_of(server)} to answer \(0\.[1-3] s of 0\.3 s, try 3 of 3\)")
+
+
+def test_a_body_that_stalls_is_counted_then_tried_again(paths, payload, server, monkeypatch, ticks):
+    monkeypatch.setenv(download.TIMEOUT_ENV, "0.4")
+    start = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "stall"), stalled=ticks.append)
+    assert time.monotonic() - start < 0.4 * download.TRIES + 1.0
+    assert "download interrupted: timed out, no data for 0.4 s (3 tries)" in info.value.message
+    assert server.hits[f"/stall/{NAME}"] == download.TRIES
+    assert said(ticks, rf"waiting for {host_of(server)} to send more \(0\.[1-4] s of 0\.4 s, try 2 of 3\)")
+    assert_nothing_kept(paths)
+
+
+def test_a_late_answer_within_the_timeout_is_waited_for_once(paths, payload, server, monkeypatch, ticks):
+    """Counting the wait in short ticks must not cut the request short or send it again."""
+    monkeypatch.setenv(download.TIMEOUT_ENV, "2")
+    fetched, warnings = fetch(paths, source_at(server.url, payload, "late"), stalled=ticks.append)
+    host = host_of(server)
+    assert fetched.path.read_bytes() == payload and warnings == []
+    assert server.hits[f"/late/{NAME}"] == 1
+    assert said(ticks[:1], rf"waiting for {host} to answer \(0\.\d s of 2 s, try 1 of 3\)")
+    assert ticks[-1] == f"downloading from {host}"
+
+
+def test_a_server_that_hangs_up_without_answering_is_tried_again(paths, payload, server):
+    with pytest.raises(FetchError) as info:
+        fetch(paths, source_at(server.url, payload, "hangup"))
+    assert "Connection aborted" in info.value.message and "(3 tries)" in info.value.message
+    assert server.hits[f"/hangup/{NAME}"] == download.TRIES
+    assert_nothing_kept(paths)
+
+
+def test_no_stalled_report_for_a_prompt_server(paths, payload, server, ticks):
+    fetch(paths, source_at(server.url, payload), stalled=ticks.append)
+    assert ticks == []
 
 
 def test_bad_timeout_setting_is_refused(paths, payload, server, monkeypatch):
@@ -118,7 +187,7 @@ def test_body_shorter_than_announced_is_never_used(paths, payload, server):
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "short"))
     assert "interrupted" in info.value.message or "announced" in info.value.message
-    assert server.hits[f"/short/{NAME}"] == download.BODY_ATTEMPTS
+    assert server.hits[f"/short/{NAME}"] == download.TRIES
     assert_nothing_kept(paths)
 
 

@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from pybuild12 import pins
-from pybuild12.errors import NotInstalledError, RecipeError
+from pybuild12.errors import NotInstalledError, UsageError
 
 
 def test_argument_wins_over_everything(tmp_path):
@@ -42,8 +42,10 @@ def test_write_makes_the_file_pyenv_and_uv_read(tmp_path):
 
 
 def test_write_refuses_bad_names(tmp_path):
-    with pytest.raises(RecipeError):
-        pins.write(tmp_path, "../evil")
+    for bad in ("../evil", "", "/etc", "a" * 300):
+        with pytest.raises(UsageError):
+            pins.write(tmp_path, bad)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(shutil.which("pyenv") is None, reason="pyenv is not on this machine")

@@ -1,19 +1,29 @@
-"""The shared artifact cache: against pytest-httpserver, and against a real nginx with WebDAV."""
+"""The shared artifact cache: against pytest-httpserver, and against a real nginx with WebDAV.
+
+Only artifacts whose sidecar a trusted key signed are installed from it; see signing.py.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
+import requests
 
 import nginxserver
-from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import artifacts, remote
+from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
+from pybuild12 import artifacts, remote, signing
 from pybuild12 import install as installer
-from pybuild12.errors import RecipeError
+from pybuild12.errors import FetchError, RecipeError
 from pybuild12.install import InstallOptions
+from pybuild12.report import Reporter
 
 KEY = "e" * 64
 
@@ -23,53 +33,115 @@ def packed(tmp_path):
     tree = tmp_path / "tree"
     (tree / "bin").mkdir(parents=True)
     (tree / "bin" / "python3.13").write_text("#!/bin/sh\n")
-    return artifacts.Cache(tmp_path / "origin").put(KEY, tree, {"name": "3.13.5"})
+    return artifacts.Cache(tmp_path / "origin").put(KEY, tree, {"name": "3.13.5", "inputs": {"source": "f" * 64}})
 
 
-def test_fetch_downloads_checks_and_adopts(httpserver, packed, tmp_path):
-    httpserver.expect_request(f"/c/{KEY}.json").respond_with_data(json.dumps(packed.meta))
-    httpserver.expect_request(f"/c/{KEY}.tar.zst").respond_with_data(packed.path.read_bytes())
-    local = artifacts.Cache(tmp_path / "local")
-    warnings = []
-    got = remote.SharedCache(httpserver.url_for("/c")).fetch(KEY, local, warnings.append)
+@pytest.fixture
+def ci():
+    return signing.generate("team-ci-1")
+
+
+def serve(httpserver, sidecar: dict, body: bytes) -> None:
+    httpserver.expect_request(f"/c/{KEY}.json").respond_with_data(json.dumps(sidecar))
+    httpserver.expect_request(f"/c/{KEY}.tar.zst").respond_with_data(body)
+
+
+def fetch(httpserver, tmp_path, trusted) -> tuple[artifacts.Artifact | None, list[str], list[str]]:
+    """Fetch KEY; the result, the warnings, and the paths the store was asked for."""
+    warnings: list[str] = []
+    got = remote.SharedCache(httpserver.url_for("/c"), trusted).fetch(KEY, artifacts.Cache(tmp_path / "local"),
+                                                                       warnings.append)
+    return got, warnings, [r.path for r, _ in httpserver.log]
+
+
+def test_fetch_downloads_checks_and_adopts(httpserver, packed, ci, tmp_path):
+    serve(httpserver, signing.sign(packed.meta, ci), packed.path.read_bytes())
+    got, warnings, _ = fetch(httpserver, tmp_path, [ci.public])
     assert got is not None and warnings == []
-    assert local.get(KEY) is not None and local.get(KEY).meta["sha256"] == packed.meta["sha256"]
+    local = artifacts.Cache(tmp_path / "local").get(KEY)
+    assert local is not None and local.meta["sha256"] == packed.meta["sha256"]
+    assert local.meta["signatures"][0]["key"] == "team-ci-1"
 
 
-def test_fetch_refuses_a_tampered_artifact(httpserver, packed, tmp_path):
-    httpserver.expect_request(f"/c/{KEY}.json").respond_with_data(json.dumps(packed.meta))
-    httpserver.expect_request(f"/c/{KEY}.tar.zst").respond_with_data(packed.path.read_bytes() + b"evil")
+def test_fetch_refuses_a_tampered_artifact(httpserver, packed, ci, tmp_path):
+    serve(httpserver, signing.sign(packed.meta, ci), packed.path.read_bytes() + b"evil")
+    got, warnings, _ = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and "does not match its sha256" in warnings[0]
     local = artifacts.Cache(tmp_path / "local")
-    warnings = []
-    assert remote.SharedCache(httpserver.url_for("/c")).fetch(KEY, local, warnings.append) is None
-    assert "does not match its sha256" in warnings[0]
-    assert list(local) == [] and [p for p in local.directory.iterdir()] == []
+    assert list(local) == [] and list(local.directory.iterdir()) == []
 
 
-def test_fetch_of_a_missing_key_is_a_quiet_miss(httpserver, tmp_path):
-    warnings = []
-    assert remote.SharedCache(httpserver.url_for("/c")).fetch(KEY, artifacts.Cache(tmp_path), warnings.append) is None
-    assert warnings == []
+def test_an_unsigned_sidecar_is_refused_before_the_artifact_is_downloaded(httpserver, packed, ci, tmp_path):
+    serve(httpserver, packed.meta, packed.path.read_bytes())
+    got, warnings, asked = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and asked == [f"/c/{KEY}.json"]
+    assert warnings == [f"shared cache: artifact {KEY[:12]} refused, it is unsigned; building from source"]
 
 
-def test_unreachable_store_warns_and_misses(tmp_path):
+def test_a_sidecar_signed_by_an_unknown_key_is_refused_naming_it(httpserver, packed, ci, tmp_path):
+    serve(httpserver, signing.sign(packed.meta, signing.generate("mallory-1")), packed.path.read_bytes())
+    got, warnings, asked = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and asked == [f"/c/{KEY}.json"]
+    assert "signed only by keys not trusted here: mallory-1" in warnings[0]
+
+
+def test_a_re_hashed_sidecar_keeps_a_signature_that_no_longer_verifies(httpserver, packed, ci, tmp_path):
+    planted = packed.path.read_bytes() + b"evil"
+    forged = {**signing.sign(packed.meta, ci), "sha256": hashlib.sha256(planted).hexdigest()}
+    serve(httpserver, forged, planted)
+    got, warnings, asked = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and asked == [f"/c/{KEY}.json"]
+    assert "the signature by trusted key team-ci-1 does not verify" in warnings[0]
+
+
+def test_a_signed_sidecar_of_another_artifact_is_refused(httpserver, packed, ci, tmp_path):
+    other = signing.sign({**packed.meta, "key": "d" * 64}, ci)
+    serve(httpserver, other, packed.path.read_bytes())
+    got, warnings, asked = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and asked == [f"/c/{KEY}.json"] and "another artifact (dddddddddddd)" in warnings[0]
+
+
+def test_without_a_trusted_key_the_store_is_not_asked(httpserver, packed, ci, tmp_path):
+    serve(httpserver, signing.sign(packed.meta, ci), packed.path.read_bytes())
+    got, warnings, asked = fetch(httpserver, tmp_path, [])
+    assert got is None and asked == []
+    assert len(warnings) == 1
+    assert warnings[0].startswith("PYBUILD12_CACHE_URL is set but no key is trusted; building from source — see ")
+    assert "pybuild12 cache trust" in warnings[0] and signing.TRUST_ENV in warnings[0]
+
+
+def test_fetch_of_a_missing_key_is_a_quiet_miss(httpserver, ci, tmp_path):
+    got, warnings, _ = fetch(httpserver, tmp_path, [ci.public])
+    assert got is None and warnings == []
+
+
+def test_unreachable_store_warns_and_misses(tmp_path, ci):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     warnings = []
-    shared = remote.SharedCache(f"http://127.0.0.1:{port}/c")
+    shared = remote.SharedCache(f"http://127.0.0.1:{port}/c", [ci.public])
     shared.session.adapters["http://"].max_retries.total = 0
     assert shared.fetch(KEY, artifacts.Cache(tmp_path), warnings.append) is None
     assert "unreachable" in warnings[0]
 
 
-def test_push_puts_the_artifact_then_its_sidecar(httpserver, packed):
+def test_push_puts_the_artifact_then_its_signed_sidecar(httpserver, packed, ci):
     httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("", status=201)
     httpserver.expect_request(f"/c/{KEY}.json", method="PUT").respond_with_data("", status=201)
-    remote.SharedCache(httpserver.url_for("/c")).push(packed)
+    remote.SharedCache(httpserver.url_for("/c")).push(packed, ci)
     order = [(r.method, r.path) for r, _ in httpserver.log]
     assert order == [("PUT", f"/c/{KEY}.tar.zst"), ("PUT", f"/c/{KEY}.json")]
     assert httpserver.log[0][0].get_data() == packed.path.read_bytes()
+    sidecar = json.loads(httpserver.log[1][0].get_data())
+    assert signing.check(sidecar, KEY, [ci.public]).ok and "signatures" not in packed.meta
+
+
+def test_a_failed_push_is_a_fetch_error(httpserver, packed, ci):
+    httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("no", status=403)
+    with pytest.raises(FetchError, match="uploading eeeeeeeeeeee to the shared cache .* failed: 403"):
+        remote.SharedCache(httpserver.url_for("/c")).push(packed, ci)
+    assert len(httpserver.log) == 1  # no sidecar for an artifact that is not there
 
 
 def test_push_needs_the_url(tmp_path, paths):
@@ -78,28 +150,164 @@ def test_push_needs_the_url(tmp_path, paths):
         installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths, env={})
 
 
-@needs_host_interpreters
-def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_home, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+def test_push_needs_a_signing_key_before_anything_is_built(tmp_path, paths):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    with pytest.raises(RecipeError, match="--push needs a signing key") as info:
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env={remote.ENV: "http://x.invalid/c"})
+    assert "pybuild12 cache keygen" in info.value.hint
+    assert not paths.logs.exists() and not paths.pythons.exists()
+
+
+# -- whole installs against a real nginx --------------------------------------------------------
+
+
+class Warnings(Reporter):
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+
+@pytest.fixture
+def nginx(tmp_path):
     url, server = nginxserver.start(tmp_path / "nginx")
-    try:
-        tarball, sha = make_tarball(tmp_path / "src")
-        recipe = make_recipe(tmp_path, tarball, sha)
-        env = {"PATH": __import__("os").environ["PATH"], remote.ENV: url}
-        first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=env)
-        key = first.receipt["artifact"]["key"]
-        stored = sorted(p.name for p in (tmp_path / "nginx" / "store" / "pybuild12").iterdir())
-        assert stored == [f"{key}.json", f"{key}.tar.zst"]
+    yield url, tmp_path / "nginx"
+    server.terminate()
+    server.wait(10)
 
-        shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
-        again = installer.install(str(recipe), paths=paths, env={**env, "FAKE_FAIL": "configure"})
-        assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "shared"}
-        assert "shared cache" in again.receipt["timings"] and "compile" not in again.receipt["timings"]
 
-        shutil.rmtree(pybuild12_home)
-        (tmp_path / "nginx" / "store" / "pybuild12" / f"{key}.tar.zst").write_bytes(b"tampered")
-        rebuilt = installer.install(str(recipe), paths=paths, env=env)
-        assert rebuilt.receipt["artifact"]["from_cache"] is False and "compile" in rebuilt.receipt["timings"]
-    finally:
-        server.terminate()
-        server.wait(10)
+@pytest.fixture
+def store_env(nginx, ci, tmp_path, monkeypatch):
+    """The environment of a fleet machine: the store, the CI key trusted, the CI key to sign with."""
+    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    signing.write_secret(tmp_path / "ci.key", ci)
+    return {"PATH": os.environ["PATH"], remote.ENV: nginx[0], signing.TRUST_ENV: str(ci.public),
+            signing.SIGNING_KEY_ENV: str(tmp_path / "ci.key")}
+
+
+def stored(nginx) -> list[str]:
+    directory = nginx[1] / "store" / "pybuild12"
+    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+
+def sidecar_in_store(nginx, key: str) -> dict:
+    return json.loads((nginx[1] / "store" / "pybuild12" / f"{key}.json").read_text())
+
+
+@needs_host_interpreters
+def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+    key = first.receipt["artifact"]["key"]
+    assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
+    assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
+
+    shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
+    again = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})
+    assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "shared"}
+    assert "shared cache" in again.receipt["timings"] and "compile" not in again.receipt["timings"]
+    puts = (nginx[1] / "access.log").read_text().count('"PUT ')
+    assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env).already_installed
+    assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 2  # the store has it already
+
+    shutil.rmtree(pybuild12_home)
+    (nginx[1] / "store" / "pybuild12" / f"{key}.tar.zst").write_bytes(b"tampered")
+    rebuilt = installer.install(str(recipe), paths=paths, env=store_env)
+    assert rebuilt.receipt["artifact"]["from_cache"] is False and "compile" in rebuilt.receipt["timings"]
+
+
+@needs_host_interpreters
+def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, paths, pybuild12_home, nginx,
+                                                                   store_env):
+    """Whoever can PUT can plant a build with a matching sha256; it must not be installed."""
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src", mark="one"))
+    evil = make_recipe(tmp_path / "evil", *make_tarball(tmp_path / "evil", mark="evil"))
+    mine = installer.install(str(recipe), paths=paths, env={"PATH": os.environ["PATH"]})
+    key = mine.receipt["artifact"]["key"]
+    meta = artifacts.Cache(paths.artifacts).get(key).meta
+    planted = installer.install(str(evil), InstallOptions(force=True), paths=paths, env={"PATH": os.environ["PATH"]})
+    planted = artifacts.Cache(paths.artifacts).get(planted.receipt["artifact"]["key"])
+    for name, data in ((f"{key}.tar.zst", planted.path.read_bytes()),
+                       (f"{key}.json", json.dumps({**meta, "sha256": planted.meta["sha256"]}).encode())):
+        assert requests.put(f"{nginx[0]}/{name}", data=data, timeout=10).status_code in (201, 204)
+
+    for sidecar, why in ((None, "it is unsigned"),
+                         (signing.sign({**meta, "sha256": planted.meta["sha256"]}, signing.generate("mallory-1")),
+                          "it is signed only by keys not trusted here: mallory-1")):
+        if sidecar is not None:
+            assert requests.put(f"{nginx[0]}/{key}.json", data=json.dumps(sidecar), timeout=10).ok
+        shutil.rmtree(pybuild12_home)  # a fresh machine
+        reporter = Warnings()
+        got = installer.install(str(recipe), paths=paths, env=store_env, reporter=reporter)
+        assert got.receipt["artifact"]["from_cache"] is False and "compile" in got.receipt["timings"]
+        assert (got.prefix / f"lib/python{HOST_MINOR}/build-mark.txt").read_text().strip() == "one"
+        assert f"shared cache: artifact {key[:12]} refused, {why}; building from source" in reporter.warnings
+    access = (nginx[1] / "access.log").read_text()
+    assert f"GET /pybuild12/{key}.json" in access and f"GET /pybuild12/{key}.tar.zst" not in access
+
+
+@needs_host_interpreters
+def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    first = installer.install(str(recipe), paths=paths, env=store_env)  # no --push: the local cache has it
+    key = first.receipt["artifact"]["key"]
+    assert stored(nginx) == []
+
+    installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+    assert installed.already_installed and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
+
+    for name in stored(nginx):
+        (nginx[1] / "store" / "pybuild12" / name).unlink()
+    again = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
+                              env={**store_env, "FAKE_FAIL": "configure"})
+    assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "local"}
+    assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
+    assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).ok
+
+    shutil.rmtree(pybuild12_home)  # and a fresh machine takes it from there
+    fresh = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})
+    assert fresh.receipt["artifact"]["origin"] == "shared"
+
+
+@needs_host_interpreters
+def test_push_of_an_installed_build_missing_from_the_local_cache_says_so(tmp_path, paths, nginx, store_env):
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    installer.install(str(recipe), InstallOptions(no_cache=True), paths=paths, env=store_env)
+    with pytest.raises(installer.PushFailed, match="not in the local artifact cache; fake IS installed") as info:
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+    assert info.value.exit_code == 5 and f"pybuild12 install {recipe} --force --push" in info.value.hint
+    assert stored(nginx) == []
+
+
+@needs_host_interpreters
+def test_a_failed_upload_leaves_the_build_installed_and_says_how_to_retry(tmp_path, paths, httpserver, nginx,
+                                                                          store_env):
+    httpserver.expect_request(re.compile("^/broken/"), method="PUT").respond_with_data("read-only", status=405)
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    broken = {**store_env, remote.ENV: httpserver.url_for("/broken")}
+    with pytest.raises(installer.PushFailed) as info:
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=broken)
+    failure = info.value
+    assert failure.exit_code == FetchError.exit_code == 5
+    assert "fake IS installed" in failure.message and "and in the local artifact cache" in failure.message
+    assert f"pybuild12 install {recipe} --force --push" in failure.hint
+    assert failure.outcome.python.is_file() and (paths.prefix("fake") / "pybuild12.json").is_file()
+    key = failure.outcome.receipt["artifact"]["key"]
+
+    retry = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
+                              env={**store_env, "FAKE_FAIL": "configure"})
+    assert retry.receipt["artifact"]["origin"] == "local" and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
+
+
+@needs_host_interpreters
+def test_cli_push_without_a_signing_key_is_refused_before_building(tmp_path, nginx):
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    env = {k: v for k, v in os.environ.items() if k != signing.SIGNING_KEY_ENV}
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe), "--push"], capture_output=True,
+                         text=True, env={**env, remote.ENV: nginx[0]})
+    assert out.returncode == RecipeError.exit_code
+    assert "--push needs a signing key" in out.stderr and "pybuild12 cache keygen" in out.stderr
+    assert "fetch" not in out.stderr and stored(nginx) == []

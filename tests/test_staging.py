@@ -56,3 +56,18 @@ def test_remove_leftovers_only_touches_that_name(tmp_path):
     removed = staging.remove_leftovers(tmp_path, "3.13.5")
     assert sorted(removed) == sorted([s1, retired])
     assert s2.exists() and keep.exists()
+
+
+def test_remove_leftovers_of_a_name_spares_names_it_begins(tmp_path):
+    """Reclaiming `main` must not delete a concurrent `main-debug` install's staging tree."""
+    mine = staging.new_staging(tmp_path, "main")
+    theirs = [staging.new_staging(tmp_path, "main-debug"), staging.new_staging(tmp_path, "main-x-y"),
+              tmp_path / ".retired-main-debug-uninstall", tmp_path / ".retired-main-debug-k3j9x_2a"]
+    for path in theirs[2:]:
+        path.mkdir()
+    retired = tmp_path / ".retired-main-uninstall"
+    retired.mkdir()
+    assert sorted(staging.remove_leftovers(tmp_path, "main")) == sorted([mine, retired])
+    assert all(p.is_dir() for p in theirs)
+    assert sorted(staging.remove_leftovers(tmp_path, "main-debug")) == sorted([theirs[0], *theirs[2:]])
+    assert theirs[1].is_dir()

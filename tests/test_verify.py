@@ -116,7 +116,7 @@ def test_not_a_python_is_an_error(tmp_path):
     fake.write_text("#!/bin/sh\necho hello\n")
     fake.chmod(0o755)
     out = cli("verify", "--python", str(fake))
-    assert out.returncode == 7 and "is not a Python interpreter" in out.stderr
+    assert out.returncode == 2 and "is not a Python interpreter (it printed 'hello')" in out.stderr
 
 
 def test_unknown_build_name_exit_8():

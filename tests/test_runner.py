@@ -1,0 +1,81 @@
+"""Every command pybuild12 runs goes through runner: logged, timed out, stopped whole."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from pybuild12 import runner
+from pybuild12.errors import BuildError, PrerequisiteError, UsageError
+
+
+def test_call_logs_the_command_and_its_output(tmp_path):
+    log = tmp_path / "build.log"
+    lines = []
+    runner.call(["sh", "-c", "echo one; echo two >&2"], phase="demo", log_path=log, on_line=lines.append)
+    text = log.read_text()
+    assert "$ sh -c 'echo one; echo two >&2'" in text and "one\ntwo\n" in text and "### exit code 0" in text
+    assert lines == ["one", "two"]
+
+
+def test_a_failing_step_carries_the_tail_of_its_output(tmp_path):
+    with pytest.raises(BuildError) as info:
+        runner.call(["sh", "-c", "echo what went wrong; exit 3"], phase="configure", log_path=tmp_path / "l")
+    assert info.value.phase == "configure" and "exited with code 3" in info.value.message
+    assert info.value.log_tail == "what went wrong"
+
+
+def test_a_step_past_its_time_is_stopped_with_what_it_started(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    start = time.monotonic()
+    with pytest.raises(BuildError) as info:
+        runner.call(["sh", "-c", f"sleep 60 & echo $! > {pid_file}; echo started; wait"], phase="compile",
+                    log_path=tmp_path / "l", timeout=1)
+    assert time.monotonic() - start < 15
+    assert "did not finish in 1 s and was stopped" in info.value.message and "PYBUILD12_STEP_TIMEOUT" in info.value.hint
+    child = int(pid_file.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the step's child {child} outlived the step")
+
+
+def test_the_step_time_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(runner.STEP_TIMEOUT_ENV, "90")
+    assert runner.step_timeout() == 90
+    for bad in ("soon", "0", "-5"):
+        monkeypatch.setenv(runner.STEP_TIMEOUT_ENV, bad)
+        with pytest.raises(UsageError, match=runner.STEP_TIMEOUT_ENV):
+            runner.step_timeout()
+    monkeypatch.delenv(runner.STEP_TIMEOUT_ENV)
+    assert runner.step_timeout() == runner.STEP_TIMEOUT
+
+
+def test_capture_returns_output_and_logs_when_there_is_a_log(tmp_path):
+    log = tmp_path / "q.log"
+    proc = runner.capture(["sh", "-c", "echo out; echo err >&2; exit 4"], log_path=log)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (4, "out\n", "err\n")
+    assert "out\nerr\n### exit code 4" in log.read_text()
+    assert runner.capture(["sh", "-c", "cat"], input="fed").stdout == "fed"  # no log: nothing written
+
+
+def test_capture_kills_a_command_past_its_time(tmp_path):
+    log = tmp_path / "q.log"
+    start = time.monotonic()
+    with pytest.raises(runner.TimedOut) as info:
+        runner.capture(["sh", "-c", "echo partial; sleep 60"], log_path=log, timeout=1)
+    assert time.monotonic() - start < 15 and info.value.seconds == 1
+    assert "did not finish in 1 s" in info.value.message and "no answer in 1 s: killed" in log.read_text()
+
+
+def test_a_missing_tool_is_a_prerequisite_error(tmp_path):
+    with pytest.raises(PrerequisiteError, match="no-such-tool-x"):
+        runner.capture(["no-such-tool-x", "--version"])
+    with pytest.raises(PrerequisiteError, match="no-such-tool-x"):
+        runner.call(["no-such-tool-x"], phase="demo", log_path=tmp_path / "l")
