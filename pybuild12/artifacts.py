@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tarfile
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any, Iterable, Iterator
 
 import zstandard
 
-from pybuild12 import archive, leftovers
+from pybuild12 import archive, files, runner
 from pybuild12.errors import ArchiveError
 
 FORMAT = 1
@@ -87,7 +86,7 @@ class Cache:
         except (ValueError, KeyError, OSError):
             self.remove(key)
             return None
-        if _sha256(path) != expected:
+        if files.sha256_of(path) != expected:
             self.remove(key)
             return None
         return Artifact(key, path, meta)
@@ -98,14 +97,14 @@ class Cache:
         path, sidecar = self._paths(key)
         digest = pack(path, tree, sorted(e.name for e in tree.iterdir()))
         full = {**meta, "key": key, "sha256": digest, "created": time.time()}
-        _write_json(sidecar, full)
+        files.write_json(sidecar, full)
         return Artifact(key, path, full)
 
     def adopt(self, key: str, file: Path, meta: dict[str, Any]) -> Artifact:
         """Take a checked artifact file (downloaded from a shared cache) into this cache."""
         path, sidecar = self._paths(key)
         os.replace(file, path)
-        _write_json(sidecar, meta)
+        files.write_json(sidecar, meta)
         return Artifact(key, path, meta)
 
     def unpack(self, artifact: Artifact, dest: Path) -> None:
@@ -130,18 +129,14 @@ class Cache:
                     for member in tar:
                         archive.extract_member(tar, member, dest)
             return
-        proc = subprocess.Popen([gnu_tar, "-x", "-C", str(dest), "--no-same-owner", "--no-same-permissions"],
-                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        def decompress(into) -> None:
             with open(artifact.path, "rb") as raw:
-                zstandard.ZstdDecompressor().copy_stream(raw, proc.stdin)
-            proc.stdin.close()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        if proc.wait() != 0:
-            raise ArchiveError(f"unpacking artifact {artifact.key[:12]} failed: {proc.stderr.read().decode()[-300:]}")
+                zstandard.ZstdDecompressor().copy_stream(raw, into)
+
+        code, errors = runner.feed([gnu_tar, "-x", "-C", str(dest), "--no-same-owner", "--no-same-permissions"],
+                                   decompress)
+        if code != 0:
+            raise ArchiveError(f"unpacking artifact {artifact.key[:12]} failed: {errors[-300:]}")
 
     def remove(self, key: str) -> None:
         for p in self._paths(key):
@@ -174,36 +169,19 @@ class Cache:
 def pack(path: Path, tree: Path, names: Iterable[str], header: tuple[str, bytes] | None = None) -> str:
     """Write `names` (relative to `tree`, directories recursively) as a zstd tar at `path`,
     atomically; `header` is an extra (name, bytes) member written first. Returns the sha256."""
-    fd, tmp = leftovers.new_part(path.parent, f".{path.name}.")
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as raw:
-            hashing = _HashingWriter(raw, digest)
-            compressor = zstandard.ZstdCompressor(level=LEVEL, threads=-1)
-            with compressor.stream_writer(hashing, closefd=False) as zout:
-                with tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                    if header is not None:
-                        info = tarfile.TarInfo(header[0])
-                        info.size, info.mode, info.mtime = len(header[1]), 0o644, int(time.time())
-                        tar.addfile(info, io.BytesIO(header[1]))
-                    for name in names:
-                        tar.add(tree / name, arcname=name)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    digest = hashlib.sha256()
+    with files.replacing(path) as raw:
+        hashing = _HashingWriter(raw, digest)
+        compressor = zstandard.ZstdCompressor(level=LEVEL, threads=-1)
+        with compressor.stream_writer(hashing, closefd=False) as zout:
+            with tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                if header is not None:
+                    info = tarfile.TarInfo(header[0])
+                    info.size, info.mode, info.mtime = len(header[1]), 0o644, int(time.time())
+                    tar.addfile(info, io.BytesIO(header[1]))
+                for name in names:
+                    tar.add(tree / name, arcname=name)
     return digest.hexdigest()
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = leftovers.new_part(path.parent, f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class _HashingWriter:
@@ -220,9 +198,3 @@ class _HashingWriter:
         self.raw.flush()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

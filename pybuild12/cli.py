@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pybuild12 import (__version__, artifacts, devenv, locks, manifest, names, pins, preflight, profiles, recipes,
-                       registry, runner, variants)
+                       publish, registry, runner, variants)
 from pybuild12 import compat as compat_scan
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
@@ -154,7 +154,15 @@ def install(
     )
     if install_deps:
         _install_deps(recipe, options)
-    outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
+    try:
+        outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
+    except publish.PushFailed as exc:
+        _installed(exc.outcome)  # the build is in place; only the upload failed
+        raise
+    _installed(outcome)
+
+
+def _installed(outcome: installer.Outcome) -> None:
     if outcome.already_installed:
         err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
     else:

@@ -23,7 +23,6 @@ exponential backoff: those are quick failures or a busy server, not silence.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -38,7 +37,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from pybuild12 import __version__, leftovers, locks
+from pybuild12 import __version__, files, leftovers, locks
 from pybuild12.errors import FetchError
 from pybuild12.recipes import TarballSource
 
@@ -79,14 +78,6 @@ def candidates(source: TarballSource, mirror: str | None) -> list[str]:
     return found
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK * 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(
     source: TarballSource,
     cache_dir: Path,
@@ -115,7 +106,7 @@ def fetch(
     with locks.hold(cache_dir / LOCKS / f"{source.filename}.lock", tell):
         leftovers.sweep_parts(cache_dir, pattern=f"{source.filename}.*{leftovers.PART}", min_age=0)
         if target.exists():
-            actual = sha256_of(target)
+            actual = files.sha256_of(target)
             if actual == source.sha256:
                 return Fetched(target, "cache")
             if warn:
@@ -138,7 +129,7 @@ def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress
             if warn and index + 1 < len(urls):
                 warn(f"{url}: {exc.message}; trying {urls[index + 1]}")
             continue
-        actual = sha256_of(part)
+        actual = files.sha256_of(part)
         if actual != source.sha256:
             part.unlink()
             mismatches.append(f"{origin}: got sha256 {actual}")

@@ -1,7 +1,13 @@
 """`pybuild12 install`: the whole flow, top to bottom.
 
-recipe -> lock -> preflight -> fetch -> extract (or checkout) -> configure -> compile ->
-install into staging -> check -> receipt -> move into place.
+recipe -> lock -> preflight -> source pin -> artifact key, then one of two paths:
+
+- cached (`_from_cache`): the verified build from the local or the shared artifact
+  cache, unpacked into staging;
+- compiled (`_from_source`): fetch, extract (or checkout), configure, compile, install
+  into staging; afterwards the PGO profile is kept and the build packed;
+
+and on both: check -> verify -> receipt (`_receipt`) -> move into place -> --push.
 
 Nothing reaches `<data>/pythons/<name>` before the staged build has passed
 its check; a failure or Ctrl-C anywhere removes what this run created and
@@ -13,19 +19,18 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Iterator, Mapping
+from typing import Iterator, Mapping
 
-from pybuild12 import (__version__, artifacts, build, ccache, check, leftovers, locks, manifest, preflight,
-                       profiles, registry, remote, runner, signing, sources, staging, variants)
+from pybuild12 import (artifacts, build, ccache, check, leftovers, locks, manifest, preflight, profiles, publish,
+                       registry, remote, runner, runlog, signing, sources, staging, variants)
 from pybuild12 import verify as verifier
-from pybuild12.errors import BuildError, FetchError, RecipeError
+from pybuild12.errors import BuildError, RecipeError, UsageError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
+from pybuild12.runlog import Run
 from pybuild12.report import Reporter
 
 
@@ -58,29 +63,35 @@ class Outcome:
 
 
 @dataclass
-class _Run:
-    """What one install run has created so far, and how long each phase took."""
+class _Job:
+    """One install of one build: what both paths (from the artifact cache, or compiled) need."""
 
-    log_path: Path
-    reporter: Reporter
-    timings: dict[str, float] = field(default_factory=dict)
+    recipe: Recipe
+    name: str
+    options: InstallOptions
+    paths: Paths
+    env: dict[str, str]
+    run: Run
+    work: "_Workspace"
+    prefix: Path
+    staged: Path
+    key: str
+    inputs: dict
+    steps: list
+    expected_version: str | None
 
-    @contextmanager
-    def phase(self, name: str, detail: str = "") -> Iterator[None]:
-        self.reporter.phase_start(name, detail)
-        start = time.monotonic()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            elapsed = time.monotonic() - start
-            self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 1)  # a phase may have steps
-            self.reporter.phase_end(name, elapsed, ok)
 
-    def log(self, text: str) -> None:
-        with open(self.log_path, "a", encoding="utf-8") as fh:
-            fh.write(text.rstrip("\n") + "\n")
+@dataclass
+class _Made:
+    """What a path put into staging, and the facts the receipt keeps about it."""
+
+    python: Path
+    source: dict
+    artifact: artifacts.Artifact | None = None  # the build, packed: what --push uploads
+    origin: str | None = None  # "local" or "shared": the artifact cache it came from
+    pgo: dict | None = None
+    ccache: dict | None = None
+    verification: dict | None = None
 
 
 def install(
@@ -94,9 +105,7 @@ def install(
     env = dict(os.environ if env is None else env)
     recipe, name, expected_version = request(spec, options)
     user_opts = build.user_configure_opts(options.configure_opts, env)
-    if options.push and (options.no_cache or not env.get(remote.ENV)):
-        raise RecipeError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
-    signer = _push_signer(env, paths) if options.push else None
+    signer = publish.signer(env, paths, no_cache=options.no_cache) if options.push else None
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
     epoch = registry.source_date_epoch(env)
@@ -108,123 +117,94 @@ def install(
         if existing is not None and not options.force:
             outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
             if signer is not None:
-                _push_installed(outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer, spec, reporter)
+                publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer,
+                                         spec, nullcontext())
             return outcome
         _preflight(recipe, env, reporter)
-        run = _start_log(paths, name, recipe, reporter)
+        run = runlog.start(paths, name, str(recipe.path), reporter)
         with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
             source_pin, resolution = sources.pin(recipe, paths=paths, run=run, env=env)
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
-                                          prefix=prefix,
-                                          compiler=compiler, build_env=build.build_env(env),
+                                          prefix=prefix, compiler=compiler, build_env=build.build_env(env),
                                           variants=variants.key_inputs(recipe, env))
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env)
+            job = _Job(recipe, name, options, paths, env, run, work, prefix,
+                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
-            staged = staging.staged_prefix(work.stage_dir, prefix)
             hit, origin = _cached_build(cache, key, env, run, paths) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
-                with run.phase("unpack", "from the artifact cache"):
-                    cache.unpack(hit, staged)
-                facts = dict(hit.meta.get("source", {}), cached_artifact=key)
-                pgo_facts = hit.meta.get("pgo_profile")
-                ccache_facts = None
+                made = _from_cache(job, cache, hit, origin)
             else:
-                work.tree = sources.prepare(recipe, paths=paths, build_root=work.build_root, run=run, env=env,
-                                            resolution=resolution)
-                facts = work.tree.facts
-                ccache_facts = _compile(run, recipe, steps, work, env, pgo, ccache.wanted(options.ccache, env),
-                                        staged, prefix)
-            python = _check(run, staged, recipe, expected_version)
-            verification = _verify(run, python, recipe.build.variants) if options.verify else None
-            if hit is None or not (staged / manifest.FILE).exists():
-                with run.phase("manifest", "sha256 of every file"):
-                    manifest.write(staged)  # before packing: a reinstall from the cache brings it along
-            if hit is None:
-                pgo_facts = _keep_profile(run, pgo, work.tree.path, facts, paths, store=not options.no_cache)
-            packed = None
-            if cache is not None and hit is None:
-                packed = _pack(run, cache, key, staged, {"inputs": inputs, "source": facts, "name": name,
-                                                         "version": recipe.version, "pgo_profile": pgo_facts})
-            receipt = registry.new_receipt(recipe, name, python.relative_to(staged), build.configure_step(steps),
-                                           build.make_jobs(steps), run.timings, run.log_path, compiler, facts)
-            receipt["artifact"] = {"key": key, "from_cache": hit is not None}
-            receipt["variants"] = list(recipe.build.variants)
-            configure_env = next(s.env for s in steps if s.phase == "configure")
-            if configure_env:
-                receipt["configure_env"] = dict(configure_env)
-            if origin:
-                receipt["artifact"]["origin"] = origin
-            if pgo_facts:
-                receipt["pgo_profile"] = pgo_facts
-            if ccache_facts:
-                receipt["ccache"] = ccache_facts
-            if verification is not None:
-                receipt["verification"] = verification
-            registry.write_receipt(staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
+                made = _from_source(job, cache, pgo, resolution)
+            receipt = _receipt(job, made, compiler)
+            registry.write_receipt(job.staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             _warn_if_in_use(prefix, reporter)
-            staging.promote(staged, prefix)
+            staging.promote(job.staged, prefix)
         outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
         if signer is not None:
-            _push(reporter, outcome, packed if hit is None else hit, origin, env[remote.ENV], signer, spec,
-                  run.phase("upload", "to the shared cache"))
+            publish.upload(reporter, outcome, made.artifact, made.origin, env[remote.ENV], signer, spec,
+                           run.phase("upload", "to the shared cache"))
         return outcome
 
 
-class PushFailed(FetchError):
-    """The build is installed, but --push could not upload it: exit 5, with the install kept."""
-
-    def __init__(self, message: str, *, outcome: Outcome, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.outcome = outcome
-
-
-def _push_signer(env: Mapping[str, str], paths: Paths) -> signing.SecretKey:
-    """The key --push signs with, found before anything is built: an install that can only
-    end in an unsigned (and so useless) upload should not start."""
-    key = signing.signing_key(env, paths.config)
-    if key is None:
-        raise RecipeError(f"--push needs a signing key: set {signing.SIGNING_KEY_ENV} to a key file, or create "
-                          f"{paths.config / signing.SECRET_FILE}",
-                          hint="'pybuild12 cache keygen NAME' creates one and prints the public key the machines "
-                               "that install from the shared cache must trust")
-    return key
+def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> _Made:
+    """The cached path: unpack a verified build, then check and verify it as installed here."""
+    with job.run.phase("unpack", "from the artifact cache"):
+        cache.unpack(hit, job.staged)
+    made = _Made(_check(job.run, job.staged, job.recipe, job.expected_version),
+                 dict(hit.meta.get("source", {}), cached_artifact=job.key), artifact=hit, origin=origin,
+                 pgo=hit.meta.get("pgo_profile"))
+    made.verification = _verify_if_asked(job, made.python)
+    if not (job.staged / manifest.FILE).exists():  # packed before manifests were
+        _write_manifest(job)
+    return made
 
 
-def _push(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | None, origin: str | None, url: str,
-          signer: signing.SecretKey, spec: str, phase: ContextManager) -> None:
-    """Upload the installed build's artifact, signed. It runs once the build is in place, so a
-    failed upload is reported as what it is: the build installed, the upload not done."""
-    if origin == "shared":
-        reporter.info("--push: the build came from the shared cache, which has it already")
-        return
-    installed = f"{outcome.name} IS installed ({outcome.python})"
-    retry = f"pybuild12 install {spec} --force --push"
-    if artifact is None:
-        raise PushFailed(f"nothing was uploaded to the shared cache: the build is not in the local artifact cache; "
-                         f"{installed}", outcome=outcome,
-                         hint=f"'{retry}' installs it again through the artifact cache (building it if need be) "
-                              "and uploads it")
-    reporter.info(f"uploading the artifact of {outcome.name} (installed at {outcome.prefix}), signed by {signer.name}")
-    try:
-        with phase:
-            remote.SharedCache(url).push(artifact, signer)
-    except FetchError as exc:
-        raise PushFailed(f"{exc.message}; {installed} and in the local artifact cache", outcome=outcome,
-                         hint=f"{exc.hint}; then '{retry}' (with any other options you gave) takes the build "
-                              "from the local artifact cache and uploads it in seconds") from None
+def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", resolution) -> _Made:
+    """The compiled path: build, check, verify, then keep the profile and the packed build."""
+    job.work.tree = sources.prepare(job.recipe, paths=job.paths, build_root=job.work.build_root, run=job.run,
+                                    env=job.env, resolution=resolution)
+    ccache_facts = _compile(job.run, job.recipe, job.steps, job.work, job.env, pgo,
+                            ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
+    made = _Made(_check(job.run, job.staged, job.recipe, job.expected_version), job.work.tree.facts,
+                 ccache=ccache_facts)
+    made.verification = _verify_if_asked(job, made.python)
+    _write_manifest(job)  # before packing: a reinstall from the cache brings it along
+    made.pgo = _keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
+    if cache is not None:
+        made.artifact = _pack(job.run, cache, job.key, job.staged,
+                              {"inputs": job.inputs, "source": made.source, "name": job.name,
+                               "version": job.recipe.version, "pgo_profile": made.pgo})
+    return made
 
 
-def _push_installed(outcome: Outcome, cache: artifacts.Cache, url: str, signer: signing.SecretKey, spec: str,
-                    reporter: Reporter) -> None:
-    """--push of a build installed earlier uploads its artifact from the local cache, where
-    the install kept it, rather than do nothing while the user expects an upload."""
-    facts = outcome.receipt.get("artifact") or {}
-    artifact = cache.get(facts["key"]) if facts.get("key") else None
-    _push(reporter, outcome, artifact, facts.get("origin"), url, signer, spec, nullcontext())
+def _receipt(job: _Job, made: _Made, compiler: str) -> dict:
+    """The receipt of either path."""
+    receipt = registry.new_receipt(job.recipe, job.name, made.python.relative_to(job.staged),
+                                   build.configure_step(job.steps), build.make_jobs(job.steps), job.run.timings,
+                                   job.run.log_path, compiler, made.source)
+    receipt["artifact"] = {"key": job.key, "from_cache": made.origin is not None}
+    if made.origin:
+        receipt["artifact"]["origin"] = made.origin
+    receipt["variants"] = list(job.recipe.build.variants)
+    configure_env = next(s.env for s in job.steps if s.phase == "configure")
+    optional = {"configure_env": dict(configure_env) if configure_env else None, "pgo_profile": made.pgo,
+                "ccache": made.ccache, "verification": made.verification}
+    receipt.update({k: v for k, v in optional.items() if v})
+    return receipt
+
+
+def _verify_if_asked(job: _Job, python: Path) -> dict | None:
+    return _verify(job.run, python, job.recipe.build.variants) if job.options.verify else None
+
+
+def _write_manifest(job: _Job) -> None:
+    with job.run.phase("manifest", "sha256 of every file"):
+        manifest.write(job.staged)
 
 
 def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
@@ -235,7 +215,7 @@ def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
                       "and load any module they import from now on from the new build")
 
 
-def _pack(run: _Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
+def _pack(run: Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
     """Keep the verified build in the artifact cache; a cache that cannot take it (full,
     read-only) costs later reinstalls their speed, not this install."""
     try:
@@ -259,7 +239,7 @@ class _PgoPlan:
 def _choose_profile(recipe: Recipe, options: InstallOptions, inputs: dict, paths: Paths) -> _PgoPlan:
     """Which PGO profile the build will use, checked before anything is built."""
     if options.pgo_profile is not None and options.fresh_profile:
-        raise RecipeError("--pgo-profile and --fresh-profile exclude each other")
+        raise UsageError("--pgo-profile and --fresh-profile exclude each other")
     if not recipe.build.optimizations:
         if options.pgo_profile is not None or options.fresh_profile:
             raise RecipeError(f"recipe {recipe.name} builds without --enable-optimizations: it has no PGO profile",
@@ -279,7 +259,7 @@ def _choose_profile(recipe: Recipe, options: InstallOptions, inputs: dict, paths
 
 
 def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str],
-                  run: _Run, paths: Paths) -> tuple[artifacts.Artifact | None, str | None]:
+                  run: Run, paths: Paths) -> tuple[artifacts.Artifact | None, str | None]:
     """The artifact for `key` from the local cache, else from the shared one, and where it came from.
 
     The local cache is the user's own disk and is taken as it is; the shared one only
@@ -298,7 +278,7 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
     return None, None
 
 
-def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
+def _compile(run: Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
              use_ccache: bool, staged: Path, prefix: Path) -> dict | None:
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
     env = leftovers.marked(env, work.build_root)
@@ -315,7 +295,7 @@ def _compile(run: _Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[st
     return facts
 
 
-def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan,
+def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan,
            staged: Path, prefix: Path) -> None:
     last_install = [s for s in steps if s.phase == "install"][-1]
     for step in steps:
@@ -333,7 +313,7 @@ def _build(run: _Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str],
             build.check_required_modules(recipe, report, run.log_path)
 
 
-def _keep_profile(run: _Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Paths, *, store: bool) -> dict | None:
+def _keep_profile(run: Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Paths, *, store: bool) -> dict | None:
     """Record a freshly trained profile (or keep a copy of a given one) for later builds."""
     if pgo.key is None:
         return None
@@ -365,15 +345,6 @@ def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> No
                       f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
 
 
-def _start_log(paths: Paths, name: str, recipe: Recipe, reporter: Reporter) -> _Run:
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    run = _Run(paths.logs / f"{name}-{stamp}-{os.getpid()}.log", reporter)
-    run.log(f"pybuild12 {__version__} install {name} from {recipe.path}")
-    reporter.info(f"log: {run.log_path}")
-    return run
-
-
 @dataclass
 class _Workspace:
     build_root: Path
@@ -382,7 +353,7 @@ class _Workspace:
 
 
 @contextmanager
-def _workspace(paths: Paths, name: str, recipe: Recipe, run: _Run, env: Mapping[str, str], *,
+def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, env: Mapping[str, str], *,
                keep: bool) -> Iterator[_Workspace]:
     """The build tree and the staging directory of one run; both go when it ends, however it ends."""
     build_root = paths.builds / name
@@ -402,7 +373,7 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: _Run, env: Mapping[
             sources.release(recipe, work.tree, paths=paths, run=run, env=env)
 
 
-def _verify(run: _Run, python: Path, expect: tuple[str, ...]) -> dict:
+def _verify(run: Run, python: Path, expect: tuple[str, ...]) -> dict:
     """Checks 1-8 on the staged interpreter, and the variant's own; a failed check fails the install."""
     with run.phase("verify", "sub-interpreters" + "".join(f", {v}" for v in expect)):
         report = verifier.run(python, expect=expect)
@@ -416,18 +387,18 @@ def _verify(run: _Run, python: Path, expect: tuple[str, ...]) -> dict:
     return summary
 
 
-def _check(run: _Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:
+def _check(run: Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:
     """Run the minimal check on the staged interpreter; return its path."""
     python = check.python_of(staged, recipe)
     with run.phase("check", str(python.relative_to(staged))):
-        results = check.smoke(python, expected_version, recipe.build.required_modules)
+        results = check.smoke(python, expected_version, recipe.build.required_modules, log_path=run.log_path)
         for r in results:
             run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
         check.enforce(results)
     return python
 
 
-def _recompile_site_packages(run: _Run, recipe: Recipe, staged: Path, prefix: Path, env: Mapping[str, str]) -> None:
+def _recompile_site_packages(run: Run, recipe: Recipe, staged: Path, prefix: Path, env: Mapping[str, str]) -> None:
     """Compile site-packages (pip, from ensurepip) again as if installed at the prefix.
 
     pip installed with `--root=DESTDIR` writes the staging path into its .pyc files
@@ -446,7 +417,7 @@ def _recompile_site_packages(run: _Run, recipe: Recipe, staged: Path, prefix: Pa
                         phase="bytecode", log_path=run.log_path, env=clean)
 
 
-def _run_step(run: _Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:
+def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:
     stage = ""
 
     def on_line(line: str) -> None:

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -165,7 +164,7 @@ def _llvm_tool(tool: str, llvm: int, env: Mapping[str, str]) -> tuple[str | None
             continue
         try:
             out = runner.capture([found, "--version"], timeout=30).stdout
-        except (OSError, subprocess.TimeoutExpired):
+        except (OSError, runner.TimedOut):
             continue
         match = _LLVM_VERSION.search(out)
         if match and int(match.group(1)) == llvm:

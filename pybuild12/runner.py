@@ -15,16 +15,18 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import IO, Callable, Mapping, Sequence
 
 from pybuild12.errors import BuildError, PrerequisiteError, PyBuild12Error, UsageError, disk_full_hint
 
 TAIL_LINES = 30
 QUERY_TIMEOUT = 120.0  # seconds: version queries, probes, config look-ups
+STREAM_TIMEOUT = 1800.0  # seconds: tar unpacking a build (a few seconds on a laptop)
 STEP_TIMEOUT_ENV = "PYBUILD12_STEP_TIMEOUT"
 STEP_TIMEOUT = 4 * 3600.0  # seconds for one build step: a PGO+LTO build on 2 cores takes about 20 minutes
 
@@ -180,6 +182,39 @@ def capture(
         raise TimedOut(f"{shlex.join(argv)[:200]} did not finish in {timeout:g} s", seconds=timeout) from None
     _log(log_path, f"$ {shlex.join(argv)}\n{proc.stdout}{proc.stderr}### exit code {proc.returncode}\n")
     return proc
+
+
+def feed(argv: Sequence[str], produce: Callable[[IO[bytes]], None], *, timeout: float = STREAM_TIMEOUT,
+         log_path: Path | None = None) -> tuple[int, str]:
+    """Run `argv` with `produce` writing its stdin (a stream too big to hold, such as an
+    artifact decompressed on the way into tar); return its exit code and stderr.
+    Past `timeout` the command is killed and `TimedOut` raised."""
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty stderr cannot block the writer
+        proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        fired: list[bool] = []
+        watchdog = threading.Timer(timeout, lambda: (fired.append(True), proc.kill()))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            assert proc.stdin is not None
+            try:
+                produce(proc.stdin)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the command stopped reading: its exit code and stderr say why
+            code = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            watchdog.cancel()
+        errors.seek(0)
+        text = errors.read().decode("utf-8", errors="replace")
+    _log(log_path, f"$ {shlex.join(argv)} < (stream)\n{text}### exit code {code}\n")
+    if fired:
+        raise TimedOut(f"{shlex.join(argv)[:200]} did not finish in {timeout:g} s", seconds=timeout)
+    return code, text
 
 
 class TimedOut(PyBuild12Error):

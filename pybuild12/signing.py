@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pybuild12 import leftovers
+from pybuild12 import files
 from pybuild12.errors import PyBuild12Error
 
 TRUST_ENV = "PYBUILD12_CACHE_TRUST"
@@ -266,15 +266,9 @@ def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> None:
                              hint="--force replaces it (machines that trust the old key then refuse what the new one "
                                   "signs), or --out FILE writes the new key elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = leftovers.new_part(path.parent, f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key.text())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with files.replacing(path, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(key.text())
 
 
 def add_trusted(config: Path, key: PublicKey) -> tuple[Path, bool]:

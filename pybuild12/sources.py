@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from pybuild12 import archive, download, gitsource
 from pybuild12.errors import FetchError
 from pybuild12.paths import Paths
 from pybuild12.recipes import GitSource, Recipe, TarballSource
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pybuild12.install import _Run
+from pybuild12.runlog import Run
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class SourceTree:
     facts: dict[str, Any]  # the receipt's "source" entry
 
 
-def pin(recipe: Recipe, *, paths: Paths, run: "_Run", env: Mapping[str, str]) -> tuple[str, Any]:
+def pin(recipe: Recipe, *, paths: Paths, run: Run, env: Mapping[str, str]) -> tuple[str, Any]:
     """What exactly will be built, before anything is downloaded: the tarball's sha256,
     or the full hash of the git commit (resolving it may fetch). Returns (pin, resolution)."""
     if isinstance(recipe.source, TarballSource):
@@ -43,7 +41,7 @@ def pin(recipe: Recipe, *, paths: Paths, run: "_Run", env: Mapping[str, str]) ->
     return resolved.commit, resolved
 
 
-def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: "_Run", env: Mapping[str, str],
+def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: Run, env: Mapping[str, str],
             resolution: Any = None) -> SourceTree:
     """`resolution` is what `pin()` returned for a git source (None for a tarball)."""
     mirror = env.get(download.MIRROR_ENV) or None
@@ -59,13 +57,13 @@ def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: "_Run", env:
     return tree
 
 
-def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, run: "_Run", env: Mapping[str, str]) -> None:
+def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, run: Run, env: Mapping[str, str]) -> None:
     """Forget the git worktree of a removed build tree (a tarball tree needs nothing)."""
     if isinstance(recipe.source, GitSource) and tree is not None:
         gitsource.remove_checkout(recipe.source, paths.cache, tree.path, log_path=run.log_path, env=env)
 
 
-def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: "_Run", mirror: str | None) -> SourceTree:
+def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: Run, mirror: str | None) -> SourceTree:
     with run.phase("fetch", source.filename):
         fetched = download.fetch(source, paths.downloads, mirror=mirror, progress=run.reporter.progress,
                                  warn=run.reporter.warn, waiting=run.reporter.info, stalled=run.reporter.status)
@@ -76,7 +74,7 @@ def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: "_Run",
     return SourceTree(path, facts)
 
 
-def _git(source: GitSource, resolved: gitsource.Resolved, paths: Paths, build_root: Path, run: "_Run",
+def _git(source: GitSource, resolved: gitsource.Resolved, paths: Paths, build_root: Path, run: Run,
          env: Mapping[str, str]) -> SourceTree:
     with run.phase("checkout", resolved.commit[:12]):
         build_root.mkdir(parents=True, exist_ok=True)

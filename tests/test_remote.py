@@ -19,9 +19,9 @@ import requests
 
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import artifacts, remote, signing
+from pybuild12 import artifacts, publish, remote, signing
 from pybuild12 import install as installer
-from pybuild12.errors import FetchError, RecipeError
+from pybuild12.errors import FetchError, UsageError
 from pybuild12.install import InstallOptions
 from pybuild12.report import Reporter
 
@@ -146,14 +146,14 @@ def test_a_failed_push_is_a_fetch_error(httpserver, packed, ci):
 
 def test_push_needs_the_url(tmp_path, paths):
     tarball, sha = make_tarball(tmp_path / "src")
-    with pytest.raises(RecipeError, match="PYBUILD12_CACHE_URL"):
+    with pytest.raises(UsageError, match="PYBUILD12_CACHE_URL"):
         installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths, env={})
 
 
 def test_push_needs_a_signing_key_before_anything_is_built(tmp_path, paths):
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
-    with pytest.raises(RecipeError, match="--push needs a signing key") as info:
+    with pytest.raises(UsageError, match="--push needs a signing key") as info:
         installer.install(str(recipe), InstallOptions(push=True), paths=paths, env={remote.ENV: "http://x.invalid/c"})
     assert "pybuild12 cache keygen" in info.value.hint
     assert not paths.logs.exists() and not paths.pythons.exists()
@@ -276,7 +276,7 @@ def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, 
 def test_push_of_an_installed_build_missing_from_the_local_cache_says_so(tmp_path, paths, nginx, store_env):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     installer.install(str(recipe), InstallOptions(no_cache=True), paths=paths, env=store_env)
-    with pytest.raises(installer.PushFailed, match="not in the local artifact cache; fake IS installed") as info:
+    with pytest.raises(publish.PushFailed, match="not in the local artifact cache; fake IS installed") as info:
         installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
     assert info.value.exit_code == 5 and f"pybuild12 install {recipe} --force --push" in info.value.hint
     assert stored(nginx) == []
@@ -288,7 +288,7 @@ def test_a_failed_upload_leaves_the_build_installed_and_says_how_to_retry(tmp_pa
     httpserver.expect_request(re.compile("^/broken/"), method="PUT").respond_with_data("read-only", status=405)
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     broken = {**store_env, remote.ENV: httpserver.url_for("/broken")}
-    with pytest.raises(installer.PushFailed) as info:
+    with pytest.raises(publish.PushFailed) as info:
         installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=broken)
     failure = info.value
     assert failure.exit_code == FetchError.exit_code == 5
@@ -308,6 +308,6 @@ def test_cli_push_without_a_signing_key_is_refused_before_building(tmp_path, ngi
     env = {k: v for k, v in os.environ.items() if k != signing.SIGNING_KEY_ENV}
     out = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe), "--push"], capture_output=True,
                          text=True, env={**env, remote.ENV: nginx[0]})
-    assert out.returncode == RecipeError.exit_code
+    assert out.returncode == UsageError.exit_code
     assert "--push needs a signing key" in out.stderr and "pybuild12 cache keygen" in out.stderr
     assert "fetch" not in out.stderr and stored(nginx) == []

@@ -79,3 +79,15 @@ def test_a_missing_tool_is_a_prerequisite_error(tmp_path):
         runner.capture(["no-such-tool-x", "--version"])
     with pytest.raises(PrerequisiteError, match="no-such-tool-x"):
         runner.call(["no-such-tool-x"], phase="demo", log_path=tmp_path / "l")
+
+
+def test_feed_streams_into_a_command_and_reports_its_end(tmp_path):
+    out = tmp_path / "copy"
+    code, errors = runner.feed(["sh", "-c", f"cat > {out}; echo done >&2"], lambda fh: fh.write(b"x" * 300_000))
+    assert (code, errors, out.read_bytes()) == (0, "done\n", b"x" * 300_000)
+    code, errors = runner.feed(["sh", "-c", "echo refused >&2; exit 2"], lambda fh: fh.write(b"y" * 5_000_000))
+    assert (code, errors) == (2, "refused\n")  # it stopped reading: no BrokenPipeError escapes
+    start = time.monotonic()
+    with pytest.raises(runner.TimedOut):
+        runner.feed(["sleep", "60"], lambda fh: None, timeout=1)
+    assert time.monotonic() - start < 15
