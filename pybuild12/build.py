@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from pybuild12 import variants
+from pybuild12 import optimize, variants
 from pybuild12.errors import BuildError, RecipeError
 from pybuild12.recipes import KNOWN_MODULES, Recipe
 
@@ -65,7 +65,9 @@ def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) 
     args = [f"--prefix={prefix}"]
     if recipe.build.optimizations:
         args.append("--enable-optimizations")
-    if recipe.build.lto and "--with-lto" not in user_opts:
+    if recipe.build.optimize == "max":
+        args += optimize.configure_args(recipe.version)
+    elif recipe.build.lto and "--with-lto" not in user_opts:
         args.append("--with-lto")
     args += recipe.build.configure_args
     args += variants.configure_args(recipe.build.variants)
@@ -85,9 +87,9 @@ def uses_lto(args: Sequence[str]) -> bool:
 
 
 def configure_env(args: Sequence[str], env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """What configure's environment gains: a per-object random seed for LTO builds,
-    after any CFLAGS_NODIST of the user's."""
-    if not uses_lto(args):
+    """What configure's environment gains: a per-object random seed for GCC's LTO builds,
+    after any CFLAGS_NODIST of the user's (clang's ThinLTO names its objects by content)."""
+    if not uses_lto(args) or "--with-lto=thin" in args:
         return ()
     flags = env.get("CFLAGS_NODIST", "").strip()
     return (("CFLAGS_NODIST", f"{flags} {LTO_SEED}".strip()),)
@@ -107,21 +109,29 @@ def plan(
     user_opts: Sequence[str] = (),
     recorded_profile: bool = False,
     env: Mapping[str, str] | None = None,
+    toolchain: "optimize.Toolchain | None" = None,
 ) -> tuple[Step, ...]:
+    """The build's commands. With a `toolchain` (--optimize max), every step runs with
+    its LLVM first on PATH, and configure with clang as CC and lld as the linker."""
     if jobs < 1:
         raise RecipeError(f"--jobs must be at least 1, got {jobs}")
     compile_title = "compile" if not recipe.build.optimizations else (
         "compile with the recorded PGO profile" if recorded_profile else "compile with PGO")
+    if toolchain is not None and recipe.build.optimize == "max" and recipe.build.optimizations:
+        compile_title += ", ThinLTO and BOLT" if optimize.bolt_supported(recipe.version) else " and ThinLTO"
     args = configure_args(recipe, prefix, user_opts)
+    tools = toolchain.environment(env or {}) if toolchain is not None else {}
+    every = (("PATH", tools["PATH"]),) if tools else ()
+    configure = tuple((k, v) for k, v in tools.items() if k != "PATH") + configure_env(args, env or {})
     return (
-        Step("configure", "configure", ("./configure", *args), configure_env(args, env or {})),
-        Step("compile", compile_title, ("make", f"-j{jobs}")),
+        Step("configure", "configure", ("./configure", *args), every + configure),
+        Step("compile", compile_title, ("make", f"-j{jobs}"), every),
         # ensurepip runs apart (see resources/ensurepip_again.py): inside `make install` it
         # installs no pip when the prefix being replaced already has the same one.
-        Step("install", "install", ("make", "install", "ENSUREPIP=no", f"DESTDIR={destdir}")),
+        Step("install", "install", ("make", "install", "ENSUREPIP=no", f"DESTDIR={destdir}"), every),
         Step("install", "install pip", ("make", "-f", "Makefile", "-f", str(RESOURCES / "ensurepip.mk"),
                                         "pybuild12-ensurepip", f"DESTDIR={destdir}",
-                                        f"PYBUILD12_ENSUREPIP={RESOURCES / 'ensurepip_again.py'}")),
+                                        f"PYBUILD12_ENSUREPIP={RESOURCES / 'ensurepip_again.py'}"), every),
     )
 
 

@@ -130,6 +130,13 @@ def install(
         "(CCACHE_DIR, CCACHE_REMOTE_STORAGE, ccache.conf), so a fleet can share compile results.",
     ),
     lto: Optional[bool] = typer.Option(None, "--lto/--no-lto", help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles in about a third of the time."),
+    optimize_level: Optional[str] = typer.Option(
+        None, "--optimize", metavar="LEVEL",
+        help="standard: GCC (the system compiler) with PGO and LTO, as the official Docker images build; max: clang "
+        "19 with ThinLTO, PGO, BOLT (x86-64 Linux) and the tail-calling interpreter (3.14+), as "
+        "python-build-standalone builds [default: as the recipe says; the shipped ones: standard]. max needs "
+        "clang-19 llvm-19 lld-19 bolt-19 (--install-deps installs them).",
+    ),
     pgo: Optional[bool] = typer.Option(None, "--pgo/--no-pgo", help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain build, about a fifth of the cold build's time, for trying a variant."),
     fresh_profile: bool = typer.Option(False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build."),
     install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
@@ -150,7 +157,7 @@ def install(
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
-        ccache=use_ccache, lto=lto, optimizations=pgo,
+        ccache=use_ccache, lto=lto, optimizations=pgo, optimize=optimize_level,
     )
     if install_deps:
         _install_deps(recipe, options)
@@ -191,11 +198,13 @@ def _install_deps(spec: str, options: installer.InstallOptions) -> None:
     build the clang and llvm-readobj of the LLVM its CPython pins."""
     checks = preflight.doctor(str(Paths.from_env().data))
     recipe = installer.request(spec, options)[0]
-    groups = ()
+    groups: tuple[str, ...] = ()
     if "jit" in recipe.build.variants:
         checks = [c for c in checks if c.group != "jit"]
         checks += preflight.jit_toolchain(variants.llvm_major(recipe.version))
-        groups = ("jit",)
+        groups += ("jit",)
+    if recipe.build.optimize == "max":
+        groups += ("optimize",)
     command = preflight.install_command(checks, groups=groups)
     if command is None:
         err.print("build dependencies: nothing missing (or no apt-get/dnf here)")

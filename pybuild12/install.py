@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12 import (artifacts, build, ccache, check, leftovers, locks, manifest, preflight, profiles, publish,
-                       registry, remote, runner, runlog, signing, sources, staging, variants)
+from pybuild12 import (artifacts, build, ccache, check, leftovers, locks, manifest, optimize, preflight, profiles,
+                       publish, registry, remote, runner, runlog, signing, sources, staging, variants)
 from pybuild12 import verify as verifier
 from pybuild12.errors import BuildError, RecipeError, UsageError
 from pybuild12.paths import Paths
@@ -50,6 +50,7 @@ class InstallOptions:
     ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
     lto: bool | None = None  # True/False: build with/without --with-lto, whatever the recipe says
     optimizations: bool | None = None  # True/False: build with/without PGO (--enable-optimizations)
+    optimize: str | None = None  # "standard" or "max" (clang, ThinLTO, PGO, BOLT), whatever the recipe says
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class _Job:
     inputs: dict
     steps: list
     expected_version: str | None
+    toolchain: optimize.Toolchain | None = None
 
 
 @dataclass
@@ -109,7 +111,9 @@ def install(
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
     epoch = registry.source_date_epoch(env)
-    compiler = registry.compiler_version(env)  # in the artifact key and the receipt
+    toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
+    # The compiler's version is in the artifact key and the receipt.
+    compiler = registry.compiler_version({**env, **toolchain.environment(env)} if toolchain else env)
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
@@ -127,13 +131,14 @@ def install(
             inputs = artifacts.key_inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin,
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix, compiler=compiler, build_env=build.build_env(env),
-                                          variants=variants.key_inputs(recipe, env))
+                                          variants={**variants.key_inputs(recipe, env),
+                                                    **optimize.key_inputs(recipe.build.optimize, toolchain)})
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
-                               recorded_profile=pgo.profile is not None, env=env)
+                               recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
             job = _Job(recipe, name, options, paths, env, run, work, prefix,
-                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version)
+                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = _cached_build(cache, key, env, run, paths) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
@@ -152,16 +157,35 @@ def install(
 
 
 def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> _Made:
-    """The cached path: unpack a verified build, then check and verify it as installed here."""
+    """The cached path: unpack a verified build, check it (which imports the sub-interpreter
+    module and creates an interpreter), and verify it again unless the artifact was
+    verified on this machine (the local cache keeps what this machine built and verified,
+    and what it fetched from the shared cache and verified) and its files match the
+    manifest it was packed with."""
     with job.run.phase("unpack", "from the artifact cache"):
         cache.unpack(hit, job.staged)
     made = _Made(_check(job.run, job.staged, job.recipe, job.expected_version),
                  dict(hit.meta.get("source", {}), cached_artifact=job.key), artifact=hit, origin=origin,
                  pgo=hit.meta.get("pgo_profile"))
-    made.verification = _verify_if_asked(job, made.python)
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         _write_manifest(job)
+    elif origin == "local" and job.options.verify and hit.meta.get("verification") and _unpacked_intact(job):
+        made.verification = {**hit.meta["verification"], "reused": f"verified when artifact {job.key[:12]} was "
+                             "packed; its files match the manifest"}
+        job.run.log(f"verification of artifact {job.key} reused: every file matches its manifest")
+        return made
+    made.verification = _verify_if_asked(job, made.python)
     return made
+
+
+def _unpacked_intact(job: _Job) -> bool:
+    """Whether the unpacked build is byte for byte what was verified."""
+    with job.run.phase("manifest", "compare every file with the artifact's manifest"):
+        found = manifest.compare(job.staged, job.name)
+    if not found.ok:
+        job.run.reporter.warn(f"the unpacked build differs from its manifest ({len(found.changed)} changed, "
+                              f"{len(found.missing)} missing, {len(found.added)} added): verifying it again")
+    return found.ok
 
 
 def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", resolution) -> _Made:
@@ -178,7 +202,8 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
     if cache is not None:
         made.artifact = _pack(job.run, cache, job.key, job.staged,
                               {"inputs": job.inputs, "source": made.source, "name": job.name,
-                               "version": job.recipe.version, "pgo_profile": made.pgo})
+                               "version": job.recipe.version, "pgo_profile": made.pgo,
+                               "verification": made.verification})
     return made
 
 
@@ -191,6 +216,9 @@ def _receipt(job: _Job, made: _Made, compiler: str) -> dict:
     if made.origin:
         receipt["artifact"]["origin"] = made.origin
     receipt["variants"] = list(job.recipe.build.variants)
+    if job.toolchain is not None:
+        receipt["optimize"] = {"level": job.recipe.build.optimize, "llvm": job.toolchain.version,
+                               "toolchain": str(job.toolchain.bindir), "bolt": optimize.bolted(made.python)}
     configure_env = next(s.env for s in job.steps if s.phase == "configure")
     optional = {"configure_env": dict(configure_env) if configure_env else None, "pgo_profile": made.pgo,
                 "ccache": made.ccache, "verification": made.verification}
@@ -333,7 +361,7 @@ def _keep_profile(run: Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Paths
 def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
     """The recipe to build, the build's name, and the version it must report (None: any)."""
     return variants.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
-                            lto=options.lto)
+                            lto=options.lto, optimize=options.optimize)
 
 
 def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:

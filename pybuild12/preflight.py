@@ -36,7 +36,7 @@ class Check:
     detail: str
     debian: str
     fedora: str
-    group: str = ""  # "jit": wanted only by JIT builds, so installed only for them
+    group: str = ""  # "jit", "optimize": wanted only by JIT or --optimize max builds, installed only for them
 
 
 def table() -> dict:
@@ -127,6 +127,7 @@ def doctor(data_dir: str, env: Mapping[str, str] | None = None, *, min_free_gb: 
 
     for llvm in sorted(set(variant_table()["jit"]["llvm"].values())):
         checks += jit_toolchain(llvm, env, required=False)
+    checks += optimize_toolchain(env, required=False)
     free = shutil.disk_usage(probe).free / 2**30
     checks.append(Check("disk", f"free space at {probe}", free >= min_free_gb, True,
                         f"{free:.1f} GiB free (a build needs about {min_free_gb:.0f} GiB while it runs)", "-", "-"))
@@ -187,6 +188,23 @@ def jit_toolchain(llvm: int | None, env: Mapping[str, str] | None = None, *, req
         checks.append(Check(f"{tool}-{llvm}", f"{tool} {llvm} (JIT of {users})", program is not None, required,
                             f"{program} {version}" if program else f"neither {tool}-{llvm} nor a {tool} of LLVM {llvm} "
                             "on PATH", deb, fed, group="jit"))
+    return checks
+
+
+def optimize_toolchain(env: Mapping[str, str] | None = None, *, required: bool = True) -> list[Check]:
+    """The LLVM toolchain of --optimize max, one row per package that provides part of it."""
+    from pybuild12 import optimize
+
+    toolchain, absent = optimize.find(dict(os.environ if env is None else env))
+    debian, fedora = optimize.packages()
+    provides = (("clang",), ("llvm-ar", "llvm-profdata"), ("ld.lld",), ("llvm-bolt", "merge-fdata"))
+    checks = []
+    for tools, deb, fed in zip(provides, debian, fedora):
+        lacking = [t for t in tools if t in absent]
+        where = f"in {toolchain.bindir}" if toolchain else "with clang's"
+        checks.append(Check(deb, f"{', '.join(tools)} (--optimize max)", not lacking, required,
+                            f"not found {where}: {', '.join(lacking)}" if lacking else f"LLVM {optimize.LLVM}",
+                            deb, fed, group="optimize"))
     return checks
 
 

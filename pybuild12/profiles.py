@@ -1,4 +1,5 @@
-"""Recorded PGO profiles: the training run's `.gcda` files, reused by later builds.
+"""Recorded PGO profiles: the training run's `.gcda` files (GCC) or `code.profclangd`
+(clang, `--optimize max`), reused by later builds.
 
 An `--enable-optimizations` build spends more than half its time on an
 instrumented build and a training run whose only product is the `.gcda`
@@ -32,6 +33,7 @@ from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError
 FORMAT = 1
 META = "pybuild12-profile.json"
 SUFFIX = ".profile.tar.zst"
+CLANG_PROFILE = "code.profclangd"  # clang's merged profile (CPython's LLVM_PROF_MERGER writes it)
 STAMP = "profile-run-stamp"  # Makefile.pre.in: its presence skips profile-gen and the training run
 _DESCRIBED = ("source", "compiler", "configure_args", "build_env", "machine", "libc")
 
@@ -106,7 +108,8 @@ def _vet(profile: Profile, tree: Path, member: tarfile.TarInfo) -> str | None:
     if member.name == META:
         return None
     parts = Path(member.name).parts
-    if not (member.isfile() and member.name.endswith(".gcda")) or member.name.startswith("/") or ".." in parts:
+    if not (member.isfile() and (member.name.endswith(".gcda") or member.name == CLANG_PROFILE)) \
+            or member.name.startswith("/") or ".." in parts:
         raise ArchiveError(f"PGO profile {profile.path}: unexpected member {member.name!r}",
                            hint="a profile holds only .gcda files at relative paths; export it again")
     try:
@@ -153,6 +156,7 @@ class Store:
     def record(self, key: str, inputs: Mapping[str, Any], tree: Path, facts: Mapping[str, Any]) -> Profile | None:
         """Pack the `.gcda` files of a trained build tree; None when it has none."""
         names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.gcda"))
+        names += [CLANG_PROFILE] if (tree / CLANG_PROFILE).is_file() else []
         if not names:
             return None
         meta = {"format": FORMAT, "key": key, "inputs": dict(inputs), "files": len(names),

@@ -89,6 +89,7 @@ class BuildOptions:
     configure_args: tuple[str, ...] = ()
     required_modules: tuple[str, ...] = DEFAULT_REQUIRED_MODULES
     variants: tuple[str, ...] = ()  # freethreaded, debug, jit (see variants.py), in canonical order
+    optimize: str = "standard"  # "max": clang, ThinLTO, PGO, BOLT, tail calls (see optimize.py)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,21 @@ def with_optimizations(recipe: Recipe, optimizations: bool) -> Recipe:
     """The same recipe built with or without PGO (`install --pgo/--no-pgo`); LTO follows
     unless asked for apart, as in a recipe without an `lto` key."""
     return replace(recipe, build=replace(recipe.build, optimizations=optimizations, lto=optimizations))
+
+
+def with_optimize(recipe: Recipe, level: str) -> Recipe:
+    """The same recipe at another optimization level (`install --optimize max`); `max`
+    needs PGO and LTO, which a debug build goes without."""
+    from pybuild12 import optimize, variants
+
+    optimize.check_level(level)
+    build = replace(recipe.build, optimize=level)
+    if level == "max":
+        if variants.plain(build.variants):
+            raise UsageError(f"--optimize max builds with PGO and LTO, which a {'+'.join(build.variants)} build "
+                             "goes without", hint="leave out --optimize max, or the +debug variant")
+        build = replace(build, optimizations=True, lto=True)
+    return replace(recipe, build=build)
 
 
 def with_variants(recipe: Recipe, wanted: tuple[str, ...], *, version_known: bool = True) -> Recipe:
@@ -295,7 +311,7 @@ def _parse_source(path: Path, table: dict) -> Source:
 
 def _parse_build(path: Path, table: dict) -> BuildOptions:
     _check_keys(path, "build", table, {"optimizations": False, "lto": False, "configure-args": False,
-                                       "required-modules": False, "variants": False})
+                                       "required-modules": False, "variants": False, "optimize": False})
     optimizations = _typed(path, "build.optimizations", table.get("optimizations", True), bool)
     lto = _typed(path, "build.lto", table.get("lto", optimizations), bool)
     args = tuple(_string_list(path, "build.configure-args", table.get("configure-args", [])))
@@ -320,8 +336,17 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
         if variant not in variants.ORDER:
             raise RecipeError(f"{path}: key 'build.variants': unknown variant {variant!r}"
                               + _did_you_mean(variant, variants.ORDER) + f" (known: {', '.join(variants.ORDER)})")
+    from pybuild12 import optimize
+
+    level = _typed(path, "build.optimize", table.get("optimize", "standard"), str)
+    if level not in optimize.LEVELS:
+        raise RecipeError(f"{path}: key 'build.optimize': {level!r} is not one of: {', '.join(optimize.LEVELS)}"
+                          + _did_you_mean(level, optimize.LEVELS))
+    if level == "max" and not (optimizations and lto):
+        raise RecipeError(f"{path}: key 'build.optimize': 'max' builds with PGO and LTO; "
+                          "leave out optimizations = false and lto = false")
     return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
-                        variants=variants.ordered(wanted))
+                        variants=variants.ordered(wanted), optimize=level)
 
 
 # ----------------------------------------------------------------- validation

@@ -174,7 +174,7 @@ def build_name(name: str) -> str:
 
 
 def resolve(spec: str, *, name: str | None = None, commit: str | None = None, optimizations: bool | None = None,
-            lto: bool | None = None) -> tuple["Recipe", str, str | None]:
+            lto: bool | None = None, optimize: str | None = None) -> tuple["Recipe", str, str | None]:
     """The recipe to build, the build's name, and the version it must report (None: any).
 
     `3.14t+debug` is recipe 3.14 (an alias of 3.14.10) with two variants, named
@@ -192,6 +192,10 @@ def resolve(spec: str, *, name: str | None = None, commit: str | None = None, op
         recipe = recipes.with_optimizations(recipe, optimizations)
     if lto is not None:
         recipe = recipes.with_lto(recipe, lto)
+    if optimize is not None:
+        if optimize == "max" and False in (optimizations, lto):
+            raise UsageError("--optimize max builds with PGO and LTO: leave out --no-pgo and --no-lto")
+        recipe = recipes.with_optimize(recipe, optimize)
     expected_version: str | None = recipe.version
     tail = suffix(recipe.build.variants)
     build_name = name if name is not None else recipe.name + tail

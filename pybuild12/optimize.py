@@ -1,0 +1,139 @@
+"""`--optimize max`: the fastest CPython a source build gives, as python-build-standalone
+builds its own.
+
+The standard optimized build is what the official Docker images do: GCC with PGO and
+full LTO. The `max` level compiles with clang of one pinned LLVM (`LLVM`), with
+ThinLTO, PGO, BOLT (CPython's `--enable-bolt`, 3.12 and later on x86-64 Linux: the
+linked binary is instrumented, trained, and laid out again by `llvm-bolt`) and, where
+it exists (3.14 and later), the tail-calling interpreter (`--with-tail-call-interp`).
+
+The whole LLVM toolchain comes from one directory: clang, llvm-ar, llvm-profdata,
+llvm-bolt, merge-fdata and ld.lld must agree on their version (a profile written by one
+llvm-profdata is unreadable to another's clang). The build runs with that directory
+first on PATH and `CC=clang`, so CPython's configure finds every tool there.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from pybuild12 import runner
+from pybuild12.errors import PrerequisiteError, UsageError
+from pybuild12.recipes import minor_of
+
+LEVELS = ("standard", "max")
+LLVM = 19  # Debian bookworm ships clang-19, lld-19, llvm-19 and bolt-19
+TOOLS = ("clang", "llvm-ar", "llvm-profdata", "ld.lld", "llvm-bolt", "merge-fdata")
+# The packages that provide them ({llvm}: the major version).
+DEBIAN = ("clang-{llvm}", "llvm-{llvm}", "lld-{llvm}", "bolt-{llvm}")
+FEDORA = ("clang", "llvm", "lld", "llvm-bolt")
+BOLT_SINCE = (3, 12)
+TAIL_CALL_SINCE = (3, 14)
+_VERSION = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """An LLVM whose tools all live in `bindir`, and clang's full version."""
+
+    bindir: Path
+    version: str
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """What the build's steps run with: this LLVM first on PATH, clang as the compiler,
+        and lld as the linker (ThinLTO and BOLT's relocations need it)."""
+        ldflags = " ".join(filter(None, (env.get("LDFLAGS_NODIST", "").strip(), "-fuse-ld=lld")))
+        return {"PATH": os.pathsep.join(filter(None, (str(self.bindir), env.get("PATH", "")))),
+                "CC": "clang", "CXX": "clang++", "LDFLAGS_NODIST": ldflags}
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise UsageError(f"--optimize: unknown level {level!r}", hint=f"one of: {', '.join(LEVELS)}")
+    return level
+
+
+def bolt_supported(version: str | None) -> bool:
+    return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64") and (
+        version is None or minor_of(version) >= BOLT_SINCE)
+
+
+def tail_call_supported(version: str | None) -> bool:
+    return version is not None and minor_of(version) >= TAIL_CALL_SINCE
+
+
+def configure_args(version: str | None) -> tuple[str, ...]:
+    """What `max` adds to ./configure (besides --enable-optimizations): ThinLTO, BOLT, and
+    the tail-calling interpreter where this CPython has it."""
+    args = ["--with-lto=thin"]
+    if bolt_supported(version):
+        args.append("--enable-bolt")
+    if tail_call_supported(version):
+        args.append("--with-tail-call-interp")
+    return tuple(args)
+
+
+def packages(llvm: int = LLVM) -> tuple[list[str], list[str]]:
+    return [p.format(llvm=llvm) for p in DEBIAN], list(FEDORA)
+
+
+def find(env: Mapping[str, str], llvm: int = LLVM) -> tuple[Toolchain | None, list[str]]:
+    """The LLVM `llvm` toolchain on this machine, and the tools it lacks.
+
+    `clang-N` on PATH leads to its real directory (Debian: /usr/lib/llvm-N/bin), which
+    must hold the other tools too; a plain `clang` of LLVM N is taken the same way."""
+    for program in (f"clang-{llvm}", "clang"):
+        found = shutil.which(program, path=env.get("PATH"))
+        if not found:
+            continue
+        bindir = Path(os.path.realpath(found)).parent
+        try:
+            out = runner.capture([str(bindir / "clang"), "--version"], timeout=30).stdout
+        except (OSError, runner.TimedOut, PrerequisiteError):
+            continue
+        match = _VERSION.search(out)
+        if not match or int(match.group(1)) != llvm:
+            continue
+        absent = [tool for tool in TOOLS if not (bindir / tool).exists()]
+        return (Toolchain(bindir, match.group(0).split()[1]) if not absent else None), absent
+    return None, list(TOOLS)
+
+
+def require(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain:
+    """The toolchain, or a PrerequisiteError naming the packages that provide it."""
+    toolchain, absent = find(env, llvm)
+    if toolchain is None:
+        debian, fedora = packages(llvm)
+        raise PrerequisiteError(
+            f"--optimize max builds with LLVM {llvm}: missing {', '.join(absent)} of LLVM {llvm}",
+            hint=f"install them, then run the same command again (or add --install-deps):\n"
+            f"  Debian/Ubuntu: sudo apt-get install {' '.join(debian)}\n"
+            f"  Fedora:        sudo dnf install {' '.join(fedora)}",
+        )
+    return toolchain
+
+
+BOLT_NOTE = b".note.bolt_info"  # the section llvm-bolt adds to every binary it rewrites
+
+
+def bolted(binary: Path) -> bool:
+    """Whether llvm-bolt rewrote `binary` (its section names include BOLT's note)."""
+    try:
+        with open(os.path.realpath(binary), "rb") as fh:
+            return BOLT_NOTE in fh.read()
+    except OSError:
+        return False
+
+
+def key_inputs(level: str, toolchain: Toolchain | None) -> dict:
+    """What `max` adds to the artifact and profile keys (nothing for `standard`, so the
+    keys of standard builds stay as they were)."""
+    if level == "standard":
+        return {}
+    return {"optimize": level, "llvm": toolchain.version if toolchain else "missing"}

@@ -1,0 +1,67 @@
+"""Reinstalling from the local artifact cache: the verification made when the build was
+packed is reused when every unpacked file matches the manifest; otherwise it runs again."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
+from pybuild12 import install as installer
+from pybuild12 import manifest, registry
+from pybuild12.install import InstallOptions
+
+pytestmark = needs_host_interpreters
+
+
+@pytest.fixture
+def verifications(monkeypatch) -> list:
+    calls = []
+
+    def counting(python, **kwargs):
+        calls.append(python)
+        return passing_verifier(python, **kwargs)
+
+    monkeypatch.setattr(installer.verifier, "run", counting)
+    return calls
+
+
+@pytest.fixture
+def fake(tmp_path):
+    return make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+
+
+def reinstall(fake, paths, **options):
+    registry.remove(paths, "fake")
+    return installer.install(str(fake), InstallOptions(**options), paths=paths)
+
+
+def test_a_verified_artifact_is_not_verified_again(fake, paths, verifications):
+    first = installer.install(str(fake), paths=paths)
+    assert len(verifications) == 1
+    again = reinstall(fake, paths)
+    assert again.receipt["artifact"]["origin"] == "local" and len(verifications) == 1
+    reused = again.receipt["verification"]
+    assert "its files match the manifest" in reused["reused"]
+    assert reused["checks"] == first.receipt["verification"]["checks"]
+    assert "verify" not in again.receipt["timings"] and "check" in again.receipt["timings"]
+
+
+def test_files_that_differ_from_the_manifest_are_verified_again(fake, paths, verifications, monkeypatch):
+    installer.install(str(fake), paths=paths)
+    real = manifest.compare
+
+    def one_changed(prefix, name):
+        found = real(prefix, name)
+        return manifest.Differences(changed=("bin/python",), missing=found.missing, added=found.added,
+                                    checked=found.checked)
+
+    monkeypatch.setattr(installer.manifest, "compare", one_changed)
+    again = reinstall(fake, paths)
+    assert len(verifications) == 2 and "reused" not in again.receipt["verification"]
+
+
+def test_an_artifact_packed_without_verification_is_verified_on_reinstall(fake, paths, verifications):
+    installer.install(str(fake), InstallOptions(verify=False), paths=paths)
+    assert verifications == []
+    again = reinstall(fake, paths)
+    assert len(verifications) == 1 and "reused" not in again.receipt["verification"]
