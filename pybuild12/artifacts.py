@@ -101,11 +101,19 @@ class Cache:
         return Artifact(key, path, full)
 
     def adopt(self, key: str, file: Path, meta: dict[str, Any]) -> Artifact:
-        """Take a checked artifact file (downloaded from a shared cache) into this cache."""
+        """Take a checked artifact file (downloaded from a shared cache) into this cache,
+        without the verification another machine made of it: this one verifies it itself."""
         path, sidecar = self._paths(key)
+        meta = {k: v for k, v in meta.items() if k != "verification"}
         os.replace(file, path)
         files.write_json(sidecar, meta)
         return Artifact(key, path, meta)
+
+    def annotate(self, artifact: Artifact, **fields: Any) -> Artifact:
+        """Add facts learnt about an artifact since it was packed (its verification here)."""
+        meta = {**artifact.meta, **fields}
+        files.write_json(self._paths(artifact.key)[1], meta)
+        return Artifact(artifact.key, artifact.path, meta)
 
     def unpack(self, artifact: Artifact, dest: Path) -> None:
         """Extract into `dest`, every member first vetted by tarfile's `data` filter.

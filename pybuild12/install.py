@@ -175,6 +175,11 @@ def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, orig
         job.run.log(f"verification of artifact {job.key} reused: every file matches its manifest")
         return made
     made.verification = _verify_if_asked(job, made.python)
+    if made.verification is not None:
+        try:
+            made.artifact = cache.annotate(hit, verification=made.verification)  # the next reinstall reuses it
+        except OSError as exc:
+            job.run.reporter.warn(f"could not note the verification in the artifact cache ({exc.strerror})")
     return made
 
 

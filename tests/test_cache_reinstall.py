@@ -65,3 +65,25 @@ def test_an_artifact_packed_without_verification_is_verified_on_reinstall(fake, 
     assert verifications == []
     again = reinstall(fake, paths)
     assert len(verifications) == 1 and "reused" not in again.receipt["verification"]
+
+
+def test_a_verification_made_on_reinstall_is_kept_for_the_next(fake, paths, verifications):
+    installer.install(str(fake), InstallOptions(verify=False), paths=paths)
+    reinstall(fake, paths)
+    assert len(verifications) == 1  # verified now, and noted beside the artifact
+    third = reinstall(fake, paths)
+    assert len(verifications) == 1 and "reused" in third.receipt["verification"]
+
+
+def test_another_machines_verification_is_not_adopted(tmp_path, paths):
+    from pybuild12 import artifacts
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "x").write_text("x")
+    origin = artifacts.Cache(tmp_path / "origin").put("k" * 64, tree, {"verification": {"ok": True}})
+    paths.artifacts.mkdir(parents=True)
+    copy = paths.artifacts / "copy.part"
+    copy.write_bytes(origin.path.read_bytes())
+    adopted = artifacts.Cache(paths.artifacts).adopt("k" * 64, copy, origin.meta)
+    assert "verification" not in adopted.meta and "verification" not in artifacts.Cache(paths.artifacts).get("k" * 64).meta
