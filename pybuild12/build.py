@@ -237,6 +237,31 @@ def check_required_modules(recipe: Recipe, report: Mapping[str, list[str]], log_
         )
 
 
+PARTITION_NONE = "-flto-partition=none"
+
+
+def partition_lto(recipe: Recipe, tree: Path, log_path: Path) -> bool:
+    """For `lto-partition = "auto"`: take configure's `-flto-partition=none` (GCC, CPython
+    3.13 and earlier) out of the Makefile's flags, so GCC partitions the link-time
+    optimization and runs its parts in parallel (`-flto=auto`), as CPython 3.14's
+    configure does. True when the Makefile was changed."""
+    if recipe.build.lto_partition != "auto":
+        return False
+    makefile = tree / "Makefile"
+    text = makefile.read_text("utf-8")
+    if PARTITION_NONE not in text:
+        return False
+    makefile.write_text(text.replace(PARTITION_NONE, "-flto=auto"), "utf-8")
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"### Makefile: {PARTITION_NONE} replaced by -flto=auto (lto-partition = auto)\n")
+    return True
+
+
+def partition_key(recipe: Recipe) -> dict[str, str]:
+    """What a partitioned LTO link adds to the keys (nothing otherwise, so keys hold)."""
+    return {"lto_partition": recipe.build.lto_partition} if recipe.build.lto_partition != "none" else {}
+
+
 def check_variants_configured(recipe: Recipe, tree: Path, log_path: Path) -> None:
     """Stop right after configure when it did not take up a variant (an older commit
     warns about an unknown option and goes on), not after a whole build."""

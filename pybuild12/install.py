@@ -132,7 +132,8 @@ def install(
                                           configure_args=list(build.configure_args(recipe, prefix, user_opts)),
                                           prefix=prefix, compiler=compiler, build_env=build.build_env(env),
                                           variants={**variants.key_inputs(recipe, env),
-                                                    **optimize.key_inputs(recipe.build.optimize, toolchain)})
+                                                    **optimize.key_inputs(recipe.build.optimize, toolchain),
+                                                    **build.partition_key(recipe)})
             key = artifacts.key_of(inputs)
             pgo = _choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
@@ -341,6 +342,9 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
                 run.log(f"restored {count} .gcda files from {pgo.profile.path} (key {pgo.key})")
         if step.phase == "configure":
             build.check_variants_configured(recipe, tree, run.log_path)
+            build.partition_lto(recipe, tree, run.log_path)
+            if recipe.build.optimize == "max":
+                optimize.bolt_without_debug_update(tree, run.log_path)
         if step.phase == "compile":
             report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
             build.check_required_modules(recipe, report, run.log_path)

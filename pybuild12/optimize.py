@@ -119,6 +119,33 @@ def require(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain:
     return toolchain
 
 
+DEBUG_UPDATE = "-update-debug-sections"
+
+
+def bolt_without_debug_update(tree: Path, log_path: Path) -> bool:
+    """Take `-update-debug-sections` out of the Makefile's llvm-bolt flags.
+
+    LLVM 19's llvm-bolt crashes rewriting the DWARF of CPython 3.13 (a segfault in
+    addDebugFilenameToUnit, llvm-project#121213) after it has optimized the binary;
+    without the flag it leaves the debug sections as the linker wrote them (a debugger
+    may then place lines of moved code wrongly; profiles and tracebacks are unaffected).
+    True when the Makefile was changed."""
+    makefile = tree / "Makefile"
+    try:
+        text = makefile.read_text("utf-8")
+    except OSError:
+        return False
+    lines = text.splitlines(keepends=True)
+    changed = [i for i, line in enumerate(lines) if line.startswith("BOLT_") and DEBUG_UPDATE in line]
+    for i in changed:
+        lines[i] = lines[i].replace(DEBUG_UPDATE, "")
+    if changed:
+        makefile.write_text("".join(lines), "utf-8")
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"### Makefile: {DEBUG_UPDATE} taken out of the llvm-bolt flags (llvm-project#121213)\n")
+    return bool(changed)
+
+
 BOLT_NOTE = b".note.bolt_info"  # the section llvm-bolt adds to every binary it rewrites
 
 

@@ -46,6 +46,7 @@ KNOWN_MODULES = {
     "pyexpat": "pyexpat",
 }
 ALIAS_DEPTH = 4
+LTO_PARTITIONS = ("none", "auto")
 OLDEST = (3, 12)  # the first CPython with a GIL per interpreter (PEP 684)
 
 
@@ -90,6 +91,9 @@ class BuildOptions:
     required_modules: tuple[str, ...] = DEFAULT_REQUIRED_MODULES
     variants: tuple[str, ...] = ()  # freethreaded, debug, jit (see variants.py), in canonical order
     optimize: str = "standard"  # "max": clang, ThinLTO, PGO, BOLT, tail calls (see optimize.py)
+    # GCC's LTO link on CPython 3.13 and earlier: "none" (configure's -flto-partition=none, one
+    # serial link) or "auto" (partitioned, its parts linked in parallel, as 3.14's configure does).
+    lto_partition: str = "none"
 
 
 @dataclass(frozen=True)
@@ -311,7 +315,8 @@ def _parse_source(path: Path, table: dict) -> Source:
 
 def _parse_build(path: Path, table: dict) -> BuildOptions:
     _check_keys(path, "build", table, {"optimizations": False, "lto": False, "configure-args": False,
-                                       "required-modules": False, "variants": False, "optimize": False})
+                                       "required-modules": False, "variants": False, "optimize": False,
+                                       "lto-partition": False})
     optimizations = _typed(path, "build.optimizations", table.get("optimizations", True), bool)
     lto = _typed(path, "build.lto", table.get("lto", optimizations), bool)
     args = tuple(_string_list(path, "build.configure-args", table.get("configure-args", [])))
@@ -345,8 +350,12 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
     if level == "max" and not (optimizations and lto):
         raise RecipeError(f"{path}: key 'build.optimize': 'max' builds with PGO and LTO; "
                           "leave out optimizations = false and lto = false")
+    partition = _typed(path, "build.lto-partition", table.get("lto-partition", "none"), str)
+    if partition not in LTO_PARTITIONS:
+        raise RecipeError(f"{path}: key 'build.lto-partition': {partition!r} is not one of: "
+                          f"{', '.join(LTO_PARTITIONS)}" + _did_you_mean(partition, LTO_PARTITIONS))
     return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
-                        variants=variants.ordered(wanted), optimize=level)
+                        variants=variants.ordered(wanted), optimize=level, lto_partition=partition)
 
 
 # ----------------------------------------------------------------- validation

@@ -135,3 +135,33 @@ def test_a_bolted_binary_is_told_from_another(tmp_path):
     plain.write_bytes(b"\x7fELF" + b"\0" * 64 + b".text\0.data\0")
     rewritten.write_bytes(b"\x7fELF" + b"\0" * 64 + b".text\0" + optimize.BOLT_NOTE + b"\0")
     assert not optimize.bolted(plain) and optimize.bolted(rewritten) and not optimize.bolted(tmp_path / "absent")
+
+
+def test_a_partitioned_lto_link_takes_out_the_serial_one(tmp_path, recipe_file):
+    makefile = tmp_path / "Makefile"
+    flags = "-flto -fuse-linker-plugin -ffat-lto-objects -flto-partition=none -g"
+    makefile.write_text(f"CONFIGURE_CFLAGS_NODIST= {flags} -std=c11\nCONFIGURE_LDFLAGS_NODIST= {flags}\n")
+    base = ('version = "3.13.5"\nsummary = "s"\n[source]\nkind = "tarball"\n'
+            f'url = "https://example.invalid/Python-3.13.5.tar.xz"\nsha256 = "{"a" * 64}"\n[build]\n')
+    serial = recipes.load(str(recipe_file(base)))
+    assert not build.partition_lto(serial, tmp_path, tmp_path / "log") and build.partition_key(serial) == {}
+    partitioned = recipes.load(str(recipe_file(base + 'lto-partition = "auto"\n', name="p.toml")))
+    assert build.partition_lto(partitioned, tmp_path, tmp_path / "log")
+    text = makefile.read_text()
+    assert "-flto-partition=none" not in text and text.count("-flto=auto") == 2
+    assert build.partition_key(partitioned) == {"lto_partition": "auto"}
+    with pytest.raises(RecipeError, match="not one of: none, auto"):
+        recipes.load(str(recipe_file(base + 'lto-partition = "many"\n', name="q.toml")))
+
+
+def test_llvm_bolt_is_not_asked_to_rewrite_the_debug_sections(tmp_path):
+    makefile = tmp_path / "Makefile"
+    skip = "-skip-funcs=_PyEval_EvalFrameDefault"
+    makefile.write_text(f"BOLT_INSTRUMENT_FLAGS :=  -update-debug-sections {skip}\n"
+                        f"BOLT_APPLY_FLAGS :=  -update-debug-sections {skip} -reorder-blocks=ext-tsp\n"
+                        "OTHER = -update-debug-sections\n")
+    assert optimize.bolt_without_debug_update(tmp_path, tmp_path / "log")
+    lines = makefile.read_text().splitlines()
+    assert "-update-debug-sections" not in lines[0] + lines[1] and skip in lines[0] and "ext-tsp" in lines[1]
+    assert lines[2] == "OTHER = -update-debug-sections"  # only llvm-bolt's flags
+    assert not optimize.bolt_without_debug_update(tmp_path, tmp_path / "log")  # nothing left to take out
