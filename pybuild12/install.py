@@ -344,7 +344,7 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
             build.check_variants_configured(recipe, tree, run.log_path)
             build.partition_lto(recipe, tree, run.log_path)
             if recipe.build.optimize == "max":
-                optimize.bolt_without_debug_update(tree, run.log_path)
+                optimize.tune_bolt(tree, run.log_path)
         if step.phase == "compile":
             report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
             build.check_required_modules(recipe, report, run.log_path)

@@ -119,31 +119,36 @@ def require(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain:
     return toolchain
 
 
-DEBUG_UPDATE = "-update-debug-sections"
+# llvm-bolt flags of CPython's configure that LLVM 19 mishandles on CPython 3.13 (seen with
+# 19.1.7 on 3.13.5): -update-debug-sections segfaults llvm-bolt itself while it rewrites the
+# DWARF (llvm-project#121213); -frame-opt=hot together with -indirect-call-promotion=all
+# gives a binary that segfaults at start (each of the two alone works).
+UNSAFE_BOLT_FLAGS = ("-update-debug-sections", "-frame-opt=hot")
 
 
-def bolt_without_debug_update(tree: Path, log_path: Path) -> bool:
-    """Take `-update-debug-sections` out of the Makefile's llvm-bolt flags.
-
-    LLVM 19's llvm-bolt crashes rewriting the DWARF of CPython 3.13 (a segfault in
-    addDebugFilenameToUnit, llvm-project#121213) after it has optimized the binary;
-    without the flag it leaves the debug sections as the linker wrote them (a debugger
-    may then place lines of moved code wrongly; profiles and tracebacks are unaffected).
-    True when the Makefile was changed."""
+def tune_bolt(tree: Path, log_path: Path) -> list[str]:
+    """Take UNSAFE_BOLT_FLAGS out of the Makefile's llvm-bolt flags (the BOLT_* lines)
+    after configure; returns the flags taken out. Without -update-debug-sections the
+    debug sections stay as the linker wrote them (a debugger may place lines of moved
+    code wrongly; profiles and tracebacks are unaffected)."""
     makefile = tree / "Makefile"
     try:
-        text = makefile.read_text("utf-8")
+        lines = makefile.read_text("utf-8").splitlines(keepends=True)
     except OSError:
-        return False
-    lines = text.splitlines(keepends=True)
-    changed = [i for i, line in enumerate(lines) if line.startswith("BOLT_") and DEBUG_UPDATE in line]
-    for i in changed:
-        lines[i] = lines[i].replace(DEBUG_UPDATE, "")
-    if changed:
+        return []
+    removed: set[str] = set()
+    for i, line in enumerate(lines):
+        if not line.startswith("BOLT_"):
+            continue
+        words = line.rstrip("\n").split(" ")
+        kept = [w for w in words if w not in UNSAFE_BOLT_FLAGS]
+        removed.update(w for w in words if w in UNSAFE_BOLT_FLAGS)
+        lines[i] = " ".join(kept) + "\n"
+    if removed:
         makefile.write_text("".join(lines), "utf-8")
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"### Makefile: {DEBUG_UPDATE} taken out of the llvm-bolt flags (llvm-project#121213)\n")
-    return bool(changed)
+            log.write(f"### Makefile: {' '.join(sorted(removed))} taken out of the llvm-bolt flags\n")
+    return sorted(removed)
 
 
 BOLT_NOTE = b".note.bolt_info"  # the section llvm-bolt adds to every binary it rewrites

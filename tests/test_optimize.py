@@ -154,14 +154,17 @@ def test_a_partitioned_lto_link_takes_out_the_serial_one(tmp_path, recipe_file):
         recipes.load(str(recipe_file(base + 'lto-partition = "many"\n', name="q.toml")))
 
 
-def test_llvm_bolt_is_not_asked_to_rewrite_the_debug_sections(tmp_path):
+def test_llvm_bolt_is_not_given_the_flags_that_break_it(tmp_path):
     makefile = tmp_path / "Makefile"
     skip = "-skip-funcs=_PyEval_EvalFrameDefault"
     makefile.write_text(f"BOLT_INSTRUMENT_FLAGS :=  -update-debug-sections {skip}\n"
-                        f"BOLT_APPLY_FLAGS :=  -update-debug-sections {skip} -reorder-blocks=ext-tsp\n"
+                        f"BOLT_APPLY_FLAGS :=  -update-debug-sections {skip} -reorder-blocks=ext-tsp "
+                        "-indirect-call-promotion=all -frame-opt=hot -use-gnu-stack\n"
                         "OTHER = -update-debug-sections\n")
-    assert optimize.bolt_without_debug_update(tmp_path, tmp_path / "log")
+    assert optimize.tune_bolt(tmp_path, tmp_path / "log") == ["-frame-opt=hot", "-update-debug-sections"]
     lines = makefile.read_text().splitlines()
-    assert "-update-debug-sections" not in lines[0] + lines[1] and skip in lines[0] and "ext-tsp" in lines[1]
+    assert "-update-debug-sections" not in lines[0] + lines[1] and "-frame-opt=hot" not in lines[1]
+    assert skip in lines[0] and "-indirect-call-promotion=all" in lines[1] and lines[1].endswith("-use-gnu-stack")
     assert lines[2] == "OTHER = -update-debug-sections"  # only llvm-bolt's flags
-    assert not optimize.bolt_without_debug_update(tmp_path, tmp_path / "log")  # nothing left to take out
+    assert optimize.tune_bolt(tmp_path, tmp_path / "log") == []  # nothing left to take out
+    assert "taken out of the llvm-bolt flags" in (tmp_path / "log").read_text()
