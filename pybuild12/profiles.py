@@ -40,7 +40,9 @@ _DESCRIBED = ("source", "compiler", "configure_args", "build_env", "machine", "l
 
 def key_inputs(artifact_inputs: Mapping[str, Any]) -> dict[str, Any]:
     """What shapes a profile: the artifact's inputs minus the prefix and the recipe's text."""
-    inputs = {k: v for k, v in artifact_inputs.items() if k not in ("prefix", "recipe_sha256")}
+    # How GCC partitions the link-time optimization does not change what the training
+    # run measured: a partitioned build uses the profile of a serial one.
+    inputs = {k: v for k, v in artifact_inputs.items() if k not in ("prefix", "recipe_sha256", "lto_partition")}
     inputs["configure_args"] = [a for a in artifact_inputs["configure_args"] if not a.startswith("--prefix=")]
     inputs["profile_format"] = FORMAT
     return inputs

@@ -101,7 +101,7 @@ class SharedCache:
 
     def push(self, artifact: artifacts.Artifact, key: signing.SecretKey) -> None:
         """Upload an artifact, then its sidecar signed with `key`."""
-        sidecar = json.dumps(signing.sign(artifact.meta, key), sort_keys=True).encode()
+        sidecar = json.dumps(signing.sign(artifacts.shareable(artifact.meta), key), sort_keys=True).encode()
         try:
             with open(artifact.path, "rb") as fh:
                 response = self.session.put(self._url(artifact.path.name), data=fh, timeout=download.timeouts())

@@ -87,3 +87,21 @@ def test_another_machines_verification_is_not_adopted(tmp_path, paths):
     copy.write_bytes(origin.path.read_bytes())
     adopted = artifacts.Cache(paths.artifacts).adopt("k" * 64, copy, origin.meta)
     assert "verification" not in adopted.meta and "verification" not in artifacts.Cache(paths.artifacts).get("k" * 64).meta
+
+
+def test_only_artifacts_packed_here_skip_the_vetting_pass(tmp_path, paths, monkeypatch):
+    from pybuild12 import artifacts
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "x").write_text("x")
+    vetted = []
+    monkeypatch.setattr(artifacts.Cache, "_vet", lambda self, artifact, dest: vetted.append(artifact.key))
+    own = artifacts.Cache(paths.artifacts).put("a" * 64, tree, {})
+    assert own.meta["packed_here"] is True
+    artifacts.Cache(paths.artifacts).unpack(own, tmp_path / "out1")
+    assert vetted == [] and (tmp_path / "out1" / "x").read_text() == "x"
+    foreign = artifacts.Artifact(own.key, own.path, artifacts.shareable(own.meta))
+    assert "packed_here" not in foreign.meta
+    artifacts.Cache(paths.artifacts).unpack(foreign, tmp_path / "out2")
+    assert vetted == [own.key]

@@ -309,7 +309,7 @@ def test_reinstall_comes_from_the_artifact_cache(fake, paths, monkeypatch):
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
     assert again.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True, "origin": "local"}
     phases = [e[1] for e in rec.events if e[0] == "end"]
-    assert phases == ["unpack", "check", "verify"]
+    assert phases == ["unpack", "check", "manifest"]  # verified when packed: compared, not verified again
     assert mark(paths) == "one"
     assert again.receipt["source"]["sha256"] == first.receipt["source"]["sha256"]
 
@@ -502,8 +502,11 @@ def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake,
     first = installer.install(str(fake), paths=paths)
     assert manifest.compare(first.prefix, "fake").ok
     assert "bin/python" + HOST_MINOR in manifest.read(first.prefix, "fake")
+    manifest_bytes = (first.prefix / manifest.FILE).read_bytes()
     rec = Recorder()
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
     assert again.receipt["artifact"]["from_cache"] is True
-    assert "manifest" not in [e[1] for e in rec.events if e[0] == "start"]  # it came with the artifact
+    # It came with the artifact: the manifest phase compares the files with it, it is not written again.
+    assert [e for e in rec.events if e[:2] == ("start", "manifest")] == [("start", "manifest")]
+    assert (again.prefix / manifest.FILE).read_bytes() == manifest_bytes
     assert manifest.compare(again.prefix, "fake").ok

@@ -150,6 +150,8 @@ def test_a_partitioned_lto_link_takes_out_the_serial_one(tmp_path, recipe_file):
     text = makefile.read_text()
     assert "-flto-partition=none" not in text and text.count("-flto=auto") == 2
     assert build.partition_key(partitioned) == {"lto_partition": "auto"}
+    base_inputs = {"prefix": "/p", "recipe_sha256": "r", "configure_args": ["--prefix=/p", "--with-lto"]}
+    assert profiles.key_inputs({**base_inputs, **build.partition_key(partitioned)}) == profiles.key_inputs(base_inputs)
     with pytest.raises(RecipeError, match="not one of: none, auto"):
         recipes.load(str(recipe_file(base + 'lto-partition = "many"\n', name="q.toml")))
 
