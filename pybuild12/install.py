@@ -113,7 +113,7 @@ def install(
     epoch = registry.source_date_epoch(env)
     toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
     # The compiler's version is in the artifact key and the receipt.
-    compiler = registry.compiler_version({**env, **toolchain.environment(env)} if toolchain else env)
+    compiler = toolchain.banner if toolchain else registry.compiler_version(env)
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)

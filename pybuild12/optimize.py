@@ -40,10 +40,12 @@ _VERSION = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
 
 @dataclass(frozen=True)
 class Toolchain:
-    """An LLVM whose tools all live in `bindir`, and clang's full version."""
+    """An LLVM whose tools all live in `bindir`, clang's full version, and the first line
+    of its `--version` (what the receipt and the keys name as the compiler)."""
 
     bindir: Path
     version: str
+    banner: str = ""
 
     def environment(self, env: Mapping[str, str]) -> dict[str, str]:
         """What the build's steps run with: this LLVM first on PATH, clang as the compiler,
@@ -101,7 +103,8 @@ def find(env: Mapping[str, str], llvm: int = LLVM) -> tuple[Toolchain | None, li
         if not match or int(match.group(1)) != llvm:
             continue
         absent = [tool for tool in TOOLS if not (bindir / tool).exists()]
-        return (Toolchain(bindir, match.group(0).split()[1]) if not absent else None), absent
+        banner = out.splitlines()[0].strip()
+        return (Toolchain(bindir, match.group(0).split()[1], banner) if not absent else None), absent
     return None, list(TOOLS)
 
 

@@ -123,7 +123,11 @@ def step_timeout() -> float:
 
 def _stop(proc: subprocess.Popen) -> None:
     """Stop the command and everything it started (its own process group)."""
-    if proc.poll() is None and os.getpgid(proc.pid) != proc.pid:
+    try:
+        shares_group = proc.poll() is None and os.getpgid(proc.pid) != proc.pid
+    except ProcessLookupError:
+        return  # it ended in between
+    if shares_group:
         proc.terminate()  # an interactive command shares the terminal's group: Ctrl-C reached it too
         try:
             proc.wait(timeout=10)
