@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pybuild12 import (__version__, artifacts, devenv, locks, manifest, names, pins, preflight, profiles, recipes,
-                       publish, registry, runner, variants)
+from pybuild12 import (__version__, artifacts, buildinfo, devenv, locks, manifest, names, pins, preflight, profiles,
+                       publish, recipes, registry, runner, variants)
 from pybuild12 import compat as compat_scan
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
@@ -159,7 +159,7 @@ def install(
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
         ccache=use_ccache, lto=lto, optimizations=pgo, optimize=optimize_level,
     )
-    if install_deps:
+    if install_deps and installer.installed_as_asked(recipe, options, paths=Paths.from_env()) is None:
         _install_deps(recipe, options)
     try:
         outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
@@ -255,22 +255,32 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
     builds = []
     for b in registry.installed(paths):
         source = (b.receipt or {}).get("source", {})
+        made = buildinfo.facts(b.receipt)
         builds.append({"name": b.name, "version": b.version, "variants": (b.receipt or {}).get("variants", []),
                        "prefix": str(b.prefix), "python": str(b.python),
-                       "source": source.get("url"), "commit": source.get("commit"), "receipt": b.receipt is not None})
+                       "source": source.get("url"), "commit": source.get("commit"), "receipt": b.receipt is not None,
+                       "build": made.as_json() if made else None})
+    kept = sorted(p.name for p in paths.kept.iterdir()) if paths.kept.is_dir() else []
     if as_json:
-        out.print_json(json.dumps({"recipes": available, "installed": builds}))
+        out.print_json(json.dumps({"recipes": available, "installed": builds,
+                                   "kept": [{"name": k, "path": str(paths.kept / k)} for k in kept]}))
         return
     table = Table(title="installed builds", title_justify="left", box=None)
-    for col in ("name", "version", "variants", "commit", "prefix"):
+    for col in ("name", "version", "variants", "optimizations", "compiler", "verified", "commit", "prefix"):
         table.add_column(col)
     for b in builds:
+        made = b["build"] or {}
         table.add_row(b["name"], b["version"] if b["receipt"] else "? (no receipt)", "+".join(b["variants"]) or "-",
+                      made.get("optimizations", "?"), _short_compiler(made.get("compiler", "?")),
+                      made.get("verified", "?"),
                       (b["commit"] or "")[:12], b["prefix"])
     if builds:
         out.print(table)
     else:
         out.print("no builds installed")
+    for k in kept:
+        err.print(f"kept after a failed verification: {k} at {paths.kept / k} (running its install again installs "
+                  "it without compiling; 'pybuild12 cache clear' removes it)")
     out.print()
     table = Table(title="available recipes", title_justify="left", box=None)
     for col in ("name", "version", "source", "variants", "summary"):
@@ -281,6 +291,18 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
                       summary)
     out.print(table)
     err.print("variants: add them to a recipe's name, e.g. 3.14t or 3.14+freethreaded, 3.14+debug, 3.14+jit, 3.14t+debug")
+
+
+def _short_compiler(banner: str) -> str:
+    """`gcc (Debian 12.2.0-14+deb12u1) 12.2.0` -> `gcc 12.2.0`; clang's banner -> `clang 19.1.7`."""
+    words = banner.split()
+    if not words:
+        return "?"
+    version = next((w for w in reversed(words) if w[:1].isdigit() and "." in w), "")
+    if "clang" in banner:
+        version = next((w for w in words if w[:1].isdigit() and "." in w), version)
+        return f"clang {version}".strip()
+    return f"{words[0]} {version}".strip()
 
 
 def _possible_variants(recipe: recipes.Recipe) -> list[str]:
@@ -637,11 +659,15 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 
 @cache_app.command("clear")
 def cache_clear() -> None:
-    """Delete every cached artifact and recorded PGO profile (installed builds are not touched)."""
+    """Delete every cached artifact, recorded PGO profile and build kept after a failed
+    verification (installed builds are not touched)."""
     paths = Paths.from_env()
     gone = artifacts.Cache(paths.artifacts).clear()
     gone_profiles = profiles.Store(paths.profiles).clear()
-    err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s)")
+    kept = sorted(paths.kept.iterdir()) if paths.kept.is_dir() else []
+    for path in kept:
+        shutil.rmtree(path)
+    err.print(f"removed {len(gone)} artifact(s), {len(gone_profiles)} PGO profile(s) and {len(kept)} kept build(s)")
 
 
 @cache_app.command("prune")

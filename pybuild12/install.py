@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12 import (artifacts, build, ccache, check, leftovers, locks, manifest, optimize, preflight, profiles,
-                       publish, registry, remote, runner, runlog, signing, sources, staging, variants)
+from pybuild12 import (artifacts, build, buildinfo, ccache, check, leftovers, locks, manifest, optimize, preflight,
+                       profiles, publish, registry, remote, runner, runlog, signing, sources, staging, variants)
 from pybuild12 import verify as verifier
-from pybuild12.errors import BuildError, RecipeError, UsageError
+from pybuild12.errors import BuildError, CheckError, RecipeError, UsageError
 from pybuild12.paths import Paths
 from pybuild12.recipes import Recipe
 from pybuild12.runlog import Run
@@ -118,7 +118,9 @@ def install(
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
         existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+        changes = _changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
         if existing is not None and not options.force:
+            _refuse_changes(name, changes)
             outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
             if signer is not None:
                 publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer,
@@ -145,11 +147,13 @@ def install(
             if hit is not None:
                 made = _from_cache(job, cache, hit, origin)
             else:
+                _say_why_compiling(reporter, name, cache, pgo, changes)
                 made = _from_source(job, cache, pgo, resolution)
             receipt = _receipt(job, made, compiler)
             registry.write_receipt(job.staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             _warn_if_in_use(prefix, reporter)
             staging.promote(job.staged, prefix)
+            shutil.rmtree(paths.kept / name, ignore_errors=True)  # an earlier run's unverified build
         outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
         if signer is not None:
             publish.upload(reporter, outcome, made.artifact, made.origin, env[remote.ENV], signer, spec,
@@ -170,7 +174,8 @@ def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, orig
                  pgo=hit.meta.get("pgo_profile"))
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         _write_manifest(job)
-    elif origin == "local" and job.options.verify and hit.meta.get("verification") and _unpacked_intact(job):
+    elif origin == "local" and job.options.verify and (hit.meta.get("verification") or {}).get("ok") \
+            and _unpacked_intact(job):
         made.verification = {**hit.meta["verification"], "reused": f"verified when artifact {job.key[:12]} was "
                              "packed; its files match the manifest"}
         job.run.log(f"verification of artifact {job.key} reused: every file matches its manifest")
@@ -181,6 +186,7 @@ def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, orig
             made.artifact = cache.annotate(hit, verification=made.verification)  # the next reinstall reuses it
         except OSError as exc:
             job.run.reporter.warn(f"could not note the verification in the artifact cache ({exc.strerror})")
+    _keep_if_unverified(job, made, cached=True)
     return made
 
 
@@ -206,10 +212,13 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
     _write_manifest(job)  # before packing: a reinstall from the cache brings it along
     made.pgo = _keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
     if cache is not None:
+        # Packed whatever its verification said: a retry installs it without compiling
+        # (and verifies it again); only a verification that passed is ever reused.
         made.artifact = _pack(job.run, cache, job.key, job.staged,
                               {"inputs": job.inputs, "source": made.source, "name": job.name,
                                "version": job.recipe.version, "pgo_profile": made.pgo,
                                "verification": made.verification})
+    _keep_if_unverified(job, made, cached=made.artifact is not None)
     return made
 
 
@@ -250,10 +259,13 @@ def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
 
 
 def _pack(run: Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
-    """Keep the verified build in the artifact cache; a cache that cannot take it (full,
+    """Keep the build in the artifact cache; a cache that cannot take it (full,
     read-only) costs later reinstalls their speed, not this install."""
+    verification = meta.get("verification")
+    what = "the build (not verified)" if verification is None else (
+        "the verified build" if verification.get("ok") else "the build (its verification failed)")
     try:
-        with run.phase("cache", "pack the verified build"):
+        with run.phase("cache", "pack " + what):
             return cache.put(key, staged, meta)
     except OSError as exc:
         run.reporter.warn(f"the build could not be kept in the artifact cache ({exc.strerror}: {exc.filename}); "
@@ -411,17 +423,83 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, env: Mapping[s
 
 
 def _verify(run: Run, python: Path, expect: tuple[str, ...]) -> dict:
-    """Checks 1-8 on the staged interpreter, and the variant's own; a failed check fails the install."""
+    """Checks 1-8 on the staged interpreter, and the variant's own. A failed check fails
+    the install, but only after the build is kept (`_keep_if_unverified`)."""
     with run.phase("verify", "sub-interpreters" + "".join(f", {v}" for v in expect)):
         report = verifier.run(python, expect=expect)
         for c in report.checks:
             run.log(f"verify {c.name}: {c.status}: {c.reason}")
             if c.status == verifier.INCONCLUSIVE:
                 run.reporter.warn(f"{c.name}: {c.reason}")
-        verifier.enforce(report)
     summary = report.as_json()
     summary.pop("python")  # the staging path, meaningless once installed
     return summary
+
+
+def _keep_if_unverified(job: _Job, made: _Made, *, cached: bool) -> None:
+    """A build whose verification failed is not installed, and not thrown away either:
+    it moves to `<cache>/kept/<name>` (where `verify --python` can run it again) and,
+    when `cached`, the artifact cache has it too, so running the same install again
+    needs no compile."""
+    if made.verification is None or made.verification.get("ok"):
+        return
+    kept = job.paths.kept / job.name
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(job.staged), kept)
+    python = kept / made.python.relative_to(job.staged)
+    job.run.log(f"### verification failed; the build is kept at {kept}")
+    failed = [c for c in made.verification.get("checks", []) if c.get("status") == verifier.FAILED]
+    again = ("running the same install command again installs it from the artifact cache without compiling and "
+             "verifies it again" if cached else "it is not in the artifact cache (--no-cache, or the cache could "
+             "not take it)")
+    raise CheckError(
+        "verification failed:\n" + "\n".join(f"  {c['name']}: {c['reason']}" for c in failed),
+        log_path=str(job.run.log_path), hint=f"the build is kept at {kept}: 'pybuild12 verify --python {python}' repeats the checks; {again}; "
+        "add --no-verify to install it as it is")
+
+
+def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:
+    """What this install asks for that the installed build of the same name is not."""
+    return buildinfo.differences(existing, configure_args=build.configure_args(recipe, prefix, user_opts),
+                                 optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
+                                 commit=options.commit)
+
+
+def _refuse_changes(name: str, changes: list[str]) -> None:
+    if changes:
+        raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in changes),
+                         hint=f"add --force to replace it with the build asked for, or --name NAME to install that "
+                         f"beside it ('pybuild12 list' shows how each build was made)")
+
+
+def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
+                       env: Mapping[str, str] | None = None) -> Outcome | None:
+    """The installed build an install of `spec` would answer "already installed" with;
+    None when it would build (nothing installed, or --force). Refuses, as install does,
+    when the installed build differs from what is asked. For work that must not run
+    when nothing will be built (installing build dependencies)."""
+    if options.force:
+        return None
+    env = dict(os.environ if env is None else env)
+    recipe, name, _ = request(spec, options)
+    prefix = paths.prefix(name)
+    existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+    if existing is None:
+        return None
+    _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, env),
+                                   options))
+    return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+
+
+def _say_why_compiling(reporter: Reporter, name: str, cache: artifacts.Cache | None, pgo: "_PgoPlan",
+                       changes: list[str]) -> None:
+    """Before a compile that takes minutes: why no cached build could be used."""
+    if changes:
+        reporter.info(f"replacing {name}, which was built differently: " + "; ".join(changes))
+    why = ("--no-cache" if cache is None else "a given or fresh PGO profile is a build input" if not pgo.reuse_artifacts
+           else "the artifact cache has no build of these sources, options and compiler")
+    reporter.info(f"compiling from source: {why}")
 
 
 def _check(run: Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:

@@ -58,6 +58,12 @@ class Paths:
         return self.cache / "profiles"
 
     @property
+    def kept(self) -> Path:
+        """Builds that finished but failed their verification, one per name: kept for
+        `verify --python` (the artifact cache has them too, for a retried install)."""
+        return self.cache / "kept"
+
+    @property
     def builds(self) -> Path:
         """Source trees being built (removed after success unless --keep-build)."""
         return self.cache / "build"

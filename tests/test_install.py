@@ -13,7 +13,7 @@ import pytest
 
 from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
-from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError
+from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
 from pybuild12.report import Reporter
 
@@ -510,3 +510,96 @@ def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake,
     assert [e for e in rec.events if e[:2] == ("start", "manifest")] == [("start", "manifest")]
     assert (again.prefix / manifest.FILE).read_bytes() == manifest_bytes
     assert manifest.compare(again.prefix, "fake").ok
+
+
+def failing_verifier(python, **kwargs):
+    from pybuild12 import verify
+
+    return verify.Report(str(python), HOST_VERSION, {},
+                         (verify.Check("parallelism", verify.FAILED, "own-GIL interpreters: RuntimeError: boom"),))
+
+
+def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fake, paths, monkeypatch):
+    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    with pytest.raises(CheckError) as info:
+        installer.install(str(fake), paths=paths)
+    assert not paths.prefix("fake").exists()  # not installed
+    kept = paths.kept / "fake"
+    python = kept / f"bin/python{HOST_MINOR}"
+    assert f"'pybuild12 verify --python {python}'" in info.value.hint and python.exists()
+    assert subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True).stdout == "42\n"
+    assert "without compiling" in info.value.hint and info.value.log_path
+    # The same install again: from the artifact cache, verified again, no compile.
+    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setenv("FAKE_FAIL", "configure")  # configure must not run
+    rec = Recorder()
+    outcome = installer.install(str(fake), paths=paths, reporter=rec)
+    assert outcome.receipt["artifact"]["from_cache"] is True
+    assert [e[1] for e in rec.events if e[0] == "end"] == ["unpack", "check", "verify"]
+    assert outcome.receipt["verification"]["ok"] is True
+    assert not kept.exists()  # installed now: the kept copy is gone
+
+
+def test_a_kept_build_that_fails_again_is_not_reused_as_verified(fake, paths, monkeypatch):
+    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    with pytest.raises(CheckError):
+        installer.install(str(fake), paths=paths)
+    with pytest.raises(CheckError) as info:  # from the cache this time: verified again, and fails again
+        installer.install(str(fake), paths=paths)
+    assert (paths.kept / "fake").is_dir() and "without compiling" in info.value.hint
+    outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
+    assert outcome.receipt["artifact"]["from_cache"] is True and "verification" not in outcome.receipt
+
+
+def test_a_failed_verification_with_no_cache_keeps_the_build_and_says_so(fake, paths, monkeypatch):
+    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    with pytest.raises(CheckError) as info:
+        installer.install(str(fake), InstallOptions(no_cache=True), paths=paths)
+    assert (paths.kept / "fake" / f"bin/python{HOST_MINOR}").exists()
+    assert "not in the artifact cache" in info.value.hint
+
+
+def test_an_install_asking_for_other_options_says_what_differs(fake, paths):
+    installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
+    before = (paths.prefix("fake") / "pybuild12.json").read_text()
+    with pytest.raises(UsageError) as info:
+        installer.install(str(fake), InstallOptions(configure_opts=("--without-ensurepip",)), paths=paths)
+    assert info.value.exit_code == 2
+    assert "PGO (--enable-optimizations): installed without, asked with" in info.value.message
+    assert "LTO: installed without, asked with" in info.value.message
+    assert "configure options the installed build lacks: --without-ensurepip" in info.value.message
+    assert "--force" in info.value.hint and "--name" in info.value.hint
+    assert (paths.prefix("fake") / "pybuild12.json").read_text() == before
+    # the same options again: already installed, as before
+    assert installer.install(str(fake), InstallOptions(optimizations=False), paths=paths).already_installed
+    assert installer.installed_as_asked(str(fake), InstallOptions(optimizations=False), paths=paths) is not None
+    with pytest.raises(UsageError):
+        installer.installed_as_asked(str(fake), InstallOptions(), paths=paths)
+    assert installer.installed_as_asked(str(fake), InstallOptions(force=True), paths=paths) is None
+
+
+def test_force_says_why_it_compiles_and_reuses_the_cache_when_it_can(fake, paths):
+    installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
+    rec = Recorder()
+    replaced = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
+    infos = [e[1] for e in rec.events if e[0] == "info"]
+    assert any(i.startswith("replacing fake, which was built differently: PGO") for i in infos), infos
+    assert "compiling from source: the artifact cache has no build of these sources, options and compiler" in infos
+    assert "--enable-optimizations" in replaced.receipt["configure_args"]
+    rec = Recorder()
+    back = installer.install(str(fake), InstallOptions(force=True, optimizations=False), paths=paths, reporter=rec)
+    assert back.receipt["artifact"]["from_cache"] is True  # the first build, from the cache
+    assert not any(e[0] == "info" and e[1].startswith("compiling") for e in rec.events)
+
+
+def test_list_shows_how_each_build_was_made(fake, paths, monkeypatch):
+    installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
+    installer.install(str(fake), InstallOptions(name="fake-pgo", verify=False), paths=paths)
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
+                         env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent)})
+    builds = {b["name"]: b["build"] for b in json.loads(out.stdout)["installed"]}
+    assert builds["fake"]["pgo"] is False and builds["fake"]["lto"] is False and builds["fake"]["verified"] == "passed"
+    assert builds["fake-pgo"]["optimizations"] == "pgo+lto" and builds["fake-pgo"]["verified"] == "not verified"
+    table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True,
+                           env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent), "COLUMNS": "200"}).stdout
+    assert "pgo+lto" in table and "not verified" in table

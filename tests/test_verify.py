@@ -171,3 +171,53 @@ def test_full_runs_cpythons_own_tests():
     assert regression.status == "passed", regression.reason
     assert regression.figures["run"] > 100
     assert "test__xxsubinterpreters" in regression.reason
+
+
+# ------------------------------------------------ the parallelism verdict
+
+
+def verify_interp():
+    import importlib.util
+    from importlib import resources
+
+    path = resources.files("pybuild12").joinpath("resources/verify_interp.py")
+    spec = importlib.util.spec_from_file_location("verify_interp_under_test", str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_round(interp_cpu, proc_cpu, interp_speedup=1.0):
+    return {"interpreters": {"speedup": interp_speedup, "cpu_per_wall": interp_cpu},
+            "threads": {"speedup": 1.0, "cpu_per_wall": 1.0},
+            "processes": {"speedup": proc_cpu, "cpu_per_wall": proc_cpu}}
+
+
+@pytest.mark.parametrize("rounds, expected", [
+    ([one_round(1.97, 1.98, 1.9)], "passed"),  # idle machine
+    ([one_round(0.9, 1.0), one_round(1.6, 1.2)], "passed"),  # a busy round, then proof
+    ([one_round(0.95, 0.99, 1.8)] * 6, "inconclusive"),  # busy throughout: even a 1.8x speedup proves nothing
+    ([one_round(1.0, 1.97)] * 2, "inconclusive"),  # serial while processes scaled, but only twice
+    ([one_round(1.0, 1.97)] * 3, "failed"),  # three rounds: the interpreters never overlapped
+    ([one_round(1.0, 1.97)] * 3 + [one_round(1.0, 1.97, 1.4)], "inconclusive"),  # one round not clearly serial
+])
+def test_parallelism_verdict_rests_on_cpu_time_not_speedups(rounds, expected):
+    assert verify_interp().verdict(rounds, "interpreters", 2) == expected
+
+
+def test_parallelism_beside_two_busy_processes_is_inconclusive_not_failed():
+    """The check that once failed (and deleted) finished builds on a busy machine."""
+    python = pyenv_python("3.13.0")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU")
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
+    try:
+        report = verify.run(python)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    check = by_name(report)["parallelism"]
+    assert check.status == "inconclusive", check
+    assert "a busy machine?" in check.reason and check.figures["rounds"] == verify_interp().ROUNDS
+    assert report.ok  # inconclusive never fails a verification
