@@ -39,14 +39,17 @@ RUN --mount=type=secret,id=ca \
 # profile in the build context from 'pybuild12 profile export'. TESTS=support keeps
 # only test/__init__.py and test/support of the test package (what the
 # sub-interpreter API of 3.12/3.13 needs); the default keeps all of it.
+# INSTALL_OPTS: more `pybuild12 install` options, e.g. "--no-pgo" for a quick plain build.
 ARG RECIPE=main
 ARG MIRROR=
 ARG PGO_PROFILE=
 ARG TESTS=all
 ARG SOURCE_DATE_EPOCH
 ARG JOBS=
+ARG INSTALL_OPTS=
+# hadolint ignore=SC2086
 RUN python="$(PYBUILD12_MIRROR="${MIRROR:+/src/$MIRROR}" /opt/bootstrap/bin/pybuild12 install "$RECIPE" --no-cache \
-        ${PGO_PROFILE:+--pgo-profile "/src/$PGO_PROFILE"} ${JOBS:+--jobs "$JOBS"})" \
+        ${PGO_PROFILE:+--pgo-profile "/src/$PGO_PROFILE"} ${JOBS:+--jobs "$JOBS"} $INSTALL_OPTS)" \
     && stdlib="$("$python" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" \
     && if [ "$TESTS" = support ]; then \
         find "$stdlib/test" -mindepth 1 -maxdepth 1 ! -name __init__.py ! -name support ! -name __pycache__ \

@@ -153,5 +153,5 @@ def enforce(report: Report) -> None:
     if failed:
         raise CheckError(
             "verification failed:\n" + "\n".join(f"  {c.name}: {c.reason}" for c in failed),
-            hint="'pybuild12 verify --python PATH' repeats the checks",
+            hint=f"'pybuild12 verify --python {report.python}' repeats the checks",
         )

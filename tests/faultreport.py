@@ -5,7 +5,9 @@ injects one fault, and it is survived when the test passes (every such test
 asserts what surviving means for its fault). The hostile-input tests add how many
 inputs they tried; the interruption tests report an earlier install that no
 longer works as lost. The tally is printed at the end of the run and, with
-PYBUILD12_FAULT_REPORT=FILE, written there as JSON (CI keeps it).
+PYBUILD12_FAULT_REPORT=FILE, written there as JSON (CI keeps it). Each test's
+figures travel in its report's user_properties, so a run split over pytest-xdist's
+workers adds up the same.
 """
 
 from __future__ import annotations
@@ -57,6 +59,33 @@ class Tally:
             with open(target, "w", encoding="utf-8") as fh:
                 json.dump(self.as_json(), fh, indent=2)
                 fh.write("\n")
+
+
+    def add(self, properties) -> None:
+        """Take what one test recorded (its report's user_properties: see `TestFaults`)."""
+        for name, value in properties:
+            if name == "fault":
+                self.record(*value)
+            elif name == "bad_inputs":
+                self.tried(value)
+            elif name == "installs_lost":
+                self.lost(value)
+
+
+class TestFaults:
+    """What one test tells the tally, kept in the test's user_properties so that the
+    figures reach the process that prints them, also from pytest-xdist's workers."""
+
+    __test__ = False
+
+    def __init__(self, node) -> None:
+        self.node = node
+
+    def tried(self, count: int) -> None:
+        self.node.user_properties.append(("bad_inputs", count))
+
+    def lost(self, what: str) -> None:
+        self.node.user_properties.append(("installs_lost", what))
 
 
 TALLY = Tally()

@@ -1,9 +1,10 @@
 """A real `pybuild12 install 3.13.5 --optimize max`: clang 19, ThinLTO, PGO and BOLT.
 
 It takes about as long as the session's shared GCC build and needs LLVM 19's clang,
-lld, llvm and bolt (Debian: clang-19 llvm-19 lld-19 bolt-19), which scripts/test does
-not install, to keep the suite's time in bounds: without them the test is skipped,
-saying what to install. With them it proves that the toolchain reaches configure,
+lld, llvm and bolt (Debian: clang-19 llvm-19 lld-19 bolt-19). To keep CI's time in
+bounds it is marked `heavy`: left out unless asked for (`scripts/test --heavy`, which
+also installs the toolchain); run by hand, it skips without LLVM 19, saying what to
+install. With them it proves that the toolchain reaches configure,
 that llvm-bolt rewrote the interpreter, that its sub-interpreters pass every check,
 and that the build passes CPython's own sub-interpreter tests (`verify --full`).
 """
@@ -20,7 +21,7 @@ import pytest
 from pybuild12 import optimize
 from realbuild import install_apart
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.heavy]
 NAME = "3.13.5-max"
 
 
