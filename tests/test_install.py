@@ -603,3 +603,16 @@ def test_list_shows_how_each_build_was_made(fake, paths, monkeypatch):
     table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True,
                            env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent), "COLUMNS": "200"}).stdout
     assert "pgo+lto" in table and "not verified" in table
+
+
+def test_install_deps_is_not_run_for_a_build_that_is_installed_or_refused(fake, paths):
+    installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
+    env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
+    same = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(fake), "--no-pgo", "--install-deps"],
+                          capture_output=True, text=True, env=env)
+    assert same.returncode == 0 and "already installed" in same.stderr
+    assert "build dependencies" not in same.stderr and "running:" not in same.stderr
+    other = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(fake), "--pgo", "--install-deps"],
+                           capture_output=True, text=True, env=env)
+    assert other.returncode == 2, other.stderr
+    assert "not as asked now" in other.stderr and "build dependencies" not in other.stderr
