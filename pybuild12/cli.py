@@ -103,7 +103,7 @@ def _main(
 @app.command()
 @interruptible
 def install(
-    recipe: str = typer.Argument(..., metavar="RECIPE", help=RECIPE_HELP),
+    recipe: Optional[str] = typer.Argument(None, metavar="[RECIPE]", help=RECIPE_HELP + " Default: what .python-version pins."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count]."),
     configure_opt: List[str] = typer.Option(
         [], "--configure-opt", metavar="OPT",
@@ -152,6 +152,7 @@ def install(
     the same sources, options and compiler under another name or prefix skips the
     instrumented build and the training run.
     """
+    recipe = _recipe_or_pin(recipe)
     _exclusive(("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--push", "--no-cache"),
                ("--pgo-profile", "--fresh-profile"), ("--pgo-profile", "--no-pgo"), ("--fresh-profile", "--no-pgo"))
     options = installer.InstallOptions(
@@ -167,6 +168,14 @@ def install(
         _installed(exc.outcome)  # the build is in place; only the upload failed
         raise
     _installed(outcome)
+
+
+def _recipe_or_pin(recipe: Optional[str]) -> str:
+    """RECIPE, else what PYBUILD12_VERSION or the nearest .python-version pins (said on stderr)."""
+    choice = pins.to_install(recipe)
+    if choice.origin != "argument":
+        err.print(f"installing {escape(choice.name)} (pinned by {escape(choice.origin)})")
+    return choice.name
 
 
 def _installed(outcome: installer.Outcome) -> None:
@@ -320,7 +329,8 @@ def _possible_variants(recipe: recipes.Recipe) -> list[str]:
 @app.command()
 @interruptible
 def uninstall(
-    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build, or a request such as 3.13 "
+                               "that matches exactly one (several are refused, named)."),
     force: bool = typer.Option(False, "--force", help="Delete it even while processes run its python."),
 ) -> None:
     """Remove an installed build (nothing else is touched).
@@ -329,7 +339,9 @@ def uninstall(
     unless --force. Waits for an install of the same name in progress to finish.
     """
     paths = Paths.from_env()
-    name = names.get(paths, name).name
+    asked, name = name, names.get_one(paths, name, command="uninstall").name
+    if name != asked:
+        err.print(f"{escape(asked)} names {escape(name)}, the one installed build it matches")
     with locks.for_build(paths, name, RichReporter(err)):
         prefix = registry.remove(paths, name, force=force)
     err.print(f"removed {escape(name)} ({prefix})")
@@ -337,7 +349,7 @@ def uninstall(
 
 def _build(name: Optional[str]) -> registry.Installed:
     """The build a command means: NAME, else PYBUILD12_VERSION, else the nearest .python-version.
-    Aliases and variant spellings find what 'install' named their build (3.13 -> 3.13.18)."""
+    A request such as 3.13 or 3.13t finds the newest installed build of that line and kind."""
     choice = pins.choose(name)
     build = names.get(Paths.from_env(), choice.name, origin=choice.origin)
     if not build.python.exists():

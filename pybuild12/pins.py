@@ -3,7 +3,9 @@
 `.python-version` is the file pyenv and uv read: one version name per line,
 `#` comments allowed; the first name counts. `pybuild12 pin NAME` writes it.
 Order, as pyenv's: an explicit NAME, then PYBUILD12_VERSION, then the nearest
-`.python-version` from the current directory up.
+`.python-version` from the current directory up. A pin may be a request (`3.13`, `3.13t`):
+`names` finds the build it means. `pybuild12 install` without a name builds the pin,
+as `pyenv install` and `uv python install` do.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12 import files
-from pybuild12.errors import NotInstalledError
+from pybuild12 import files, names
+from pybuild12.errors import NotInstalledError, UsageError
 
 FILE = ".python-version"
 ENV = "PYBUILD12_VERSION"
@@ -42,21 +44,47 @@ def read_file(path: Path) -> str | None:
     return None
 
 
-def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
+def pinned(*, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice | None:
+    """What PYBUILD12_VERSION, else the nearest .python-version, names; None: nothing is pinned."""
     env = os.environ if env is None else env
-    if name is not None:
-        return Choice(name, "argument")
-    if env.get(ENV):
+    if env.get(ENV, "").strip():
         return Choice(env[ENV].strip(), ENV)
     found = find_file((cwd or Path.cwd()).absolute())
     if found is not None:
-        pinned = read_file(found)
-        if pinned:
-            return Choice(pinned, str(found))
-    raise NotInstalledError(
-        "no build named, and nothing pinned",
-        hint=f"name a build, run 'pybuild12 pin NAME' to write {FILE} here, or set {ENV}",
-    )
+        name = read_file(found)
+        if name:
+            return Choice(name, str(found))
+    return None
+
+
+def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
+    if name is not None:
+        return Choice(name, "argument")
+    choice = pinned(cwd=cwd, env=env)
+    if choice is None:
+        raise NotInstalledError(
+            "no build named, and nothing pinned",
+            hint=f"name a build, run 'pybuild12 pin NAME' to write {FILE} here, or set {ENV}",
+        )
+    return choice
+
+
+def to_install(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
+    """What `pybuild12 install` builds: RECIPE, else the pin, which must be a well-formed
+    build name as `pybuild12 pin` writes one (a recipe, or a recipe file in this directory):
+    a .python-version that holds a path such as ../x is refused before anything is read."""
+    if name is not None:
+        return Choice(name, "argument")
+    choice = pinned(cwd=cwd, env=env)
+    if choice is None:
+        raise UsageError("no recipe named, and nothing pinned",
+                         hint=f"give one, e.g. 'pybuild12 install 3.13', or pin one with 'pybuild12 pin 3.13' "
+                         f"(it writes {FILE} here) and run 'pybuild12 install' again")
+    try:
+        names.check(choice.name)
+    except UsageError as exc:
+        raise UsageError(f"{exc.message}, pinned by {choice.origin}", hint=exc.hint) from None
+    return choice
 
 
 def current(directory: Path) -> str | None:
@@ -66,7 +94,5 @@ def current(directory: Path) -> str | None:
 
 
 def write(directory: Path, name: str) -> Path:
-    from pybuild12 import names
-
     names.check(name)
     return files.write_text(directory / FILE, name + "\n")

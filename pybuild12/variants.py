@@ -103,12 +103,14 @@ def check_supported(recipe_name: str, version: str | None, variants: Iterable[st
         return
     have = minor_of(version)
     data = table()
+    # A release recipe is named for its version: "3.12.13 cannot be built", not "3.12.13 (3.12.13) ...".
+    what = recipe_name if recipe_name == version else f"{recipe_name} ({version})"
     for variant in ordered(variants):
         since = minor_of(data[variant]["since"])
         if have < since:
             first = ".".join(map(str, since))
             raise RecipeError(
-                f"{recipe_name} ({version}) cannot be built {describe(variant)}: "
+                f"{what} cannot be built {describe(variant)}: "
                 f"{' '.join(data[variant]['configure'])} exists from CPython {first}",
                 hint=f"pick a {first}+ recipe ('pybuild12 list'), e.g. "
                 f"{'3.14t' if variant == 'freethreaded' else '3.14+' + variant}"

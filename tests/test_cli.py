@@ -10,12 +10,13 @@ import sys
 import pytest
 
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
+from helpers import fake_build
 from pybuild12 import recipes
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, cwd=cwd)
 
 
 def test_help_documents_exit_codes_and_commands():
@@ -188,3 +189,74 @@ def test_profile_errors_are_clear(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     both = cli("install", "3.13.5", "--pgo-profile", __file__, "--fresh-profile")
     assert both.returncode == 2 and "exclude each other" in both.stderr
+
+
+# ------------------------------------------------------------------ names as pyenv and uv resolve them
+
+
+@pytest.fixture
+def line_of_builds(paths):
+    """3.13.5, 3.13.10 and a free-threaded 3.13.11: the newest 3.13 with the GIL is 3.13.10."""
+    fake_build(paths, "3.13.5", "3.13.5")
+    fake_build(paths, "3.13.10", "3.13.10")
+    fake_build(paths, "3.13.11+freethreaded", "3.13.11", ("freethreaded",))
+    return paths
+
+
+def test_which_finds_the_newest_build_of_a_line_and_kind(line_of_builds):
+    for request, build in (("3.13", "3.13.10"), ("3.13t", "3.13.11+freethreaded"),
+                           ("3.13+freethreaded", "3.13.11+freethreaded"), ("3.13.5", "3.13.5"), ("3", "3.13.10")):
+        out = cli("which", request)
+        assert out.returncode == 0, (request, out.stderr)
+        assert out.stdout.strip() == str(line_of_builds.prefix(build) / "bin" / "python3"), request
+
+
+def test_a_pinned_line_works_through_which_and_run(line_of_builds, tmp_path):
+    env = {"PYBUILD12_VERSION": ""}
+    (tmp_path / ".python-version").write_text("3.13\n")
+    assert cli("which", env=env, cwd=tmp_path).stdout.strip().endswith("/pythons/3.13.10/bin/python3")
+    ran = cli("run", "-c", "pass", env=env, cwd=tmp_path)
+    assert ran.returncode == 0 and ran.stdout == "3.13.10: -c pass\n", ran.stderr
+    (tmp_path / ".python-version").write_text("3.13t\n")
+    ran = cli("run", "script.py", env=env, cwd=tmp_path)
+    assert ran.stdout == "3.13.11+freethreaded: script.py\n", ran.stderr
+    named = cli("run", "3.13", "--", "script.py", env=env, cwd=tmp_path)  # the README's example
+    assert named.returncode == 0 and named.stdout == "3.13.10: script.py\n", named.stderr
+
+
+def test_a_free_threaded_request_is_not_pointed_at_the_gil_build(paths):
+    fake_build(paths, "3.13.5", "3.13.5")
+    out = cli("which", "3.13.5t")
+    assert out.returncode == 8
+    hint = out.stderr.split("hint:", 1)[1]
+    assert "3.13.5?" not in hint and "3.13.5," not in hint and "3.13.5 " not in hint and "3.13.5." not in hint
+    assert "No free-threaded build is installed" in hint and "(as 3.13.5+freethreaded)" in hint
+
+
+def test_uninstall_of_a_line_takes_one_match_and_refuses_several(line_of_builds):
+    several = cli("uninstall", "3.13")
+    assert several.returncode == 2 and "'3.13' matches 2 installed builds: 3.13.10, 3.13.5" in several.stderr
+    assert line_of_builds.prefix("3.13.10").is_dir() and line_of_builds.prefix("3.13.5").is_dir()
+    assert cli("uninstall", "3.13.10").returncode == 0
+    one = cli("uninstall", "3.13")
+    assert one.returncode == 0 and "3.13 names 3.13.5, the one installed build it matches" in one.stderr
+    assert not line_of_builds.prefix("3.13.5").exists() and line_of_builds.prefix("3.13.11+freethreaded").is_dir()
+
+
+@needs_host_interpreters
+def test_install_without_a_name_builds_the_pin(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    make_recipe(tmp_path, tarball, sha)
+    (tmp_path / ".python-version").write_text("fake.toml\n")
+    out = cli("install", "--no-verify", env={"PYBUILD12_VERSION": ""}, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert f"installing fake.toml (pinned by {tmp_path / '.python-version'})" in out.stderr
+    assert out.stdout.strip().endswith(f"/pythons/fake/bin/python{HOST_MINOR}")
+    assert cli("which", env={"PYBUILD12_VERSION": ""}, cwd=tmp_path).stdout == out.stdout
+
+
+def test_install_without_a_name_or_a_pin_is_a_usage_error(tmp_path, pybuild12_home):
+    out = cli("install", env={"PYBUILD12_VERSION": ""}, cwd=tmp_path)
+    assert out.returncode == 2 and "no recipe named, and nothing pinned" in out.stderr
+    assert "pybuild12 pin 3.13" in out.stderr and "Traceback" not in out.stderr
+    assert not (pybuild12_home / "data").exists()

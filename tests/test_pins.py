@@ -3,7 +3,8 @@ import subprocess
 
 import pytest
 
-from pybuild12 import pins
+from helpers import fake_build
+from pybuild12 import names, pins
 from pybuild12.errors import NotInstalledError, UsageError
 
 
@@ -54,3 +55,44 @@ def test_pyenv_reads_the_pin(tmp_path):
     out = subprocess.run(["pyenv", "version-file-read", str(tmp_path / ".python-version")],
                          capture_output=True, text=True)
     assert out.stdout.strip() == "3.13.5"
+
+
+# ------------------------------------------------------------------ what install builds without a name
+
+
+def test_install_takes_the_argument_over_the_pin(tmp_path):
+    (tmp_path / ".python-version").write_text("3.13t\n")
+    assert pins.to_install("3.14.10", cwd=tmp_path, env={}) == pins.Choice("3.14.10", "argument")
+
+
+def test_install_without_a_name_takes_the_pin(tmp_path):
+    (tmp_path / ".python-version").write_text("# as uv writes it\n3.13t\n")
+    inner = tmp_path / "src"
+    inner.mkdir()
+    assert pins.to_install(None, cwd=inner, env={}) == pins.Choice("3.13t", str(tmp_path / ".python-version"))
+    assert pins.to_install(None, cwd=inner, env={"PYBUILD12_VERSION": "3.14"}) == pins.Choice("3.14", "PYBUILD12_VERSION")
+
+
+def test_install_without_a_name_or_a_pin_is_a_usage_error(tmp_path):
+    (tmp_path / ".python-version").write_text("# nothing but a comment\n")
+    with pytest.raises(UsageError) as info:
+        pins.to_install(None, cwd=tmp_path, env={"PYBUILD12_VERSION": "  "})
+    assert info.value.exit_code == 2
+    assert "'pybuild12 install 3.13'" in info.value.hint and "'pybuild12 pin 3.13'" in info.value.hint
+
+
+def test_install_refuses_a_pin_that_is_a_path(tmp_path):
+    (tmp_path / ".python-version").write_text("../elsewhere/evil.toml\n")
+    with pytest.raises(UsageError) as info:
+        pins.to_install(None, cwd=tmp_path, env={})
+    assert f"pinned by {tmp_path / '.python-version'}" in info.value.message
+
+
+def test_a_pinned_line_resolves_to_its_newest_build(tmp_path, paths):
+    fake_build(paths, "3.13.5", "3.13.5")
+    fake_build(paths, "3.13.10", "3.13.10")
+    fake_build(paths, "3.13.11+freethreaded", "3.13.11", ("freethreaded",))
+    for pin, build in (("3.13", "3.13.10"), ("3.13t", "3.13.11+freethreaded")):
+        pins.write(tmp_path, pin)
+        choice = pins.choose(None, cwd=tmp_path, env={})
+        assert names.get(paths, choice.name, origin=choice.origin).name == build

@@ -98,7 +98,7 @@ def test_output_into_a_closed_pipe_is_not_an_error(pybuild12_home):
 
 def test_pin_refuses_a_name_that_is_neither_built_nor_a_recipe(pybuild12_home, tmp_path):
     out = cli("pin", "bogus", cwd=tmp_path)
-    assert out.returncode == 8 and "no recipe is named bogus" in out.stderr
+    assert out.returncode == 8 and "No recipe is named bogus either" in out.stderr
     assert not (tmp_path / ".python-version").exists()
     forced = cli("pin", "bogus", "--force", cwd=tmp_path)
     assert forced.returncode == 0 and (tmp_path / ".python-version").read_text() == "bogus\n"
@@ -119,7 +119,7 @@ def test_pin_says_which_pin_it_replaced(pybuild12_home, tmp_path):
 def test_not_installed_suggests_install_only_for_a_recipe(pybuild12_home):
     unknown = cli("which", "3.12.1")
     assert unknown.returncode == 8
-    assert "install 3.12.1" not in unknown.stderr and "no recipe is named 3.12.1" in unknown.stderr
+    assert "install 3.12.1" not in unknown.stderr and "No recipe is named 3.12.1 either" in unknown.stderr
     alias = cli("which", "3.13")
     assert alias.returncode == 8 and "'pybuild12 install 3.13' builds it (as 3.13.18)" in alias.stderr
 

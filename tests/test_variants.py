@@ -111,6 +111,12 @@ def test_versions_that_cannot_build_a_variant_are_refused(spec, fragment):
     assert info.value.exit_code == 3
 
 
+def test_a_release_recipe_is_named_once_in_the_refusal():
+    with pytest.raises(RecipeError) as info:
+        installer.request("3.12.13t", InstallOptions())
+    assert info.value.message.startswith("3.12.13 cannot be built free-threaded: ")
+
+
 def test_a_git_recipe_at_another_commit_is_left_to_configure():
     recipe, name, version = installer.request("main+freethreaded", InstallOptions(commit="0123456789ab"))
     assert name == "main@0123456789ab+freethreaded" and version is None
