@@ -288,7 +288,10 @@ def test_new_part_is_locked_while_open(tmp_path):
 
 def test_two_processes_fetching_one_file_download_it_once(paths, payload, server, tmp_path):
     """The second waits for the first (and says so), then takes the file from the cache."""
-    source = source_at(server.url, payload, "trickle")  # about 0.35 s of transfer
+    # About 3.5 s of transfer: the second process must start (imports and all) while the
+    # first is still downloading, even on a loaded machine or beside xdist's other worker.
+    server.trickle_delay = 0.5
+    source = source_at(server.url, payload, "trickle")
     script = (
         "import sys; from pathlib import Path; from pybuild12 import download; from pybuild12.recipes import TarballSource\n"
         "src = TarballSource(url=sys.argv[1], sha256=sys.argv[2])\n"
