@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from pybuild12 import runner
+from pybuild12 import registry, runner
 from pybuild12.errors import CheckError
 from pybuild12.recipes import Recipe
 
@@ -28,14 +28,16 @@ class CheckResult:
 
 
 def python_of(prefix: Path, recipe: Recipe) -> Path:
-    """bin/pythonX.Y; X.Y read from the bin/python3 link when the recipe cannot know it
-    (a git build of another commit), else from the recipe's version."""
+    """bin/pythonX.Y (bin/pythonX.Yt on a free-threaded build); X.Y read from the bin/python3
+    link when the recipe cannot know it (a git build of another commit), else from the
+    recipe's version."""
     link = prefix / "bin" / "python3"
+    python = prefix / "bin" / f"python{recipe.minor}"
     if link.is_symlink():
         target = Path(os.readlink(link)).name
         if target.startswith("python3."):
-            return prefix / "bin" / target
-    return prefix / "bin" / f"python{recipe.minor}"
+            python = prefix / "bin" / target
+    return registry.kind_python(python, recipe.build.variants)
 
 
 def smoke(python: Path, expected_version: str | None, modules: Sequence[str], *,

@@ -368,32 +368,45 @@ def which(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME
     out.print(str(_build(name).python))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+# No --help option of its own: `run script.py --help` and `run -m json.tool --help` are the
+# python's; `run --help` alone is answered by the command itself.
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+             options_metavar="[NAME] [--] [ARGS]...")
 def run(ctx: typer.Context) -> None:
     """Run a build's python: pybuild12 run [NAME] -- ARGS...
 
-    stdin, stdout, stderr and the exit code are the python's own. Without NAME the
-    pinned build is used (PYBUILD12_VERSION, else the nearest .python-version).
+    Every argument after NAME (or after '--') goes to the python, options included:
+    'pybuild12 run -m json.tool --help', 'pybuild12 run script.py --help' and
+    'pybuild12 run -c CODE' run the pinned build's python. stdin, stdout, stderr and the
+    exit code are the python's own. Without NAME the pinned build is used
+    (PYBUILD12_VERSION, else the nearest .python-version). 'pybuild12 run -- --help' shows
+    the python's help.
     """
-    argv = sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else list(ctx.args)
-    if "--" in argv:
-        split = argv.index("--")
-        before, args = argv[:split], argv[split + 1:]
+    argv = _run_arguments(ctx)
+    if argv == ["--help"]:
+        sys.stdout.write(ctx.get_help() + "\n")
+        raise typer.Exit()
+    if argv[:1] == ["--"]:
+        before, args = [], argv[1:]
     elif argv and _python_argument(argv[0]):
-        before, args = [], argv  # `run -c ...`, `run foo.py`: the pinned build's python
-    else:
-        before, args = argv[:1], argv[1:]
-    if len(before) > 1:
-        raise typer.BadParameter(f"one build name before '--', got {' '.join(before)}")
+        before, args = [], argv  # `run -c ...`, `run foo.py --help`: all of it is the pinned build's python's
+    else:  # `run NAME [--] ARGS`: after NAME, nothing is pybuild12's
+        before, args = argv[:1], argv[2:] if argv[1:2] == ["--"] else argv[1:]
     try:
         build = _build(before[0] if before else None)
     except NotInstalledError as exc:
-        if before or not argv:
+        if before or not args:
             raise
-        raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(argv)}?",
-                                hint="name one: 'pybuild12 run NAME -- " + shlex.join(argv) + "', or pin one "
+        raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(args)}?",
+                                hint="name one: 'pybuild12 run NAME -- " + shlex.join(args) + "', or pin one "
                                 "with 'pybuild12 pin NAME'") from None
     devenv.exec_python(build.python, args)
+
+
+def _run_arguments(ctx: typer.Context) -> list[str]:
+    """What follows `run` on the command line, as typed: click drops the first '--' from
+    ctx.args, and 'run NAME -- ARGS' needs to know where it was."""
+    return sys.argv[sys.argv.index("run") + 1:] if "run" in sys.argv else list(ctx.args)
 
 
 def _python_argument(word: str) -> bool:
@@ -407,16 +420,28 @@ def _python_argument(word: str) -> bool:
 def venv(
     name_or_dir: str = typer.Argument(..., metavar="[NAME] DIR", help="Build name (optional) and the venv directory."),
     directory: Optional[Path] = typer.Argument(None, hidden=True),
+    clear: bool = typer.Option(False, "--clear", help="Recreate DIR if it already is a venv (of this build or "
+                               "another interpreter), deleting the packages installed in it."),
 ) -> None:
     """Create a virtual environment (with pip) from a build.
 
-    Refuses a non-empty DIR that is not a venv; an existing venv is recreated.
+    Installed packages are never deleted unasked: over a venv of the same build nothing
+    is done, a venv of another interpreter is refused, and --clear recreates either. A
+    non-empty DIR that is not a venv is refused. After a failure or Ctrl-C, a venv this
+    run began is removed, and one that --clear was recreating is put back as it was.
     """
     name, target = (name_or_dir, directory) if directory is not None else (None, Path(name_or_dir))
     build = _build(name)
-    python = devenv.make_venv(build.python, target)
-    err.print(f"created {target} from {escape(build.name)}; activate with: source {target}/bin/activate")
-    out.print(str(python))
+    made = devenv.make_venv(build.python, target, build_name=build.name, clear=clear,
+                            free_threaded="freethreaded" in build.variants,
+                            log_path=Paths.from_env().logs / f"venv-{build.name}.log")
+    if not made.made:
+        err.print(f"{escape(str(target))} already is a venv of {escape(build.name)}; --clear recreates it empty")
+    else:
+        done = "recreated" if made.replaced else "created"
+        err.print(f"{done} {escape(str(target))} from {escape(build.name)}; activate with: "
+                  f"source {escape(str(target))}/bin/activate")
+    out.print(str(made.python))
 
 
 @app.command("env")
@@ -424,13 +449,30 @@ def venv(
 def env_(
     name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
     shell: Optional[str] = typer.Option(None, "--shell", help="bash, zsh, fish or sh [default: from $SHELL]."),
+    unset: bool = typer.Option(False, "--unset", help="Print the shell code that undoes it: eval \"$(pybuild12 "
+                               "env --unset)\"."),
 ) -> None:
-    """Print the shell code that puts a build first on PATH: eval "$(pybuild12 env NAME)"."""
+    """Print the shell code that puts a build first on PATH: eval "$(pybuild12 env NAME)".
+
+    Then python, pip (and python3.13t on a free-threaded build) are the build's: they are
+    links in a directory of pybuild12's own (<data>/shims/NAME), which goes on PATH before
+    the build's bin/. Evaluated again, for the same build or another, it first takes out
+    what it added before; --unset takes it out and unsets PYBUILD12_ACTIVE.
+    """
     shell = shell or devenv.default_shell()
     if shell not in devenv.SHELLS:
         raise typer.BadParameter(f"--shell must be one of {', '.join(devenv.SHELLS)}")
+    if unset:
+        if name is not None:
+            raise UsageError(f"--unset takes no build name (got {name[:40]!r})",
+                             hint="'pybuild12 env --unset' undoes whatever 'pybuild12 env' added last")
+        sys.stdout.write(devenv.unsets(shell))
+        return
     build = _build(name)
-    sys.stdout.write(devenv.exports(build.prefix, build.name, shell))
+    shims = devenv.shims(Paths.from_env(), build)
+    if not (shims / "pip").exists():
+        err.print(f"[yellow]warning:[/] {escape(build.name)} has no pip3; 'python -m ensurepip' installs it")
+    sys.stdout.write(devenv.exports([shims, build.prefix / "bin"], build.name, shell))
 
 
 @app.command()

@@ -72,6 +72,12 @@ class Paths:
     def locks(self) -> Path:
         return self.data / "locks"
 
+    @property
+    def shims(self) -> Path:
+        """Per-build directories of links (`python`, `pip`) that `pybuild12 env` puts on PATH:
+        a build's own bin/ has only python3 and pip3, and stays as `make install` left it."""
+        return self.data / "shims"
+
     def prefix(self, name: str) -> Path:
         return self.pythons / name
 

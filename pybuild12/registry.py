@@ -39,9 +39,33 @@ class Installed:
         return (self.receipt or {}).get("recipe", {}).get("version", "?")
 
     @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple((self.receipt or {}).get("variants", ()))
+
+    @property
     def python(self) -> Path:
         rel = (self.receipt or {}).get("python")
-        return self.prefix / rel if rel else self.prefix / "bin" / "python3"
+        # Receipts written before the interpreter's name followed the variant say bin/python3.13
+        # for a free-threaded build too: the same file, under the name that hides its kind.
+        return kind_python(self.prefix / rel, self.variants) if rel else self.prefix / "bin" / "python3"
+
+
+# PEP 703: a free-threaded CPython installs its interpreter as python3.13t (python3.13td
+# when it is also a debug build) and python3.13 as a hard link to it. The t name says what
+# it is, and is the one uv and the python.org installers put on PATH.
+FREE_THREADED_SUFFIXES = ("t", "td")
+
+
+def kind_python(python: Path, variants: Sequence[str]) -> Path:
+    """`python` (bin/python3.13), or on a free-threaded build the same interpreter under
+    its free-threaded name when the build has it."""
+    if "freethreaded" not in variants or python.name.endswith(FREE_THREADED_SUFFIXES):
+        return python
+    for suffix in FREE_THREADED_SUFFIXES:
+        candidate = python.with_name(python.name + suffix)
+        if candidate.exists():
+            return candidate
+    return python
 
 
 def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:

@@ -17,7 +17,8 @@ FAKE_TRAINING_FAILS=1             a test of the "training run" fails (as in CPyt
 FAKE_IGNORE_VARIANTS=1            configure ignores --disable-gil and the like, as a CPython before 3.13 does
 
 Like CPython's configure, it writes the variants it takes up into pyconfig.h (Py_GIL_DISABLED,
-Py_DEBUG) and the JIT's -D_Py_JIT into the Makefile.
+Py_DEBUG) and the JIT's -D_Py_JIT into the Makefile; like CPython's make install, a
+free-threaded build gets `bin/pythonX.Yt` with `bin/pythonX.Y` a hard link to it.
 
 Like CPython's Makefile, the "training run" writes `.gcda` files and
 `profile-run-stamp`; with the stamp already there, make goes straight to
@@ -127,6 +128,8 @@ install:
 	mkdir -p "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/lib/python@MINOR@"
 	printf '#!/bin/sh\nFAKE_CPYTHON_PREFIX="$(PREFIX)" exec "@HOST@" "$$@"\n' > "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
 	chmod +x "$(DESTDIR)$(PREFIX)/bin/python@MINOR@"
+	@if grep -q Py_GIL_DISABLED pyconfig.h; then cd "$(DESTDIR)$(PREFIX)/bin" && \
+		mv python@MINOR@ python@MINOR@t && ln python@MINOR@t python@MINOR@; fi
 	echo "@MARK@" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/build-mark.txt"
 	@if [ -n "$$FAKE_INSTALL_MB" ]; then dd if=/dev/zero of="$(DESTDIR)$(PREFIX)/lib/python@MINOR@/big.bin" bs=1M count=$$FAKE_INSTALL_MB 2>&1; fi
 	@if [ "$$FAKE_SLEEP_IN" = install ]; then echo "fake install sleeping"; sleep $$FAKE_SLEEP; fi

@@ -148,11 +148,50 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path):
     assert proc.returncode == 7 and proc.stdout == "HELLO\n"
 
 
+@needs_host_interpreters
+def test_run_gives_every_argument_after_the_script_or_module_to_python(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha)
+    assert cli("install", str(recipe), "--no-verify").returncode == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".python-version").write_text("fake\n")
+    (project / "show.py").write_text("import json, sys; print(json.dumps(sys.argv[1:]))\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pybuild12", "run", *args], capture_output=True, text=True,
+                              cwd=project)
+
+    for args, seen in [
+        (["show.py", "--help", "-x", "--version", "--", "-c"], ["--help", "-x", "--version", "--", "-c"]),
+        (["fake", "show.py", "--help", "--debug"], ["--help", "--debug"]),
+        (["fake", "--", "show.py", "--help", "--"], ["--help", "--"]),
+        (["--", "show.py", "--help"], ["--help"]),
+        (["-c", "import json, sys; print(json.dumps(sys.argv))", "--help", "--version"], ["-c", "--help", "--version"]),
+    ]:
+        out = run(*args)
+        assert out.returncode == 0, (args, out.stderr)
+        assert json.loads(out.stdout) == seen, args
+    module = run("-m", "json.tool", "--help")
+    assert module.returncode == 0, module.stderr
+    assert module.stdout.startswith("usage: python") and "json.tool" in module.stdout
+    assert "pybuild12" not in module.stdout
+    own = run("--help")
+    assert own.returncode == 0 and "Run a build's python" in own.stdout and "run [NAME] [--] [ARGS]" in own.stdout
+
+
+def test_run_help_needs_no_build(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "run", "--help"], capture_output=True, text=True,
+                         cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"})
+    assert out.returncode == 0 and "Every argument after NAME" in out.stdout and out.stderr == ""
+
+
 def test_run_without_a_pin_says_how_to_pin(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pybuild12", "run", "--", "-c", "print(1)"],
                           capture_output=True, text=True, cwd=tmp_path,
                           env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"})
     assert proc.returncode == 8 and "pybuild12 pin NAME" in proc.stderr
+    assert "pybuild12 run NAME -- -c 'print(1)'" in proc.stderr  # the '--' typed is not repeated
 
 
 def test_pinned_but_not_installed_says_how_to_install(tmp_path):

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from pybuild12 import registry, staging
@@ -65,3 +67,17 @@ def test_reproducible_receipt_drops_what_changes_between_runs():
     assert one == two
     assert one["installed_at"] == "2023-11-14T22:13:20+00:00" and one["verification"]["checks"] == ["parallelism"]
     assert one["host"] == {"machine": "x86_64"} and "timings" not in one and "log" not in one
+
+
+def test_a_free_threaded_build_names_its_interpreter_by_its_kind(paths):
+    prefix = _install(paths, "3.13.5+freethreaded")  # receipt from before: bin/python3.13
+    (prefix / "bin/python3.13t").write_text("")
+    os.link(prefix / "bin/python3.13t", prefix / "bin/python3.13")
+    assert registry.get(paths, "3.13.5+freethreaded").python == prefix / "bin/python3.13"  # no variants recorded
+    registry.write_receipt(prefix, {"name": "x", "python": "bin/python3.13", "variants": ["freethreaded"]})
+    assert registry.get(paths, "3.13.5+freethreaded").python == prefix / "bin/python3.13t"
+    debug = prefix / "bin/python3.13td"
+    assert registry.kind_python(prefix / "bin/python3.13", ["freethreaded", "debug"]) == prefix / "bin/python3.13t"
+    (prefix / "bin/python3.13t").rename(debug)  # a free-threaded debug build has only the td name
+    assert registry.kind_python(prefix / "bin/python3.13", ["freethreaded", "debug"]) == debug
+    assert registry.kind_python(prefix / "bin/python3.13", ["debug"]) == prefix / "bin/python3.13"
