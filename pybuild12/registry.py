@@ -139,6 +139,7 @@ def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
         shutil.rmtree(doomed)
     os.rename(build.prefix, doomed)
     shutil.rmtree(doomed)
+    shutil.rmtree(paths.shims / name, ignore_errors=True)  # `pybuild12 env`'s links to it
     return build.prefix
 
 

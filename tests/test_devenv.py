@@ -360,3 +360,11 @@ def test_venv_refuses_a_non_empty_directory_that_is_not_a_venv(tmp_path):
         with pytest.raises(PyBuild12Error, match="refusing to overwrite"):
             devenv.make_venv(Path(sys.executable), tmp_path, build_name="b", log_path=tmp_path / "log", clear=clear)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_uninstall_takes_the_builds_shims_with_it(paths):
+    cpython_prefix(paths, "plain")
+    shims = devenv.shims(paths, registry.get(paths, "plain"))
+    assert (shims / "python").is_symlink()
+    registry.remove(paths, "plain")
+    assert not shims.exists() and not paths.prefix("plain").exists()
