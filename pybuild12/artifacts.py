@@ -21,7 +21,7 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import zstandard
 
@@ -66,6 +66,19 @@ def key_inputs(*, recipe_sha256: str, source_pin: str, configure_args: list[str]
 
 def key_of(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def without_prefix(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A build's inputs but for where it is installed: the same for a build of the same
+    sources, options and compiler under another prefix (another PYBUILD12_HOME or name)."""
+    rest = {k: v for k, v in inputs.items() if k != "prefix"}
+    rest["configure_args"] = [a for a in inputs.get("configure_args", ()) if not a.startswith("--prefix=")]
+    return rest
+
+
+def prefixless_key(inputs: Mapping[str, Any]) -> str:
+    """What the shared cache indexes artifacts by, to tell a miss that only the prefix causes."""
+    return key_of(without_prefix(inputs))
 
 
 class Cache:

@@ -62,15 +62,33 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# What a command interrupted by Ctrl-C or SIGTERM leaves behind, said in its own terms;
+# the others change nothing, or only in one step (a rename, a file replaced whole).
+INTERRUPTED = {
+    "install": "removed what this run created; earlier installs are unchanged",
+    "uninstall": "the build is either still installed as it was or removed whole",
+    "venv": "the virtual environment may be incomplete; the same command makes it again",
+    "cache_clear": "some cached artifacts or profiles may be gone; installed builds are unchanged",
+    "cache_prune": "some cached artifacts or profiles may be gone; installed builds are unchanged",
+}
+
+
 def interruptible(func):
-    """Turn Ctrl-C into `Interrupted` before click can turn it into exit 1."""
+    """Turn Ctrl-C into `Interrupted` before click can turn it into exit 1, saying what the
+    command left as it was; and a full disk or an unwritable directory into the message that
+    fits the command (only an install says that nothing was installed)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
-            raise Interrupted("removed what this run created; earlier installs are unchanged") from None
+            raise Interrupted(INTERRUPTED.get(func.__name__, "nothing was changed")) from None
+        except OSError as exc:
+            mapped = from_os_error(exc, installing=func.__name__ == "install")
+            if mapped is None:
+                raise
+            raise mapped from None
 
     return wrapper
 
@@ -235,12 +253,12 @@ def _install_deps(spec: str, options: installer.InstallOptions) -> None:
                             timeout=DEPS_TIMEOUT)
             except BuildError:
                 err.print("[yellow]warning:[/] apt-get update failed; installing from the lists there are")
+            preflight.refuse_uninstallable(checks, command)  # with fresh lists: a package this release lacks
         runner.call(command, phase="install the build dependencies", log_path=log, on_line=show, interactive=True,
                     timeout=DEPS_TIMEOUT)
     except BuildError as exc:
-        raise PrerequisiteError(f"{' '.join(command)} failed: {exc.message}",
-                                hint=f"the log: {log}; install the packages yourself, then run the same command "
-                                "again") from None
+        raise PrerequisiteError(exc.message, hint=f"the log: {log}; install the packages yourself, then run the "
+                                "same command again") from None
 
 
 def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
@@ -398,7 +416,7 @@ def run(ctx: typer.Context) -> None:
         if before or not args:
             raise
         raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(args)}?",
-                                hint="name one: 'pybuild12 run NAME -- " + shlex.join(args) + "', or pin one "
+                                hint=f'name one: "pybuild12 run NAME -- {shlex.join(args)}", or pin one '
                                 "with 'pybuild12 pin NAME'") from None
     devenv.exec_python(build.python, args)
 
@@ -507,26 +525,45 @@ def pin(
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk.
 
-    Says what is missing and which Debian/Ubuntu and Fedora packages provide it;
-    'pybuild12 install --install-deps' installs them. Exit 0 when nothing required is missing, 4 otherwise.
+    Says what is missing and which packages provide it: this release's (from /etc/os-release),
+    naming any that its apt lacks and where to get it instead, else Debian/Ubuntu's and
+    Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0 when nothing required
+    is missing, 4 otherwise.
     """
     checks = preflight.doctor(str(Paths.from_env().data))
+    rows = preflight.merged(checks)
     if as_json:
-        out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in checks),
-                                   "checks": [dataclasses.asdict(c) for c in checks]}))
+        out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in rows),
+                                   "checks": [dataclasses.asdict(c) for c in rows]}))
     else:
+        packages = preflight.package_columns(rows)
         table = Table(box=None)
-        for col in ("item", "what", "status", "detail", "Debian/Ubuntu", "Fedora"):
-            table.add_column(col)
-        for c in checks:
-            status = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]missing (optional)[/]")
-            table.add_row(c.name, escape(c.what), status, escape(c.detail), c.debian, c.fedora)
-        out.print(table)
+        table.add_column("item", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("what: found", overflow="fold", ratio=3)
+        for title, _ in packages:
+            table.add_column(escape(title), overflow="fold", ratio=1)
+        for i, c in enumerate(rows):
+            status = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]missing*[/]")
+            table.add_row(c.name, status, escape(f"{c.what}: {c.detail}"), *(escape(cells[i]) for _, cells in packages))
+        screen = _console_for_tables()
+        screen.print(table)
+        if any(not c.ok and not c.required for c in rows):
+            screen.print("* optional: needed only by some builds (JIT, --optimize max, optional modules)")
         command = preflight.install_command(checks)
         if command:
             err.print(f"to install what is missing: {' '.join(command)} (or: pybuild12 install --install-deps)")
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(code=PrerequisiteError.exit_code)
+
+
+def _console_for_tables() -> Console:
+    """stdout for a wide table read by people: the terminal's width, or piped (a CI log,
+    less) COLUMNS or 80, rather than the 200 columns `out` keeps for grep."""
+    if sys.stdout.isatty():
+        return out
+    columns = os.environ.get("COLUMNS", "")
+    return Console(highlight=False, width=int(columns) if columns.isdigit() and int(columns) >= 40 else 80)
 
 
 @app.command()
@@ -694,6 +731,7 @@ app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("list")
+@interruptible
 def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show the cached artifacts: build name, version, size, age, key."""
     items = list(artifacts.Cache(Paths.from_env().artifacts))
@@ -712,6 +750,7 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 
 
 @cache_app.command("clear")
+@interruptible
 def cache_clear() -> None:
     """Delete every cached artifact, recorded PGO profile and build kept after a failed
     verification (installed builds are not touched)."""
@@ -725,6 +764,7 @@ def cache_clear() -> None:
 
 
 @cache_app.command("prune")
+@interruptible
 def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.")) -> None:
     """Delete cached artifacts and recorded PGO profiles older than --older-than days."""
     paths = Paths.from_env()
@@ -734,6 +774,7 @@ def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DA
 
 
 @cache_app.command("keygen")
+@interruptible
 def cache_keygen(
     name: str = typer.Argument(..., metavar="NAME", help="The key's name, e.g. team-ci-1 (a number lets you rotate keys)."),
     out_file: Optional[Path] = typer.Option(None, "--out", metavar="FILE", help="Where to write the secret key [default: the config directory's signing-key, which --push uses]."),
@@ -764,6 +805,7 @@ def cache_keygen(
 
 
 @cache_app.command("trust")
+@interruptible
 def cache_trust(
     pubkey: str = typer.Argument(..., metavar="PUBKEY", help="A public key as 'cache keygen' prints it: NAME:BASE64."),
 ) -> None:
@@ -808,6 +850,7 @@ def profile_export(
 
 
 @profile_app.command("list")
+@interruptible
 def profile_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show the recorded PGO profiles: source, files, age, key."""
     items = list(profiles.Store(Paths.from_env().profiles))
@@ -834,8 +877,8 @@ def render_error(exc: PyBuild12Error) -> None:
         err.print(escape(exc.log_tail), markup=True)
         err.print("[dim]---[/]")
     err.print(f"[red]error:[/] {escape(exc.message)}")
-    if isinstance(exc, BuildError) and exc.phase:
-        err.print(f"  phase: {escape(exc.phase)}")
+    if isinstance(exc, BuildError) and exc.phase and not exc.message.startswith(exc.phase):
+        err.print(f"  phase: {escape(exc.phase)}")  # unless the message has just said it
     log_path = getattr(exc, "log_path", None)
     if log_path:
         err.print(f"  log: {escape(log_path)}")
@@ -857,7 +900,7 @@ def main() -> None:
         render_error(exc)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last resort, by design
-        mapped = from_os_error(exc) if isinstance(exc, OSError) else None
+        mapped = from_os_error(exc, installing=False) if isinstance(exc, OSError) else None
         if mapped is not None:
             render_error(mapped)
             sys.exit(mapped.exit_code)

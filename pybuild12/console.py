@@ -43,10 +43,12 @@ class RichReporter(Reporter):
         self._title = ""
         self._last_plain_pct = -1
         self._last_status: tuple[str, float] = ("", 0.0)
+        self._outcome: tuple[str, bool] | None = None
 
     # phases ---------------------------------------------------------------
     def phase_start(self, phase: str, detail: str) -> None:
         self._title = detail if detail.startswith(phase) else f"{phase} {detail}".strip()
+        self._outcome = None
         if not self.console.is_terminal:
             self.console.print(f"→ {escape(self._title)}")
             return
@@ -62,9 +64,14 @@ class RichReporter(Reporter):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        self.console.print(f"{mark} {escape(self._title):<40} {duration(seconds):>7}")
+        title, fine = self._outcome or (self._title, True)
+        mark = "[red]✗[/]" if not ok else "[green]✓[/]" if fine else "[yellow]![/]"
+        self.console.print(f"{mark} {escape(title):<40} {duration(seconds):>7}")
         self._last_plain_pct = -1
+        self._outcome = None
+
+    def phase_outcome(self, text: str, ok: bool = True) -> None:
+        self._outcome = (text, ok)
 
     def status(self, text: str) -> None:
         if self._progress is not None and self._task is not None:

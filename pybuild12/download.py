@@ -273,6 +273,15 @@ def _host_of(url: str) -> str:
     return urlparse(url).netloc.rpartition("@")[2] or url
 
 
+def shown(url: str) -> str:
+    """`url` as a message may show it: without the user:password@ it may carry
+    (`https://user:pass@host/c` -> `https://host/c`)."""
+    parsed = urlparse(url)
+    if "@" not in parsed.netloc:
+        return url
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+
+
 class _Watchdog:
     """Tells `stalled`, about once a TICK, that a server keeps us waiting, and for how long.
 
@@ -403,17 +412,22 @@ class _Retry(Retry):
         return retry
 
 
-def session(*, retry_reads: bool = True, on_retry: Callable[[], None] | None = None) -> requests.Session:
+def session(*, retry_reads: bool = True, on_retry: Callable[[], None] | None = None,
+            retries: int = RETRIES) -> requests.Session:
     """A session that retries connection errors and 5xx with exponential backoff.
 
     `retry_reads=False` leaves a silent or dropped request to the caller (fetch counts
     those as tries, so a silent server costs TRIES timeouts, not RETRIES + 1 of them).
+    `retries` below RETRIES is for look-ups that have a fallback (the shared cache: a
+    busy store should cost a second, not the 7 s of four backed-off retries); such a
+    session also ignores a 503's Retry-After, which could ask for minutes.
     """
     retry = _Retry(
-        total=RETRIES,
-        connect=RETRIES,
-        read=RETRIES if retry_reads else False,
-        status=RETRIES,
+        total=retries,
+        connect=retries,
+        read=retries if retry_reads else False,
+        status=retries,
+        respect_retry_after_header=retries >= RETRIES,
         backoff_factor=BACKOFF,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),

@@ -111,25 +111,28 @@ NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 NOTHING_CHANGED = "nothing was installed, and earlier installs are unchanged"
 
 
-def from_os_error(exc: OSError) -> ResourceError | None:
-    """The message for a full disk or an unwritable directory; None for other OS errors."""
+def from_os_error(exc: OSError, *, installing: bool = True) -> ResourceError | None:
+    """The message for a full disk or an unwritable directory; None for other OS errors.
+    `installing`: the error stopped an install, which then says that nothing was installed
+    (an install removes what it created); other commands do not claim it."""
     where = exc.filename or "?"
+    after = f" {NOTHING_CHANGED}" if installing else ""
     if exc.errno in DISK_FULL:
         return ResourceError(
             f"no space left on the device while writing {where}",
             hint=f"free some space there (df -h shows how much is left), then run the command again; "
-            f"PYBUILD12_HOME moves everything pybuild12 writes to another disk. {NOTHING_CHANGED}",
+            f"PYBUILD12_HOME moves everything pybuild12 writes to another disk.{after}",
         )
     if exc.errno in NOT_WRITABLE:
         reason = "the file system is read-only" if exc.errno == errno.EROFS else "permission denied"
         return ResourceError(
             f"cannot write {where}: {reason}",
-            hint=f"make that directory writable, or set PYBUILD12_HOME to a writable directory. {NOTHING_CHANGED}",
+            hint=f"make that directory writable, or set PYBUILD12_HOME to a writable directory.{after}",
         )
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         return ResourceError(
             f"cannot write {where}: a file stands where pybuild12 needs a directory",
-            hint=f"move that file away, or set PYBUILD12_HOME to another directory. {NOTHING_CHANGED}",
+            hint=f"move that file away, or set PYBUILD12_HOME to another directory.{after}",
         )
     if exc.errno == errno.ENAMETOOLONG:
         return ResourceError(f"path too long: {str(where)[:120]}...",
@@ -146,7 +149,7 @@ def disk_full_hint(log_tail: str) -> str | None:
 
 
 class Interrupted(PyBuild12Error):
-    """Ctrl-C or SIGTERM; what the run created has been removed."""
+    """Ctrl-C or SIGTERM; the message says what the command left as it was."""
 
     exit_code = 130
 
@@ -165,5 +168,5 @@ EXIT_CODES: dict[int, str] = {
     NotInstalledError.exit_code: "no such build installed",
     BusyError.exit_code: "the build is in use by a running process",
     ResourceError.exit_code: "disk full, or a directory pybuild12 writes to is read-only",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C); nothing was changed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C or SIGTERM); the message says what was left as it was",
 }

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import filelock
 
-from pybuild12 import runner
+from pybuild12 import download, runner
 from pybuild12.errors import BuildError, FetchError
 from pybuild12.recipes import GitSource
 
@@ -61,7 +61,7 @@ def mirror_url(url: str, mirror: str | None) -> str | None:
     """
     if not mirror:
         return None
-    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    name = _name_of(url)
     base = mirror.rstrip("/")
     parsed = urlparse(base)
     if parsed.scheme in ("http", "https"):
@@ -71,6 +71,11 @@ def mirror_url(url: str, mirror: str | None) -> str | None:
         if (candidate / "HEAD").is_file() or (candidate / ".git").exists():
             return candidate.as_uri()
     return None
+
+
+def _name_of(url: str) -> str:
+    """The repository's name in its URL: cpython for https://github.com/python/cpython.git."""
+    return url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
 
 
 def git(repo: Path, *args: str) -> list[str]:
@@ -107,7 +112,8 @@ def resolve(
         if found:
             return Resolved(found, "cache")
 
-        failures: list[str] = []
+        failures: list[str] = []  # "<url>: <why it could not be fetched>"
+        lacking: list[str] = []  # the URLs fetched whose history has no such commit
         for name, url in remotes:
             if FULL_HASH.match(source.commit):
                 try:
@@ -125,18 +131,30 @@ def resolve(
             found = _lookup(repo, source.commit, log_path, env)
             if found:
                 return Resolved(found, url)
-            failures.append(f"{url}: has no commit {source.commit}")
+            lacking.append(url)
 
-    reachable = any("has no commit" in f for f in failures)
-    raise FetchError(
-        (f"commit {source.commit} not found: " if reachable else f"cannot fetch {source.url}: ")
-        + "; ".join(dict.fromkeys(failures)),
-        hint="check the commit (git log of the repository shows it)"
-        if reachable
-        else "check the network; offline, point git at a local copy with "
-        f"`git config --global url.<local-url>.insteadOf {source.url}`, "
-        "or set PYBUILD12_MIRROR to a directory holding the repository (see the README)",
-    )
+    if lacking:
+        others = [f for f in dict.fromkeys(failures) if not f.startswith(tuple(f"{u}: " for u in lacking))]
+        raise FetchError(f"commit {source.commit} not found in {', '.join(lacking)}"
+                         + "".join(f"; {f}" for f in others),
+                         hint="check the commit (git log of the repository shows it)")
+    raise FetchError("cannot fetch " + "; ".join(dict.fromkeys(failures)), hint=_offline_hint(source, mirror))
+
+
+def _offline_hint(source: GitSource, mirror: str | None) -> str:
+    """What to try when no remote answered; with PYBUILD12_MIRROR set, what it is set to and
+    what it lacked, rather than advice to set it."""
+    first = ("check the network; offline, point git at a local copy with "
+             f"`git config --global url.<local-url>.insteadOf {source.url}`")
+    if not mirror:
+        return f"{first}, or set {download.MIRROR_ENV} to a directory holding the repository (see the README)"
+    name = _name_of(source.url)
+    shown = download.shown(mirror)
+    if mirror_url(source.url, mirror) is None:
+        return (f"{first}; {download.MIRROR_ENV} is set to {shown}, which holds no {name}.git or {name} repository: "
+                "put a copy of the repository there (git clone --mirror)")
+    return (f"{first}; {download.MIRROR_ENV} is set to {shown}, and its {name}.git could not be fetched either "
+            "(the message says why): check that the mirror serves the repository")
 
 
 def _set_remote(repo: Path, name: str, url: str, log_path: Path, env: Mapping[str, str]) -> None:

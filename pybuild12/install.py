@@ -143,7 +143,7 @@ def install(
             job = _Job(recipe, name, options, paths, env, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
-            hit, origin = _cached_build(cache, key, env, run, paths) if pgo.reuse_artifacts else (None, None)
+            hit, origin = _cached_build(cache, key, env, run, paths, inputs) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
                 made = _from_cache(job, cache, hit, origin)
             else:
@@ -304,12 +304,14 @@ def _choose_profile(recipe: Recipe, options: InstallOptions, inputs: dict, paths
     return _PgoPlan(key, pinputs, recorded, "recorded" if recorded else "trained", reuse_artifacts=True)
 
 
-def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str],
-                  run: Run, paths: Paths) -> tuple[artifacts.Artifact | None, str | None]:
+def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str], run: Run, paths: Paths,
+                  inputs: Mapping | None = None) -> tuple[artifacts.Artifact | None, str | None]:
     """The artifact for `key` from the local cache, else from the shared one, and where it came from.
 
     The local cache is the user's own disk and is taken as it is; the shared one only
-    with a trusted key's signature (see `remote`)."""
+    with a trusted key's signature (see `remote`). The shared look-up's end line says
+    what it came to (hit, miss, refused, unreachable), and its log line why; with the
+    build's `inputs`, a miss also says when the store has the build for another prefix."""
     if cache is None:
         return None, None
     hit = cache.get(key)
@@ -317,10 +319,13 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
         return hit, "local"
     if env.get(remote.ENV):
         trusted = signing.trusted_keys(env, paths.config)
+        shared = remote.SharedCache(env[remote.ENV], trusted)
         with run.phase("shared cache", "look up"):
-            hit = remote.SharedCache(env[remote.ENV], trusted).fetch(key, cache, run.reporter.warn)
-        if hit is not None:
-            return hit, "shared"
+            found = shared.lookup(key, cache, run.reporter.warn, inputs)
+            run.reporter.phase_outcome(f"shared cache: {found}", ok=found.ok)
+        run.log(f"shared cache {shared.shown}, artifact {key}: {found}")
+        if found.artifact is not None:
+            return found.artifact, "shared"
     return None, None
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12 import runner
+from pybuild12 import distro, runner
 from pybuild12.errors import PrerequisiteError, UsageError
 from pybuild12.recipes import minor_of
 
@@ -115,9 +115,8 @@ def require(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain:
         debian, fedora = packages(llvm)
         raise PrerequisiteError(
             f"--optimize max builds with LLVM {llvm}: missing {', '.join(absent)} of LLVM {llvm}",
-            hint=f"install them, then run the same command again (or add --install-deps):\n"
-            f"  Debian/Ubuntu: sudo apt-get install {' '.join(debian)}\n"
-            f"  Fedora:        sudo dnf install {' '.join(fedora)}",
+            hint="install them, then run the same command again (or add --install-deps):\n"
+            + "\n".join(distro.install_lines(dict.fromkeys(debian, llvm), fedora, env)),
         )
     return toolchain
 

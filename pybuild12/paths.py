@@ -82,6 +82,15 @@ class Paths:
         return self.pythons / name
 
 
+def home_of(prefix: str | Path) -> tuple[Path, str] | None:
+    """The PYBUILD12_HOME and build name that install a build at `prefix`, if any do
+    (`<home>/data/pythons/<name>`): what another machine used, from its build's prefix."""
+    path = Path(prefix)
+    if path.is_absolute() and path.name and path.parent.name == "pythons" and path.parent.parent.name == "data":
+        return path.parent.parent.parent, path.name
+    return None
+
+
 def _check_home(root: Path) -> None:
     """PYBUILD12_HOME must be a directory, or a place where one can be made."""
     from pybuild12.errors import ResourceError

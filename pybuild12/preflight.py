@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
-from pybuild12 import runner
+from pybuild12 import distro, runner
 from pybuild12.errors import PrerequisiteError
 
 if sys.version_info >= (3, 11):
@@ -37,6 +37,7 @@ class Check:
     debian: str
     fedora: str
     group: str = ""  # "jit", "optimize": wanted only by JIT or --optimize max builds, installed only for them
+    llvm: int | None = None  # the LLVM major whose packages provide it (not every release has every LLVM)
 
 
 def table() -> dict:
@@ -187,7 +188,7 @@ def jit_toolchain(llvm: int | None, env: Mapping[str, str] | None = None, *, req
         program, version = _llvm_tool(tool, llvm, env)
         checks.append(Check(f"{tool}-{llvm}", f"{tool} {llvm} (JIT of {users})", program is not None, required,
                             f"{program} {version}" if program else f"neither {tool}-{llvm} nor a {tool} of LLVM {llvm} "
-                            "on PATH", deb, fed, group="jit"))
+                            "on PATH", deb, fed, group="jit", llvm=llvm))
     return checks
 
 
@@ -204,7 +205,7 @@ def optimize_toolchain(env: Mapping[str, str] | None = None, *, required: bool =
         where = f"in {toolchain.bindir}" if toolchain else "with clang's"
         checks.append(Check(deb, f"{', '.join(tools)} (--optimize max)", not lacking, required,
                             f"not found {where}: {', '.join(lacking)}" if lacking else f"LLVM {optimize.LLVM}",
-                            deb, fed, group="optimize"))
+                            deb, fed, group="optimize", llvm=optimize.LLVM))
     return checks
 
 
@@ -239,11 +240,65 @@ def packages_for(modules: Iterable[str]) -> list[Check]:
 
 
 def install_hint(checks: Iterable[Check]) -> str:
+    """What to install for the missing `checks`: only packages this machine's apt has, and
+    for the others (an LLVM the release does not ship) where they come from instead."""
     checks = list(checks)
-    debian = " ".join(shlex.quote(p) for p in sorted({c.debian for c in checks}))
-    fedora = " ".join(shlex.quote(p) for p in sorted({c.fedora for c in checks}))
-    return (
-        f"install them, then run the same command again:\n"
-        f"  Debian/Ubuntu: sudo apt-get install {debian}\n"
-        f"  Fedora:        sudo dnf install {fedora}"
-    )
+    lines = distro.install_lines(_debian_packages(checks), {c.fedora for c in checks if c.fedora != "-"})
+    return "install them, then run the same command again:\n" + "\n".join(lines)
+
+
+def _debian_packages(checks: Iterable[Check]) -> dict[str, int | None]:
+    """The Debian packages behind `checks`, each with the LLVM major it belongs to."""
+    return {p: c.llvm for c in checks for p in c.debian.split(", ") if p and p != "-"}
+
+
+def refuse_uninstallable(checks: Iterable[Check], command: list[str], env: Mapping[str, str] | None = None) -> None:
+    """Before `apt-get install`: refuse when apt here has no such package (apt-get would
+    fail, and the same hint would send the user round again), saying where it comes from."""
+    if "apt-get" not in command:
+        return
+    wanted = set(command[command.index("install") + 1:]) - {"-y"}
+    packages = {p: llvm for p, llvm in _debian_packages(checks).items() if p in wanted}
+    plan = distro.apt_plan(packages, env)
+    if not plan.lacking:
+        return
+    rest = (f"; --install-deps installs the rest ({' '.join(plan.installable)}) once they are there"
+            if plan.installable else "")
+    hows = [how for _, how in plan.lacking if how]
+    raise PrerequisiteError(
+        "; ".join(what for what, _ in plan.lacking) + " (apt-cache policy knows no such package here)",
+        hint="; ".join(hows or ["install them some other way"]) + ", then run the same command again" + rest)
+
+
+def package_columns(checks: Iterable[Check], env: Mapping[str, str] | None = None) -> list[tuple[str, list[str]]]:
+    """`doctor`'s package columns, (title, one cell per check): this machine's package
+    manager's alone where the release is known, with where to get a package apt here
+    does not have (an LLVM the release does not ship); else Debian's and Fedora's."""
+    checks = list(checks)
+    here = distro.release()
+    if here is not None and here.uses_dnf:
+        return [("Fedora", [c.fedora for c in checks])]
+    debian = [c.debian for c in checks]
+    if here is not None and here.uses_apt:
+        packages = _debian_packages(c for c in checks if not c.ok)
+        plan = distro.apt_plan(packages, env)
+        notes = {p: "apt.llvm.org" if packages[p] is not None else f"not in {here.codename or here}"
+                 for p in set(packages) - set(plan.installable)}
+        cells = [", ".join(f"{p} ({notes[p]})" if p in notes else p for p in c.debian.split(", ")) for c in checks]
+        return [(plan.label, cells)]
+    return [("Debian/Ubuntu", debian), ("Fedora", [c.fedora for c in checks])]
+
+
+def merged(checks: Iterable[Check]) -> list[Check]:
+    """One row per name: the JIT's clang-19 and --optimize max's are the same program,
+    found once or missing once (for display; `install_command` takes the rows as they are)."""
+    rows: dict[str, Check] = {}
+    for c in checks:
+        seen = rows.get(c.name)
+        if seen is None:
+            rows[c.name] = c
+        else:
+            rows[c.name] = replace(seen, what=f"{seen.what}; {c.what}", ok=seen.ok and c.ok,
+                                   required=seen.required or c.required,
+                                   detail=seen.detail if not seen.ok or c.ok else c.detail)
+    return list(rows.values())

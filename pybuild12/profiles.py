@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import zstandard
 
 from pybuild12 import archive, artifacts, files
-from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError
+from pybuild12.errors import ArchiveError, PyBuild12Error, RecipeError, UsageError
 
 FORMAT = 1
 META = "pybuild12-profile.json"
@@ -42,8 +42,8 @@ def key_inputs(artifact_inputs: Mapping[str, Any]) -> dict[str, Any]:
     """What shapes a profile: the artifact's inputs minus the prefix and the recipe's text."""
     # How GCC partitions the link-time optimization does not change what the training
     # run measured: a partitioned build uses the profile of a serial one.
-    inputs = {k: v for k, v in artifact_inputs.items() if k not in ("prefix", "recipe_sha256", "lto_partition")}
-    inputs["configure_args"] = [a for a in artifact_inputs["configure_args"] if not a.startswith("--prefix=")]
+    inputs = {k: v for k, v in artifacts.without_prefix(artifact_inputs).items()
+              if k not in ("recipe_sha256", "lto_partition")}
     inputs["profile_format"] = FORMAT
     return inputs
 
@@ -205,7 +205,9 @@ def of_build(store: Store, name: str, receipt: Mapping[str, Any]) -> Profile:
     """The recorded profile an installed build was compiled with."""
     info = receipt.get("pgo_profile")
     if not info:
-        raise RecipeError(f"{name} was built without --enable-optimizations: it has no PGO profile")
+        raise UsageError(f"{name} was built without PGO (--enable-optimizations): it has no PGO profile to export",
+                         hint="'pybuild12 profile list' shows the recorded profiles; a build with PGO (the shipped "
+                         "recipes' default, but for +debug) records one")
     profile = store.get(info["key"])
     if profile is None:
         raise PyBuild12Error(

@@ -8,6 +8,7 @@ is: the build installed, the upload not done.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, ContextManager, Mapping
 
 from pybuild12 import artifacts, remote, signing
@@ -47,11 +48,11 @@ def upload(reporter: Reporter, outcome: "Outcome", artifact: artifacts.Artifact 
         reporter.info("--push: the build came from the shared cache, which has it already")
         return
     installed = f"{outcome.name} IS installed ({outcome.python})"
-    retry = f"pybuild12 install {spec} --force --push"
+    retry = f"pybuild12 install {shlex.quote(spec)} --force --push"
     if artifact is None:
         raise PushFailed(f"nothing was uploaded to the shared cache: the build is not in the local artifact cache; "
                          f"{installed}", outcome=outcome,
-                         hint=f"'{retry}' installs it again through the artifact cache (building it if need be) "
+                         hint=f'"{retry}" installs it again through the artifact cache (building it if need be) '
                               "and uploads it")
     reporter.info(f"uploading the artifact of {outcome.name} (installed at {outcome.prefix}), signed by {key.name}")
     try:
@@ -59,7 +60,7 @@ def upload(reporter: Reporter, outcome: "Outcome", artifact: artifacts.Artifact 
             remote.SharedCache(url).push(artifact, key)
     except FetchError as exc:
         raise PushFailed(f"{exc.message}; {installed} and in the local artifact cache", outcome=outcome,
-                         hint=f"{exc.hint}; then '{retry}' (with any other options you gave) takes the build "
+                         hint=f'{exc.hint}; then "{retry}" (with any other options you gave) takes the build '
                               "from the local artifact cache and uploads it in seconds") from None
 
 

@@ -16,6 +16,11 @@ class Reporter:
     def phase_end(self, phase: str, seconds: float, ok: bool) -> None:
         """A phase ends, successfully or not."""
 
+    def phase_outcome(self, text: str, ok: bool = True) -> None:
+        """What the current phase came to, said on its end line instead of its title
+        ("shared cache: miss"); `ok` False: the phase did its job, but not what was hoped
+        (the store refused or failed), so its mark is not a plain tick."""
+
     def status(self, text: str) -> None:
         """The current phase has news (a PGO stage, the file being compiled)."""
 

@@ -86,8 +86,19 @@ def _version(python: Path) -> tuple[int, ...] | None:
     try:
         return tuple(int(p) for p in out.stdout.strip().split("."))
     except ValueError:
-        raise CheckError(f"{python} is not a Python interpreter (it printed {out.stdout.strip()[:80]!r}"
-                         f"{', exit code %d' % out.returncode if out.returncode else ''})") from None
+        facts = [f"it printed {out.stdout.strip()[:80]!r}"] if out.stdout.strip() else []
+        facts += [f"exit code {out.returncode}"] if out.returncode else []
+        said = _first_lines(out.stderr)
+        raise CheckError(f"{python} is not a Python interpreter" + (f" ({', '.join(facts)})" if facts else "")
+                         + (f"; on stderr:\n{said}" if said else "")) from None
+
+
+def _first_lines(text: str, count: int = 8, width: int = 200) -> str:
+    """The start of what a program wrote to stderr, indented, for a message: a pyenv shim
+    explains itself there ("The `python3.13' command exists in these Python versions")."""
+    lines = [line.rstrip()[:width] for line in text.strip("\n").splitlines()][:count]
+    shown = "\n".join(f"  {''.join(ch if ch.isprintable() else '?' for ch in line)}" for line in lines)
+    return shown + ("\n  ..." if len(text.strip("\n").splitlines()) > count else "")
 
 
 def run(python: Path, *, full: bool = False, workers: int | None = None, expect: Sequence[str] = ()) -> Report:

@@ -8,6 +8,7 @@ Modes:
   reset-once like reset on the first request for the path, then ok
   500        500 every time
   500-twice  500 on the first two requests for the path, then ok
+  403        403 every time (a store that refuses the credentials)
   silent     accepts and reads the request, then sends nothing for `silence` seconds
   stall      headers and half the body, then nothing for `silence` seconds
   late       nothing for `late` seconds, then like ok
@@ -102,6 +103,8 @@ class FaultServer:
             sock.close()
         elif mode in ("500", "500-twice"):
             _send(sock, 500, b"internal error")
+        elif mode == "403":
+            _send(sock, 403, b"forbidden")
         elif mode == "silent":
             self._stop.wait(self.silence)
         elif mode == "stall":
@@ -127,7 +130,7 @@ class FaultServer:
 
 
 def _head(status: int, length: int) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 400: "Bad Request"}[status]
+    reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 400: "Bad Request"}[status]
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Length: {length}\r\n"
             "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n").encode()
 

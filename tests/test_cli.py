@@ -93,7 +93,7 @@ def test_failed_build_shows_phase_tail_and_log(tmp_path):
     assert out.returncode == 6
     assert "gcc: fatal error: killed" in out.stderr
     assert "compile line 40" in out.stderr and "compile line 5\n" not in out.stderr  # only the last 30 lines
-    assert "phase: compile with PGO" in out.stderr
+    assert "error: compile with PGO failed: make" in out.stderr and "phase:" not in out.stderr  # said once
     log_line = next(l for l in out.stderr.splitlines() if l.strip().startswith("log:"))
     assert os.path.isfile(log_line.split("log:", 1)[1].strip())
 
@@ -135,6 +135,18 @@ def test_doctor_finds_missing_tools_on_a_narrow_path(tmp_path):
     assert checks["cc"]["debian"] == "build-essential" and checks["cc"]["fedora"] == "gcc"
     table = cli("doctor", env={"PATH": str(tmp_path), "CC": ""})
     assert "missing" in table.stdout and "build-essential" in table.stdout
+
+
+def test_doctor_piped_fits_the_width_and_names_each_program_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    for columns, width in ((None, 80), ("132", 132)):
+        out = subprocess.run([sys.executable, "-m", "pybuild12", "doctor"], capture_output=True, text=True,
+                             env={**env, **({"COLUMNS": columns} if columns else {})})
+        assert out.returncode in (0, 4) and out.stdout.startswith(" item ")
+        assert max(len(line) for line in out.stdout.splitlines()) <= width, out.stdout
+        items = [line.split()[0] for line in out.stdout.splitlines()[1:] if line[1:2].strip()]  # a row's first line
+        assert "clang-19" in items and len(items) == len(set(items)), items
+        assert "build-essential" in out.stdout  # the package column is whole, not cut with an ellipsis
 
 
 @needs_host_interpreters

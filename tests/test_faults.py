@@ -16,14 +16,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from faultserver import FaultServer
+from helpers import Cli
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import leftovers, locks, registry
 from pybuild12.errors import BusyError
@@ -34,38 +33,6 @@ pytestmark = needs_host_interpreters
 
 PHASES = ("fetch", "extract", "configure", "compile", "install")
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
-
-
-class Cli:
-    """`pybuild12 ...` in a child process, its stderr read line by line as it comes."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "pybuild12", *args], env={**os.environ, **(env or {})},
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: any(text in line for line in self.lines) or self.proc.poll() is not None,
-                                          timeout=timeout):
-                pytest.fail(f"no {text!r} within {timeout}s; stderr so far: {self.lines}")
-        if not any(text in line for line in self.lines):
-            pytest.fail(f"exited {self.proc.returncode} before {text!r}: {self.lines}")
-
-    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
-        out = self.proc.stdout.read()  # stderr is the reader thread's
-        self.proc.wait(timeout=timeout)
-        self._reader.join(timeout=5)
-        return self.proc.returncode, out, "\n".join(self.lines)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -73,7 +74,7 @@ def test_unknown_commit_is_refused(upstream, ctx, which):
     missing = "0123456789abcdef0123456789abcdef01234567" if which == "full" else "0123abc"
     with pytest.raises(FetchError) as info:
         resolve(ctx, repo.as_uri(), missing)
-    assert f"commit {missing} not found" in info.value.message
+    assert info.value.message == f"commit {missing} not found in {repo.as_uri()}"  # each fact said once
 
 
 def test_ambiguous_prefix_is_refused(tmp_path, ctx):
@@ -135,7 +136,7 @@ def test_unreachable_remote_names_the_offline_options(ctx, tmp_path):
     url = (tmp_path / "nowhere" / "cpython").as_uri()
     with pytest.raises(FetchError) as info:
         resolve(ctx, url, "22f3425c3d")
-    assert f"cannot fetch {url}" in info.value.message
+    assert f"cannot fetch {url}" in info.value.message and info.value.message.count(url) == 1
     assert "insteadOf" in info.value.hint and "PYBUILD12_MIRROR" in info.value.hint
 
 
@@ -186,3 +187,26 @@ def test_repo_dir_is_per_url(tmp_path):
     a = gitsource.repo_dir(tmp_path, "https://github.com/python/cpython")
     b = gitsource.repo_dir(tmp_path, "https://example.com/fork/cpython.git")
     assert a != b and a.name.startswith("cpython-") and b.name.startswith("cpython-")
+
+
+def test_a_mirror_directory_without_the_repository_is_named(ctx, tmp_path):
+    url = (tmp_path / "nowhere" / "cpython").as_uri()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    with pytest.raises(FetchError) as info:
+        resolve(ctx, url, "22f3425c3d", mirror=str(mirror))
+    hint = info.value.hint
+    assert f"PYBUILD12_MIRROR is set to {mirror}, which holds no cpython.git or cpython repository" in hint
+    assert "set PYBUILD12_MIRROR to" not in hint and "git clone --mirror" in hint
+
+
+def test_an_http_mirror_that_fails_is_named_without_its_credentials(ctx, tmp_path):
+    url = (tmp_path / "nowhere" / "cpython").as_uri()
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(FetchError) as info:
+        resolve(ctx, url, "22f3425c3d", mirror=f"http://ci:s3cret@127.0.0.1:{port}/git")
+    hint = info.value.hint
+    assert f"PYBUILD12_MIRROR is set to http://127.0.0.1:{port}/git, and its cpython.git could not be fetched" in hint
+    assert "s3cret" not in hint and "set PYBUILD12_MIRROR to" not in hint

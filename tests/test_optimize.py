@@ -70,7 +70,7 @@ def test_a_missing_toolchain_names_its_packages(tmp_path, monkeypatch):
     with pytest.raises(PrerequisiteError) as info:
         optimize.require(os.environ)
     assert "missing clang" in info.value.message
-    assert "clang-19 llvm-19 lld-19 bolt-19" in info.value.hint and "llvm-bolt" in info.value.hint
+    assert "sudo apt-get install bolt-19 clang-19 lld-19 llvm-19" in info.value.hint and "llvm-bolt" in info.value.hint
 
 
 def test_a_toolchain_without_bolt_is_incomplete(llvm):

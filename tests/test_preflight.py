@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from helpers import fake_debian
 from pybuild12 import preflight
 from pybuild12.errors import PrerequisiteError
 
@@ -264,3 +265,54 @@ def test_doctor_adds_free_disk_space(tmp_path):
     checks = {c.name: c for c in preflight.doctor(str(tmp_path / "not" / "yet"))}
     assert checks["disk"].required and "GiB free" in checks["disk"].detail
     assert not checks["git"].required and checks["ssl"].required and not checks["tkinter"].required
+
+
+# ------------------------------------------------------------ what this release can install
+
+
+def test_a_jit_build_on_bookworm_is_told_where_llvm_18_comes_from(tmp_path, monkeypatch):
+    fake_debian(tmp_path, monkeypatch, path_too=False)  # neither clang-18 nor a clang of LLVM 18 on PATH
+    with pytest.raises(PrerequisiteError) as info:
+        preflight.enforce(preflight.jit_toolchain(18))
+    hint = info.value.hint
+    assert "Debian bookworm has no clang-18, llvm-18; LLVM's packages: https://apt.llvm.org" in hint
+    assert "sudo bash llvm.sh 18" in hint and "apt-get install" not in hint
+    said = (info.value.message + "\n" + hint).splitlines()
+    assert len(said) == len(set(said))  # nothing said twice
+
+
+def test_packages_apt_has_are_named_beside_those_it_lacks(tmp_path, monkeypatch):
+    fake_debian(tmp_path, monkeypatch)
+    checks = [_absent("ssl", "libssl-dev", "openssl-devel"),
+              preflight.Check("clang-18", "clang 18", False, True, "x", "clang-18", "clang(major) = 18", "jit", 18)]
+    hint = preflight.install_hint(checks)
+    assert "  Debian bookworm: sudo apt-get install libssl-dev\n" in hint and "install libssl-dev clang" not in hint
+    assert "has no clang-18;" in hint and "sudo dnf install 'clang(major) = 18' openssl-devel" in hint
+
+
+def test_install_deps_refuses_a_package_apt_does_not_have(tmp_path, monkeypatch):
+    fake_debian(tmp_path, monkeypatch)
+    checks = preflight.jit_toolchain(18, {"PATH": str(tmp_path / "nowhere")}) + [_absent("ssl", "libssl-dev", "x")]
+    command = ["apt-get", "install", "-y", "clang-18", "libssl-dev", "llvm-18"]
+    with pytest.raises(PrerequisiteError) as info:
+        preflight.refuse_uninstallable(checks, command)
+    assert info.value.exit_code == 4
+    assert info.value.message == ("Debian bookworm has no clang-18, llvm-18 (apt-cache policy knows no such package "
+                                  "here)")
+    assert "https://apt.llvm.org" in info.value.hint and "clang-18" not in info.value.hint
+    assert info.value.hint.endswith("--install-deps installs the rest (libssl-dev) once they are there")
+    preflight.refuse_uninstallable(checks, ["apt-get", "install", "-y", "libssl-dev"])  # all there: no error
+    preflight.refuse_uninstallable(checks, ["dnf", "install", "-y", "clang(major) = 18"])  # apt's business only
+
+
+def test_doctor_shows_one_row_per_program_and_where_a_package_comes_from(tmp_path, monkeypatch):
+    fake_debian(tmp_path, monkeypatch, lacks="clang-18 llvm-18 clang-21 llvm-21", path_too=False)  # no LLVM here
+    rows = preflight.merged(preflight.doctor(str(tmp_path)))
+    names = [c.name for c in rows]
+    assert len(names) == len(set(names)) and "clang-19" in names
+    clang19 = next(c for c in rows if c.name == "clang-19")
+    assert "(JIT of 3.14)" in clang19.what and "--optimize max" in clang19.what
+    [(title, cells)] = preflight.package_columns(rows)
+    column = dict(zip(names, cells))
+    assert title == "Debian bookworm" and column["cc"] == "build-essential" and column["clang-19"] == "clang-19"
+    assert column["clang-18"] == "clang-18 (apt.llvm.org)" and column["llvm-readobj-21"] == "llvm-21 (apt.llvm.org)"

@@ -6,6 +6,7 @@ Only artifacts whose sidecar a trusted key signed are installed from it; see sig
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -13,17 +14,23 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
+from rich.console import Console
 
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import artifacts, publish, remote, signing
+from faultserver import FaultServer, closed_port_url
+from pybuild12 import artifacts, download, paths as paths_module, publish, remote, signing
 from pybuild12 import install as installer
+from pybuild12.console import RichReporter
 from pybuild12.errors import FetchError, UsageError
 from pybuild12.install import InstallOptions
+from pybuild12.paths import Paths
 from pybuild12.report import Reporter
+from pybuild12.runlog import Run
 
 KEY = "e" * 64
 
@@ -111,6 +118,7 @@ def test_without_a_trusted_key_the_store_is_not_asked(httpserver, packed, ci, tm
 
 
 def test_fetch_of_a_missing_key_is_a_quiet_miss(httpserver, ci, tmp_path):
+    httpserver.expect_request(f"/c/{KEY}.json").respond_with_data("not found", status=404)
     got, warnings, _ = fetch(httpserver, tmp_path, [ci.public])
     assert got is None and warnings == []
 
@@ -126,15 +134,129 @@ def test_unreachable_store_warns_and_misses(tmp_path, ci):
     assert "unreachable" in warnings[0]
 
 
-def test_push_puts_the_artifact_then_its_signed_sidecar(httpserver, packed, ci):
+# -- why the shared cache was not used -------------------------------------------------------------
+
+
+def look_up(base: str, trusted, tmp_path, inputs=None) -> tuple[remote.Lookup, list[str]]:
+    warnings: list[str] = []
+    found = remote.SharedCache(base, trusted).lookup(KEY, artifacts.Cache(tmp_path / "local"), warnings.append,
+                                                      inputs)
+    return found, warnings
+
+
+def test_a_forbidden_store_says_so_and_what_to_check(ci, tmp_path):
+    with FaultServer({f"{KEY}.json": b"{}"}) as server:
+        found, warnings = look_up(f"{server.url}/403", [ci.public], tmp_path)
+    assert found.artifact is None and found.status == remote.DENIED and not found.ok
+    assert str(found) == f"denied: 403 from {server.url}/403"
+    assert len(warnings) == 1 and f"HTTP 403 from {server.url}/403/{KEY}.json" in warnings[0]
+    assert "check the credentials in PYBUILD12_CACHE_URL" in warnings[0]
+    assert server.hits[f"/403/{KEY}.json"] == 1  # a refusal is not asked again
+
+
+def test_a_failing_store_costs_one_quick_retry_then_a_warning(ci, tmp_path):
+    with FaultServer({f"{KEY}.json": b"{}"}) as server:
+        start = time.monotonic()
+        found, warnings = look_up(f"{server.url}/500", [ci.public], tmp_path)
+        elapsed = time.monotonic() - start
+    assert 1 <= server.hits[f"/500/{KEY}.json"] <= 2 and elapsed < 2.0, (server.hits, elapsed)
+    assert found.status == remote.UNREACHABLE and str(found) == f"unreachable: 500 from {server.url}/500"
+    assert warnings == [f"shared cache not used: HTTP 500 from {server.url}/500/{KEY}.json (again on a retry); "
+                        "building from source"]
+
+
+def test_messages_show_the_store_without_its_credentials(ci, packed, httpserver, tmp_path):
+    assert download.shown("https://user:pass@cache.example/c") == "https://cache.example/c"
+    assert download.shown("https://cache.example:8443/c") == "https://cache.example:8443/c"
+    with FaultServer({f"{KEY}.json": b"{}"}) as server:
+        for mode in ("403", "500"):
+            found, warnings = look_up(server.url.replace("//", "//builder:s3cret@") + f"/{mode}", [ci.public],
+                                      tmp_path)
+            said = " ".join([str(found), *warnings])
+            assert f"{server.url}/{mode}" in said and "s3cret" not in said and "builder" not in said, said
+    found, warnings = look_up(closed_port_url().replace("//", "//builder:s3cret@") + "/c", [ci.public], tmp_path)
+    assert found.status == remote.UNREACHABLE and warnings and "s3cret" not in " ".join([str(found), *warnings])
+
+    httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("no", status=403)
+    with pytest.raises(FetchError) as info:
+        remote.SharedCache(httpserver.url_for("/c").replace("//", "//builder:s3cret@")).push(packed, ci)
+    assert f"failed: 403 FORBIDDEN from {httpserver.url_for('/c')}/{KEY}.tar.zst" in info.value.message
+    assert "s3cret" not in info.value.message and "builder" not in info.value.message
+
+
+@pytest.mark.parametrize("case, line", [("hit", "✓ shared cache: hit"), ("miss", "✓ shared cache: miss"),
+                                        ("unsigned", "! shared cache: refused: unsigned"),
+                                        ("500", "! shared cache: unreachable: 500 from http://localhost:")])
+def test_the_look_up_line_says_what_it_came_to(case, line, httpserver, packed, ci, tmp_path, paths):
+    if case == "hit":
+        serve(httpserver, signing.sign(packed.meta, ci), packed.path.read_bytes())
+    elif case == "unsigned":
+        serve(httpserver, packed.meta, packed.path.read_bytes())
+    else:
+        status = 404 if case == "miss" else 500
+        httpserver.expect_request(f"/c/{KEY}.json").respond_with_data("", status=status)
+    shown = io.StringIO()
+    run = Run(tmp_path / "run.log", RichReporter(Console(file=shown, width=200, highlight=False)))
+    env = {remote.ENV: httpserver.url_for("/c"), signing.TRUST_ENV: str(ci.public)}
+    hit, origin = installer._cached_build(artifacts.Cache(tmp_path / "local"), KEY, env, run, paths)
+    assert (hit is not None, origin) == ((True, "shared") if case == "hit" else (False, None))
+    end = shown.getvalue().splitlines()[-1]
+    assert end.startswith(line) and "look up" not in end, shown.getvalue()
+    outcome = end[2:].removeprefix("shared cache: ").rsplit(" ", 1)[0].strip()
+    assert f"artifact {KEY}: {outcome}" in (tmp_path / "run.log").read_text()
+
+
+def test_a_miss_under_another_prefix_names_it(httpserver, ci, tmp_path):
+    """The index entry of the prefix-less inputs points at a signed sidecar of the same build elsewhere."""
+    ours = {"source": "f" * 64, "prefix": "/home/me/pb/data/pythons/3.13.5",
+            "configure_args": ["--prefix=/home/me/pb/data/pythons/3.13.5", "--enable-optimizations"]}
+    theirs = {**ours, "prefix": "/opt/pb/data/pythons/3.13.5",
+              "configure_args": ["--prefix=/opt/pb/data/pythons/3.13.5", "--enable-optimizations"]}
+    other = artifacts.key_of(theirs)
+    unrelated = "b" * 64  # listed, but its sidecar is of other inputs: never named
+    httpserver.expect_request(f"/c/{KEY}.json").respond_with_data("", status=404)
+    httpserver.expect_request(f"/c/by-inputs/{artifacts.prefixless_key(ours)}.json").respond_with_json(
+        {"keys": [other, unrelated]})
+    httpserver.expect_request(f"/c/{other}.json").respond_with_json(
+        signing.sign({"inputs": theirs, "key": other, "sha256": "0" * 64}, ci))
+    httpserver.expect_request(f"/c/{unrelated}.json").respond_with_json(
+        signing.sign({"inputs": {**theirs, "source": "e" * 64}, "key": unrelated, "sha256": "0" * 64}, ci))
+    found, warnings = look_up(httpserver.url_for("/c"), [ci.public], tmp_path, ours)
+    assert found.status == remote.MISS and found.artifact is None
+    assert str(found) == "miss: built for prefix /opt/pb/data/pythons/3.13.5 only"
+    assert warnings == ["the shared cache has this build for prefix /opt/pb/data/pythons/3.13.5, not "
+                        "/home/me/pb/data/pythons/3.13.5; builds are keyed by their install prefix: set "
+                        "PYBUILD12_HOME to /opt/pb to use it"]
+
+    mallory = signing.generate("mallory-1")  # the same claim signed by a key not trusted here: no hint
+    found, warnings = look_up(httpserver.url_for("/c"), [mallory.public], tmp_path, ours)
+    assert str(found) == "miss" and warnings == []
+
+
+def test_the_hint_for_another_prefix_says_what_reaches_it():
+    assert paths_module.home_of("/opt/pb/data/pythons/3.13.5") == (paths_module.Path("/opt/pb"), "3.13.5")
+    assert paths_module.home_of("/home/ci/.local/share/pybuild12/pythons/3.13.5") is None
+    assert remote.moved_hint("/opt/pb/data/pythons/ci-3.13", "/home/me/data/pythons/3.13.5").endswith(
+        "set PYBUILD12_HOME to /opt/pb and --name ci-3.13 to use it")
+    assert "prefix '/opt/my builds/data/pythons/x'," in remote.moved_hint("/opt/my builds/data/pythons/x", "/y")
+    assert "\x1b" not in remote.moved_hint("/opt/\x1b[2J/data/pythons/x", "/y")  # no terminal escapes
+    assert remote.moved_hint("/home/ci/.local/share/pybuild12/pythons/3.13.5", "/x/data/pythons/3.13.5").endswith(
+        "install it where that prefix is (the data directory of the machine that pushed it)")
+
+
+def test_push_puts_the_artifact_then_its_signed_sidecar_then_the_index(httpserver, packed, ci):
+    index = f"/c/by-inputs/{artifacts.prefixless_key(packed.meta['inputs'])}.json"
     httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("", status=201)
     httpserver.expect_request(f"/c/{KEY}.json", method="PUT").respond_with_data("", status=201)
+    httpserver.expect_request(index, method="GET").respond_with_json({"keys": ["a" * 64, KEY, "not a key"]})
+    httpserver.expect_request(index, method="PUT").respond_with_data("", status=201)
     remote.SharedCache(httpserver.url_for("/c")).push(packed, ci)
     order = [(r.method, r.path) for r, _ in httpserver.log]
-    assert order == [("PUT", f"/c/{KEY}.tar.zst"), ("PUT", f"/c/{KEY}.json")]
+    assert order == [("PUT", f"/c/{KEY}.tar.zst"), ("PUT", f"/c/{KEY}.json"), ("GET", index), ("PUT", index)]
     assert httpserver.log[0][0].get_data() == packed.path.read_bytes()
     sidecar = json.loads(httpserver.log[1][0].get_data())
     assert signing.check(sidecar, KEY, [ci.public]).ok and "signatures" not in packed.meta
+    assert json.loads(httpserver.log[3][0].get_data()) == {"keys": ["a" * 64, KEY]}  # KEY once, newest last
 
 
 def test_a_failed_push_is_a_fetch_error(httpserver, packed, ci):
@@ -188,8 +310,15 @@ def store_env(nginx, ci, tmp_path, monkeypatch):
 
 
 def stored(nginx) -> list[str]:
+    """The artifacts and sidecars in the store (not the index)."""
     directory = nginx[1] / "store" / "pybuild12"
-    return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    return sorted(p.name for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+
+
+def indexed(nginx) -> dict[str, list[str]]:
+    """The store's index: prefix-less key -> the keys of the artifacts built from those inputs."""
+    directory = nginx[1] / "store" / "pybuild12" / remote.INDEX
+    return {p.stem: json.loads(p.read_text())["keys"] for p in directory.iterdir()} if directory.is_dir() else {}
 
 
 def sidecar_in_store(nginx, key: str) -> dict:
@@ -204,6 +333,8 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     key = first.receipt["artifact"]["key"]
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
+    inputs = sidecar_in_store(nginx, key)["inputs"]
+    assert indexed(nginx) == {artifacts.prefixless_key(inputs): [key]}
 
     shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
     again = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})
@@ -211,12 +342,33 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     assert "shared cache" in again.receipt["timings"] and "compile" not in again.receipt["timings"]
     puts = (nginx[1] / "access.log").read_text().count('"PUT ')
     assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env).already_installed
-    assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 2  # the store has it already
+    assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 3  # the store has it already
 
     shutil.rmtree(pybuild12_home)
     (nginx[1] / "store" / "pybuild12" / f"{key}.tar.zst").write_bytes(b"tampered")
     rebuilt = installer.install(str(recipe), paths=paths, env=store_env)
     assert rebuilt.receipt["artifact"]["from_cache"] is False and "compile" in rebuilt.receipt["timings"]
+
+
+@needs_host_interpreters
+def test_a_build_pushed_from_another_home_is_named_on_a_miss(tmp_path, paths, pybuild12_home, nginx, store_env):
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    pusher = Warnings()
+    installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env, reporter=pusher)
+    assert not [w for w in pusher.warnings if "install prefix" in w]  # the store had nothing: a plain miss
+
+    elsewhere = Paths.from_env({"PYBUILD12_HOME": str(tmp_path / "elsewhere")})
+    reporter = Warnings()
+    other = installer.install(str(recipe), paths=elsewhere, env=store_env, reporter=reporter)
+    assert other.receipt["artifact"]["from_cache"] is False and "compile" in other.receipt["timings"]
+    assert [w for w in reporter.warnings if "install prefix" in w] == [
+        f"the shared cache has this build for prefix {paths.prefix('fake')}, not {elsewhere.prefix('fake')}; "
+        f"builds are keyed by their install prefix: set PYBUILD12_HOME to {pybuild12_home} to use it"]
+
+    shutil.rmtree(pybuild12_home)  # that machine, fresh, at the home the hint names: it takes the pushed build
+    hinted = installer.install(str(recipe), paths=Paths.from_env({"PYBUILD12_HOME": str(pybuild12_home)}),
+                               env={**store_env, "FAKE_FAIL": "configure"})
+    assert hinted.receipt["artifact"]["origin"] == "shared"
 
 
 @needs_host_interpreters

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
+from helpers import Cli, fake_debian
 from pybuild12 import cli as cli_module
-from pybuild12 import preflight
+from pybuild12 import locks, preflight
 from pybuild12 import verify as verifier
 from pybuild12.errors import EXIT_CODES, PrerequisiteError, UsageError
+from pybuild12.paths import Paths
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_NAMES = ["a" * 300, "", "/etc", "../../x", "-", ".hidden", "two words", "x\udcff"]
@@ -132,6 +137,7 @@ def test_run_with_python_arguments_and_nothing_pinned_says_how(pybuild12_home, t
         assert out.returncode == 8, out.stderr
         assert "install -c" not in out.stderr and "install foo.py" not in out.stderr and "install -m" not in out.stderr
         assert f"pybuild12 run NAME -- {args[0]}" in out.stderr and "pybuild12 pin NAME" in out.stderr
+        assert f'"pybuild12 run NAME -- {shlex.join(args)}"' in out.stderr  # pastes into a shell as it reads
 
 
 @needs_host_interpreters
@@ -209,10 +215,14 @@ def test_install_deps_without_root_or_sudo_says_what_to_run(monkeypatch):
     assert "sudo is not installed" in info.value.message and info.value.hint.startswith("as root, run: apt-get install")
 
 
-def test_the_readme_lists_every_exit_code():
+def readme_exit_codes() -> list[int]:
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("### Exit codes"):]
-    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)}
+    return [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)]
+
+
+def test_the_readme_lists_every_exit_code():
+    documented = set(readme_exit_codes())
     assert documented == set(EXIT_CODES), documented ^ set(EXIT_CODES)
     assert UsageError.exit_code == 2
 
@@ -235,3 +245,213 @@ def test_install_deps_runs_the_package_manager_through_the_log(monkeypatch, tmp_
     with pytest.raises(PrerequisiteError) as info:
         cli_module._install_deps("3.13.5", cli_module.installer.InstallOptions())
     assert "exited with code 100" in info.value.message and "install-deps-" in info.value.hint
+
+
+# ------------------------------------------------------------------ every exit code, through the real command
+
+
+def _paths() -> Paths:
+    return Paths.from_env()  # the test's PYBUILD12_HOME, which the command runs with too
+
+
+def _fake_build(name: str, python: str = "") -> Path:
+    """An installed build as far as the registry can tell: its prefix, and `python` as its bin/python3."""
+    prefix = _paths().prefix(name)
+    (prefix / "bin").mkdir(parents=True)
+    if python:
+        (prefix / "bin" / "python3").write_text(python)
+        (prefix / "bin" / "python3").chmod(0o755)
+    return prefix
+
+
+def _exit_0(tmp_path):
+    out = cli("list", "--json")
+    assert json.loads(out.stdout)["installed"] == []
+    return out
+
+
+def _exit_1(tmp_path):
+    """Another error: a build whose receipt names a python that is not there."""
+    prefix = _fake_build("broken")
+    (prefix / "pybuild12.json").write_text(json.dumps({"schema": 1, "python": "bin/python3.99"}))
+    out = cli("which", "broken")
+    assert "has no python at" in out.stderr and "pybuild12 install broken --force" in out.stderr
+    return out
+
+
+def _exit_2(tmp_path):
+    out = cli("install", "3.13.5", "--lto", "--no-lto")
+    assert "--lto and --no-lto exclude each other" in out.stderr
+    return out
+
+
+def _exit_3(tmp_path):
+    out = cli("install", "no-such-recipe")
+    assert "unknown recipe 'no-such-recipe'" in out.stderr
+    return out
+
+
+def _exit_4(tmp_path):
+    out = cli("install", str(make_recipe(tmp_path, *make_tarball(tmp_path / "src"))), env={"CC": "no-such-cc-here"})
+    assert "CC=no-such-cc-here is not on PATH" in out.stderr and "build-essential" in out.stderr
+    return out
+
+
+def _exit_5(tmp_path):
+    tarball, _ = make_tarball(tmp_path / "src")
+    out = cli("install", str(make_recipe(tmp_path, tarball, "0" * 64)))
+    assert "checksum mismatch" in out.stderr
+    return out
+
+
+def _exit_6(tmp_path):
+    out = cli("install", str(make_recipe(tmp_path, *make_tarball(tmp_path / "src"))), env={"FAKE_FAIL": "configure"})
+    assert "error: configure failed: ./configure" in out.stderr
+    return out
+
+
+def _exit_7(tmp_path):
+    """verify finds a failed check: an interpreter that says it is 3.11 has no per-interpreter GIL."""
+    old = tmp_path / "python3.11"
+    old.write_text("#!/bin/sh\necho 3.11.9\n")
+    old.chmod(0o755)
+    out = cli("verify", "--python", str(old))
+    assert "no per-interpreter GIL before 3.12" in " ".join(out.stdout.split())
+    return out
+
+
+def _exit_8(tmp_path):
+    out = cli("which", "3.13.5")
+    assert "3.13.5" in out.stderr and "nothing is installed yet" in out.stderr
+    return out
+
+
+def _exit_9(tmp_path):
+    prefix = _fake_build("busy")
+    shutil.copy2(shutil.which("sleep"), prefix / "bin" / "sleep")
+    user = subprocess.Popen([str(prefix / "bin" / "sleep"), "30"])
+    try:
+        for _ in range(50):  # until the kernel shows the program it runs
+            if os.path.realpath(f"/proc/{user.pid}/exe").startswith(str(prefix)):
+                break
+            subprocess.run(["sleep", "0.1"])
+        out = cli("uninstall", "busy")
+    finally:
+        user.kill()
+        user.wait()
+    assert f"pid {user.pid}" in out.stderr and prefix.is_dir()
+    return out
+
+
+def _exit_10(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("a file")
+    out = cli("list", env={"PYBUILD12_HOME": str(home)})
+    assert f"{home} is a file, not a directory" in out.stderr
+    return out
+
+
+def _exit_130(tmp_path):
+    """Ctrl-C while the install waits for another one of the same name."""
+    out = _interrupted(["install", "3.13.5"], "3.13.5", "waiting for")
+    assert "interrupted: removed what this run created; earlier installs are unchanged" in out.stderr
+    return out
+
+
+def _interrupted(args: list[str], lock: str | None, started: str) -> subprocess.CompletedProcess:
+    """`pybuild12 ARGS` interrupted (SIGINT) once its stderr says `started`, with the build lock of
+    `lock` held meanwhile."""
+    held = locks.hold(_paths().locks / f"{lock}.lock") if lock else None
+    if held is not None:
+        held.__enter__()
+    try:
+        running = Cli(*args)
+        try:
+            running.wait_for(started)
+            running.proc.send_signal(signal.SIGINT)
+            code, out, err = running.finish(timeout=30)
+        finally:
+            if running.proc.poll() is None:
+                running.proc.kill()
+    finally:
+        if held is not None:
+            held.__exit__(None, None, None)
+    assert "Traceback" not in err
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
+REACH = {0: _exit_0, 1: _exit_1, 2: _exit_2, 3: _exit_3, 4: _exit_4, 5: _exit_5, 6: _exit_6, 7: _exit_7, 8: _exit_8,
+         9: _exit_9, 10: _exit_10, 130: _exit_130}
+
+
+@pytest.mark.parametrize("code", readme_exit_codes())
+def test_every_exit_code_of_the_readme_is_what_the_command_exits_with(code, tmp_path, pybuild12_home):
+    assert code in REACH, f"the README documents exit {code}: add how the command gets there"
+    out = REACH[code](tmp_path)
+    assert out.returncode == code, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr and ("error:" in out.stderr or code in (0, 7, 130))
+
+
+# ------------------------------------------------------------------ messages that fit the command
+
+
+def test_an_interrupted_command_says_what_it_left_as_it_was(tmp_path, pybuild12_home):
+    prefix = _fake_build("held")
+    out = _interrupted(["uninstall", "held"], "held", "waiting for")
+    assert out.returncode == 130 and prefix.is_dir()
+    assert "interrupted: the build is either still installed as it was or removed whole" in out.stderr
+
+    marker = tmp_path / "asked"
+    _fake_build("slow", f"#!/bin/sh\ntouch {marker}\nexec sleep 30\n")
+    running = Cli("verify", "slow")
+    try:
+        for _ in range(100):
+            if marker.exists():
+                break
+            subprocess.run(["sleep", "0.1"])
+        running.proc.send_signal(signal.SIGINT)
+        code, _, err = running.finish(timeout=30)
+    finally:
+        if running.proc.poll() is None:
+            running.proc.kill()
+    assert marker.exists() and code == 130 and "interrupted: nothing was changed" in err
+    assert "install" not in err
+
+
+def test_a_full_disk_message_says_nothing_was_installed_only_for_an_install(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config").write_text("a file where the config directory goes")
+    out = cli("cache", "trust", "team-ci-1:" + "A" * 43 + "=", env={"PYBUILD12_HOME": str(home)})
+    assert out.returncode == 10 and "a file stands where pybuild12 needs a directory" in out.stderr
+    assert "nothing was installed" not in out.stderr and "installs are unchanged" not in out.stderr
+
+
+@needs_host_interpreters
+def test_profile_export_of_a_build_without_pgo_is_a_usage_error(tmp_path, pybuild12_home):
+    recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
+    assert cli("install", str(recipe), "--no-verify", "--no-pgo").returncode == 0
+    out = cli("profile", "export", "fake", str(tmp_path / "fake.profile.tar.zst"))
+    assert out.returncode == UsageError.exit_code
+    assert "fake was built without PGO (--enable-optimizations): it has no PGO profile to export" in out.stderr
+    assert "pybuild12 profile list" in out.stderr and not (tmp_path / "fake.profile.tar.zst").exists()
+
+
+def test_install_deps_does_not_apt_get_what_the_release_lacks(tmp_path, monkeypatch, pybuild12_home, capsys):
+    """Debian bookworm has no LLVM 18, which the JIT of 3.13 needs: refused before apt-get install runs."""
+    bin_dir = fake_debian(tmp_path, monkeypatch, path_too=False)
+    calls = tmp_path / "apt-get-calls"
+    apt = bin_dir / "apt-get"
+    apt.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    apt.chmod(0o755)
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 0)
+    with pytest.raises(PrerequisiteError) as info:
+        cli_module._install_deps("3.13.5+jit", cli_module.installer.InstallOptions())
+    assert calls.read_text().splitlines() == ["update -qq"]  # fresh lists first, then no install
+    assert info.value.exit_code == 4
+    assert info.value.message.startswith("Debian bookworm has no clang-18, llvm-18")
+    assert "https://apt.llvm.org" in info.value.hint and "llvm.sh 18" in info.value.hint
+    capsys.readouterr()
+    cli_module.render_error(info.value)
+    shown = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(shown) == len(set(shown)) and sum("clang-18" in line for line in shown) == 1, shown

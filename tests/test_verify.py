@@ -119,6 +119,43 @@ def test_not_a_python_is_an_error(tmp_path):
     assert out.returncode == 2 and "is not a Python interpreter (it printed 'hello')" in out.stderr
 
 
+PYENV_SHIM = """#!/bin/sh
+echo "pyenv: python3.13: command not found" >&2
+echo >&2
+echo "The \\`python3.13' command exists in these Python versions:" >&2
+echo "  3.13.0" >&2
+echo >&2
+echo "Note: See 'pyenv help global' for tips on allowing both" >&2
+echo "      python2 and python3 to be found." >&2
+exit 127
+"""
+
+
+def test_a_shim_that_cannot_run_python_is_heard(tmp_path, monkeypatch):
+    """pyenv's shim, with no version selected that has python3.13, explains itself on stderr."""
+    shim = tmp_path / "shims" / "python3.13"
+    shim.parent.mkdir()
+    shim.write_text(PYENV_SHIM)
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(verify.UsageError) as info:
+        verify.interpreter("python3.13")
+    message = info.value.message
+    assert message.startswith(f"--python python3.13: {shim} is not a Python interpreter (exit code 127); on stderr:")
+    assert "\n  pyenv: python3.13: command not found\n" in message
+    assert "\n  The `python3.13' command exists in these Python versions:\n    3.13.0\n" in message
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "verify", "--python", "python3.13"], capture_output=True,
+                         text=True, env={**os.environ})
+    assert out.returncode == 2 and "these Python versions:" in out.stderr and "3.13.0" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_what_a_program_says_on_stderr_is_cut_and_made_printable():
+    said = verify._first_lines("\n".join(f"line {i}\x1b[2J" for i in range(20)) + "\n")
+    assert said.splitlines() == [f"  line {i}?[2J" for i in range(8)] + ["  ..."]
+    assert verify._first_lines("") == ""
+
+
 def test_unknown_build_name_exit_8():
     assert cli("verify", "3.13.5").returncode == 8
 
