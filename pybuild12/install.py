@@ -474,8 +474,8 @@ def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: I
 def _refuse_changes(name: str, changes: list[str]) -> None:
     if changes:
         raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in changes),
-                         hint=f"add --force to replace it with the build asked for, or --name NAME to install that "
-                         f"beside it ('pybuild12 list' shows how each build was made)")
+                         hint="add --force to replace it with the build asked for, or --name NAME to install that "
+                         "beside it ('pybuild12 list' shows how each build was made)")
 
 
 def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
