@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
 import pytest
 
 from faultreport import TALLY, TestFaults
+from suiterules import fail_skip_in_ci
 from pybuild12.paths import Paths
 
 
@@ -34,30 +34,11 @@ def pytest_configure(config):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-# Under CI=true a skip is a failure: CI installs everything the suite needs, so a
-# test that finds something missing (an interpreter, sources, a tool) must say so
-# loudly. Only these skips stay skips there, each a thing CI cannot or need not give:
-SKIPS_ALLOWED_IN_CI = (
-    "neither python.org nor Debian's",  # 3.14+ sources: unobtainable in this workplace (REFERENCE.md)
-    "the test runner's Python has per-interpreter GILs",  # a test of Pythons older than 3.12
-    "build reused from PYBUILD12_TEST_HOME",  # a development run that keeps its real build
-)
-
-
-def _fail_skip_in_ci(report) -> None:
-    if not (os.environ.get("CI") and report.skipped) or hasattr(report, "wasxfail"):
-        return
-    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-    if not any(allowed in reason for allowed in SKIPS_ALLOWED_IN_CI):
-        report.outcome = "failed"
-        report.longrepr = f"skipped under CI=true, where everything it needs must be present: {reason}"
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    _fail_skip_in_ci(report)
+    fail_skip_in_ci(report)
     marker = item.get_closest_marker("fault")
     if marker is not None and report.when == "call":
         report.user_properties.append(("fault", (marker.args[0], report.passed)))

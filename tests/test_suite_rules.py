@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import conftest
+import suiterules
 from faultreport import Tally, TestFaults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ def skipped(reason: str) -> SimpleNamespace:
 def test_a_skip_under_ci_fails_saying_what_is_missing(monkeypatch):
     monkeypatch.setenv("CI", "true")
     report = skipped("pyenv's CPython 3.13.0 is not on this machine")
-    conftest._fail_skip_in_ci(report)
+    suiterules.fail_skip_in_ci(report)
     assert report.outcome == "failed"
     assert "skipped under CI=true" in report.longrepr and "3.13.0 is not on this machine" in report.longrepr
 
@@ -29,14 +29,14 @@ def test_a_skip_under_ci_fails_saying_what_is_missing(monkeypatch):
 def test_documented_skips_stay_skips_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     report = skipped("Python-3.14.10.tar.xz is not in .test-sources: neither python.org nor Debian's pool has it")
-    conftest._fail_skip_in_ci(report)
+    suiterules.fail_skip_in_ci(report)
     assert report.outcome == "skipped"
 
 
 def test_outside_ci_a_skip_is_a_skip(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     report = skipped("nginx is not installed")
-    conftest._fail_skip_in_ci(report)
+    suiterules.fail_skip_in_ci(report)
     assert report.outcome == "skipped"
 
 

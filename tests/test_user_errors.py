@@ -322,7 +322,7 @@ def _exit_7(tmp_path):
 
 def _exit_8(tmp_path):
     out = cli("which", "3.13.5")
-    assert "3.13.5" in out.stderr and "nothing is installed yet" in out.stderr
+    assert "3.13.5" in out.stderr and "nothing is installed yet" in out.stderr.lower()
     return out
 
 
