@@ -206,7 +206,13 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
                                     env=job.env, resolution=resolution)
     ccache_facts = _compile(job.run, job.recipe, job.steps, job.work, job.env, pgo,
                             ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
-    made = _Made(_check(job.run, job.staged, job.recipe, job.expected_version), job.work.tree.facts,
+    try:
+        python = _check(job.run, job.staged, job.recipe, job.expected_version)
+    except CheckError as exc:  # not installed, not thrown away: kept for a look at what is wrong
+        kept = _keep(job)
+        raise CheckError(exc.message, log_path=exc.log_path or str(job.run.log_path),
+                         hint=f"the build is kept at {kept} to look into; {exc.hint or 'see the log'}") from None
+    made = _Made(python, job.work.tree.facts,
                  ccache=ccache_facts)
     made.verification = _verify_if_asked(job, made.python)
     _write_manifest(job)  # before packing: a reinstall from the cache brings it along
@@ -448,20 +454,27 @@ def _keep_if_unverified(job: _Job, made: _Made, *, cached: bool) -> None:
     needs no compile."""
     if made.verification is None or made.verification.get("ok"):
         return
-    kept = job.paths.kept / job.name
-    shutil.rmtree(kept, ignore_errors=True)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(job.staged), kept)
+    kept = _keep(job)
     python = kept / made.python.relative_to(job.staged)
-    job.run.log(f"### verification failed; the build is kept at {kept}")
     failed = [c for c in made.verification.get("checks", []) if c.get("status") == verifier.FAILED]
     again = ("running the same install command again installs it from the artifact cache without compiling and "
              "verifies it again" if cached else "it is not in the artifact cache (--no-cache, or the cache could "
              "not take it)")
     raise CheckError(
         "verification failed:\n" + "\n".join(f"  {c['name']}: {c['reason']}" for c in failed),
-        log_path=str(job.run.log_path), hint=f"the build is kept at {kept}: 'pybuild12 verify --python {python}' repeats the checks; {again}; "
+        log_path=str(job.run.log_path),
+        hint=f"the build is kept at {kept}: 'pybuild12 verify --python {python}' repeats the checks; {again}; "
         "add --no-verify to install it as it is")
+
+
+def _keep(job: _Job) -> Path:
+    """Move the staged build to `<cache>/kept/<name>` (one per name) and return where."""
+    kept = job.paths.kept / job.name
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(job.staged), kept)
+    job.run.log(f"### the build failed its checks; it is kept at {kept}")
+    return kept
 
 
 def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:

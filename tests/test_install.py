@@ -166,6 +166,9 @@ def test_check_failure_installs_nothing(tmp_path, paths):
         installer.install(str(recipe), paths=paths)
     assert f"runs {HOST_VERSION}, the recipe says {wrong}" in info.value.message
     assert not paths.prefix("fake").exists() and leftovers(paths) == []
+    # not installed, and not thrown away either: kept where the message says
+    assert f"the build is kept at {paths.kept / 'fake'}" in info.value.hint
+    assert (paths.kept / "fake" / f"bin/python{HOST_MINOR}").exists()
 
 
 def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
