@@ -619,3 +619,21 @@ def test_install_deps_is_not_run_for_a_build_that_is_installed_or_refused(fake, 
                            capture_output=True, text=True, env=env)
     assert other.returncode == 2, other.stderr
     assert "not as asked now" in other.stderr and "build dependencies" not in other.stderr
+
+
+def test_an_install_verified_beside_busy_processes_is_installed_with_parallelism_inconclusive(fake, paths, monkeypatch):
+    """The real verifier (on the fake build, which runs a real 3.12+ interpreter) while
+    CPU-bound processes hold every core: the timing proves nothing, and the build stays."""
+    from pybuild12 import verify
+
+    monkeypatch.setattr(installer.verifier, "run", verify.run)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        outcome = installer.install(str(fake), paths=paths)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    checks = {c["name"]: c for c in outcome.receipt["verification"]["checks"]}
+    assert checks["parallelism"]["status"] == "inconclusive", checks["parallelism"]
+    assert outcome.receipt["verification"]["ok"] is True and outcome.python.exists()
