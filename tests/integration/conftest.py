@@ -1,6 +1,6 @@
 """One real CPython build shared by every integration test.
 
-`pybuild12 install 3.13.5` runs once per session, for real (configure
+`pybuild12 install 3.13.5 --no-lto` runs once per session, for real (configure
 --enable-optimizations, make, make install), fetching the tarball from a
 local HTTP mirror that stands in for python.org. The tarball comes from
 scripts/fetch-test-sources. Without it these tests skip, except under CI
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, TARBALL, QuietHandler, RealBuild, sources_dir
+from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, sources_dir
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,7 @@ def real_build(mirror_server, tmp_path_factory) -> RealBuild:
     home = Path(os.environ.get("PYBUILD12_TEST_HOME") or tmp_path_factory.mktemp("real-home"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
     env.update(PYBUILD12_HOME=str(home), PYBUILD12_MIRROR=mirror_server)
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", RECIPE],
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", RECIPE, *SESSION_OPTS],
                           env=env, capture_output=True, text=True, timeout=3600)
     sys.stderr.write(proc.stderr)
     receipt_path = home / "data" / "pythons" / RECIPE / "pybuild12.json"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from realbuild import RECIPE
+from realbuild import RECIPE, SESSION_OPTS
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ def test_the_build_was_packed(real_build):
 
 
 def test_reinstall_from_the_cache_is_checked_and_reuses_its_verification(real_build):
-    proc = real_build.cli("install", RECIPE, "--force")
+    proc = real_build.cli("install", RECIPE, *SESSION_OPTS, "--force")
     assert proc.returncode == 0, proc.stderr
     receipt = json.loads((real_build.prefix / "pybuild12.json").read_text())
     assert receipt["artifact"] == {"key": real_build.receipt["artifact"]["key"], "from_cache": True, "origin": "local"}

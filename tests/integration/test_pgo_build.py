@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from realbuild import RECIPE
+from realbuild import RECIPE, SESSION_OPTS
 
 pytestmark = pytest.mark.integration
 NAME = "pgo-reused"
@@ -29,7 +29,8 @@ def reused(real_build, tmp_path_factory):
     # the build tree's python sees its site-packages while `make install` runs.
     prefix = real_build.home / "data" / "pythons" / NAME
     shutil.copytree(real_build.prefix, prefix, symlinks=True)
-    proc = real_build.cli("install", RECIPE, "--name", NAME, "--force", "--pgo-profile", str(exported), timeout=3600)
+    proc = real_build.cli("install", RECIPE, *SESSION_OPTS, "--name", NAME, "--force", "--pgo-profile", str(exported),
+                          timeout=3600)
     sys.stderr.write(proc.stderr)
     receipt_path = prefix / "pybuild12.json"
     yield proc, exported, json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
