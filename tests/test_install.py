@@ -15,6 +15,7 @@ from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_r
 from pybuild12 import install as installer
 from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
+from pybuild12.verify import run as real_verifier  # before the autouse fixture replaces it
 from pybuild12.report import Reporter
 
 pytestmark = needs_host_interpreters
@@ -624,9 +625,7 @@ def test_install_deps_is_not_run_for_a_build_that_is_installed_or_refused(fake, 
 def test_an_install_verified_beside_busy_processes_is_installed_with_parallelism_inconclusive(fake, paths, monkeypatch):
     """The real verifier (on the fake build, which runs a real 3.12+ interpreter) while
     CPU-bound processes hold every core: the timing proves nothing, and the build stays."""
-    from pybuild12 import verify
-
-    monkeypatch.setattr(installer.verifier, "run", verify.run)
+    monkeypatch.setattr(installer.verifier, "run", real_verifier)
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
     try:
         outcome = installer.install(str(fake), paths=paths)
