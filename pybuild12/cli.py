@@ -241,19 +241,23 @@ def _install_deps(spec: str, options: installer.InstallOptions) -> None:
             "installing the build dependencies needs root, and sudo is not installed",
             hint=f"as root, run: {' '.join(command[1:])}; then run the same pybuild12 command again "
             "(without --install-deps)")
+    apt = command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]
+    if apt:  # with the lists there are, before anything runs (no lists yet: apt cannot say, so after the update)
+        preflight.refuse_uninstallable(checks, command)
     paths = Paths.from_env()
     log = paths.logs / f"install-deps-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    err.print(f"running: {' '.join(command)} (log: {log})")
     show = functools.partial(err.print, markup=False, highlight=False)
     try:
-        if command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]:
+        if apt:
             update = [*command[: command.index("apt-get")], "apt-get", "update", "-qq"]
+            err.print(f"running: {' '.join(update)} (log: {log})")
             try:
                 runner.call(update, phase="update the package lists", log_path=log, on_line=show, interactive=True,
                             timeout=DEPS_TIMEOUT)
             except BuildError:
                 err.print("[yellow]warning:[/] apt-get update failed; installing from the lists there are")
             preflight.refuse_uninstallable(checks, command)  # with fresh lists: a package this release lacks
+        err.print(f"running: {' '.join(command)} (log: {log})")
         runner.call(command, phase="install the build dependencies", log_path=log, on_line=show, interactive=True,
                     timeout=DEPS_TIMEOUT)
     except BuildError as exc:
