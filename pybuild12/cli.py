@@ -453,7 +453,15 @@ def venv(
     run began is removed, and one that --clear was recreating is put back as it was.
     """
     name, target = (name_or_dir, directory) if directory is not None else (None, Path(name_or_dir))
-    build = _build(name)
+    try:
+        build = _build(name)
+    except NotInstalledError as exc:
+        if name is None and "/" not in name_or_dir and not target.exists() \
+                and Paths.from_env().prefix(name_or_dir).is_dir():
+            raise UsageError(f"'pybuild12 venv {name_or_dir}' names a build but no directory for the venv",
+                             hint=f"give both: 'pybuild12 venv {name_or_dir} DIR' (one word alone is the "
+                             "directory, for the pinned build)") from exc
+        raise
     made = devenv.make_venv(build.python, target, build_name=build.name, clear=clear,
                             free_threaded="freethreaded" in build.variants,
                             log_path=Paths.from_env().logs / f"venv-{build.name}.log")

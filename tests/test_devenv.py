@@ -368,3 +368,11 @@ def test_uninstall_takes_the_builds_shims_with_it(paths):
     assert (shims / "python").is_symlink()
     registry.remove(paths, "plain")
     assert not shims.exists() and not paths.prefix("plain").exists()
+
+
+def test_venv_with_a_build_name_alone_asks_for_the_directory(paths, tmp_path):
+    cpython_prefix(paths, "3.13.5")
+    out = cli("venv", "3.13.5", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "names a build but no directory" in out.stderr and "'pybuild12 venv 3.13.5 DIR'" in out.stderr
+    assert not (tmp_path / "3.13.5").exists()
