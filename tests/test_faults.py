@@ -61,11 +61,13 @@ def earlier(tmp_path, paths):
     return paths.prefix("fake")
 
 
-@pytest.fixture
-def second(tmp_path):
-    """Build 'two' of the same name, padded so that fetching and extracting take a while."""
-    tarball, sha = make_tarball(tmp_path / "two", mark="two", pad_mb=1000)
-    return make_recipe(tmp_path / "two", tarball, sha)
+@pytest.fixture(scope="module")
+def second(tmp_path_factory):
+    """Build 'two' of the same name, padded so that fetching and extracting take a while
+    (made once: packing its 1000 MB of zeros costs seconds, and no test changes it)."""
+    directory = tmp_path_factory.mktemp("two")
+    tarball, sha = make_tarball(directory, mark="two", pad_mb=1000)
+    return make_recipe(directory, tarball, sha)
 
 
 def assert_intact(paths: Paths, prefix: Path, faults, what: str, mark: str = "one") -> None:
