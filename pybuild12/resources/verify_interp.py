@@ -451,20 +451,19 @@ def _cpu_timed(func):
 
 def measure_round(api, interps, n, workers):
     """One round, every kind measured back to back so that they see the same machine."""
+    def figures(one, wall, cpu):
+        return {"speedup": round(workers * one / wall, 2), "cpu_per_wall": round(cpu / wall, 2),
+                "seconds_one_worker": round(one, 3), "seconds_all_workers": round(wall, 3)}
+
     fig = {}
-    one = time_interpreters(api, interps, n, 1)
-    wall, cpu = _cpu_timed(lambda: time_interpreters(api, interps, n, workers))
-    fig["interpreters"] = {"speedup": round(workers * one / wall, 2), "cpu_per_wall": round(cpu / wall, 2),
-                           "seconds_one_worker": round(one, 3), "seconds_all_workers": round(wall, 3)}
-    one = time_threads(n, 1)
-    wall, cpu = _cpu_timed(lambda: time_threads(n, workers))
-    fig["threads"] = {"speedup": round(workers * one / wall, 2), "cpu_per_wall": round(cpu / wall, 2),
-                      "seconds_one_worker": round(one, 3), "seconds_all_workers": round(wall, 3)}
+    for kind, timer in (("interpreters", lambda w: time_interpreters(api, interps, n, w)),
+                        ("threads", lambda w: time_threads(n, w))):
+        one = timer(1)
+        fig[kind] = figures(one, *_cpu_timed(lambda: timer(workers)))
     one = time_processes(n, 1)
-    cpu = []
+    cpu = []  # the children's own CPU seconds: this process only waits for them
     many = time_processes(n, workers, cpu)
-    fig["processes"] = {"speedup": round(workers * one / many, 2), "cpu_per_wall": round(cpu[0] / many, 2),
-                        "seconds_one_worker": round(one, 3), "seconds_all_workers": round(many, 3)}
+    fig["processes"] = figures(one, many, cpu[0])
     return fig
 
 
