@@ -12,8 +12,12 @@
 # and the PGO-compiled binaries differ from build to build.
 
 ARG BASE_IMAGE=debian:bookworm-slim@sha256:4b50eb66f977b4062683ff434ef18ac191da862dbe966961bc11990cf5791a8d
+# BUILDER_IMAGE: the build stage's base, BASE_IMAGE unless given. One of the same Debian
+# release with the build dependencies below already installed saves installing them on
+# each build; the final image is made from BASE_IMAGE either way.
+ARG BUILDER_IMAGE=${BASE_IMAGE}
 
-FROM ${BASE_IMAGE} AS builder
+FROM ${BUILDER_IMAGE} AS builder
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYBUILD12_HOME=/opt/pybuild12
 
 # CPython's build dependencies (no Tk: the image has no display), git for git

@@ -23,23 +23,22 @@ exponential backoff: those are quick failures or a busy server, not silence.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 from urllib.parse import urlparse
 from urllib.request import url2pathname
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from pybuild12 import __version__, files, leftovers, locks
 from pybuild12.errors import FetchError
 from pybuild12.recipes import TarballSource
+
+if TYPE_CHECKING:
+    import requests
 
 CHUNK = 1 << 16
 CONNECT_TIMEOUT = 15.0  # seconds
@@ -51,6 +50,9 @@ BACKOFF = 0.5  # seconds; doubled on each retry by urllib3
 TICK = 1.0  # seconds between two reports of a wait on a server
 MIRROR_ENV = "PYBUILD12_MIRROR"
 LOCKS = ".locks"  # in the download cache: one lock per file name
+
+# requests (and urllib3) are imported by the functions that make a request: they are
+# most of the command's start-up time, and most commands never make one.
 
 # progress(bytes_done, bytes_total_or_None, label)
 Progress = Callable[[int, Optional[int], str], None]
@@ -210,6 +212,8 @@ def _open(url: str, watch: "_Watchdog") -> tuple[Optional[int], Iterator[bytes],
         return path.stat().st_size, _read_file(path), url
     if parsed.scheme not in ("http", "https"):
         raise FetchError(f"unsupported URL scheme {parsed.scheme!r}")
+    import requests
+
     connect, read = timeouts()
     watch.asking(read)
     try:
@@ -231,6 +235,9 @@ def _open(url: str, watch: "_Watchdog") -> tuple[Optional[int], Iterator[bytes],
 
 def _dropped(exc: requests.RequestException) -> bool:
     """The connection was made and the request sent, then closed or reset before an answer."""
+    import requests
+    from urllib3.exceptions import ProtocolError
+
     return isinstance(exc, requests.ConnectionError) and bool(exc.args) and isinstance(exc.args[0], ProtocolError)
 
 
@@ -252,6 +259,9 @@ def _read_file(path: Path) -> Iterator[bytes]:
 
 
 def _read_response(response: requests.Response, read_timeout: float) -> Iterator[bytes]:
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
     with response:
         try:
             yield from response.iter_content(CHUNK)
@@ -392,24 +402,29 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if TICK >= 1 else f"{value:.1f} s"
 
 
-class _Retry(Retry):
+@functools.cache
+def _retry_type() -> type:
     """urllib3's Retry, telling `on_retry` before each repeat, so a watch of the wait
     can start its count again."""
+    from urllib3.util.retry import Retry
 
-    def __init__(self, *args: Any, on_retry: Callable[[], None] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.on_retry = on_retry
+    class _Retry(Retry):
+        def __init__(self, *args: Any, on_retry: Callable[[], None] | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.on_retry = on_retry
 
-    def new(self, **kw: Any) -> "_Retry":
-        retry = super().new(**kw)
-        retry.on_retry = self.on_retry
-        return retry
+        def new(self, **kw: Any) -> "_Retry":
+            retry = super().new(**kw)
+            retry.on_retry = self.on_retry
+            return retry
 
-    def increment(self, *args: Any, **kwargs: Any) -> "_Retry":
-        retry = super().increment(*args, **kwargs)
-        if self.on_retry is not None:
-            self.on_retry()
-        return retry
+        def increment(self, *args: Any, **kwargs: Any) -> "_Retry":
+            retry = super().increment(*args, **kwargs)
+            if self.on_retry is not None:
+                self.on_retry()
+            return retry
+
+    return _Retry
 
 
 def session(*, retry_reads: bool = True, on_retry: Callable[[], None] | None = None,
@@ -422,7 +437,10 @@ def session(*, retry_reads: bool = True, on_retry: Callable[[], None] | None = N
     busy store should cost a second, not the 7 s of four backed-off retries); such a
     session also ignores a 503's Retry-After, which could ask for minutes.
     """
-    retry = _Retry(
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    retry = _retry_type()(
         total=retries,
         connect=retries,
         read=retries if retry_reads else False,

@@ -31,12 +31,13 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
-
-import requests
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pybuild12 import artifacts, download, leftovers, paths, signing
 from pybuild12.errors import FetchError, quoted
+
+if TYPE_CHECKING:
+    import requests  # imported where used: see download.py
 
 ENV = "PYBUILD12_CACHE_URL"
 TRUST_HELP = ("'pybuild12 cache --help': trust the public key of the machines that --push with "
@@ -101,6 +102,8 @@ class SharedCache:
 
     def _get(self, name: str, **kwargs: Any) -> requests.Response | str:
         """GET `name` from the store; or, when it did not answer, the name of the error."""
+        import requests
+
         try:
             return self.session.get(self._url(name), timeout=download.timeouts(), **kwargs)
         except requests.RequestException as exc:
@@ -144,6 +147,8 @@ class SharedCache:
 
     def _download(self, key: str, meta: dict, local: artifacts.Cache, warn: Callable[[str], None]) -> Lookup:
         """Stream the artifact into the local cache, hashing it; refused unless it matches the signed sha256."""
+        import requests
+
         fd, tmp = leftovers.new_part(local.directory, f".{key}.")
         digest = hashlib.sha256()
         try:
@@ -216,6 +221,8 @@ class SharedCache:
 
     def push(self, artifact: artifacts.Artifact, key: signing.SecretKey) -> None:
         """Upload an artifact, then its sidecar signed with `key`, then its index entry."""
+        import requests
+
         sidecar = json.dumps(signing.sign(artifacts.shareable(artifact.meta), key), sort_keys=True).encode()
         uploads = download.session()  # an upload has no fallback: the usual retries
         try:
@@ -234,6 +241,8 @@ class SharedCache:
     def _index(self, key: str, inputs: Mapping[str, Any], uploads: requests.Session) -> None:
         """Add `key` to the index entry of its prefix-less inputs. Best effort: the artifact is
         uploaded already, and the index only serves the hint about other prefixes."""
+        import requests
+
         name = self._index_name(inputs)
         keys = [k for k in self._indexed_keys(name) if k != key] + [key]
         body = json.dumps({"keys": keys[-INDEX_KEEP:]}).encode()
@@ -246,6 +255,8 @@ class SharedCache:
 
 def _raise_for_status(response: requests.Response) -> None:
     """requests' raise_for_status, saying the URL without the credentials it may hold."""
+    import requests
+
     if response.status_code >= 400:
         reason = f" {response.reason}" if response.reason else ""
         raise requests.HTTPError(f"{response.status_code}{reason} from {download.shown(response.url)}",

@@ -30,13 +30,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12 import files
 from pybuild12.errors import PyBuild12Error
+
+# cryptography is imported where a key is used: most commands never use one.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 TRUST_ENV = "PYBUILD12_CACHE_TRUST"
 SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"
@@ -62,6 +63,9 @@ class PublicKey:
         return f"{self.name}:{base64.b64encode(self.raw).decode()}"
 
     def verifies(self, signature: bytes, data: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
         except InvalidSignature:
@@ -96,10 +100,14 @@ class Verdict:
 
 
 def _private(seed: bytes) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def generate(name: str) -> SecretKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     check_name(name, origin="the key name")
     return SecretKey(name, Ed25519PrivateKey.generate().private_bytes_raw())
 

@@ -24,8 +24,11 @@ def test_hadolint_passes():
 
 
 def test_base_image_is_pinned_by_digest_and_overridable():
-    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim@sha256:[0-9a-f]{64}$", DOCKERFILE.read_text(), re.M)
-    assert [s.split()[0] for s in stages()] == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim@sha256:[0-9a-f]{64}$", text, re.M)
+    # The build stage's base defaults to the pinned one; the final stage is always made from it.
+    assert re.search(r"^ARG BUILDER_IMAGE=\$\{BASE_IMAGE\}$", text, re.M)
+    assert [s.split()[0] for s in stages()] == ["${BUILDER_IMAGE}", "${BASE_IMAGE}"]
 
 
 def test_final_stage_carries_no_toolchain_and_puts_the_build_on_path():

@@ -62,12 +62,18 @@ def earlier(tmp_path, paths):
 
 
 @pytest.fixture(scope="module")
-def second(tmp_path_factory):
-    """Build 'two' of the same name, padded so that fetching and extracting take a while
-    (made once: packing its 1000 MB of zeros costs seconds, and no test changes it)."""
-    directory = tmp_path_factory.mktemp("two")
-    tarball, sha = make_tarball(directory, mark="two", pad_mb=1000)
-    return make_recipe(directory, tarball, sha)
+def second(tmp_path_factory) -> dict[str, Path]:
+    """Build 'two' of the same name, for each phase a signal lands in: padded with 1000 MB
+    of zeros for fetch and extract (small packed, so a trickling server takes seconds to
+    send it, and slow to extract), plain for the later phases, which sleep on their own
+    (FAKE_SLEEP) and need no gigabyte extracted before them. Made once per module: no
+    test changes them."""
+    made = {}
+    for kind, pad_mb in (("padded", 1000), ("plain", 0)):
+        directory = tmp_path_factory.mktemp(f"two-{kind}")
+        tarball, sha = make_tarball(directory, mark="two", pad_mb=pad_mb)
+        made[kind] = make_recipe(directory, tarball, sha)
+    return {phase: made["padded" if phase in ("fetch", "extract") else "plain"] for phase in PHASES}
 
 
 def assert_intact(paths: Paths, prefix: Path, faults, what: str, mark: str = "one") -> None:
@@ -91,17 +97,18 @@ def assert_intact(paths: Paths, prefix: Path, faults, what: str, mark: str = "on
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 def test_signal_during_a_phase(phase, sig, earlier, second, paths, faults):
+    recipe = second[phase]
     env = {}
     server = None
     if phase == "fetch":
-        server = FaultServer({second.with_suffix("").name: b""}, trickle_delay=0.3).__enter__()
-        tarball = next(second.parent.glob("*.tar.gz"))
+        server = FaultServer({recipe.with_suffix("").name: b""}, trickle_delay=0.3).__enter__()
+        tarball = next(recipe.parent.glob("*.tar.gz"))
         server.files = {tarball.name: tarball.read_bytes()}
         env["PYBUILD12_MIRROR"] = f"{server.url}/trickle"
     elif phase in ("configure", "compile", "install"):
         env.update(FAKE_SLEEP_IN={"compile": "make"}.get(phase, phase), FAKE_SLEEP="60")
     try:
-        cli = Cli("install", str(second), "--force", "--no-verify", env=env)
+        cli = Cli("install", str(recipe), "--force", "--no-verify", env=env)
         cli.wait_for(f"→ {phase}")
         if phase == "fetch":
             cli.wait_for("% of")  # bytes are arriving
@@ -129,7 +136,7 @@ def test_signal_during_a_phase(phase, sig, earlier, second, paths, faults):
     if sig == signal.SIGKILL and phase in ("configure", "compile", "install"):
         assert left_running, "SIGKILL should have left the build's processes running (they have their own session)"
 
-    code, _, err = run_cli("install", str(second), "--force", "--no-verify")
+    code, _, err = run_cli("install", str(recipe), "--force", "--no-verify")
     assert code == 0, err
     assert "waiting for" not in err  # the dead run's lock was free at once
     assert mark_of(earlier) == "two"

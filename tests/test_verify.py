@@ -48,6 +48,7 @@ def report_313():
     return verify.run(pyenv_python("3.13.0"))
 
 
+@pytest.mark.timing
 def test_312_passes_through_the_312_api(report_312):
     checks = by_name(report_312)
     assert report_312.api == {"low_level": "_xxsubinterpreters", "high_level": "test.support.interpreters"}
@@ -58,6 +59,7 @@ def test_312_passes_through_the_312_api(report_312):
     assert report_312.ok
 
 
+@pytest.mark.timing
 def test_313_passes_through_the_313_api(report_313):
     checks = by_name(report_313)
     assert report_313.api == {"low_level": "_interpreters", "high_level": "test.support.interpreters"}
@@ -67,6 +69,7 @@ def test_313_passes_through_the_313_api(report_313):
     assert report_313.ok
 
 
+@pytest.mark.timing
 def test_parallelism_reports_every_figure(report_313):
     figures = by_name(report_313)["parallelism"].figures
     if by_name(report_313)["parallelism"].status == "skipped":
@@ -97,6 +100,7 @@ def test_a_build_that_is_not_the_variant_asked_for_fails():
     assert not report.ok
 
 
+@pytest.mark.timing
 def test_a_default_build_passes_as_one(report_313):
     checks = by_name(report_313)
     assert checks["variant"].status == "passed" and checks["variant"].reason == "default build"
@@ -197,14 +201,14 @@ def test_build_without_test_package_names_what_is_missing(tmp_path):
 
 def test_build_without_testcapi_names_it(tmp_path):
     python = copy_without(pyenv_python("3.12.1"), tmp_path / "no-testcapi", drop=("lib-dynload/_testcapi*.so",))
-    checks = by_name(verify.run(python))
+    checks = by_name(verify.run(python, workers=1))
     assert checks["test.support helper"].status == "failed"
     assert "_testcapi is missing" in checks["test.support helper"].reason
     assert checks["lifecycle"].status == "passed"
 
 
 def test_full_runs_cpythons_own_tests():
-    report = verify.run(pyenv_python("3.12.1"), full=True)
+    report = verify.run(pyenv_python("3.12.1"), full=True, workers=1)
     regression = by_name(report)["regression tests"]
     assert regression.status == "passed", regression.reason
     assert regression.figures["run"] > 100

@@ -1,4 +1,4 @@
-"""One real CPython build shared by every integration test.
+"""One real CPython build shared by the integration tests.
 
 `pybuild12 install 3.13.5 --no-lto` runs once per session, for real (configure
 --enable-optimizations, make, make install), fetching the tarball from a
@@ -24,6 +24,18 @@ from pathlib import Path
 import pytest
 
 from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, sources_dir
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group the integration tests for xdist's loadgroup (scripts/test runs them in two
+    streams, so that one build's single-threaded steps overlap another's compile): the
+    tests that share the session's real build go to one worker, one after another; each
+    other module, which makes a build of its own, is a group of its own."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(item.fspath).parent == here:
+            group = "session-build" if "real_build" in item.fixturenames else item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

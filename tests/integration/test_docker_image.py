@@ -1,21 +1,24 @@
 """The Dockerfile, built twice with podman: the same inputs must give the same image.
 
-The base image is made here with mmdebstrap (no registry is reachable), the
-CPython tarball goes into the build context, and both builds run with
+No registry is reachable, so the base image (Debian minbase) and the builder base
+(the same with the Dockerfile's build dependencies, passed as BUILDER_IMAGE so that
+no build installs them again) are made here with mmdebstrap, in a container store
+of the tests' own (overlay, or vfs where overlay cannot be mounted). The CPython
+tarball goes into the build context, and the two builds run at once, each with
 `--no-cache` and SOURCE_DATE_EPOCH. They build 3.13.5 plain (`INSTALL_OPTS=--no-pgo`):
-that proves the image reproducible at the lowest cost (about a third of a PGO+LTO
-build's time). What PGO adds to reproducibility (a recorded profile) is proved by
-the `heavy` test at the end, which builds the image twice with the session's real
-build's profile (run by hand: `scripts/test --heavy`).
-Then a container creates an own-GIL sub-interpreter and runs `pybuild12 verify`.
-Needs root, podman, buildah and mmdebstrap (scripts/test installs them); skipped
-without.
+that proves the image reproducible at the lowest cost. What PGO adds to
+reproducibility (a recorded profile) is proved by the `heavy` test at the end, which
+builds the image twice with the session's real build's profile (run by hand:
+`scripts/test --heavy`). Then a container creates an own-GIL sub-interpreter and runs
+`pybuild12 verify`. Needs root, podman, buildah and mmdebstrap (scripts/test installs
+them); skipped without, failed without under CI.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,27 +33,51 @@ pytestmark = pytest.mark.integration
 
 EPOCH = "1700000000"
 BASE = "localhost/pybuild12-test-base:bookworm"
-PODMAN = ["podman", "--storage-driver", "vfs"]
+BUILDER = "localhost/pybuild12-test-builder:bookworm"
 
 
-def podman(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*PODMAN, *args], capture_output=True, text=True, **kwargs)
+class Store:
+    """A container store of these tests' own, not the machine's: overlay where the kernel
+    mounts it (as root here), else vfs, which copies the whole file system for each layer."""
 
+    def __init__(self, directory: Path, driver: str) -> None:
+        self.directory = directory
+        self.driver = driver
+        self.options = ["--root", str(directory / "root"), "--runroot", str(directory / "run"),
+                        "--storage-driver", driver]
 
-def run_in(image: str, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a command in a container of `image`, with the image's environment.
+    def podman(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["podman", *self.options, *args], capture_output=True, text=True, **kwargs)
 
-    Through buildah's chroot isolation, as the build's RUN steps: crun (`podman
-    run`) cannot set rlimits or cgroups in every sandbox, this one included.
-    """
-    made = subprocess.run(["buildah", "--storage-driver", "vfs", "from", image], capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    container = made.stdout.strip().splitlines()[-1]
-    try:
-        return subprocess.run(["buildah", "--storage-driver", "vfs", "run", "--isolation", "chroot", container, "--",
-                               *argv], capture_output=True, text=True, timeout=timeout)
-    finally:
-        subprocess.run(["buildah", "--storage-driver", "vfs", "rm", container], capture_output=True)
+    def buildah(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["buildah", *self.options, *args], capture_output=True, text=True, **kwargs)
+
+    def run_in(self, image: str, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        """Run a command in a container of `image`, with the image's environment.
+
+        Through buildah's chroot isolation, as the build's RUN steps: crun (`podman
+        run`) cannot set rlimits or cgroups in every sandbox, this one included.
+        """
+        made = self.buildah("from", image)
+        assert made.returncode == 0, made.stderr
+        container = made.stdout.strip().splitlines()[-1]
+        try:
+            return self.buildah("run", "--isolation", "chroot", container, "--", *argv, timeout=timeout)
+        finally:
+            self.buildah("rm", container)
+
+    def can_run(self, image: str) -> bool:
+        made = self.buildah("from", image)
+        if made.returncode != 0:
+            return False
+        container = made.stdout.strip().splitlines()[-1]
+        ran = self.buildah("run", "--isolation", "chroot", container, "--", "true")
+        self.buildah("rm", container)
+        return ran.returncode == 0
+
+    def remove(self) -> None:
+        self.podman("system", "reset", "--force")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def apt_archive_uri() -> str:
@@ -79,21 +106,48 @@ def ca_bundle() -> Path | None:
     return None
 
 
+def build_dependencies() -> list[str]:
+    """The packages the Dockerfile's build stage installs with apt."""
+    builder = re.split(r"^FROM ", (ROOT / "Dockerfile").read_text(), flags=re.M)[1].replace("\\\n", " ")
+    match = re.search(r"apt-get install -y -qq --no-install-recommends\s+(.+?)\s+&&", builder)
+    assert match, "the Dockerfile's build stage no longer installs its packages the way this test reads them"
+    return match.group(1).split()
+
+
 @pytest.fixture(scope="module")
-def base_image(tmp_path_factory) -> str:
+def store(tmp_path_factory) -> Store:
+    """A store holding the base image (Debian minbase, made with mmdebstrap) and the
+    builder base (the same with the Dockerfile's build dependencies, so that no build
+    installs them again); removed, with every image built in it, at the end."""
     if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("podman", "buildah", "mmdebstrap")):
         message = "needs root, podman, buildah and mmdebstrap (scripts/test installs them)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    tar = tmp_path_factory.mktemp("base") / "bookworm.tar"
-    made = subprocess.run(["mmdebstrap", "--variant=minbase", "--quiet", "bookworm", str(tar), apt_archive_uri()],
-                          capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr[-2000:]
-    imported = podman("import", str(tar), BASE)
+    work = tmp_path_factory.mktemp("images")
+    uri = apt_archive_uri()
+    tars = {BASE: work / "base.tar", BUILDER: work / "builder.tar"}
+    includes = {BASE: [], BUILDER: ["--include=" + ",".join(build_dependencies())]}
+    # Both at once: mmdebstrap waits on the network and dpkg more than on the CPU.
+    making = {image: subprocess.Popen(["mmdebstrap", "--variant=minbase", "--quiet", *includes[image], "bookworm",
+                                       str(tars[image]), uri], stderr=subprocess.PIPE, text=True)
+              for image in tars}
+    for image, proc in making.items():
+        _, err = proc.communicate(timeout=1800)
+        assert proc.returncode == 0, f"mmdebstrap for {image}: {err[-2000:]}"
+    for driver in ("overlay", "vfs"):
+        made = Store(work / driver, driver)
+        if made.podman("import", str(tars[BASE]), BASE).returncode == 0 and made.can_run(BASE):
+            break
+        made.remove()
+    else:
+        pytest.fail("podman can run a container with neither overlay nor vfs storage here")
+    imported = made.podman("import", str(tars[BUILDER]), BUILDER)
     assert imported.returncode == 0, imported.stderr
-    yield BASE
-    podman("rmi", "-f", BASE)
+    for tar in tars.values():
+        tar.unlink()
+    yield made
+    made.remove()
 
 
 def tracked_files() -> list[str]:
@@ -122,50 +176,46 @@ def context(tmp_path_factory) -> Path:
 PLAIN = ("--build-arg", "INSTALL_OPTS=--no-pgo")
 
 
-def build(context: Path, base: str, tag: str, how: tuple[str, ...] = PLAIN) -> str:
-    argv = ["build", "--isolation", "chroot", "--network", "host", "--no-cache", "--timestamp", EPOCH,
-            "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"RECIPE={RECIPE}", "--build-arg", "MIRROR=mirror",
-            *how, "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}", "--build-arg", "TESTS=support", "-t", tag]
+def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = PLAIN) -> tuple[str, str]:
+    """Build the image twice, both builds at once (one's configure, pip and apt steps run
+    while the other compiles), each from scratch; returns the two image IDs."""
+    argv = ["podman", *store.options, "build", "--isolation", "chroot", "--network", "host", "--no-cache",
+            "--timestamp", EPOCH, "--build-arg", f"BASE_IMAGE={BASE}", "--build-arg", f"BUILDER_IMAGE={BUILDER}",
+            "--build-arg", f"RECIPE={RECIPE}", "--build-arg", "MIRROR=mirror", *how,
+            "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}", "--build-arg", "TESTS=support"]
     ca = ca_bundle()
     if ca is not None:
         argv += ["--secret", f"id=ca,src={ca}"]
-    proc = podman(*argv, str(context), timeout=3600)
-    log = context.parent / f"{tag.replace(':', '-').replace('/', '-')}.log"
-    log.write_text(proc.stdout + proc.stderr)
-    assert proc.returncode == 0, f"podman build failed (log: {log}):\n{(proc.stdout + proc.stderr)[-4000:]}"
-    return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
-
-
-def dangling() -> set[str]:
-    listed = podman("images", "--quiet", "--no-trunc", "--filter", "dangling=true")
-    return set(listed.stdout.split())
-
-
-def built_twice(context: Path, base: str, name: str, how: tuple[str, ...] = PLAIN):
-    before = dangling()
     tags = [f"localhost/pybuild12-test:{name}-{n}" for n in ("first", "second")]
+    logs = [context.parent / f"{name}-{n}.log" for n in ("first", "second")]
+    running = []
     try:
-        yield tuple(build(context, base, tag, how) for tag in tags)
+        for tag, log in zip(tags, logs):
+            with open(log, "w") as out:
+                running.append(subprocess.Popen([*argv, "-t", tag, str(context)], stdout=out,
+                                                stderr=subprocess.STDOUT))
+        for proc, log in zip(running, logs):
+            assert proc.wait(timeout=3600) == 0, f"podman build failed (log: {log}):\n{log.read_text()[-4000:]}"
     finally:
-        # The builder stages stay behind as untagged images (with vfs storage, a full
-        # copy of the file system each): remove those of these builds, and only those.
-        podman("rmi", "-f", *tags)
-        left = dangling() - before
-        if left:
-            podman("rmi", "-f", *sorted(left))
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    first, second = (store.podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip() for tag in tags)
+    return first, second
 
 
 @pytest.fixture(scope="module")
-def images(context, base_image):
-    yield from built_twice(context, base_image, "plain")
+def images(context, store) -> tuple[str, str]:
+    return built_twice(store, context, "plain")
 
 
-def differences(first: str, second: str, workdir: Path) -> str:
+def differences(store: Store, first: str, second: str, workdir: Path) -> str:
     """Which layers, files and tar headers differ between two images (for the failure message)."""
     listings = []
     for n, image in enumerate((first, second)):
         out = workdir / f"image{n}"
-        saved = podman("save", "--format", "docker-dir", "-o", str(out), image)
+        saved = store.podman("save", "--format", "docker-dir", "-o", str(out), image)
         assert saved.returncode == 0, saved.stderr
         lines = []
         for layer in sorted(out.iterdir()):
@@ -180,37 +230,37 @@ def differences(first: str, second: str, workdir: Path) -> str:
     return f"{len(diff)} lines of tar headers differ (listings in {workdir}):\n" + "\n".join(diff[:60])
 
 
-def test_two_builds_give_the_same_image(images, tmp_path):
+def test_two_builds_give_the_same_image(store, images, tmp_path):
     first, second = images
     assert first
-    assert first == second, differences(first, second, tmp_path)
+    assert first == second, differences(store, first, second, tmp_path)
 
 
-def test_the_image_runs_an_own_gil_subinterpreter(images):
+def test_the_image_runs_an_own_gil_subinterpreter(store, images):
     code = ("import _interpreters as i, sys; cfg = i.new_config('isolated'); assert cfg.gil == 'own';"
             "n = i.create(cfg); i.run_string(n, 'import _interpreters as j; c = j.get_current(); print(c[0] if isinstance(c, tuple) else c)');"
             "print('created', n, sys.version.split()[0]); i.destroy(n)")
-    proc = run_in(images[0], "python3", "-c", code)
+    proc = store.run_in(images[0], "python3", "-c", code)
     assert proc.returncode == 0, proc.stderr
     sub_id, created = proc.stdout.splitlines()
     assert created.split() == ["created", sub_id, RECIPE] and int(sub_id) > 0
 
 
-def test_the_image_has_pybuild12_and_verifies_its_build(images):
-    proc = run_in(images[0], "pybuild12", "verify", RECIPE)
+def test_the_image_has_pybuild12_and_verifies_its_build(store, images):
+    proc = store.run_in(images[0], "pybuild12", "verify", RECIPE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "high-level API" in proc.stdout and "failed" not in proc.stdout
 
 
-def test_the_image_holds_no_toolchain(images):
-    proc = run_in(images[0], "sh", "-c",
+def test_the_image_holds_no_toolchain(store, images):
+    proc = store.run_in(images[0], "sh", "-c",
                   "command -v gcc cc make; ls /opt/pybuild12; python3 -c 'import test.support, test.support.interpreters'")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["bin", "data", "tool"]
 
 
 @pytest.mark.heavy
-def test_two_pgo_builds_with_a_recorded_profile_give_the_same_image(context, base_image, real_build, tmp_path):
+def test_two_pgo_builds_with_a_recorded_profile_give_the_same_image(context, store, real_build, tmp_path):
     """PGO builds are reproducible too, given the profile (about 15 minutes)."""
     assert real_build.install.returncode == 0, "the session's real build failed"
     (context / "profiles").mkdir(exist_ok=True)
@@ -219,5 +269,5 @@ def test_two_pgo_builds_with_a_recorded_profile_give_the_same_image(context, bas
     assert exported.returncode == 0, exported.stderr
     # The session's build is PGO without LTO (realbuild.SESSION_OPTS): its profile is for that.
     how = ("--build-arg", f"PGO_PROFILE={profile}", "--build-arg", "INSTALL_OPTS=--no-lto")
-    for first, second in built_twice(context, base_image, "pgo", how):
-        assert first == second, differences(first, second, tmp_path)
+    first, second = built_twice(store, context, "pgo", how)
+    assert first == second, differences(store, first, second, tmp_path)
