@@ -675,27 +675,44 @@ def compat(
     name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
     python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Scan this interpreter's environment instead (3.12+)."),
     venv: Optional[Path] = typer.Option(None, "--venv", metavar="DIR", help="Scan this virtual environment (its bin/python)."),
-    module: List[str] = typer.Option([], "--module", "-m", metavar="M", help="Probe only this module; repeatable [default: every top-level module of every installed distribution]."),
+    module: List[str] = typer.Option([], "--module", "-m", metavar="M", help="Probe only this module (e.g. lxml.etree); repeatable [default: every entry point and extension module of every installed distribution]."),
     stdlib: bool = typer.Option(False, "--stdlib", help="Also probe the standard library's extension modules."),
     require: Optional[str] = typer.Option(None, "--require", metavar="WHAT", help="Exit 7 unless every package can run in parallel this way: subinterpreters or freethreading (for CI gates)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Modules probed at once [default: the CPU count]."),
+    allow_fallback: bool = typer.Option(False, "--allow-fallback", help="With --require subinterpreters: let a package that runs only through its pure-Python fallback pass."),
+    evidence: bool = typer.Option(False, "--evidence", help="Also show what each package's wheel and metadata claim: a free-threaded ABI tag (cp313t), the Free Threading classifier (always in --json)."),
+    refresh: bool = typer.Option(False, "--refresh", help="Probe every package again instead of answering from the kept results."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Packages probed at once [default: the CPU count]."),
     timeout: float = typer.Option(compat_scan.TIMEOUT, "--timeout", min=1, help="Seconds a module's import may take before it counts as hung."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """Which of an environment's packages can run in sub-interpreters or without the GIL.
 
-    Every top-level module of the environment's distributions is imported in a child
-    process of its interpreter: in the main interpreter, in a sub-interpreter with its
-    own GIL (PEP 684), in one sharing the main GIL, and on a free-threaded build with
-    the GIL watched (PEP 703: an extension without Py_mod_gil turns it back on). A
-    module that crashes or hangs is reported as such; the rest of the scan goes on.
-    Results are kept per interpreter, distribution and version, so a second scan of an
-    unchanged environment takes well under a second.
+    Every entry point and every extension module of each distribution is imported in a
+    child process of the environment's interpreter: in the main interpreter, in a
+    sub-interpreter with its own GIL (PEP 684), in one sharing the main GIL, and on a
+    free-threaded build with the GIL watched (PEP 703: an extension without Py_mod_gil
+    turns it back on). A package that still runs is then used from a sub-interpreter and
+    the main interpreter at once, and both are ended.
+
+    \b
+    Verdicts, worst first (a package gets its worst module's, naming it):
+      crashes / hangs on import      the import kills or stalls the process
+      refuses own-GIL sub-interpreters   ImportError: does not support loading in subinterpreters
+      imports but fails in sub-interpreters
+      crashes when used from two interpreters   e.g. an abort at exit
+      runs only through its pure-Python fallback   its C part is refused and it silently
+                                     does without (msgpack: msgpack.fallback); fails
+                                     --require subinterpreters unless --allow-fallback
+      runs in own-GIL sub-interpreters
+    Results are kept per interpreter, distribution, version and files (an editable
+    install's sources by size and mtime): a second scan of an unchanged environment
+    takes well under a second; --refresh probes again, 'pybuild12 cache clear' forgets them.
     """
     if sum(x is not None for x in (name, python, venv)) > 1:
         raise typer.BadParameter("give one of NAME, --python PATH or --venv DIR")
     if require is not None and require not in compat_scan.REQUIREMENTS:
         raise typer.BadParameter(f"--require takes one of: {', '.join(compat_scan.REQUIREMENTS)}")
+    compat_scan.check_names(module)
     if python is not None:
         target = verifier.interpreter(python)
     elif venv is not None:
@@ -706,8 +723,8 @@ def compat(
         target = _build(name).python
     reporter = RichReporter(err)
     outcome = compat_scan.scan(target, cache_dir=Paths.from_env().cache / "compat", modules=module, stdlib=stdlib,
-                               jobs=jobs, timeout=timeout,
-                               on_result=lambda m, done, total: reporter.status(f"{done}/{total} {m.name}: {m.verdict}"))
+                               jobs=jobs, timeout=timeout, refresh=refresh,
+                               on_result=lambda p, done, total: reporter.status(f"{done}/{total} {p.name}: {p.reason()}"))
     if require == "freethreading" and not outcome.free_threaded:
         raise CheckError(f"{target} is not a free-threaded build: --require freethreading needs one",
                          hint="build one with 'pybuild12 install 3.14t' and scan a venv of it")
@@ -716,18 +733,21 @@ def compat(
     else:
         table = Table(title=f"{target} ({outcome.python.get('version')}"
                       f"{', free-threaded' if outcome.free_threaded else ''})", title_justify="left", box=None)
-        columns = ["module", "package", "main", "own GIL", "shared GIL"] + (["GIL"] if outcome.free_threaded else [])
-        for col in columns + ["verdict"]:
+        columns = ["package", "version", "modules", "sub-interpreters"] + (["GIL"] if outcome.free_threaded else [])
+        columns += ["wheel", "classifier"] if evidence else []
+        for col in columns:
             table.add_column(col)
-        for m in outcome.modules:
-            row = [m.name, f"{m.distribution} {m.version}" if m.distribution else "stdlib", m.main, m.own_gil, m.legacy]
-            table.add_row(*map(escape, row + ([m.gil or "-"] if outcome.free_threaded else []) + [m.verdict]))
+        for p in outcome.packages:
+            row = [p.name, p.version or p.origin, str(len(p.modules)), p.reason()]
+            row += [p.reason("freethreading")] if outcome.free_threaded else []
+            row += list(compat_scan.evidence_words(p)) if evidence else []
+            table.add_row(*map(escape, row))
         out.print(table)
         for line in outcome.summary():
             out.print(escape(line))
         if outcome.cached:
-            err.print(f"{outcome.cached} of {len(outcome.modules)} results from the cache")
-    if require is not None and outcome.failing(require):
+            err.print(f"{outcome.cached} of {len(outcome.packages)} results from the cache (--refresh probes again)")
+    if require is not None and outcome.failing(require, allow_fallback=allow_fallback):
         raise typer.Exit(code=CheckError.exit_code)
 
 
@@ -764,15 +784,17 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 @cache_app.command("clear")
 @interruptible
 def cache_clear() -> None:
-    """Delete every cached artifact, recorded PGO profile and build kept after a failed
-    verification (installed builds are not touched)."""
+    """Delete every cached artifact, recorded PGO profile, build kept after a failed
+    verification and kept `compat` result (installed builds are not touched)."""
     paths = Paths.from_env()
     gone = artifacts.Cache(paths.artifacts).clear()
     gone_profiles = profiles.Store(paths.profiles).clear()
     kept = sorted(paths.kept.iterdir()) if paths.kept.is_dir() else []
     for path in kept:
         shutil.rmtree(path)
-    err.print(f"removed {len(gone)} artifact(s), {len(gone_profiles)} PGO profile(s) and {len(kept)} kept build(s)")
+    verdicts = compat_scan.clear_cache(paths.cache / "compat")
+    err.print(f"removed {len(gone)} artifact(s), {len(gone_profiles)} PGO profile(s), {len(kept)} kept build(s) "
+              f"and {verdicts} kept compat result(s)")
 
 
 @cache_app.command("prune")

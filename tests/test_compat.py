@@ -1,11 +1,16 @@
 """`pybuild12 compat` against real interpreters (pyenv's 3.12.1 and 3.13.0) and a venv of
 hand-made distributions: a pure-Python one, one that refuses sub-interpreters (it imports
 readline, which 3.13 refuses there), one that fails only in them, one that crashes the
-process on import and one that hangs."""
+process on import, one that hangs, and two that ship an extension module (3.13's own
+readline module, copied into the package): one imports it and falls back to pure Python
+when it is refused, the other leaves it to be imported on its own, as lxml does with
+lxml.etree. Real packages from PyPI are in tests/integration/test_compat_build.py."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +29,20 @@ MODULES = {
     "crashpkg": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
     "hangpkg": "import time\ntime.sleep(600)\n",
 }
+# Packages of their own directory, with a copy of an extension module (name: source of __init__).
+PACKAGES = {
+    "fallbackpkg": "try:\n    from fallbackpkg import readline as _speedups\nexcept ImportError:\n    _speedups = None\n",
+    "subpkg": "",
+}
+# Imported in a sub-interpreter, then in the main one: the process aborts at exit, as
+# msgpack 1.2.4 does on 3.13 (a stand-in; the real one is in the integration tests).
+TOGETHER = ("import _interpreters, atexit, os\n"
+            "MARK = os.path.join(os.path.dirname(__file__), f'.imported-in-a-sub-{os.getpid()}')\n"
+            "if _interpreters.get_current() != _interpreters.get_main():\n"
+            "    open(MARK, 'w').close()\n"
+            "elif os.path.exists(MARK):\n"
+            "    os.unlink(MARK)\n"
+            "    atexit.register(os.abort)\n")
 
 
 def pyenv_python(version: str) -> Path:
@@ -34,12 +53,30 @@ def pyenv_python(version: str) -> Path:
     return Path(prefix) / "bin" / "python3"
 
 
-def add_distribution(site: Path, name: str, version: str, source: str) -> None:
-    (site / f"{name}.py").write_text(source)
+def add_distribution(site: Path, name: str, version: str, files: dict[str, str | Path], *, extra: str = "",
+                     wheel: str = "") -> Path:
+    """Write `files` (relative path: text, or a file to copy) and a dist-info naming them."""
+    for rel, content in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy(content, site / rel)
+        else:
+            (site / rel).write_text(content)
     info = site / f"{name}-{version}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (info / "RECORD").write_text(f"{name}.py,,\n{info.name}/METADATA,,\n{info.name}/RECORD,,\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{extra}")
+    listed = [*files, f"{info.name}/METADATA", f"{info.name}/RECORD"]
+    if wheel:
+        (info / "WHEEL").write_text(f"Wheel-Version: 1.0\n{wheel}")
+        listed.append(f"{info.name}/WHEEL")
+    (info / "RECORD").write_text("".join(f"{rel},,\n" for rel in listed))
+    return info
+
+
+def readline_extension(python: Path) -> Path:
+    dynload = Path(subprocess.run([str(python), "-c", "import readline; print(readline.__file__)"],
+                                  capture_output=True, text=True, check=True).stdout.strip())
+    return dynload
 
 
 @pytest.fixture(scope="module")
@@ -49,55 +86,115 @@ def venv(tmp_path_factory):
     subprocess.run([str(python), "-m", "venv", "--without-pip", str(directory)], check=True)
     site = next(directory.glob("lib/python3.13/site-packages"))
     for name, source in MODULES.items():
-        add_distribution(site, name, "1.0", source)
+        add_distribution(site, name, "1.0", {f"{name}.py": source})
+    extension = readline_extension(python)
+    for name, init in PACKAGES.items():
+        add_distribution(site, name, "1.0", {f"{name}/__init__.py": init, f"{name}/{extension.name}": extension},
+                         wheel="Tag: cp313-cp313-linux_x86_64\n")
+    add_distribution(site, "togetherpkg", "1.0", {"togetherpkg.py": TOGETHER},
+                     extra="Classifier: Programming Language :: Python :: Free Threading :: 2 - Beta\n",
+                     wheel="Tag: py3-none-any\n")
     return directory
 
 
-@pytest.fixture
-def scanned(venv, tmp_path):
+@pytest.fixture(scope="module")
+def scanned(venv, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
     start = time.monotonic()
-    result = compat.scan(venv / "bin" / "python", cache_dir=tmp_path / "cache", jobs=4, timeout=5)
-    return result, time.monotonic() - start, tmp_path / "cache"
+    result = compat.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
+    return result, time.monotonic() - start, cache
 
 
-def by_name(scan: compat.Scan) -> dict[str, compat.Module]:
+def packages(scan: compat.Scan) -> dict[str, compat.Package]:
+    return {p.name: p for p in scan.packages}
+
+
+def modules(scan: compat.Scan) -> dict[str, compat.Module]:
     return {m.name: m for m in scan.modules}
 
 
-def test_each_module_gets_its_own_verdict_and_the_scan_survives_a_crash_and_a_hang(scanned):
+def test_each_package_gets_its_worst_modules_verdict_and_the_scan_survives_a_crash_and_a_hang(scanned):
     scan, took, _ = scanned
-    modules = by_name(scan)
-    assert set(modules) == set(MODULES)
-    assert modules["purepkg"].verdict == "runs in own-GIL sub-interpreters"
-    assert (modules["purepkg"].main, modules["purepkg"].legacy) == ("ok", "ok")
-    assert modules["refusepkg"].own_gil == "refuses" and modules["refusepkg"].legacy == "ok"
-    assert "does not support loading in subinterpreters" in modules["refusepkg"].detail
-    assert modules["failpkg"].own_gil == "fails" and modules["failpkg"].legacy == "fails"
-    assert "refusing to run outside the main interpreter" in modules["failpkg"].detail
-    assert modules["crashpkg"].verdict == "crashes on import" and "SIGSEGV" in modules["crashpkg"].detail
-    assert modules["hangpkg"].verdict == "hangs on import"
-    assert all(m.distribution == m.name and m.version == "1.0" for m in scan.modules)
+    found = packages(scan)
+    assert set(found) == {*MODULES, *PACKAGES, "togetherpkg"}
+    assert found["purepkg"].reason() == "runs in own-GIL sub-interpreters" and found["purepkg"].verdict == "runs"
+    assert found["refusepkg"].reason() == "refuses own-GIL sub-interpreters"
+    assert "does not support loading in subinterpreters" in modules(scan)["refusepkg"].detail
+    assert modules(scan)["refusepkg"].legacy == "ok"  # a shared GIL is fine
+    assert found["failpkg"].reason() == "imports but fails in sub-interpreters"
+    assert "refusing to run outside the main interpreter" in modules(scan)["failpkg"].detail
+    assert found["crashpkg"].reason() == "crashes on import" and "SIGSEGV" in modules(scan)["crashpkg"].detail
+    assert found["hangpkg"].reason() == "hangs on import"
+    assert all(p.version == "1.0" for p in scan.packages)
     assert took < 60  # the hang cost its timeout, not the scan
 
 
-def test_summary_names_the_packages_that_cannot(scanned):
+def test_an_extension_module_is_probed_even_when_the_package_never_imports_it(scanned):
+    """As lxml: `import lxml` works in a sub-interpreter, `import lxml.etree` is refused."""
+    scan, _, _ = scanned
+    sub = packages(scan)["subpkg"]
+    assert [m.name for m in sub.modules] == ["subpkg", "subpkg.readline"]
+    assert modules(scan)["subpkg"].own_gil == "ok" and modules(scan)["subpkg.readline"].kind == "extension"
+    assert sub.verdict == "refuses" and sub.culprit == "subpkg.readline"
+    assert sub.reason() == "refuses own-GIL sub-interpreters (subpkg.readline)"
+
+
+def test_a_package_that_only_imports_through_its_fallback_is_not_said_to_run(scanned):
+    scan, _, _ = scanned
+    fallback = packages(scan)["fallbackpkg"]
+    assert modules(scan)["fallbackpkg"].own_gil == "ok"  # the import itself works...
+    assert modules(scan)["fallbackpkg"].fallback == ("fallbackpkg.readline",)  # ...without its C part
+    assert fallback.verdict == "fallback"
+    assert fallback.reason() == "runs only through its pure-Python fallback (C part refused: fallbackpkg.readline)"
+    assert fallback.together == "ok"
+
+
+def test_a_crash_when_used_from_two_interpreters_is_reported(scanned):
+    scan, _, _ = scanned
+    together = packages(scan)["togetherpkg"]
+    assert modules(scan)["togetherpkg"].own_gil == "ok"
+    assert together.together == "crash" and "SIGABRT" in together.together_detail
+    assert together.reason() == "crashes when used from two interpreters"
+
+
+def test_summary_names_the_packages_that_cannot_and_those_on_a_fallback(scanned):
     scan, _, _ = scanned
     assert scan.summary() == [
-        "1 of 5 packages can run in own-GIL sub-interpreters; 4 cannot: crashpkg (crashes on import), "
+        "1 of 8 packages can run in own-GIL sub-interpreters; 6 cannot: crashpkg (crashes on import), "
         "failpkg (imports but fails in sub-interpreters), hangpkg (hangs on import), "
-        "refusepkg (refuses sub-interpreters)"]
+        "refusepkg (refuses own-GIL sub-interpreters), "
+        "subpkg (refuses own-GIL sub-interpreters (subpkg.readline)), "
+        "togetherpkg (crashes when used from two interpreters); "
+        "1 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline)"]
     assert not scan.free_threaded and scan.modules[0].gil is None
+
+
+def test_evidence_is_what_the_wheel_and_the_metadata_claim(scanned):
+    scan, _, _ = scanned
+    found = packages(scan)
+    assert found["subpkg"].evidence["wheel_tags"] == ["cp313-cp313-linux_x86_64"]
+    assert found["subpkg"].evidence["free_threaded_wheel"] is False
+    assert compat.evidence_words(found["subpkg"]) == ("GIL ABI only", "-")
+    assert found["togetherpkg"].evidence["free_threaded_wheel"] is None  # a pure wheel says nothing
+    assert compat.evidence_words(found["togetherpkg"]) == ("pure Python", "2 - Beta")
+    assert found["purepkg"].evidence["wheel_tags"] == [] and compat.evidence_words(found["purepkg"]) == ("-", "-")
 
 
 def test_a_second_scan_of_an_unchanged_venv_runs_no_child(scanned, venv, monkeypatch):
     first, _, cache = scanned
-    monkeypatch.setattr(compat, "probe_one", lambda python, name, *a, **k: pytest.fail(f"probed {name} again"
-                        ) if name != "hangpkg" else compat.Module(name, name, "1.0", "hang", "hang", "hang", None, ""))
+    monkeypatch.setattr(compat, "_run_child", lambda python, args, timeout: pytest.fail(f"probed {args} again")
+                        if "hangpkg" not in args else compat._Child([], None, ""))
     start = time.monotonic()
     again = compat.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
     assert time.monotonic() - start < 1.0
-    assert again.cached == 4  # all but the hang, which is asked again next time
-    assert [m.verdict for m in again.modules] == [m.verdict for m in first.modules]
+    assert again.cached == 7  # all but the hang, which is asked again next time
+    assert [p.reason() for p in again.packages] == [p.reason() for p in first.packages]
+
+
+def test_refresh_probes_again(scanned, venv):
+    _, _, cache = scanned
+    again = compat.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg"], timeout=5, refresh=True)
+    assert again.cached == 0 and packages(again)["purepkg"].verdict == "runs"
 
 
 def test_a_new_version_of_a_package_is_probed_again(scanned, venv):
@@ -109,15 +206,35 @@ def test_a_new_version_of_a_package_is_probed_again(scanned, venv):
         again = compat.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg", "refusepkg"], timeout=5)
     finally:
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: purepkg\nVersion: 1.0\n")
-    assert again.cached == 1 and by_name(again)["purepkg"].version == "2.0"
+    assert again.cached == 1 and packages(again)["purepkg"].version == "2.0"
+
+
+def test_an_edited_editable_install_is_probed_again(tmp_path):
+    python = pyenv_python("3.13.0")
+    venv = tmp_path / "venv"
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3.13/site-packages"))
+    source = tmp_path / "project"
+    (source / "editpkg").mkdir(parents=True)
+    (source / "editpkg" / "__init__.py").write_text("VALUE = 1\n")
+    info = add_distribution(site, "editpkg", "1.0", {"__editable__.editpkg-1.0.pth": f"{source}\n"})
+    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
+    (info / "top_level.txt").write_text("editpkg\n")
+    cache = tmp_path / "cache"
+    first = compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
+    assert packages(first)["editpkg"].verdict == "runs" and packages(first)["editpkg"].evidence["editable"]
+    assert compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10).cached == 1
+    # The same name and version, new code: what the cache must not answer for.
+    (source / "editpkg" / "__init__.py").write_text("import readline\n")
+    again = compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
+    assert again.cached == 0 and packages(again)["editpkg"].verdict == "refuses"
 
 
 def test_312_refuses_more_of_the_standard_library(tmp_path):
-    scan = compat.scan(pyenv_python("3.12.1"), cache_dir=tmp_path,
-                       modules=["_decimal", "json"], timeout=30)
-    modules = by_name(scan)
-    assert modules["_decimal"].own_gil == "refuses" and modules["_decimal"].distribution is None
-    assert modules["json"].own_gil == "ok"
+    scan = compat.scan(pyenv_python("3.12.1"), cache_dir=tmp_path, modules=["_decimal", "json"], timeout=30)
+    found = packages(scan)
+    assert found["_decimal"].verdict == "refuses" and found["_decimal"].origin == "stdlib"
+    assert found["json"].verdict == "runs"
 
 
 def cli(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -130,11 +247,30 @@ def test_cli_json_and_the_gate(venv):
               "--require", "subinterpreters")
     assert out.returncode == 7, out.stderr
     data = json.loads(out.stdout)
-    assert [m["verdict"] for m in data["modules"]] == ["runs in own-GIL sub-interpreters", "refuses sub-interpreters"]
+    assert [p["reason"] for p in data["packages"]] == ["runs in own-GIL sub-interpreters",
+                                                       "refuses own-GIL sub-interpreters"]
     assert data["summary"][0].startswith("1 of 2 packages can run in own-GIL sub-interpreters; 1 cannot: refusepkg")
+    assert data["packages"][0]["evidence"] == {"wheel_tags": [], "free_threaded_wheel": None,
+                                               "free_threading_classifiers": [], "editable": False}
     passing = cli("--venv", str(venv), "-m", "purepkg", "--require", "subinterpreters")
     assert passing.returncode == 0, passing.stderr
     assert "1 of 1 package can run in own-GIL sub-interpreters" in passing.stdout
+
+
+def test_the_gate_fails_on_a_fallback_unless_allowed(venv):
+    gate = cli("--venv", str(venv), "-m", "fallbackpkg", "--require", "subinterpreters")
+    assert gate.returncode == 7, gate.stdout + gate.stderr
+    assert "only through a pure-Python fallback: fallbackpkg" in " ".join(gate.stdout.split())
+    allowed = cli("--venv", str(venv), "-m", "fallbackpkg", "--require", "subinterpreters", "--allow-fallback")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_evidence_columns_in_the_table(venv):
+    out = cli("--venv", str(venv), "-m", "togetherpkg", "-m", "subpkg", "--evidence", env={**os.environ, "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
+    assert "pure Python" in rows["togetherpkg"] and "2 - Beta" in rows["togetherpkg"]
+    assert "GIL ABI only" in rows["subpkg"]
 
 
 def test_cli_refuses_what_it_cannot_answer(venv):
@@ -146,3 +282,36 @@ def test_cli_refuses_what_it_cannot_answer(venv):
     assert both.returncode == 2
     missing = cli("--venv", str(venv / "nowhere"))
     assert missing.returncode == 2 and "not a virtual environment?" in missing.stderr
+
+
+@pytest.mark.parametrize("name", ["", "a;b", "a b", "1x", "lxml..etree", "-x"])
+def test_a_malformed_module_name_is_a_usage_error(venv, name):
+    out = cli("--venv", str(venv), "-m", name)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "not a module name" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_unknown_module_is_not_installed_not_stdlib(venv):
+    out = cli("--venv", str(venv), "--json", "-m", "nosuchmod", "-m", "json")
+    assert out.returncode == 0, out.stderr
+    found = {p["name"]: p for p in json.loads(out.stdout)["packages"]}
+    assert found["nosuchmod"]["origin"] == "missing" and found["nosuchmod"]["reason"] == "not installed"
+    assert found["json"]["origin"] == "stdlib" and found["json"]["verdict"] == "runs"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="the test runner's Python has per-interpreter GILs")
+def test_an_interpreter_before_312_is_refused_before_anything_runs(tmp_path):
+    out = cli("--python", sys.executable, env={**os.environ, "PYBUILD12_HOME": str(tmp_path)})
+    assert out.returncode == 7, out.stdout + out.stderr
+    assert "no per-interpreter GIL before 3.12" in " ".join(out.stderr.split())
+    assert out.stdout == "" and not (tmp_path / "cache" / "compat").exists()
+
+
+def test_cache_clear_forgets_the_verdicts(venv, tmp_path):
+    env = {**os.environ, "PYBUILD12_HOME": str(tmp_path)}
+    assert cli("--venv", str(venv), "-m", "purepkg", env=env).returncode == 0
+    assert list((tmp_path / "cache" / "compat").glob("*.json"))
+    cleared = subprocess.run([sys.executable, "-m", "pybuild12", "cache", "clear"], capture_output=True, text=True,
+                             env=env)
+    assert cleared.returncode == 0 and "1 kept compat result(s)" in cleared.stderr
+    assert not list((tmp_path / "cache" / "compat").glob("*.json"))

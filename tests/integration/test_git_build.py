@@ -169,20 +169,41 @@ def test_gil_scan_names_the_extension_that_turns_the_gil_back_on(git_build, tmp_
 
 def test_compat_names_the_package_that_turns_the_gil_back_on(git_build, tmp_path):
     """`pybuild12 compat` on a venv of the free-threaded build, with the two extensions above
-    installed as distributions of their own."""
+    installed as distributions of their own, and a third distribution whose top level is
+    pure Python and whose C submodule declares nothing about the GIL: importing the
+    package keeps the GIL off, importing the submodule turns it on."""
     venv = tmp_path / "venv"
     subprocess.run([str(git_build["prefix"] / "bin" / "python3.13t"), "-m", "venv", "--without-pip", str(venv)],
                    check=True)
     site = next(venv.glob("lib/python3.13t/site-packages"))
     for name, source in EXTENSIONS.items():
         compile_extension(venv / "bin" / "python", name, source, site, dist=name.replace("_", ""))
+    package = site / "gilpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("VALUE = 1\n")
+    submodule = compile_extension(venv / "bin" / "python", "needs_gil", EXTENSIONS["needs_gil"], package)
+    info = site / "gilpkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gilpkg\nVersion: 1.0\n")
+    (info / "RECORD").write_text(f"gilpkg/__init__.py,,\ngilpkg/{submodule.name},,\n{info.name}/METADATA,,\n"
+                                 f"{info.name}/RECORD,,\n")
     out = subprocess.run([sys.executable, "-m", "pybuild12", "compat", "--venv", str(venv), "--json",
                           "--require", "freethreading"], env=git_build["env"], capture_output=True, text=True,
                          timeout=600)
-    assert out.returncode == 7, out.stderr  # the gate: one package turns the GIL back on
+    assert out.returncode == 7, out.stderr  # the gate: packages turn the GIL back on
     data = json.loads(out.stdout)
     assert data["python"]["free_threaded"] is True
     found = {m["name"]: m for m in data["modules"]}
     assert found["needs_gil"]["gil"] == "on" and found["no_gil"]["gil"] == "off"
-    assert found["needs_gil"]["distribution"] == "needsgil"
-    assert data["summary"][1] == "1 of 2 packages keep the GIL off; 1 cannot: needsgil (turns the GIL back on)"
+    assert found["gilpkg"]["gil"] == "off" and found["gilpkg.needs_gil"]["gil"] == "on"
+    packages = {p["name"]: p for p in data["packages"]}
+    assert packages["gilpkg"]["freethreading"] == "turns the GIL back on (gilpkg.needs_gil)"
+    assert packages["nogil"]["freethreading"] == "keeps the GIL off"
+    assert data["summary"][1] == ("1 of 3 packages keep the GIL off; 2 cannot: gilpkg (turns the GIL back on "
+                                  "(gilpkg.needs_gil)), needsgil (turns the GIL back on)")
+    # Asked for by name, a package brings its extension modules: the submodule fails the gate.
+    gate = subprocess.run([sys.executable, "-m", "pybuild12", "compat", "--venv", str(venv), "-m", "gilpkg",
+                           "--require", "freethreading"], env=git_build["env"], capture_output=True, text=True,
+                          timeout=600)
+    assert gate.returncode == 7, gate.stdout + gate.stderr
+    assert "gilpkg (turns the GIL back on (gilpkg.needs_gil))" in " ".join(gate.stdout.split())
