@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ class Store:
     def __init__(self, directory: Path, driver: str) -> None:
         self.directory = directory
         self.driver = driver
-        self.options = ["--root", str(directory / "root"), "--runroot", str(directory / "run"),
+        # The run root must be a short path (podman takes at most 50 characters there).
+        self.runroot = Path(tempfile.mkdtemp(prefix="pb12-"))
+        self.options = ["--root", str(directory / "root"), "--runroot", str(self.runroot),
                         "--storage-driver", driver]
 
     def podman(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -66,18 +69,20 @@ class Store:
         finally:
             self.buildah("rm", container)
 
-    def can_run(self, image: str) -> bool:
+    def why_not_run(self, image: str) -> str:
+        """Why a container of `image` cannot run a command here ("" when it can)."""
         made = self.buildah("from", image)
         if made.returncode != 0:
-            return False
+            return f"buildah from: {made.stderr.strip()}"
         container = made.stdout.strip().splitlines()[-1]
         ran = self.buildah("run", "--isolation", "chroot", container, "--", "true")
         self.buildah("rm", container)
-        return ran.returncode == 0
+        return f"buildah run: {ran.stderr.strip()}" if ran.returncode else ""
 
     def remove(self) -> None:
         self.podman("system", "reset", "--force")
         shutil.rmtree(self.directory, ignore_errors=True)
+        shutil.rmtree(self.runroot, ignore_errors=True)
 
 
 def apt_archive_uri() -> str:
@@ -135,13 +140,17 @@ def store(tmp_path_factory) -> Store:
     for image, proc in making.items():
         _, err = proc.communicate(timeout=1800)
         assert proc.returncode == 0, f"mmdebstrap for {image}: {err[-2000:]}"
+    tried = []
     for driver in ("overlay", "vfs"):
         made = Store(work / driver, driver)
-        if made.podman("import", str(tars[BASE]), BASE).returncode == 0 and made.can_run(BASE):
+        imported = made.podman("import", str(tars[BASE]), BASE)
+        problem = imported.stderr.strip() if imported.returncode else made.why_not_run(BASE)
+        if not problem:
             break
+        tried.append(f"{driver}: {problem[-1500:]}")
         made.remove()
     else:
-        pytest.fail("podman can run a container with neither overlay nor vfs storage here")
+        pytest.fail("podman can run a container with neither overlay nor vfs storage here:\n" + "\n".join(tried))
     imported = made.podman("import", str(tars[BUILDER]), BUILDER)
     assert imported.returncode == 0, imported.stderr
     for tar in tars.values():
