@@ -28,7 +28,8 @@ from rich.table import Table
 
 from pybuild12 import (__version__, artifacts, buildinfo, devenv, locks, manifest, names, pins, preflight, profiles,
                        publish, recipes, registry, runner, variants)
-from pybuild12 import compat as compat_scan
+from pybuild12 import compat as compat_verdicts
+from pybuild12 import compatscan
 from pybuild12 import install as installer
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
@@ -682,7 +683,7 @@ def compat(
     evidence: bool = typer.Option(False, "--evidence", help="Also show what each package's wheel and metadata claim: a free-threaded ABI tag (cp313t), the Free Threading classifier (always in --json)."),
     refresh: bool = typer.Option(False, "--refresh", help="Probe every package again instead of answering from the kept results."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Packages probed at once [default: the CPU count]."),
-    timeout: float = typer.Option(compat_scan.TIMEOUT, "--timeout", min=1, help="Seconds a module's import may take before it counts as hung."),
+    timeout: float = typer.Option(compat_verdicts.TIMEOUT, "--timeout", min=1, help="Seconds a module's import may take before it counts as hung."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """Which of an environment's packages can run in sub-interpreters or without the GIL.
@@ -710,9 +711,9 @@ def compat(
     """
     if sum(x is not None for x in (name, python, venv)) > 1:
         raise typer.BadParameter("give one of NAME, --python PATH or --venv DIR")
-    if require is not None and require not in compat_scan.REQUIREMENTS:
-        raise typer.BadParameter(f"--require takes one of: {', '.join(compat_scan.REQUIREMENTS)}")
-    compat_scan.check_names(module)
+    if require is not None and require not in compat_verdicts.REQUIREMENTS:
+        raise typer.BadParameter(f"--require takes one of: {', '.join(compat_verdicts.REQUIREMENTS)}")
+    compat_verdicts.check_names(module)
     if python is not None:
         target = verifier.interpreter(python)
     elif venv is not None:
@@ -722,7 +723,7 @@ def compat(
     else:
         target = _build(name).python
     reporter = RichReporter(err)
-    outcome = compat_scan.scan(target, cache_dir=Paths.from_env().cache / "compat", modules=module, stdlib=stdlib,
+    outcome = compatscan.scan(target, cache_dir=Paths.from_env().cache / "compat", modules=module, stdlib=stdlib,
                                jobs=jobs, timeout=timeout, refresh=refresh,
                                on_result=lambda p, done, total: reporter.status(f"{done}/{total} {p.name}: {p.reason()}"))
     if require == "freethreading" and not outcome.free_threaded:
@@ -740,7 +741,7 @@ def compat(
         for p in outcome.packages:
             row = [p.name, p.version or p.origin, str(len(p.modules)), p.reason()]
             row += [p.reason("freethreading")] if outcome.free_threaded else []
-            row += list(compat_scan.evidence_words(p)) if evidence else []
+            row += list(compat_verdicts.evidence_words(p)) if evidence else []
             table.add_row(*map(escape, row))
         out.print(table)
         for line in outcome.summary():
@@ -792,7 +793,7 @@ def cache_clear() -> None:
     kept = sorted(paths.kept.iterdir()) if paths.kept.is_dir() else []
     for path in kept:
         shutil.rmtree(path)
-    verdicts = compat_scan.clear_cache(paths.cache / "compat")
+    verdicts = compatscan.clear_cache(paths.cache / "compat")
     err.print(f"removed {len(gone)} artifact(s), {len(gone_profiles)} PGO profile(s), {len(kept)} kept build(s) "
               f"and {verdicts} kept compat result(s)")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12 import compat
+from pybuild12 import compat, compatprobe, compatscan
 
 MODULES = {
     "purepkg": "VALUE = 1\n",
@@ -101,7 +101,7 @@ def venv(tmp_path_factory):
 def scanned(venv, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     start = time.monotonic()
-    result = compat.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
+    result = compatscan.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
     return result, time.monotonic() - start, cache
 
 
@@ -182,10 +182,10 @@ def test_evidence_is_what_the_wheel_and_the_metadata_claim(scanned):
 
 def test_a_second_scan_of_an_unchanged_venv_runs_no_child(scanned, venv, monkeypatch):
     first, _, cache = scanned
-    monkeypatch.setattr(compat, "_run_child", lambda python, args, timeout: pytest.fail(f"probed {args} again")
-                        if "hangpkg" not in args else compat._Child([], None, ""))
+    monkeypatch.setattr(compatprobe, "_run_child", lambda python, args, timeout: pytest.fail(f"probed {args} again")
+                        if "hangpkg" not in args else compatprobe._Child([], None, ""))
     start = time.monotonic()
-    again = compat.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
+    again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
     assert time.monotonic() - start < 1.0
     assert again.cached == 7  # all but the hang, which is asked again next time
     assert [p.reason() for p in again.packages] == [p.reason() for p in first.packages]
@@ -193,7 +193,7 @@ def test_a_second_scan_of_an_unchanged_venv_runs_no_child(scanned, venv, monkeyp
 
 def test_refresh_probes_again(scanned, venv):
     _, _, cache = scanned
-    again = compat.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg"], timeout=5, refresh=True)
+    again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg"], timeout=5, refresh=True)
     assert again.cached == 0 and packages(again)["purepkg"].verdict == "runs"
 
 
@@ -203,7 +203,7 @@ def test_a_new_version_of_a_package_is_probed_again(scanned, venv):
     info = site / "purepkg-1.0.dist-info"
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: purepkg\nVersion: 2.0\n")
     try:
-        again = compat.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg", "refusepkg"], timeout=5)
+        again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, modules=["purepkg", "refusepkg"], timeout=5)
     finally:
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: purepkg\nVersion: 1.0\n")
     assert again.cached == 1 and packages(again)["purepkg"].version == "2.0"
@@ -221,17 +221,17 @@ def test_an_edited_editable_install_is_probed_again(tmp_path):
     (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
     (info / "top_level.txt").write_text("editpkg\n")
     cache = tmp_path / "cache"
-    first = compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
+    first = compatscan.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
     assert packages(first)["editpkg"].verdict == "runs" and packages(first)["editpkg"].evidence["editable"]
-    assert compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10).cached == 1
+    assert compatscan.scan(venv / "bin" / "python", cache_dir=cache, timeout=10).cached == 1
     # The same name and version, new code: what the cache must not answer for.
     (source / "editpkg" / "__init__.py").write_text("import readline\n")
-    again = compat.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
+    again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, timeout=10)
     assert again.cached == 0 and packages(again)["editpkg"].verdict == "refuses"
 
 
 def test_312_refuses_more_of_the_standard_library(tmp_path):
-    scan = compat.scan(pyenv_python("3.12.1"), cache_dir=tmp_path, modules=["_decimal", "json"], timeout=30)
+    scan = compatscan.scan(pyenv_python("3.12.1"), cache_dir=tmp_path, modules=["_decimal", "json"], timeout=30)
     found = packages(scan)
     assert found["_decimal"].verdict == "refuses" and found["_decimal"].origin == "stdlib"
     assert found["json"].verdict == "runs"
