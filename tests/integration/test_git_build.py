@@ -200,7 +200,7 @@ def test_compat_names_the_package_that_turns_the_gil_back_on(git_build, tmp_path
     assert packages["gilpkg"]["freethreading"] == "turns the GIL back on (gilpkg.needs_gil)"
     assert packages["nogil"]["freethreading"] == "keeps the GIL off"
     assert data["summary"][1] == ("1 of 3 packages keep the GIL off; 2 cannot: gilpkg (turns the GIL back on "
-                                  "(gilpkg.needs_gil)), needsgil (turns the GIL back on)")
+                                  "(gilpkg.needs_gil)), needsgil (turns the GIL back on (needs_gil))")
     # Asked for by name, a package brings its extension modules: the submodule fails the gate.
     gate = subprocess.run([sys.executable, "-m", "pybuild12", "compat", "--venv", str(venv), "-m", "gilpkg",
                            "--require", "freethreading"], env=git_build["env"], capture_output=True, text=True,
