@@ -702,18 +702,24 @@ def compat(
       imports but fails in sub-interpreters
       crashes when used from two interpreters   e.g. an abort at exit
       runs only through its pure-Python fallback   its C part is refused and it silently
-                                     does without (msgpack: msgpack.fallback); fails
+                                     does without (simplejson without _speedups); fails
                                      --require subinterpreters unless --allow-fallback
       runs in own-GIL sub-interpreters
-    Results are kept per interpreter, distribution, version and files (an editable
-    install's sources by size and mtime): a second scan of an unchanged environment
-    takes well under a second; --refresh probes again, 'pybuild12 cache clear' forgets them.
+    Without NAME, --python or --venv: the active virtual environment ($VIRTUAL_ENV), else
+    the pinned build. Results are kept per interpreter, distribution, version and files
+    (an editable install's sources by size and mtime): a second scan of an unchanged
+    environment runs no child (about a second, most of it pybuild12's own start);
+    --refresh probes again, 'pybuild12 cache clear' forgets them.
     """
     if sum(x is not None for x in (name, python, venv)) > 1:
         raise typer.BadParameter("give one of NAME, --python PATH or --venv DIR")
     if require is not None and require not in compat_verdicts.REQUIREMENTS:
         raise typer.BadParameter(f"--require takes one of: {', '.join(compat_verdicts.REQUIREMENTS)}")
     compat_verdicts.check_names(module)
+    if allow_fallback and require != "subinterpreters":
+        raise typer.BadParameter("--allow-fallback goes with --require subinterpreters")
+    if name is None and python is None and venv is None and os.environ.get("VIRTUAL_ENV"):
+        venv = Path(os.environ["VIRTUAL_ENV"])  # the active venv, as pip and python would use
     if python is not None:
         target = verifier.interpreter(python)
     elif venv is not None:
@@ -747,8 +753,12 @@ def compat(
         for line in outcome.summary():
             out.print(escape(line))
         if outcome.cached:
-            err.print(f"{outcome.cached} of {len(outcome.packages)} results from the cache (--refresh probes again)")
-    if require is not None and outcome.failing(require, allow_fallback=allow_fallback):
+            err.print(f"{outcome.cached} of {len(outcome.packages)} result{'s' * (len(outcome.packages) != 1)} "
+                      "from the cache (--refresh probes again)")
+    short = outcome.failing(require, allow_fallback=allow_fallback) if require is not None else []
+    if short:
+        err.print(f"error: --require {require}: {len(short)} package{'s' * (len(short) != 1)} fall"
+                  f"{'s' * (len(short) == 1)} short: {escape(', '.join(p.name for p in short))}")
         raise typer.Exit(code=CheckError.exit_code)
 
 

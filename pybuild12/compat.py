@@ -10,6 +10,7 @@ compatprobe.py; what is probed and kept: compatscan.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
@@ -29,6 +30,7 @@ DISTRIBUTION, STDLIB, UNOWNED, MISSING = "distribution", "stdlib", "unowned", "m
 V_CRASH, V_HANG, V_BROKEN = "crashes", "hangs", "does not import"
 V_REFUSES, V_FAILS, V_TOGETHER = "refuses", "fails", "crashes together"
 V_FALLBACK, V_RUNS, V_MISSING = "fallback", "runs", "not installed"
+_REFUSED = re.compile(r"module ([\w.]+) does not support loading in subinterpreters")
 
 
 def check_names(names: Iterable[str]) -> None:
@@ -128,6 +130,12 @@ class Package:
     def reason(self, requirement: str = "subinterpreters") -> str:
         verdict, module = self._worst()
         named = f" ({module.name})" if module and module.name != self.name else ""
+        if verdict == V_REFUSES and module is not None:
+            # The module CPython refused may lie deeper than the one imported (numpy:
+            # numpy._core._multiarray_umath): its own message names it.
+            refused = _REFUSED.search(module.detail)
+            if refused and refused.group(1) not in (self.name, module.name):
+                named = f" ({refused.group(1)})"
         if verdict == V_MISSING:
             return "not installed"
         if requirement == "freethreading" and verdict not in (V_CRASH, V_HANG, V_BROKEN):

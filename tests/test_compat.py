@@ -118,7 +118,8 @@ def test_each_package_gets_its_worst_modules_verdict_and_the_scan_survives_a_cra
     found = packages(scan)
     assert set(found) == {*MODULES, *PACKAGES, "togetherpkg"}
     assert found["purepkg"].reason() == "runs in own-GIL sub-interpreters" and found["purepkg"].verdict == "runs"
-    assert found["refusepkg"].reason() == "refuses own-GIL sub-interpreters"
+    # The refused module is named from CPython's own message: readline, deeper than refusepkg.
+    assert found["refusepkg"].reason() == "refuses own-GIL sub-interpreters (readline)"
     assert "does not support loading in subinterpreters" in modules(scan)["refusepkg"].detail
     assert modules(scan)["refusepkg"].legacy == "ok"  # a shared GIL is fine
     assert found["failpkg"].reason() == "imports but fails in sub-interpreters"
@@ -162,7 +163,7 @@ def test_summary_names_the_packages_that_cannot_and_those_on_a_fallback(scanned)
     assert scan.summary() == [
         "1 of 8 packages can run in own-GIL sub-interpreters; 6 cannot: crashpkg (crashes on import), "
         "failpkg (imports but fails in sub-interpreters), hangpkg (hangs on import), "
-        "refusepkg (refuses own-GIL sub-interpreters), "
+        "refusepkg (refuses own-GIL sub-interpreters (readline)), "
         "subpkg (refuses own-GIL sub-interpreters (subpkg.readline)), "
         "togetherpkg (crashes when used from two interpreters); "
         "1 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline)"]
@@ -248,7 +249,7 @@ def test_cli_json_and_the_gate(venv):
     assert out.returncode == 7, out.stderr
     data = json.loads(out.stdout)
     assert [p["reason"] for p in data["packages"]] == ["runs in own-GIL sub-interpreters",
-                                                       "refuses own-GIL sub-interpreters"]
+                                                       "refuses own-GIL sub-interpreters (readline)"]
     assert data["summary"][0].startswith("1 of 2 packages can run in own-GIL sub-interpreters; 1 cannot: refusepkg")
     assert data["packages"][0]["evidence"] == {"wheel_tags": [], "free_threaded_wheel": None,
                                                "free_threading_classifiers": [], "editable": False}
@@ -260,9 +261,19 @@ def test_cli_json_and_the_gate(venv):
 def test_the_gate_fails_on_a_fallback_unless_allowed(venv):
     gate = cli("--venv", str(venv), "-m", "fallbackpkg", "--require", "subinterpreters")
     assert gate.returncode == 7, gate.stdout + gate.stderr
+    assert "error: --require subinterpreters: 1 package falls short: fallbackpkg" in gate.stderr
     assert "only through a pure-Python fallback: fallbackpkg" in " ".join(gate.stdout.split())
     allowed = cli("--venv", str(venv), "-m", "fallbackpkg", "--require", "subinterpreters", "--allow-fallback")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_the_active_venv_is_scanned_and_allow_fallback_needs_the_gate(venv, tmp_path):
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "PYBUILD12_HOME": str(tmp_path)}
+    out = cli("-m", "purepkg", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["python"]["prefix"] == str(venv)
+    lone = cli("--venv", str(venv), "-m", "purepkg", "--allow-fallback")
+    assert lone.returncode == 2 and "--allow-fallback goes with --require subinterpreters" in lone.stderr
 
 
 def test_evidence_columns_in_the_table(venv):

@@ -73,6 +73,8 @@ def test_each_real_package_gets_the_verdict_its_imports_earn(scanned_venv):
     found, mods = packages(first), modules(first)
     assert found["six"]["reason"] == "runs in own-GIL sub-interpreters" and found["six"]["version"] == "1.17.0"
     assert found["numpy"]["verdict"] == "refuses" and found["numpy"]["module"] == "numpy"
+    # The top level imports numpy._core._multiarray_umath, which is what CPython refuses.
+    assert found["numpy"]["reason"] == "refuses own-GIL sub-interpreters (numpy._core._multiarray_umath)"
     assert "does not support loading in subinterpreters" in mods["numpy"]["detail"]
     # lxml: the top level runs there, its C modules do not; the verdict names one.
     assert mods["lxml"]["own_gil"] == "ok" and mods["lxml.etree"]["own_gil"] == "refuses"
@@ -115,7 +117,7 @@ def test_a_segfault_and_a_hang_are_reported_and_the_scan_completes(scanned_venv)
     summary = json.loads(first.stdout)["summary"][0]
     assert summary.startswith("2 of 8 packages can run in own-GIL sub-interpreters; 5 cannot: hangs (hangs on import), "
                               "lxml (refuses own-GIL sub-interpreters (lxml."), summary
-    assert "numpy (refuses own-GIL sub-interpreters), segfaults (crashes on import); " in summary
+    assert "numpy (refuses own-GIL sub-interpreters (numpy._core._multiarray_umath)), segfaults (crashes on import); " in summary
     assert summary.endswith("1 only through a pure-Python fallback: simplejson (C part refused: simplejson._speedups)")
 
 
