@@ -134,10 +134,14 @@ def disagreements(result: dict, index: str) -> list[str]:
 
 def report(label: str, result: dict) -> list[str]:
     counts = ", ".join(f"{n} {v}" for v, n in sorted(verdict_counts(result["data"]).items()))
-    return [f"{label} ({result['data']['python']['version']}): {result['packages']} packages "
-            f"(left out, no wheel: {', '.join(result['left_out']) or 'none'}); cold scan {result['cold']:.1f} s, "
-            f"cached {result['cached']:.1f} s ({result['cached_packages']} of {result['packages']} from the cache); "
-            f"verdicts: {counts}"]
+    lines = [f"{label} ({result['data']['python']['version']}): {result['packages']} packages "
+             f"(left out, no wheel: {', '.join(result['left_out']) or 'none'}); cold scan {result['cold']:.1f} s, "
+             f"cached {result['cached']:.1f} s ({result['cached_packages']} of {result['packages']} from the cache); "
+             f"verdicts: {counts}"]
+    for verdict in sorted({p["verdict"] for p in result["data"]["packages"]} - {"runs"}):
+        named = [f"{p['name']} {p['version']}" for p in result["data"]["packages"] if p["verdict"] == verdict]
+        lines.append(f"  - {verdict}: {', '.join(named)}")
+    return lines
 
 
 def main() -> None:
