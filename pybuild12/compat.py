@@ -147,8 +147,8 @@ class Package:
             also = [name for m in self.modules for name in m.fallback]
             return "crashes when used from two interpreters" + (
                 f" (and its C part is refused there: {', '.join(also)})" if also else "")
-        if verdict == V_FALLBACK and module is not None:
-            return f"runs only through its pure-Python fallback (C part refused: {', '.join(module.fallback)})"
+        if verdict == V_FALLBACK:
+            return f"runs only through its pure-Python fallback (C part refused: {', '.join(self.refused_parts)})"
         return {
             V_CRASH: "crashes on import" if module and module.main == CRASH else "crashes in sub-interpreters",
             V_HANG: "hangs on import" if module and module.main == HANG else "hangs in sub-interpreters",
@@ -158,6 +158,12 @@ class Package:
             V_TOGETHER: "crashes when used from two interpreters",
             V_RUNS: "runs in own-GIL sub-interpreters",
         }[verdict] + named
+
+    @property
+    def refused_parts(self) -> tuple[str, ...]:
+        """The extension modules a fallback verdict rests on (those its module went without)."""
+        module = self._worst()[1]
+        return module.fallback if module is not None else ()
 
     def meets(self, requirement: str, *, allow_fallback: bool = False) -> bool:
         verdict = self.verdict
@@ -201,7 +207,8 @@ class Scan:
             line += f"; {len(cannot)} cannot: " + ", ".join(f"{p.name} ({p.reason()})" for p in _by_name(cannot))
         if fallback:
             line += (f"; {len(fallback)} only through a pure-Python fallback: "
-                     + ", ".join(f"{p.name} ({p.reason().split('(', 1)[1]}" for p in _by_name(fallback)))
+                     + ", ".join(f"{p.name} (C part refused: {', '.join(p.refused_parts)})"
+                                 for p in _by_name(fallback)))
         lines = [line]
         if self.free_threaded:
             failing = self.failing("freethreading")

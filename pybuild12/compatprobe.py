@@ -168,5 +168,4 @@ def probe_together(python: Path, names: Sequence[str], timeout: float) -> tuple[
     child = _run_child(python, ["--together", *names], timeout)
     if child.returncode == 0 and any(line.get("together") == "ok" for line in child.lines):
         return OK, ""
-    status, detail = _death(child, timeout)
-    return status, detail
+    return _death(child, timeout)

@@ -108,10 +108,9 @@ def targets(listing: dict[str, Any], wanted: Sequence[str], stdlib: Iterable[str
     result = []
     for name in sorted(chosen, key=str.lower):
         d = dists[name]
-        entry = set(entry_points(d))
+        # A module asked for by name is an entry point, whatever the distribution's top level is.
+        entry = set(wanted) if wanted else set(entry_points(d))
         kinds = {m: (ENTRY if m in entry else EXTENSION) for m in chosen[name]}
-        if wanted:  # asked for by name: an entry point, whatever the distribution's top level is
-            kinds = {m: (ENTRY if m in wanted else EXTENSION) for m in chosen[name]}
         if chosen[name]:
             result.append(_Target(name, d["version"], DISTRIBUTION, tuple(chosen[name]), kinds,
                                   d.get("fingerprint", ""), d.get("evidence", {})))
