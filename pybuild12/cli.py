@@ -776,8 +776,10 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("list")
 @interruptible
 def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Show the cached artifacts: build name, version, size, age, key."""
-    items = list(artifacts.Cache(Paths.from_env().artifacts))
+    """Show the cached artifacts: build name, version, size, age, key (and how many
+    `compat` results are kept)."""
+    paths = Paths.from_env()
+    items = list(artifacts.Cache(paths.artifacts))
     if as_json:
         out.print_json(json.dumps([{"key": a.key, "name": a.meta.get("name"), "version": a.meta.get("version"),
                                     "size": a.size, "created": a.meta.get("created"), "path": str(a.path)}
@@ -790,6 +792,9 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
         age = duration(max(0.0, time.time() - a.meta.get("created", time.time())))
         table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age, a.key[:16])
     out.print(table if items else "the artifact cache is empty")
+    verdicts = compatscan.kept_results(paths.cache / "compat")
+    if verdicts:
+        err.print(f"and {verdicts} kept compat result(s) ('pybuild12 compat --refresh' probes again)")
 
 
 @cache_app.command("clear")

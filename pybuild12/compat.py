@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from pybuild12.errors import UsageError
 
 TIMEOUT = 60.0  # seconds one module's probe may take
-FORMAT = 2  # of the cached results; a change of the probe's meaning bumps it
+FORMAT = 3  # of the cached results; a change of the probe's meaning bumps it
 OK, REFUSES, FAILS = "ok", "refuses", "fails"
 CRASH, HANG, BROKEN = "crash", "hang", "broken"
 REQUIREMENTS = ("subinterpreters", "freethreading")
@@ -53,6 +53,7 @@ class Module:
     detail: str
     kind: str = ENTRY
     fallback: tuple[str, ...] = ()  # extension modules the main import loaded and the own-GIL one went without
+    stdlib: tuple[str, ...] = ()  # the standard library's compiled modules the main import loaded
 
     @property
     def subinterpreters(self) -> bool:
@@ -89,6 +90,11 @@ class Package:
     together: str | None = None  # ok, crash, hang; None: not run
     together_detail: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The standard library's compiled modules that crash two interpreters on their own, when
+    # the crash together happens through them; together_own: whether the package still
+    # crashes with those imported by the main interpreter first (None: not asked).
+    together_stdlib: tuple[str, ...] = ()
+    together_own: bool | None = None
 
     def _worst(self) -> tuple[str, Module | None]:
         if self.origin == MISSING:
@@ -144,9 +150,15 @@ class Package:
                 return "turns the GIL back on" + (f" ({on.name})" if on.name != self.name else "")
             return "keeps the GIL off"
         if verdict == V_TOGETHER:
+            notes = []
+            if self.together_stdlib:
+                notes.append(("by itself and " if self.together_own else "")
+                             + f"through the standard library's {', '.join(self.together_stdlib)}"
+                             + ("" if self.together_own else " only"))
             also = [name for m in self.modules for name in m.fallback]
-            return "crashes when used from two interpreters" + (
-                f" (and its C part is refused there: {', '.join(also)})" if also else "")
+            if also:
+                notes.append(f"{'its' if not notes else 'and its'} C part is refused there: {', '.join(also)}")
+            return "crashes when used from two interpreters" + (f" ({'; '.join(notes)})" if notes else "")
         if verdict == V_FALLBACK:
             return f"runs only through its pure-Python fallback (C part refused: {', '.join(self.refused_parts)})"
         return {
@@ -176,7 +188,9 @@ class Package:
         return {"name": self.name, "version": self.version, "origin": self.origin, "verdict": self.verdict,
                 "reason": self.reason(), "module": self.culprit,
                 "freethreading": self.reason("freethreading") if free_threaded else None,
-                "together": self.together, "together_detail": self.together_detail, "evidence": self.evidence,
+                "together": self.together, "together_detail": self.together_detail,
+                "together_stdlib": list(self.together_stdlib), "together_own": self.together_own,
+                "evidence": self.evidence,
                 "modules": [m.name for m in self.modules]}
 
 
@@ -210,6 +224,14 @@ class Scan:
                      + ", ".join(f"{p.name} (C part refused: {', '.join(p.refused_parts)})"
                                  for p in _by_name(fallback)))
         lines = [line]
+        through = {}  # the standard library's culprit: the packages that crash together only through it
+        for p in _by_name(self.packages):
+            if p.verdict == V_TOGETHER and p.together_stdlib and not p.together_own:
+                through.setdefault(", ".join(p.together_stdlib), []).append(p.name)
+        for culprit, names in through.items():
+            lines.append(f"Python {self.python.get('version', '')}'s {culprit} crashes the process when a "
+                         f"sub-interpreter imports it before the main interpreter does; importing it in the main "
+                         f"interpreter first avoids the crash of {', '.join(names)}")
         if self.free_threaded:
             failing = self.failing("freethreading")
             text = f"{total - len(failing)} of {total} package{'s' * (total != 1)} keep{'s' * (total == 1)} the GIL off"

@@ -160,12 +160,27 @@ def _module(found: dict[str, Any], name: str, dist: str | None, version: str | N
     missing = set((found.get("own_gil") or {}).get("missing", []))
     fallback = tuple(m for m in found.get("loaded", []) if m in missing) if own == OK else ()
     return Module(name, dist, version, main, own, legacy, None if not gil else ("on" if gil["enabled"] else "off"),
-                  detail, (kinds or {}).get(name, ENTRY), fallback)
+                  detail, (kinds or {}).get(name, ENTRY), fallback, tuple(found.get("stdlib", ())))
 
 
-def probe_together(python: Path, names: Sequence[str], timeout: float) -> tuple[str, str]:
-    """(ok, crash or hang; what happened) for `names` used from two interpreters at once."""
-    child = _run_child(python, ["--together", *names], timeout)
+def probe_together(python: Path, names: Sequence[str], timeout: float, first: Sequence[str] = ()) -> tuple[str, str]:
+    """(ok, crash or hang; what happened) for `names` used from two interpreters at once;
+    `first`: modules the main interpreter imports before the sub-interpreter exists."""
+    child = _run_child(python, ["--together", *names, *(["--main-first", *first] if first else [])], timeout)
     if child.returncode == 0 and any(line.get("together") == "ok" for line in child.lines):
         return OK, ""
     return _death(child, timeout)
+
+
+def stdlib_culprits(python: Path, candidates: Sequence[str], timeout: float,
+                    known: dict[str, bool]) -> tuple[str, ...]:
+    """Which of the standard library's compiled modules `candidates` crash (or hang) the
+    process on their own when a sub-interpreter imports them before the main interpreter
+    (CPython 3.13's _datetime does); all of them if only their combination does, none if
+    they are harmless together. `known`: this interpreter's answers so far (module: crashes)."""
+    if not candidates or probe_together(python, candidates, timeout)[0] == OK:
+        return ()
+    for name in candidates:
+        if name not in known:
+            known[name] = probe_together(python, [name], timeout)[0] != OK
+    return tuple(n for n in candidates if known[n]) or tuple(candidates)

@@ -39,8 +39,9 @@ def _cache_file(cache_dir: Path, *key: Any) -> Path:
 def _load(path: Path) -> Package | None:
     try:
         data = json.loads(path.read_text("utf-8"))
-        modules = tuple(Module(**dict(m, fallback=tuple(m["fallback"]))) for m in data.pop("modules"))
-        return Package(**data, modules=modules)
+        modules = tuple(Module(**dict(m, fallback=tuple(m["fallback"]), stdlib=tuple(m["stdlib"])))
+                        for m in data.pop("modules"))
+        return Package(**dict(data, together_stdlib=tuple(data["together_stdlib"])), modules=modules)
     except (OSError, ValueError, TypeError, KeyError):
         return None
 
@@ -121,7 +122,7 @@ def targets(listing: dict[str, Any], wanted: Sequence[str], stdlib: Iterable[str
     return result
 
 
-def _probe_target(python: Path, target: _Target, timeout: float) -> Package:
+def _probe_target(python: Path, target: _Target, timeout: float, known: dict[str, bool]) -> Package:
     if target.origin == MISSING:
         return Package(target.name, None, MISSING, (Module(target.name, None, None, BROKEN, BROKEN, BROKEN, None,
                                                            "no such module in this environment"),))
@@ -132,6 +133,14 @@ def _probe_target(python: Path, target: _Target, timeout: float) -> Package:
         usable = [m.name for m in modules if m.main == OK]
         status, detail = compatprobe.probe_together(python, usable, timeout)
         package = replace(package, together=status, together_detail=detail)
+        if status != OK:
+            # Through the standard library? (3.13's _datetime crashes when a sub-interpreter
+            # imports it first.) Then: does the package still crash once the main one has?
+            loaded = sorted({s for m in modules for s in m.stdlib})
+            culprits = compatprobe.stdlib_culprits(python, loaded, timeout, known)
+            if culprits:
+                again, _ = compatprobe.probe_together(python, usable, timeout, first=culprits)
+                package = replace(package, together_stdlib=culprits, together_own=again != OK)
     return package
 
 
@@ -172,9 +181,10 @@ def scan(python: Path, *, cache_dir: Path, modules: Sequence[str] = (), stdlib: 
             cached += 1
     missing = [i for i in range(len(todo)) if i not in results]
     done = len(results)
+    known: dict[str, bool] = {}  # the standard library's modules that crash two interpreters alone
 
     def run(index: int) -> Package:
-        return _probe_target(python, todo[index], timeout)
+        return _probe_target(python, todo[index], timeout, known)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
         for index, package in zip(missing, pool.map(run, missing)):
@@ -187,6 +197,10 @@ def scan(python: Path, *, cache_dir: Path, modules: Sequence[str] = (), stdlib: 
             if on_result:
                 on_result(package, done, len(todo))
     return Scan(listing["python"], tuple(results[i] for i in range(len(todo))), cached)
+
+
+def kept_results(cache_dir: Path) -> int:
+    return sum(1 for _ in cache_dir.glob("*.json")) if cache_dir.is_dir() else 0
 
 
 def clear_cache(cache_dir: Path) -> int:

@@ -28,6 +28,9 @@ MODULES = {
                 "if cur != main:\n    raise RuntimeError('refusing to run outside the main interpreter')\n"),
     "crashpkg": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
     "hangpkg": "import time\ntime.sleep(600)\n",
+    # 3.13's _datetime crashes the process when a sub-interpreter imports it before the main
+    # interpreter does: a package that imports datetime crashes together through it.
+    "datetimepkg": "import datetime\n",
 }
 # Packages of their own directory, with a copy of an extension module (name: source of __init__).
 PACKAGES = {
@@ -94,6 +97,7 @@ def venv(tmp_path_factory):
     add_distribution(site, "togetherpkg", "1.0", {"togetherpkg.py": TOGETHER},
                      extra="Classifier: Programming Language :: Python :: Free Threading :: 2 - Beta\n",
                      wheel="Tag: py3-none-any\n")
+    add_distribution(site, "bothpkg", "1.0", {"bothpkg.py": "import datetime\n" + TOGETHER})
     return directory
 
 
@@ -116,7 +120,7 @@ def modules(scan: compat.Scan) -> dict[str, compat.Module]:
 def test_each_package_gets_its_worst_modules_verdict_and_the_scan_survives_a_crash_and_a_hang(scanned):
     scan, took, _ = scanned
     found = packages(scan)
-    assert set(found) == {*MODULES, *PACKAGES, "togetherpkg"}
+    assert set(found) == {*MODULES, *PACKAGES, "togetherpkg", "bothpkg"}
     assert found["purepkg"].reason() == "runs in own-GIL sub-interpreters" and found["purepkg"].verdict == "runs"
     # The refused module is named from CPython's own message: readline, deeper than refusepkg.
     assert found["refusepkg"].reason() == "refuses own-GIL sub-interpreters (readline)"
@@ -156,17 +160,49 @@ def test_a_crash_when_used_from_two_interpreters_is_reported(scanned):
     assert modules(scan)["togetherpkg"].own_gil == "ok"
     assert together.together == "crash" and "SIGABRT" in together.together_detail
     assert together.reason() == "crashes when used from two interpreters"
+    assert together.together_stdlib == () and together.together_own is None
+
+
+def test_a_crash_together_through_the_standard_library_names_it(scanned, venv):
+    """3.13's _datetime: the crash is the standard library's, and goes away when the main
+    interpreter imports it first; a package that crashes by itself too is told apart."""
+    scan, _, _ = scanned
+    found = packages(scan)
+    assert modules(scan)["datetimepkg"].stdlib == ("_datetime",)
+    assert found["datetimepkg"].together == "crash" and found["datetimepkg"].together_stdlib == ("_datetime",)
+    assert found["datetimepkg"].together_own is False
+    assert found["datetimepkg"].reason() == ("crashes when used from two interpreters "
+                                             "(through the standard library's _datetime only)")
+    assert found["bothpkg"].together_stdlib == ("_datetime",) and found["bothpkg"].together_own is True
+    assert found["bothpkg"].reason() == ("crashes when used from two interpreters "
+                                         "(by itself and through the standard library's _datetime)")
+    assert scan.summary()[1] == ("Python 3.13.0's _datetime crashes the process when a sub-interpreter imports it "
+                                 "before the main interpreter does; importing it in the main interpreter first "
+                                 "avoids the crash of datetimepkg")
+    # Ground truth, apart from the probe: the same imports, in this order, in the venv's python.
+    python = str(venv / "bin" / "python")
+    both = ("import _interpreters, sys\n{first}i = _interpreters.create(_interpreters.new_config('isolated'))\n"
+            "_interpreters.exec(i, 'import datetimepkg')\nimport datetimepkg\n_interpreters.destroy(i)\n")
+    sub_first = subprocess.run([python, "-c", both.format(first="")], capture_output=True, timeout=60)
+    main_first = subprocess.run([python, "-c", both.format(first="import _datetime\n")], capture_output=True,
+                                timeout=60)
+    assert sub_first.returncode < 0 and main_first.returncode == 0, (sub_first, main_first)
 
 
 def test_summary_names_the_packages_that_cannot_and_those_on_a_fallback(scanned):
     scan, _, _ = scanned
     assert scan.summary() == [
-        "1 of 8 packages can run in own-GIL sub-interpreters; 6 cannot: crashpkg (crashes on import), "
+        "1 of 10 packages can run in own-GIL sub-interpreters; 8 cannot: "
+        "bothpkg (crashes when used from two interpreters (by itself and through the standard library's _datetime)), "
+        "crashpkg (crashes on import), "
+        "datetimepkg (crashes when used from two interpreters (through the standard library's _datetime only)), "
         "failpkg (imports but fails in sub-interpreters), hangpkg (hangs on import), "
         "refusepkg (refuses own-GIL sub-interpreters (readline)), "
         "subpkg (refuses own-GIL sub-interpreters (subpkg.readline)), "
         "togetherpkg (crashes when used from two interpreters); "
-        "1 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline)"]
+        "1 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline)",
+        "Python 3.13.0's _datetime crashes the process when a sub-interpreter imports it before the main interpreter "
+        "does; importing it in the main interpreter first avoids the crash of datetimepkg"]
     assert not scan.free_threaded and scan.modules[0].gil is None
 
 
@@ -188,7 +224,7 @@ def test_a_second_scan_of_an_unchanged_venv_runs_no_child(scanned, venv, monkeyp
     start = time.monotonic()
     again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
     assert time.monotonic() - start < 1.0
-    assert again.cached == 7  # all but the hang, which is asked again next time
+    assert again.cached == 9  # all but the hang, which is asked again next time
     assert [p.reason() for p in again.packages] == [p.reason() for p in first.packages]
 
 
@@ -322,6 +358,9 @@ def test_cache_clear_forgets_the_verdicts(venv, tmp_path):
     env = {**os.environ, "PYBUILD12_HOME": str(tmp_path)}
     assert cli("--venv", str(venv), "-m", "purepkg", env=env).returncode == 0
     assert list((tmp_path / "cache" / "compat").glob("*.json"))
+    listed = subprocess.run([sys.executable, "-m", "pybuild12", "cache", "list"], capture_output=True, text=True,
+                            env=env)
+    assert listed.returncode == 0 and "and 1 kept compat result(s)" in listed.stderr, listed.stderr
     cleared = subprocess.run([sys.executable, "-m", "pybuild12", "cache", "clear"], capture_output=True, text=True,
                              env=env)
     assert cleared.returncode == 0 and "1 kept compat result(s)" in cleared.stderr

@@ -14,7 +14,7 @@ Usage:
 step found, as soon as it is over, and {"done": MODULE}:
   main      import it in the main interpreter (the baseline), noting which extension
             modules outside the standard library the import loaded (or found loaded
-            under its own package);
+            under its own package), and which of the standard library's it loaded;
   gil       on a free-threaded build, whether the GIL was off before the import and is
             on after it (an extension without Py_mod_gil turns it back on, PEP 703);
   own_gil   import it in a sub-interpreter with its own GIL (PEP 684: the 'isolated'
@@ -32,6 +32,9 @@ after a module that turned the GIL on (the next readings would not be their own)
 interpreter while that one lives, destroys the sub-interpreter and exits: an extension
 whose state the two interpreters share crashes or aborts here (an exit status, not a
 line of JSON). It prints {"together": "ok"} just before the interpreter finalizes.
+`--together MODULE... --main-first FIRST...` imports FIRST in the main interpreter
+before anything else (CPython 3.13's _datetime crashes only when a sub-interpreter
+imports it first).
 """
 
 import hashlib
@@ -94,6 +97,17 @@ def is_outside_stdlib_extension(module):
     return site in origin or not origin.startswith(STDLIB_DIRS)
 
 
+def is_stdlib_extension(module):
+    """A module of the standard library's that is compiled: built in, or a file of its own."""
+    spec = getattr(module, "__spec__", None)
+    if spec is None:
+        return False
+    if spec.origin == "built-in":
+        return True
+    return isinstance(getattr(spec, "loader", None), importlib.machinery.ExtensionFileLoader) \
+        and not is_outside_stdlib_extension(module)
+
+
 # Runs inside the sub-interpreter: the outcome travels back through a pipe, which
 # works the same with every version's low-level API.
 INSIDE = r"""
@@ -154,9 +168,12 @@ def probe(module, free_threaded):
     # The extension modules this import loaded, or found loaded under its own package (an
     # earlier module of the same child may have loaded them first).
     top = module.split(".")[0]
+    # Not the aliases a package makes of another's modules (requests.packages.chardet.md).
     loaded = sorted(m for m, mod in list(sys.modules.items())
-                    if (m not in before or m == top or m.startswith(top + ".")) and is_outside_stdlib_extension(mod))
-    found = {"module": module, "main": main, "loaded": loaded}
+                    if (m not in before or m == top or m.startswith(top + ".")) and is_outside_stdlib_extension(mod)
+                    and getattr(mod, "__name__", m) == m)
+    stdlib = sorted(m for m, mod in list(sys.modules.items()) if m not in before and is_stdlib_extension(mod))
+    found = {"module": module, "main": main, "loaded": loaded, "stdlib": stdlib}
     if free_threaded:
         found["gil"] = {"before": gil_before, "enabled": gil_enabled()}
     say(found)
@@ -180,8 +197,11 @@ def probe_all(modules):
             return
 
 
-def together(modules):
-    """Use the modules from an own-GIL sub-interpreter and the main one at once, then end both."""
+def together(modules, first=()):
+    """Use the modules from an own-GIL sub-interpreter and the main one at once, then end
+    both; `first`: modules the main interpreter imports before the sub-interpreter exists."""
+    for module in first:
+        importlib.import_module(module)
     mod, name = low_level()
     interp = create(mod, name, True)
     code = "".join("try:\n    import %s\nexcept BaseException:\n    pass\n" % m for m in modules)
@@ -355,7 +375,11 @@ def main():
     info = {"version": sys.version.split()[0], "executable": sys.executable, "prefix": sys.prefix,
             "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED"))}
     command, names = (args[0], args[1:]) if args else ("", [])
-    if not all(valid(n) for n in names):
+    first = []
+    if command == "--together" and "--main-first" in names:
+        at = names.index("--main-first")
+        names, first = names[:at], names[at + 1:]
+    if not all(valid(n) for n in names + first):
         sys.exit("not a module name: %r" % next(n for n in names if not valid(n)))
     if command == "--list" and not names:
         print(json.dumps({"python": info, "distributions": list_distributions()}))
@@ -366,9 +390,9 @@ def main():
     elif command == "--probe" and names:
         probe_all(names)
     elif command == "--together" and names:
-        together(names)
+        together(names, first)
     else:
-        sys.exit("usage: compat_probe.py --list | --stdlib | --find MODULE... | --probe MODULE... | --together MODULE...")
+        sys.exit("usage: compat_probe.py --list | --stdlib | --find MODULE... | --probe MODULE... | --together MODULE... [--main-first MODULE...]")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ Picked because they differ (seen on 3.13): six, pure Python; numpy, refusing own
 sub-interpreters at its top level; lxml, whose top level imports there while its C
 modules (lxml.etree) refuse; simplejson, which imports there only because it falls back
 to pure Python when its C part is refused; msgpack, which also falls back, and aborts
-the process at exit once it was used from a sub-interpreter and the main interpreter.
+the process at exit once it was used from a sub-interpreter and the main interpreter:
+through the standard library's _datetime, which 3.13 cannot have imported by a
+sub-interpreter before the main interpreter.
 Two C extensions that the test builds against the real build's headers stand in for a
 broken package: one crashes the process in its init function, one never returns from it.
 The package index is whatever pip is configured with on the machine.
@@ -82,8 +84,9 @@ def test_each_real_package_gets_the_verdict_its_imports_earn(scanned_venv):
     assert found["simplejson"]["reason"] == ("runs only through its pure-Python fallback "
                                              "(C part refused: simplejson._speedups)")
     assert found["msgpack"]["verdict"] == "crashes together", found["msgpack"]
-    assert found["msgpack"]["reason"] == ("crashes when used from two interpreters "
-                                          "(and its C part is refused there: msgpack._cmsgpack)")
+    assert found["msgpack"]["reason"] == ("crashes when used from two interpreters (through the standard library's "
+                                          "_datetime only; and its C part is refused there: msgpack._cmsgpack)")
+    assert found["msgpack"]["together_stdlib"] == ["_datetime"] and found["msgpack"]["together_own"] is False
     assert "SIGABRT" in found["msgpack"]["together_detail"] or "SIGSEGV" in found["msgpack"]["together_detail"]
 
 
@@ -99,12 +102,16 @@ def test_the_verdicts_match_what_an_import_in_a_sub_interpreter_does(scanned_ven
     assert fallback.returncode == 0 and fallback.stdout == "", fallback.stdout + fallback.stderr
     packer = in_subinterpreter(venv, "import msgpack\nassert msgpack.Packer.__module__ == 'msgpack.fallback'")
     assert packer.stdout == "", packer.stdout
-    # Used from a sub-interpreter, then from the main one while it lives: the process dies at exit.
-    both = subprocess.run([str(venv / "bin" / "python"), "-c",
-                           "import _interpreters\ni = _interpreters.create(_interpreters.new_config('isolated'))\n"
-                           "_interpreters.exec(i, 'import msgpack')\nimport msgpack\n"], capture_output=True,
+    # Used from a sub-interpreter, then from the main one while it lives: the process dies at
+    # exit; not when the main interpreter imported _datetime first.
+    code = ("import _interpreters\n{first}i = _interpreters.create(_interpreters.new_config('isolated'))\n"
+            "_interpreters.exec(i, 'import msgpack')\nimport msgpack\n")
+    both = subprocess.run([str(venv / "bin" / "python"), "-c", code.format(first="")], capture_output=True,
                           text=True, timeout=120)
     assert both.returncode < 0, (both.returncode, both.stderr[-500:])
+    main_first = subprocess.run([str(venv / "bin" / "python"), "-c", code.format(first="import _datetime\n")],
+                                capture_output=True, text=True, timeout=120)
+    assert main_first.returncode == 0, main_first.stderr[-500:]
 
 
 def test_a_segfault_and_a_hang_are_reported_and_the_scan_completes(scanned_venv):

@@ -16,7 +16,8 @@ them); skipped without, failed without under CI.
 
 from __future__ import annotations
 
-import difflib
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -219,24 +220,39 @@ def images(context, store) -> tuple[str, str]:
     return built_twice(store, context, "plain")
 
 
+def saved_image(store: Store, image: str, out: Path) -> tuple[dict, list[dict[str, str]]]:
+    """The image's config and, layer by layer in order, each member's header and content digest."""
+    saved = store.podman("save", "--format", "docker-dir", "-o", str(out), image)
+    assert saved.returncode == 0, saved.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    config = json.loads((out / manifest["config"]["digest"].split(":")[-1]).read_text())
+    layers = []
+    for layer in manifest["layers"]:
+        members = {}
+        with tarfile.open(out / layer["digest"].split(":")[-1]) as tar:
+            for m in tar:
+                content = tar.extractfile(m).read() if m.isfile() else b""
+                members[m.name] = (f"{m.type!r} {m.mode:o} {m.uid}:{m.gid} {m.size} {m.mtime} {m.linkname} "
+                                   f"{m.pax_headers} {hashlib.sha256(content).hexdigest()[:16]}")
+        layers.append(members)
+    return config, layers
+
+
 def differences(store: Store, first: str, second: str, workdir: Path) -> str:
-    """Which layers, files and tar headers differ between two images (for the failure message)."""
-    listings = []
-    for n, image in enumerate((first, second)):
-        out = workdir / f"image{n}"
-        saved = store.podman("save", "--format", "docker-dir", "-o", str(out), image)
-        assert saved.returncode == 0, saved.stderr
-        lines = []
-        for layer in sorted(out.iterdir()):
-            if layer.stat().st_size > 1024 and tarfile.is_tarfile(layer):
-                with tarfile.open(layer) as tar:
-                    lines += [f"{m.name} {m.type!r} {m.mode:o} {m.uid}:{m.gid} {m.size} {m.mtime} {m.linkname} "
-                              f"{m.pax_headers}" for m in tar]
-        listings.append(lines)
-    (workdir / "listing0.txt").write_text("\n".join(listings[0]))
-    (workdir / "listing1.txt").write_text("\n".join(listings[1]))
-    diff = list(difflib.unified_diff(listings[0], listings[1], lineterm="", n=0))
-    return f"{len(diff)} lines of tar headers differ (listings in {workdir}):\n" + "\n".join(diff[:60])
+    """What differs between two images: the config's fields, then for each layer the
+    members whose header or content differ (for the failure message; saved under workdir)."""
+    (config0, layers0), (config1, layers1) = (saved_image(store, image, workdir / f"image{n}")
+                                              for n, image in enumerate((first, second)))
+    lines = [f"config {key}: {config0.get(key)!r} != {config1.get(key)!r}"
+             for key in sorted(set(config0) | set(config1)) if key != "rootfs" and config0.get(key) != config1.get(key)]
+    if len(layers0) != len(layers1):
+        lines.append(f"{len(layers0)} layers against {len(layers1)}")
+    for n, (one, other) in enumerate(zip(layers0, layers1)):
+        for name in sorted(set(one) | set(other)):
+            if one.get(name) != other.get(name):
+                lines.append(f"layer {n} {name}: {one.get(name)} != {other.get(name)}")
+    (workdir / "differences.txt").write_text("\n".join(lines))
+    return f"{len(lines)} differences (all in {workdir / 'differences.txt'}):\n" + "\n".join(lines[:60])
 
 
 def test_two_builds_give_the_same_image(store, images, tmp_path):
