@@ -26,7 +26,7 @@ ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYBUILD12_HOME=/opt/pybuild12
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends \
         build-essential pkg-config libssl-dev zlib1g-dev libbz2-dev libreadline-dev \
-        libsqlite3-dev libncurses-dev libffi-dev liblzma-dev uuid-dev libgdbm-dev \
+        libsqlite3-dev libncurses-dev libffi-dev liblzma-dev uuid-dev libgdbm-dev libgdbm-compat-dev \
         libexpat1-dev git ca-certificates xz-utils python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
 

@@ -29,6 +29,9 @@ RESOURCES = Path(__file__).resolve().parent / "resources"
 # the sources: part of the artifact and profile keys, so a build with other flags never
 # reuses an artifact or a profile made without them.
 BUILD_ENV = ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "CFLAGS_NODIST", "LDFLAGS_NODIST", "PKG_CONFIG_PATH")
+# And autoconf's cache variables (ac_cv_header_gdbm_h=no makes configure find no gdbm.h;
+# py_cv_module__dbm=n/a leaves a module out), which configure reads from the environment.
+CACHE_VARIABLE_PREFIXES = ("ac_cv_", "py_cv_")
 
 # GCC names the LTO sections of each object from a random seed unless it is given one,
 # and CPython's libpython.a keeps those sections (-ffat-lto-objects): without a seed two
@@ -96,8 +99,10 @@ def configure_env(args: Sequence[str], env: Mapping[str, str]) -> tuple[tuple[st
 
 
 def build_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The user's variables from BUILD_ENV that are set (for the keys)."""
-    return {name: env[name] for name in BUILD_ENV if env.get(name)}
+    """The user's variables from BUILD_ENV that are set, and configure's cache variables (for the keys)."""
+    found = {name: env[name] for name in BUILD_ENV if env.get(name)}
+    found.update(sorted((k, v) for k, v in env.items() if k.startswith(CACHE_VARIABLE_PREFIXES)))
+    return found
 
 
 def plan(

@@ -31,6 +31,7 @@ from pybuild12 import (__version__, artifacts, buildinfo, devenv, locks, manifes
 from pybuild12 import compat as compat_verdicts
 from pybuild12 import compatscan
 from pybuild12 import install as installer
+from pybuild12 import suite as suite_runner
 from pybuild12 import verify as verifier
 from pybuild12.console import RichReporter, duration
 from pybuild12.errors import (
@@ -291,7 +292,9 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
         builds.append({"name": b.name, "version": b.version, "variants": (b.receipt or {}).get("variants", []),
                        "prefix": str(b.prefix), "python": str(b.python),
                        "source": source.get("url"), "commit": source.get("commit"), "receipt": b.receipt is not None,
-                       "build": made.as_json() if made else None})
+                       "build": made.as_json() if made else None,
+                       # The modules CPython's build could not build, by kind; None: not recorded.
+                       "lacking": (b.receipt or {}).get("modules")})
     kept = sorted(p.name for p in paths.kept.iterdir()) if paths.kept.is_dir() else []
     if as_json:
         out.print_json(json.dumps({"recipes": available, "installed": builds,
@@ -310,6 +313,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
         out.print(table)
     else:
         out.print("no builds installed")
+    for b in builds:
+        lacking = [f"{m} ({kind.replace('_', ' ')})" for kind, names in (b["lacking"] or {}).items() for m in names]
+        if lacking:
+            err.print(f"{b['name']} lacks: {', '.join(lacking)}")
     for k in kept:
         err.print(f"kept after a failed verification: {k} at {paths.kept / k} (running its install again installs "
                   "it without compiling; 'pybuild12 cache clear' removes it)")
@@ -588,6 +595,10 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
     files: bool = typer.Option(False, "--files", help="Instead: check the build's files against the sha256 manifest written when it was installed, naming every file changed, missing or added."),
+    suite: bool = typer.Option(False, "--suite", help="Instead: run CPython's whole regression suite (python -m test) on the build, in parallel; about 11 minutes on 2 cores."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="With --suite: test files run at once [default: the CPU count]."),
+    test_timeout: float = typer.Option(suite_runner.TEST_TIMEOUT, "--test-timeout", min=1, help="With --suite: seconds one test file may take before it counts as failed (timed out)."),
+    suite_args: str = typer.Option("", "--suite-args", metavar="ARGS", help="With --suite: more arguments for python -m test, e.g. 'test_socket test_ssl' to run only those, '-x test_socket' to leave it out, '-u all' to enable every resource."),
 ) -> None:
     """Prove that sub-interpreters with their own GIL work in a build, and its variant.
 
@@ -605,9 +616,70 @@ def verify(
     With --files, instead: every file of the build against the sha256 manifest written
     when it was installed; lists each file changed, missing or added (a package
     pip-installed into the build shows as added). Exit 0 when all match, 7 otherwise.
+
+    With --suite, instead: CPython's whole regression suite, without the environment
+    variables that change what its tests see (each one named, with why). Each test file
+    is passed, failed, skipped (platform, missing module, resource not enabled, other)
+    or "environment": a failure known to come from the machine, not the build (VSOCK
+    tests where a vsock device has no listener). Exit 0 when no file failed, 7 otherwise.
     """
     with _errors_as_json(as_json):
+        if suite:
+            if files or full or workers:
+                raise UsageError("--suite runs CPython's whole test suite: give it without --files, --full or --workers")
+            _verify_suite(name, python, as_json, jobs, test_timeout, suite_args)
+            return
+        if jobs or suite_args or test_timeout != suite_runner.TEST_TIMEOUT:
+            raise UsageError("--jobs, --test-timeout and --suite-args go with --suite")
         _verify(name, python, full, as_json, workers, files)
+
+
+def _verify_suite(name: Optional[str], python: Optional[Path], as_json: bool, jobs: Optional[int], timeout: float,
+                  suite_args: str) -> None:
+    if name is not None and python is not None:
+        raise UsageError("give a build NAME or --python PATH, not both")
+    try:
+        args = shlex.split(suite_args)
+    except ValueError as exc:
+        raise UsageError(f"--suite-args: {exc}") from None
+    target = verifier.interpreter(python) if python is not None else _build(name).python
+    paths = Paths.from_env()
+    log = paths.logs / f"suite-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    result = suite_runner.run(target, workers=jobs, timeout=timeout, args=args, log_path=log,
+                              reporter=RichReporter(err))
+    if as_json:
+        out.print_json(json.dumps(result.as_json()))
+    else:
+        _print_suite(result)
+    if not result.ok:
+        raise typer.Exit(code=CheckError.exit_code)
+
+
+def _print_suite(result: "suite_runner.SuiteResult") -> None:
+    counts = {s: len(result.by_status(s)) for s in ("passed", "failed", "environment", "skipped", "env changed")}
+    out.print(f"CPython's test suite on {result.python}: {counts['passed']} of {result.total} files passed, "
+              f"{counts['failed']} failed, {counts['environment']} failed because of the machine, "
+              f"{counts['skipped']} skipped ({duration(result.seconds)}, {result.workers} at once)")
+    if result.tests:
+        out.print(f"tests: {escape(result.tests)}")
+    if result.unset:
+        out.print("unset for the run: " + "; ".join(f"{k} ({why})" for k, why in result.unset.items()))
+    for f in result.by_status("failed"):
+        cases = f": {', '.join(f.cases[:5])}" + (f" and {len(f.cases) - 5} more" if len(f.cases) > 5 else "") \
+            if f.cases else ""
+        out.print(f"[red]failed[/] {f.name}: {escape(f.detail)}{escape(cases)}")
+    for why in result.machine:
+        out.print(f"[yellow]environment[/] {escape(why)}")
+    if result.by_status("env changed"):
+        out.print("env changed (passed, but left files, threads or processes behind): "
+                  + ", ".join(f.name for f in result.by_status("env changed")))
+    for category, subjects in sorted(result.skipped().items()):
+        shown = (", ".join(sorted(n for names in subjects.values() for n in names)) if category == "platform" else
+                 "; ".join(f"{subject}: {', '.join(names)}" for subject, names in sorted(subjects.items())))
+        out.print(f"skipped ({category}): {escape(shown)}")
+    if len(result.files) < result.total:
+        out.print(f"[red]only {len(result.files)} of {result.total} files reported a result[/]")
+    out.print(f"log: {result.log}")
 
 
 def _verify(name: Optional[str], python: Optional[Path], full: bool, as_json: bool, workers: Optional[int],
@@ -620,12 +692,14 @@ def _verify(name: Optional[str], python: Optional[Path], full: bool, as_json: bo
         _verify_files(_build(name), as_json)
         return
     expect: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
     if python is not None:
         target = verifier.interpreter(python)
     else:
         build = _build(name)
         target, expect = build.python, tuple((build.receipt or {}).get("variants", ()))
-    report = verifier.run(target, full=full, workers=workers, expect=expect)
+        required = tuple((build.receipt or {}).get("required_modules", ()))
+    report = verifier.run(target, full=full, workers=workers, expect=expect, required=required)
     if as_json:
         out.print_json(json.dumps(report.as_json()))
     else:

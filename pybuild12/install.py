@@ -94,6 +94,9 @@ class _Made:
     pgo: dict | None = None
     ccache: dict | None = None
     verification: dict | None = None
+    # CPython's own report of the modules it could not build (missing, disabled, failed,
+    # failed_import); {} when it built them all, None when not known (an older artifact).
+    modules: dict | None = None
 
 
 def install(
@@ -150,6 +153,7 @@ def install(
                 _say_why_compiling(reporter, name, cache, pgo, changes)
                 made = _from_source(job, cache, pgo, resolution)
             receipt = _receipt(job, made, compiler)
+            _warn_lacking(reporter, job.recipe, name, made.modules)
             registry.write_receipt(job.staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
             _warn_if_in_use(prefix, reporter)
             staging.promote(job.staged, prefix)
@@ -171,7 +175,7 @@ def _from_cache(job: _Job, cache: artifacts.Cache, hit: artifacts.Artifact, orig
         cache.unpack(hit, job.staged)
     made = _Made(_check(job.run, job.staged, job.recipe, job.expected_version),
                  dict(hit.meta.get("source", {}), cached_artifact=job.key), artifact=hit, origin=origin,
-                 pgo=hit.meta.get("pgo_profile"))
+                 pgo=hit.meta.get("pgo_profile"), modules=hit.meta.get("modules"))
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         _write_manifest(job)
     elif origin == "local" and job.options.verify and (hit.meta.get("verification") or {}).get("ok") \
@@ -212,8 +216,8 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
         kept = _keep(job)
         raise CheckError(exc.message, log_path=exc.log_path or str(job.run.log_path),
                          hint=f"the build is kept at {kept} to look into; {exc.hint or 'see the log'}") from None
-    made = _Made(python, job.work.tree.facts,
-                 ccache=ccache_facts)
+    made = _Made(python, job.work.tree.facts, ccache=ccache_facts,
+                 modules=lacking_modules(job.run.log_path.read_text("utf-8", errors="replace")))
     made.verification = _verify_if_asked(job, made.python)
     _write_manifest(job)  # before packing: a reinstall from the cache brings it along
     made.pgo = _keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
@@ -223,7 +227,7 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
         made.artifact = _pack(job.run, cache, job.key, job.staged,
                               {"inputs": job.inputs, "source": made.source, "name": job.name,
                                "version": job.recipe.version, "pgo_profile": made.pgo,
-                               "verification": made.verification})
+                               "verification": made.verification, "modules": made.modules})
     _keep_if_unverified(job, made, cached=made.artifact is not None)
     return made
 
@@ -244,7 +248,33 @@ def _receipt(job: _Job, made: _Made, compiler: str) -> dict:
     optional = {"configure_env": dict(configure_env) if configure_env else None, "pgo_profile": made.pgo,
                 "ccache": made.ccache, "verification": made.verification}
     receipt.update({k: v for k, v in optional.items() if v})
+    receipt["required_modules"] = list(job.recipe.build.required_modules)
+    if made.modules is not None:
+        receipt["modules"] = made.modules
     return receipt
+
+
+def lacking_modules(log_text: str) -> dict[str, list[str]]:
+    """The standard library's extension modules the build lacks, by CPython's own report in
+    the build log: missing (configure found no headers), disabled, failed, failed_import."""
+    return {kind: sorted(names) for kind, names in build.module_report(log_text).items() if names}
+
+
+def _warn_lacking(reporter: Reporter, recipe: Recipe, name: str, modules: dict | None) -> None:
+    """A warning for each optional module the build lacks, but those the recipe does not need,
+    with the package that provides what it needs."""
+    unneeded = preflight.extensions_of(recipe.build.unneeded_modules)
+    words = {"missing": "its headers were not found", "disabled": "configure disabled it",
+             "failed": "it failed to compile", "failed_import": "it was built but could not be imported"}
+    for kind, names in (modules or {}).items():
+        for module in names:
+            if module in unneeded or module.startswith(("_test", "xx", "_xx", "_ctypes_test")):
+                continue
+            packages = preflight.packages_of_extension(module)
+            where = f"; {packages} provide(s) them" if packages and kind == "missing" else ""
+            reporter.warn(f"the build lacks the {module} module ({words.get(kind, kind)}{where}); "
+                          f"install that, then 'pybuild12 install {name} --force', or list it in the recipe's "
+                          "build.unneeded-modules")
 
 
 def _verify_if_asked(job: _Job, python: Path) -> dict | None:

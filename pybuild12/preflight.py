@@ -239,6 +239,30 @@ def packages_for(modules: Iterable[str]) -> list[Check]:
             for name, spec in table()["headers"].items() if wanted.intersection(spec["modules"])]
 
 
+def extensions_of(modules: Iterable[str]) -> set[str]:
+    """The extension modules CPython's build names for the Python-level `modules` (curses:
+    _curses and _curses_panel)."""
+    from pybuild12.recipes import KNOWN_MODULES
+
+    wanted = set(modules)
+    names = {KNOWN_MODULES[m] for m in wanted if m in KNOWN_MODULES}
+    for spec in table()["headers"].values():
+        if wanted.intersection(spec["modules"]):
+            names.update(spec.get("extensions", []))
+    return names
+
+
+def packages_of_extension(extension: str) -> str:
+    """What provides the headers an extension module needs, on this distribution family
+    ("libgdbm-compat-dev" on Debian and Ubuntu, "gdbm-devel" on Fedora); "" if not known."""
+    release = distro.release()
+    family = "fedora" if release is not None and "fedora" in (release.id, *release.like) else "debian"
+    for spec in table()["headers"].values():
+        if extension in spec.get("extensions", []):
+            return spec[family]
+    return ""
+
+
 def install_hint(checks: Iterable[Check]) -> str:
     """What to install for the missing `checks`: only packages this machine's apt has, and
     for the others (an LLVM the release does not ship) where they come from instead."""

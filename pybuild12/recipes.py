@@ -42,6 +42,7 @@ KNOWN_MODULES = {
     "curses": "_curses",
     "tkinter": "_tkinter",
     "dbm.gnu": "_gdbm",
+    "dbm.ndbm": "_dbm",
     "decimal": "_decimal",
     "pyexpat": "pyexpat",
 }
@@ -89,6 +90,8 @@ class BuildOptions:
     lto: bool = True
     configure_args: tuple[str, ...] = ()
     required_modules: tuple[str, ...] = DEFAULT_REQUIRED_MODULES
+    # Optional modules the recipe's users do not need: install does not warn when the build lacks them.
+    unneeded_modules: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()  # freethreaded, debug, jit (see variants.py), in canonical order
     optimize: str = "standard"  # "max": clang, ThinLTO, PGO, BOLT, tail calls (see optimize.py)
     # GCC's LTO link on CPython 3.13 and earlier: "none" (configure's -flto-partition=none, one
@@ -315,8 +318,8 @@ def _parse_source(path: Path, table: dict) -> Source:
 
 def _parse_build(path: Path, table: dict) -> BuildOptions:
     _check_keys(path, "build", table, {"optimizations": False, "lto": False, "configure-args": False,
-                                       "required-modules": False, "variants": False, "optimize": False,
-                                       "lto-partition": False})
+                                       "required-modules": False, "unneeded-modules": False, "variants": False,
+                                       "optimize": False, "lto-partition": False})
     optimizations = _typed(path, "build.optimizations", table.get("optimizations", True), bool)
     lto = _typed(path, "build.lto", table.get("lto", optimizations), bool)
     args = tuple(_string_list(path, "build.configure-args", table.get("configure-args", [])))
@@ -326,14 +329,10 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
         for option, key in (("--enable-optimizations", "optimizations"), ("--with-lto", "lto")):
             if arg.split("=", 1)[0] == option:
                 raise RecipeError(f"{path}: key 'build.configure-args': use '{key} = true' instead of {arg!r}")
-    modules = tuple(_string_list(path, "build.required-modules", table.get("required-modules", list(DEFAULT_REQUIRED_MODULES))))
-    for module in modules:
-        if module not in KNOWN_MODULES:
-            raise RecipeError(
-                f"{path}: key 'build.required-modules': unknown module {module!r}"
-                + _did_you_mean(module, KNOWN_MODULES)
-                + f" (known: {', '.join(sorted(KNOWN_MODULES))})"
-            )
+    modules = _known_modules(path, "build.required-modules", table.get("required-modules", list(DEFAULT_REQUIRED_MODULES)))
+    unneeded = _known_modules(path, "build.unneeded-modules", table.get("unneeded-modules", []))
+    for module in set(modules) & set(unneeded):
+        raise RecipeError(f"{path}: module {module!r} is in both build.required-modules and build.unneeded-modules")
     from pybuild12 import variants
 
     wanted = tuple(_string_list(path, "build.variants", table.get("variants", [])))
@@ -355,10 +354,19 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
         raise RecipeError(f"{path}: key 'build.lto-partition': {partition!r} is not one of: "
                           f"{', '.join(LTO_PARTITIONS)}" + _did_you_mean(partition, LTO_PARTITIONS))
     return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
-                        variants=variants.ordered(wanted), optimize=level, lto_partition=partition)
+                        unneeded_modules=unneeded, variants=variants.ordered(wanted), optimize=level, lto_partition=partition)
 
 
 # ----------------------------------------------------------------- validation
+
+
+def _known_modules(path: Path, key: str, value: object) -> tuple[str, ...]:
+    modules = tuple(_string_list(path, key, value))
+    for module in modules:
+        if module not in KNOWN_MODULES:
+            raise RecipeError(f"{path}: key '{key}': unknown module {module!r}" + _did_you_mean(module, KNOWN_MODULES)
+                              + f" (known: {', '.join(sorted(KNOWN_MODULES))})")
+    return modules
 
 
 def _check_keys(path: Path, table: str, data: dict, schema: dict[str, bool]) -> None:

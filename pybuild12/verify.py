@@ -101,12 +101,14 @@ def _first_lines(text: str, count: int = 8, width: int = 200) -> str:
     return shown + ("\n  ..." if len(text.strip("\n").splitlines()) > count else "")
 
 
-def run(python: Path, *, full: bool = False, workers: int | None = None, expect: Sequence[str] = ()) -> Report:
+def run(python: Path, *, full: bool = False, workers: int | None = None, expect: Sequence[str] = (),
+        required: Sequence[str] = ()) -> Report:
     """Verify the interpreter at `python`; never raises for a failed check, only for a missing interpreter.
 
     `expect`: the variants the build was asked for (freethreaded, debug, jit); a build
     that is not what was asked for fails the "variant" check. Whatever variant the
-    interpreter is, its own checks run.
+    interpreter is, its own checks run. `required`: the modules its recipe requires
+    (ssl, dbm.ndbm ...), each of which must import.
     """
     if not python.exists():
         raise CheckError(f"no interpreter at {python}")
@@ -136,7 +138,31 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
     if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
         checks += (Check("verifier exit", FAILED, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"),)
     build, variant_checks = _variant_checks(python, expect)
+    if required:
+        checks += (required_modules_check(python, required),)
     return Report(str(python), data["python"]["version"], data.get("api", {}), variant_checks + checks, build)
+
+
+# Imports each module named on the command line; prints those that fail, with why.
+_IMPORTS = ("import importlib, json, sys\nfailed = {}\nfor name in sys.argv[1:]:\n    try:\n"
+            "        importlib.import_module(name)\n    except Exception as exc:\n"
+            "        failed[name] = '%s: %s' % (type(exc).__name__, exc)\nprint(json.dumps(failed))\n")
+
+
+def required_modules_check(python: Path, modules: Sequence[str]) -> Check:
+    """Whether every module the build's recipe requires imports."""
+    name = "required modules"
+    try:
+        proc = runner.capture([str(python), "-I", "-c", _IMPORTS, *modules], timeout=TIMEOUT)
+        failed = json.loads(proc.stdout.strip().splitlines()[-1])
+    except runner.TimedOut:
+        return Check(name, FAILED, "importing them did not finish in time")
+    except (ValueError, IndexError):
+        return Check(name, FAILED, f"the interpreter crashed (exit code {proc.returncode})")
+    if failed:
+        return Check(name, FAILED, "the recipe requires them, and they do not import: "
+                     + "; ".join(f"{m} ({why})" for m, why in failed.items()))
+    return Check(name, PASSED, f"imported {', '.join(modules)}")
 
 
 def _checks(data: dict) -> tuple[Check, ...]:

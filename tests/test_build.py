@@ -103,6 +103,12 @@ def test_build_env_keeps_only_the_compiler_variables_that_are_set():
     assert build.build_env(env) == {"CFLAGS": "-O1", "PKG_CONFIG_PATH": "/opt/ssl/lib/pkgconfig"}
 
 
+def test_build_env_keeps_configures_cache_variables():
+    """ac_cv_header_gdbm_h=no builds CPython without _gdbm: not the same binary, not the same key."""
+    env = {"ac_cv_header_gdbm_h": "no", "py_cv_module__dbm": "n/a", "ac_cv": "x", "CFLAGS": "-O1"}
+    assert build.build_env(env) == {"CFLAGS": "-O1", "ac_cv_header_gdbm_h": "no", "py_cv_module__dbm": "n/a"}
+
+
 def test_plan_refuses_zero_jobs(recipe, tmp_path):
     with pytest.raises(RecipeError, match="--jobs"):
         build.plan(recipe, prefix=tmp_path, destdir=tmp_path, jobs=0)

@@ -159,6 +159,30 @@ def test_missing_required_module_fails_by_name(tmp_path, paths, monkeypatch):
     assert not paths.prefix("fake").exists()
 
 
+def test_the_modules_a_build_lacks_are_in_the_receipt_and_each_is_warned_about(tmp_path, paths, monkeypatch):
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha, build='unneeded-modules = ["tkinter"]\n')
+    monkeypatch.setenv("FAKE_REPORT_MISSING", "_dbm _tkinter _curses_panel")
+    recorder = Recorder()
+    outcome = installer.install(str(recipe), paths=paths, reporter=recorder)
+    assert outcome.receipt["modules"] == {"missing": ["_curses_panel", "_dbm", "_tkinter"]}
+    warned = [e[1] for e in recorder.events if e[0] == "warn"]
+    dbm = next(w for w in warned if "_dbm" in w)
+    assert "its headers were not found; libgdbm-compat-dev provide(s) them" in dbm
+    assert "'pybuild12 install fake --force'" in dbm and "build.unneeded-modules" in dbm
+    assert any("_curses_panel" in w and "libncurses-dev" in w for w in warned)
+    assert not any("_tkinter" in w for w in warned)  # the recipe does not need it
+    # A reinstall from the artifact cache knows it too, from the artifact.
+    monkeypatch.delenv("FAKE_REPORT_MISSING")
+    again = installer.install(str(recipe), InstallOptions(force=True), paths=paths)
+    assert again.receipt["artifact"]["from_cache"] and again.receipt["modules"] == outcome.receipt["modules"]
+
+
+def test_a_build_that_lacks_nothing_says_so(fake, paths):
+    outcome = installer.install(str(fake), paths=paths)
+    assert outcome.receipt["modules"] == {} and outcome.receipt["required_modules"] == []
+
+
 def test_check_failure_installs_nothing(tmp_path, paths):
     wrong = HOST_MINOR + ".99"  # same pythonX.Y, another patch level
     tarball, sha = make_tarball(tmp_path / "src", version=wrong)

@@ -440,3 +440,15 @@ def test_path_that_does_not_exist(tmp_path):
 
 def test_recipe_error_exit_code():
     assert RecipeError.exit_code == 3
+
+
+def test_unneeded_modules_are_known_modules_and_not_required(recipe_file):
+    good = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA,
+                                                       extra='[build]\nunneeded-modules = ["tkinter", "dbm.ndbm"]\n'))))
+    assert good.build.unneeded_modules == ("tkinter", "dbm.ndbm")
+    message = str(_load_error(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA,
+                                                         extra='[build]\nunneeded-modules = ["tkinterr"]\n'))))
+    assert "key 'build.unneeded-modules'" in message and "did you mean 'tkinter'?" in message
+    message = str(_load_error(recipe_file(tarball_recipe(
+        GOOD_URL, GOOD_SHA, extra='[build]\nrequired-modules = ["ssl"]\nunneeded-modules = ["ssl"]\n'))))
+    assert "both build.required-modules and build.unneeded-modules" in message

@@ -263,3 +263,13 @@ def test_parallelism_beside_two_busy_processes_is_inconclusive_not_failed():
     assert check.status == "inconclusive", check
     assert "a busy machine?" in check.reason and check.figures["rounds"] == verify_interp().ROUNDS
     assert report.ok  # inconclusive never fails a verification
+
+
+def test_a_required_module_that_does_not_import_fails_by_name():
+    """pyenv's 3.13.0 was built without ndbm.h: dbm.ndbm (_dbm) is not there."""
+    python = pyenv_python("3.13.0")
+    missing = verify.required_modules_check(python, ["json", "dbm.ndbm"])
+    assert missing.status == verify.FAILED
+    assert "dbm.ndbm (ModuleNotFoundError: No module named '_dbm')" in missing.reason and "json" not in missing.reason
+    fine = verify.required_modules_check(python, ["json", "ssl"])
+    assert fine.status == verify.PASSED and fine.reason == "imported json, ssl"

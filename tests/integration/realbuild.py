@@ -40,10 +40,12 @@ class RealBuild:
         return self.home / "data" / "pythons" / RECIPE
 
 
-def install_apart(home: Path, *args: str, mirror: str | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+def install_apart(home: Path, *args: str, mirror: str | None = None,
+                  extra_env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
     """`pybuild12 install ARGS` into a home of its own (a build besides the session's
     shared one); its output goes to the test's stderr. Returns the run and its env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
+    env.update(extra_env or {})
     env["PYBUILD12_HOME"] = str(home)
     if mirror:
         env["PYBUILD12_MIRROR"] = mirror

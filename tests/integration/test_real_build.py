@@ -76,6 +76,14 @@ def test_required_stdlib_modules_are_there(real_build):
     assert proc.stdout.startswith("OpenSSL")
 
 
+def test_every_optional_module_the_official_images_have_is_built(real_build):
+    """scripts/install-build-deps installs what each one needs: _dbm (libgdbm-compat-dev),
+    _gdbm, _tkinter, _curses, readline, _uuid ... CPython's build names none it lacks."""
+    assert real_build.receipt["modules"] == {}, real_build.receipt["modules"]
+    proc = run_python(real_build, "import dbm.ndbm, dbm.gnu, curses, readline, uuid, _uuid, _tkinter, decimal")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_receipt_is_complete(real_build):
     receipt = real_build.receipt
     assert receipt["name"] == RECIPE and receipt["recipe"]["version"] == RECIPE
