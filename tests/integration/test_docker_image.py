@@ -5,7 +5,8 @@ No registry is reachable, so the base image (Debian minbase) and the builder bas
 no build installs them again) are made here with mmdebstrap, in a container store
 of the tests' own (overlay, or vfs where overlay cannot be mounted). The CPython
 tarball goes into the build context, and the two builds run at once, each with
-`--no-cache` and SOURCE_DATE_EPOCH. They build 3.13.5 plain (`INSTALL_OPTS=--no-pgo`):
+`--no-cache` and SOURCE_DATE_EPOCH, each in a store of its own (as on two machines:
+nothing the one build leaves can reach the other). They build 3.13.5 plain (`INSTALL_OPTS=--no-pgo`):
 that proves the image reproducible at the lowest cost. What PGO adds to
 reproducibility (a recorded profile) is proved by the `heavy` test at the end, which
 builds the image twice with the session's real build's profile (run by hand:
@@ -45,6 +46,7 @@ class Store:
     def __init__(self, directory: Path, driver: str) -> None:
         self.directory = directory
         self.driver = driver
+        self.twin: Store | None = None  # a second store with the same base images, for a second build
         # The run root must be a short path (podman takes at most 50 characters there).
         self.runroot = Path(tempfile.mkdtemp(prefix="pb12-"))
         self.options = ["--root", str(directory / "root"), "--runroot", str(self.runroot),
@@ -156,7 +158,20 @@ def store(tmp_path_factory) -> Store:
     assert imported.returncode == 0, imported.stderr
     for tar in tars.values():
         tar.unlink()
+    # The twin gets the very same images (an import would stamp them with another time).
+    made.twin = Store(work / f"{made.driver}-twin", made.driver)
+    for image in (BASE, BUILDER):
+        archive = work / "image.oci"
+        saved = made.podman("save", "--format", "oci-archive", "-o", str(archive), image)
+        assert saved.returncode == 0, saved.stderr
+        loaded = made.twin.podman("load", "-q", "-i", str(archive))
+        assert loaded.returncode == 0, loaded.stderr
+        archive.unlink()
+        image_id = made.podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+        tagged = made.twin.podman("tag", image_id, image)
+        assert tagged.returncode == 0, f"{image} did not load into the twin store as the same image: {tagged.stderr}"
     yield made
+    made.twin.remove()
     made.remove()
 
 
@@ -188,8 +203,10 @@ PLAIN = ("--build-arg", "INSTALL_OPTS=--no-pgo")
 
 def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = PLAIN) -> tuple[str, str]:
     """Build the image twice, both builds at once (one's configure, pip and apt steps run
-    while the other compiles), each from scratch; returns the two image IDs."""
-    argv = ["podman", *store.options, "build", "--isolation", "chroot", "--network", "host", "--no-cache",
+    while the other compiles), each from scratch in a store of its own (`store` and its
+    twin); returns the two image IDs."""
+    assert store.twin is not None
+    argv = ["build", "--isolation", "chroot", "--network", "host", "--no-cache",
             "--timestamp", EPOCH, "--build-arg", f"BASE_IMAGE={BASE}", "--build-arg", f"BUILDER_IMAGE={BUILDER}",
             "--build-arg", f"RECIPE={RECIPE}", "--build-arg", "MIRROR=mirror", *how,
             "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}", "--build-arg", "TESTS=support"]
@@ -199,11 +216,12 @@ def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = P
     tags = [f"localhost/pybuild12-test:{name}-{n}" for n in ("first", "second")]
     logs = [context.parent / f"{name}-{n}.log" for n in ("first", "second")]
     running = []
+    stores = (store, store.twin)
     try:
-        for tag, log in zip(tags, logs):
+        for where, tag, log in zip(stores, tags, logs):
             with open(log, "w") as out:
-                running.append(subprocess.Popen([*argv, "-t", tag, str(context)], stdout=out,
-                                                stderr=subprocess.STDOUT))
+                running.append(subprocess.Popen(["podman", *where.options, *argv, "-t", tag, str(context)],
+                                                stdout=out, stderr=subprocess.STDOUT))
         for proc, log in zip(running, logs):
             assert proc.wait(timeout=3600) == 0, f"podman build failed (log: {log}):\n{log.read_text()[-4000:]}"
     finally:
@@ -211,7 +229,8 @@ def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = P
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    first, second = (store.podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip() for tag in tags)
+    first, second = (where.podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+                     for where, tag in zip(stores, tags))
     return first, second
 
 
@@ -239,10 +258,12 @@ def saved_image(store: Store, image: str, out: Path) -> tuple[dict, list[dict[st
 
 
 def differences(store: Store, first: str, second: str, workdir: Path) -> str:
-    """What differs between two images: the config's fields, then for each layer the
-    members whose header or content differ (for the failure message; saved under workdir)."""
-    (config0, layers0), (config1, layers1) = (saved_image(store, image, workdir / f"image{n}")
-                                              for n, image in enumerate((first, second)))
+    """What differs between two images (the first in `store`, the second in its twin): the
+    config's fields, then for each layer the members whose header or content differ (for
+    the failure message; saved under workdir)."""
+    (config0, layers0), (config1, layers1) = (saved_image(where, image, workdir / f"image{n}")
+                                              for n, (where, image) in enumerate(((store, first),
+                                                                                  (store.twin, second))))
     lines = [f"config {key}: {config0.get(key)!r} != {config1.get(key)!r}"
              for key in sorted(set(config0) | set(config1)) if key != "rootfs" and config0.get(key) != config1.get(key)]
     if len(layers0) != len(layers1):
