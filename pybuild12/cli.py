@@ -393,7 +393,7 @@ NAME_HELP = "Build name; default: PYBUILD12_VERSION, else the nearest .python-ve
 
 @app.command()
 @interruptible
-def which(name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP)) -> None:
+def which(name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP)) -> None:
     """Print the path of a build's python."""
     out.print(str(_build(name).python))
 
@@ -485,7 +485,7 @@ def venv(
 @app.command("env")
 @interruptible
 def env_(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP),
     shell: Optional[str] = typer.Option(None, "--shell", help="bash, zsh, fish or sh [default: from $SHELL]."),
     unset: bool = typer.Option(False, "--unset", help="Print the shell code that undoes it: eval \"$(pybuild12 "
                                "env --unset)\"."),
@@ -589,7 +589,7 @@ def _console_for_tables() -> Console:
 @app.command()
 @interruptible
 def verify(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP),
     python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Verify this interpreter instead (any Python: a build, pyenv's, the system's)."),
     full: bool = typer.Option(False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
@@ -655,6 +655,12 @@ def _verify_suite(name: Optional[str], python: Optional[Path], as_json: bool, jo
         raise typer.Exit(code=CheckError.exit_code)
 
 
+def _provided_by(module: str) -> str:
+    """' (libgdbm-compat-dev provides what it needs)' for a module the build lacks, if known."""
+    packages = preflight.packages_of_extension(module)
+    return f" ({packages} provide(s) what it needs; install it and build again)" if packages else ""
+
+
 def _print_suite(result: "suite_runner.SuiteResult") -> None:
     counts = {s: len(result.by_status(s)) for s in ("passed", "failed", "environment", "skipped", "env changed")}
     out.print(f"CPython's test suite on {result.python}: {counts['passed']} of {result.total} files passed, "
@@ -668,14 +674,16 @@ def _print_suite(result: "suite_runner.SuiteResult") -> None:
         cases = f": {', '.join(f.cases[:5])}" + (f" and {len(f.cases) - 5} more" if len(f.cases) > 5 else "") \
             if f.cases else ""
         out.print(f"[red]failed[/] {f.name}: {escape(f.detail)}{escape(cases)}")
-    for why in result.machine:
-        out.print(f"[yellow]environment[/] {escape(why)}")
+    why = dict(reason.split(": ", 1) for reason in result.machine)
+    for f in result.by_status("environment"):
+        out.print(f"[yellow]environment[/] {f.name} ({escape(', '.join(f.cases[:5]))}): {escape(why.get(f.name, ''))}")
     if result.by_status("env changed"):
         out.print("env changed (passed, but left files, threads or processes behind): "
                   + ", ".join(f.name for f in result.by_status("env changed")))
     for category, subjects in sorted(result.skipped().items()):
         shown = (", ".join(sorted(n for names in subjects.values() for n in names)) if category == "platform" else
-                 "; ".join(f"{subject}: {', '.join(names)}" for subject, names in sorted(subjects.items())))
+                 "; ".join(f"{subject}{_provided_by(subject) if category == 'missing module' else ''}: "
+                           f"{', '.join(names)}" for subject, names in sorted(subjects.items())))
         out.print(f"skipped ({category}): {escape(shown)}")
     if len(result.files) < result.total:
         out.print(f"[red]only {len(result.files)} of {result.total} files reported a result[/]")
@@ -747,7 +755,7 @@ def _verify_files(build: registry.Installed, as_json: bool) -> None:
 @app.command()
 @interruptible
 def compat(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help=NAME_HELP),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP),
     python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Scan this interpreter's environment instead (3.12+)."),
     venv: Optional[Path] = typer.Option(None, "--venv", metavar="DIR", help="Scan this virtual environment (its bin/python)."),
     module: List[str] = typer.Option([], "--module", "-m", metavar="M", help="Probe only this module (e.g. lxml.etree); repeatable [default: every entry point and extension module of every installed distribution]."),

@@ -155,12 +155,15 @@ class Package:
                 notes.append(("by itself and " if self.together_own else "")
                              + f"through the standard library's {', '.join(self.together_stdlib)}"
                              + ("" if self.together_own else " only"))
-            also = [name for m in self.modules for name in m.fallback]
-            if also:
-                notes.append(f"{'its' if not notes else 'and its'} C part is refused there: {', '.join(also)}")
+            own, others = self._parts([name for m in self.modules for name in m.fallback])
+            if own:
+                notes.append(f"{'its' if not notes else 'and its'} C part is refused there: {', '.join(own)}")
+            if others:
+                notes.append(f"a dependency's C part is refused there: {', '.join(others)}")
             return "crashes when used from two interpreters" + (f" ({'; '.join(notes)})" if notes else "")
         if verdict == V_FALLBACK:
-            return f"runs only through its pure-Python fallback (C part refused: {', '.join(self.refused_parts)})"
+            return f"runs only through {'its' if self._parts(self.refused_parts)[0] else 'a'} pure-Python fallback " \
+                   f"({self.refused_words()})"
         return {
             V_CRASH: "crashes on import" if module and module.main == CRASH else "crashes in sub-interpreters",
             V_HANG: "hangs on import" if module and module.main == HANG else "hangs in sub-interpreters",
@@ -176,6 +179,19 @@ class Package:
         """The extension modules a fallback verdict rests on (those its module went without)."""
         module = self._worst()[1]
         return module.fallback if module is not None else ()
+
+    def _parts(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(this package's own extension modules among `names`, its dependencies')."""
+        tops = {m.name.split(".")[0] for m in self.modules}
+        names = list(dict.fromkeys(names))
+        return [n for n in names if n.split(".")[0] in tops], [n for n in names if n.split(".")[0] not in tops]
+
+    def refused_words(self) -> str:
+        """"C part refused: simplejson._speedups", or what a dependency's is (requests:
+        charset_normalizer.md) when the package imports only without it."""
+        own, others = self._parts(self.refused_parts)
+        return "; ".join(([f"C part refused: {', '.join(own)}"] if own else [])
+                         + ([f"a dependency's C part refused: {', '.join(others)}"] if others else []))
 
     def meets(self, requirement: str, *, allow_fallback: bool = False) -> bool:
         verdict = self.verdict
@@ -221,17 +237,17 @@ class Scan:
             line += f"; {len(cannot)} cannot: " + ", ".join(f"{p.name} ({p.reason()})" for p in _by_name(cannot))
         if fallback:
             line += (f"; {len(fallback)} only through a pure-Python fallback: "
-                     + ", ".join(f"{p.name} (C part refused: {', '.join(p.refused_parts)})"
-                                 for p in _by_name(fallback)))
+                     + ", ".join(f"{p.name} ({p.refused_words()})" for p in _by_name(fallback)))
         lines = [line]
         through = {}  # the standard library's culprit: the packages that crash together only through it
         for p in _by_name(self.packages):
             if p.verdict == V_TOGETHER and p.together_stdlib and not p.together_own:
                 through.setdefault(", ".join(p.together_stdlib), []).append(p.name)
         for culprit, names in through.items():
-            lines.append(f"Python {self.python.get('version', '')}'s {culprit} crashes the process when a "
-                         f"sub-interpreter imports it before the main interpreter does; importing it in the main "
-                         f"interpreter first avoids the crash of {', '.join(names)}")
+            lines.append(f"Python {self.python.get('version', '')}'s {culprit} crashes the process (at exit) when "
+                         f"a sub-interpreter imported it first and the main interpreter imports it while that "
+                         f"sub-interpreter lives; importing {culprit} in the main interpreter before any "
+                         f"sub-interpreter does avoids the crash of {', '.join(names)}")
         if self.free_threaded:
             failing = self.failing("freethreading")
             text = f"{total - len(failing)} of {total} package{'s' * (total != 1)} keep{'s' * (total == 1)} the GIL off"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from pybuild12 import runner
-from pybuild12.errors import BuildError, CheckError
+from pybuild12.errors import BuildError, CheckError, UsageError
 from pybuild12.report import Reporter
 
 TEST_TIMEOUT = 1200.0  # seconds one test file may take: what CPython's buildbots give
@@ -62,8 +62,10 @@ _RESOURCE = re.compile(r"'(\w+)' resource not enabled")
 _FILE_LINE = re.compile(r"\[\s*(\d+)/(\d+)(?:/(\d+))?\]\s+(test\S*)\s+(.*)$")
 _SKIP_REASON = re.compile(r"^(test\S*) skipped -- (.*)$")
 _TOTAL_TESTS = re.compile(r"^Total tests: (.*)$")
+_NOT_FOUND = re.compile(r"ModuleNotFoundError: No module named '(?:test\.)?(test\w*)'$")
 
 PASSED, FAILED, SKIPPED, ENVIRONMENT, ENV_CHANGED = "passed", "failed", "skipped", "environment", "env changed"
+NOT_FOUND = "not found"  # regrtest was asked for a test file the build does not have
 PLATFORM, MISSING_MODULE, RESOURCE, OTHER = "platform", "missing module", "resource not enabled", "other"
 
 
@@ -80,7 +82,8 @@ class Known:
 
 MACHINE_FAILURES = (
     Known("test_socket", r"VSOCK",
-          "VSOCK tests wait for a listener that sandboxes and VMs with a vsock device (/dev/vsock) do not have",
+          "VSOCK tests fail where the machine has a vsock device (/dev/vsock) and nothing to connect to through it "
+          "(sandboxes, some VMs): the client's connect fails (ENODEV) and the server side times out",
           lambda: os.path.exists("/dev/vsock")),
 )
 
@@ -88,7 +91,7 @@ MACHINE_FAILURES = (
 @dataclass
 class TestFile:
     name: str
-    status: str  # passed, failed, skipped, environment, env changed
+    status: str  # passed, failed, skipped, environment, env changed, not found
     detail: str = ""  # what regrtest said after the name ("failed (2 errors)", the skip's reason)
     category: str = ""  # of a skip: platform, missing module, resource not enabled, other
     subject: str = ""  # the module missing, or the resource not enabled
@@ -109,6 +112,7 @@ class SuiteResult:
     machine: list[str] = field(default_factory=list)  # why each "environment" file failed
 
     def by_status(self, status: str) -> list[TestFile]:
+        """The files of that status, in name order."""
         return [f for f in self.files if f.status == status]
 
     @property
@@ -171,6 +175,9 @@ def parse_output(lines: Sequence[str]) -> tuple[dict[str, TestFile], int, str]:
         totals = _TOTAL_TESTS.match(line.strip())
         if totals:
             tests = totals.group(1)
+        absent = _NOT_FOUND.search(line.strip())
+        if absent and absent.group(1) in found and found[absent.group(1)].status == FAILED:
+            found[absent.group(1)].status = NOT_FOUND
     for entry in found.values():
         if entry.status == SKIPPED and not entry.category:
             entry.category, entry.subject = skip_category(entry.detail)
@@ -247,21 +254,38 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
                 "--junit-xml", str(junit), "--tempdir", str(Path(work) / "tmp"), *args]
         if reporter is not None:
             reporter.phase_start("suite", f"suite: python -m test -j {jobs}")
-        ok = True
+        ok, result = True, None
         try:
-            runner.call(argv, phase="run the test suite", log_path=log_path, cwd=Path(work), env=clean,
-                        on_line=on_line, timeout=max(timeout * 4, 3600.0))
-        except BuildError:
-            ok = False  # regrtest exits non-zero when a test failed: what failed is read below
+            try:
+                runner.call(argv, phase="run the test suite", log_path=log_path, cwd=Path(work), env=clean,
+                            on_line=on_line, timeout=max(timeout * 4, 3600.0))
+            except BuildError:
+                ok = False  # regrtest exits non-zero when a test failed: what failed is read below
+            files, total, tests = parse_output(lines)
+            _refuse_absent(python, files, args, lines, log_path, ok)
+            machine = attribute(files, failing_cases(junit), known)
+            result = SuiteResult(str(python), jobs, timeout, gone, sorted(files.values(), key=lambda f: f.name),
+                                 total, tests, time.monotonic() - start, str(log_path), machine)
         finally:
             if reporter is not None:
-                reporter.phase_end("suite", time.monotonic() - start, True)
-        files, total, tests = parse_output(lines)
-        cases = failing_cases(junit)
-    if not files and not ok:
-        tail = "\n".join(lines[-15:])
-        raise CheckError(f"{python} -m test did not run the suite:\n{tail}", log_path=str(log_path),
-                         hint="is the build's test package there? (uv's and some distributions' builds strip it)")
-    machine = attribute(files, cases, known)
-    return SuiteResult(str(python), jobs, timeout, gone, sorted(files.values(), key=lambda f: f.name), total,
-                       tests, time.monotonic() - start, str(log_path), machine)
+                reporter.phase_end("suite", time.monotonic() - start, result is not None and result.ok)
+    return result
+
+
+def _refuse_absent(python: Path, files: dict[str, TestFile], args: Sequence[str], lines: Sequence[str],
+                   log_path: Path, ok: bool) -> None:
+    """No test file ran, or some asked for do not exist: that is no verdict on the build."""
+    absent = sorted(name for name, f in files.items() if f.status == NOT_FOUND)
+    if files and not absent:
+        return
+    asked = [name for name in absent if name in args]
+    if asked:
+        raise UsageError(f"--suite-args names test files that {python}'s test package does not have: "
+                         + ", ".join(asked), hint="'python -m test --list-tests' lists the test files there are")
+    tail = "\n".join(lines[-15:])
+    what = (f"{len(absent)} of the suite's {len(files)} test files are not there ({', '.join(absent[:5])}"
+            + (" ..." if len(absent) > 5 else "") + ")") if absent else "-m test ran no test file" + (
+        "" if ok else " and failed")
+    raise CheckError(f"{python}: {what}:\n{tail}", log_path=str(log_path),
+                     hint="the build's test package is incomplete or missing (uv's builds and some distributions' "
+                          "strip it), so there is no suite to run; check --suite-args too")

@@ -31,6 +31,8 @@ MODULES = {
     # 3.13's _datetime crashes the process when a sub-interpreter imports it before the main
     # interpreter does: a package that imports datetime crashes together through it.
     "datetimepkg": "import datetime\n",
+    # Imports only without another distribution's C part (as requests without charset_normalizer's).
+    "usesdeppkg": "try:\n    from subpkg import readline\nexcept ImportError:\n    readline = None\n",
 }
 # Packages of their own directory, with a copy of an extension module (name: source of __init__).
 PACKAGES = {
@@ -152,6 +154,10 @@ def test_a_package_that_only_imports_through_its_fallback_is_not_said_to_run(sca
     assert fallback.verdict == "fallback"
     assert fallback.reason() == "runs only through its pure-Python fallback (C part refused: fallbackpkg.readline)"
     assert fallback.together == "ok"
+    # Another distribution's C part: named as a dependency's.
+    uses = packages(scan)["usesdeppkg"]
+    assert uses.verdict == "fallback" and uses.refused_parts == ("subpkg.readline",)
+    assert uses.reason() == "runs only through a pure-Python fallback (a dependency's C part refused: subpkg.readline)"
 
 
 def test_a_crash_when_used_from_two_interpreters_is_reported(scanned):
@@ -176,9 +182,10 @@ def test_a_crash_together_through_the_standard_library_names_it(scanned, venv):
     assert found["bothpkg"].together_stdlib == ("_datetime",) and found["bothpkg"].together_own is True
     assert found["bothpkg"].reason() == ("crashes when used from two interpreters "
                                          "(by itself and through the standard library's _datetime)")
-    assert scan.summary()[1] == ("Python 3.13.0's _datetime crashes the process when a sub-interpreter imports it "
-                                 "before the main interpreter does; importing it in the main interpreter first "
-                                 "avoids the crash of datetimepkg")
+    assert scan.summary()[1] == ("Python 3.13.0's _datetime crashes the process (at exit) when a sub-interpreter "
+                                 "imported it first and the main interpreter imports it while that sub-interpreter "
+                                 "lives; importing _datetime in the main interpreter before any sub-interpreter "
+                                 "does avoids the crash of datetimepkg")
     # Ground truth, apart from the probe: the same imports, in this order, in the venv's python.
     python = str(venv / "bin" / "python")
     both = ("import _interpreters, sys\n{first}i = _interpreters.create(_interpreters.new_config('isolated'))\n"
@@ -192,7 +199,7 @@ def test_a_crash_together_through_the_standard_library_names_it(scanned, venv):
 def test_summary_names_the_packages_that_cannot_and_those_on_a_fallback(scanned):
     scan, _, _ = scanned
     assert scan.summary() == [
-        "1 of 10 packages can run in own-GIL sub-interpreters; 8 cannot: "
+        "1 of 11 packages can run in own-GIL sub-interpreters; 8 cannot: "
         "bothpkg (crashes when used from two interpreters (by itself and through the standard library's _datetime)), "
         "crashpkg (crashes on import), "
         "datetimepkg (crashes when used from two interpreters (through the standard library's _datetime only)), "
@@ -200,9 +207,11 @@ def test_summary_names_the_packages_that_cannot_and_those_on_a_fallback(scanned)
         "refusepkg (refuses own-GIL sub-interpreters (readline)), "
         "subpkg (refuses own-GIL sub-interpreters (subpkg.readline)), "
         "togetherpkg (crashes when used from two interpreters); "
-        "1 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline)",
-        "Python 3.13.0's _datetime crashes the process when a sub-interpreter imports it before the main interpreter "
-        "does; importing it in the main interpreter first avoids the crash of datetimepkg"]
+        "2 only through a pure-Python fallback: fallbackpkg (C part refused: fallbackpkg.readline), "
+        "usesdeppkg (a dependency's C part refused: subpkg.readline)",
+        "Python 3.13.0's _datetime crashes the process (at exit) when a sub-interpreter imported it first and the main "
+        "interpreter imports it while that sub-interpreter lives; importing _datetime in the main interpreter before "
+        "any sub-interpreter does avoids the crash of datetimepkg"]
     assert not scan.free_threaded and scan.modules[0].gil is None
 
 
@@ -224,7 +233,7 @@ def test_a_second_scan_of_an_unchanged_venv_runs_no_child(scanned, venv, monkeyp
     start = time.monotonic()
     again = compatscan.scan(venv / "bin" / "python", cache_dir=cache, jobs=4, timeout=5)
     assert time.monotonic() - start < 1.0
-    assert again.cached == 9  # all but the hang, which is asked again next time
+    assert again.cached == 10  # all but the hang, which is asked again next time
     assert [p.reason() for p in again.packages] == [p.reason() for p in first.packages]
 
 

@@ -267,6 +267,20 @@ def test_doctor_adds_free_disk_space(tmp_path):
     assert not checks["git"].required and checks["ssl"].required and not checks["tkinter"].required
 
 
+def test_doctor_covers_every_module_the_official_images_build(tmp_path):
+    """_dbm needs ndbm.h (libgdbm-compat-dev), which libgdbm-dev alone does not bring."""
+    checks = {c.name: c for c in preflight.doctor(str(tmp_path))}
+    assert checks["ndbm"].what == "<ndbm.h>" and checks["ndbm"].debian == "libgdbm-compat-dev"
+    assert {"gdbm", "tkinter", "curses", "readline", "uuid", "expat"} <= set(checks)
+
+
+def test_the_extension_modules_of_a_module_and_what_provides_them():
+    assert preflight.extensions_of(["curses", "dbm.ndbm"]) == {"_curses", "_curses_panel", "_dbm"}
+    assert preflight.packages_of_extension("_dbm") in ("libgdbm-compat-dev", "gdbm-devel")
+    assert preflight.packages_of_extension("nis") in ("libnsl-dev, libtirpc-dev", "libnsl2-devel, libtirpc-devel")
+    assert preflight.packages_of_extension("_nosuch") == ""
+
+
 # ------------------------------------------------------------ what this release can install
 
 

@@ -151,3 +151,21 @@ def test_suite_options_that_cannot_mean_anything(args, tmp_path):
                          capture_output=True, text=True, env={**os.environ, "PYBUILD12_HOME": str(tmp_path)}, timeout=60)
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_a_test_file_the_build_does_not_have_is_no_verdict_on_the_build(testdir, tmp_path):
+    """A typo in --suite-args is a usage error; a test package without its files is named."""
+    python = pyenv_python("3.13.0")
+    typo = subprocess.run([sys.executable, "-m", "pybuild12", "verify", "--python", str(python), "--suite",
+                           "--suite-args", f"--testdir {testdir} test_passes test_passess"], capture_output=True,
+                          text=True, env={**os.environ, "PYBUILD12_HOME": str(tmp_path)}, timeout=300)
+    assert typo.returncode == 2, typo.stdout + typo.stderr
+    assert "test package does not have: test_passess" in typo.stderr and "Traceback" not in typo.stderr
+    lines = ["0:00:00 load avg: 1.0 [1/2/1] test_gone failed (uncaught exception)",
+             "ModuleNotFoundError: No module named 'test.test_gone'",
+             "0:00:00 load avg: 1.0 [2/2/1] test_passes passed"]
+    found, _, _ = suite.parse_output(lines)
+    assert found["test_gone"].status == "not found" and found["test_passes"].status == "passed"
+    with pytest.raises(suite.CheckError) as info:
+        suite._refuse_absent(python, found, [], lines, tmp_path / "log", False)
+    assert "1 of the suite's 2 test files are not there (test_gone)" in info.value.message
