@@ -29,7 +29,9 @@ def run_suite(name: str, env: dict, jobs: int | None) -> tuple[dict, float, dict
     """(verify --suite's JSON, wall seconds, the build's `list --json` entry)."""
     listed = json.loads(subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], env=env,
                                        capture_output=True, text=True, check=True).stdout)
-    build = next((b for b in listed["installed"] if b["name"] == name), None)
+    # NAME as verify takes it (3.13.5t is the build named 3.13.5+freethreaded).
+    which = subprocess.run([sys.executable, "-m", "pybuild12", "which", name], env=env, capture_output=True, text=True)
+    build = next((b for b in listed["installed"] if b["name"] == name or b["python"] == which.stdout.strip()), None)
     if build is None:
         sys.exit(f"{name} is not installed in {env.get('PYBUILD12_HOME', 'the default home')}")
     argv = [sys.executable, "-m", "pybuild12", "verify", name, "--suite", "--json"]
