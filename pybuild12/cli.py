@@ -595,7 +595,7 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
     files: bool = typer.Option(False, "--files", help="Instead: check the build's files against the sha256 manifest written when it was installed, naming every file changed, missing or added."),
-    suite: bool = typer.Option(False, "--suite", help="Instead: run CPython's whole regression suite (python -m test) on the build, in parallel; about 11 minutes on 2 cores."),
+    suite: bool = typer.Option(False, "--suite", help="Instead: run CPython's whole regression suite (python -m test) on the build, in parallel; about 8 minutes on 2 cores."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="With --suite: test files run at once [default: the CPU count]."),
     test_timeout: float = typer.Option(suite_runner.TEST_TIMEOUT, "--test-timeout", min=1, help="With --suite: seconds one test file may take before it counts as failed (timed out)."),
     suite_args: str = typer.Option("", "--suite-args", metavar="ARGS", help="With --suite: more arguments for python -m test, e.g. 'test_socket test_ssl' to run only those, '-x test_socket' to leave it out, '-u all' to enable every resource."),
@@ -674,9 +674,8 @@ def _print_suite(result: "suite_runner.SuiteResult") -> None:
         cases = f": {', '.join(f.cases[:5])}" + (f" and {len(f.cases) - 5} more" if len(f.cases) > 5 else "") \
             if f.cases else ""
         out.print(f"[red]failed[/] {f.name}: {escape(f.detail)}{escape(cases)}")
-    why = dict(reason.split(": ", 1) for reason in result.machine)
     for f in result.by_status("environment"):
-        out.print(f"[yellow]environment[/] {f.name} ({escape(', '.join(f.cases[:5]))}): {escape(why.get(f.name, ''))}")
+        out.print(f"[yellow]environment[/] {f.name} ({escape(', '.join(f.cases[:5]))}): {escape(f.why)}")
     if result.by_status("env changed"):
         out.print("env changed (passed, but left files, threads or processes behind): "
                   + ", ".join(f.name for f in result.by_status("env changed")))

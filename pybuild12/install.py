@@ -208,16 +208,15 @@ def _from_source(job: _Job, cache: artifacts.Cache | None, pgo: "_PgoPlan", reso
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
     job.work.tree = sources.prepare(job.recipe, paths=job.paths, build_root=job.work.build_root, run=job.run,
                                     env=job.env, resolution=resolution)
-    ccache_facts = _compile(job.run, job.recipe, job.steps, job.work, job.env, pgo,
-                            ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
+    ccache_facts, report = _compile(job.run, job.recipe, job.steps, job.work, job.env, pgo,
+                                    ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
     try:
         python = _check(job.run, job.staged, job.recipe, job.expected_version)
     except CheckError as exc:  # not installed, not thrown away: kept for a look at what is wrong
         kept = _keep(job)
         raise CheckError(exc.message, log_path=exc.log_path or str(job.run.log_path),
                          hint=f"the build is kept at {kept} to look into; {exc.hint or 'see the log'}") from None
-    made = _Made(python, job.work.tree.facts, ccache=ccache_facts,
-                 modules=lacking_modules(job.run.log_path.read_text("utf-8", errors="replace")))
+    made = _Made(python, job.work.tree.facts, ccache=ccache_facts, modules=lacking_modules(report))
     made.verification = _verify_if_asked(job, made.python)
     _write_manifest(job)  # before packing: a reinstall from the cache brings it along
     made.pgo = _keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
@@ -254,10 +253,10 @@ def _receipt(job: _Job, made: _Made, compiler: str) -> dict:
     return receipt
 
 
-def lacking_modules(log_text: str) -> dict[str, list[str]]:
-    """The standard library's extension modules the build lacks, by CPython's own report in
-    the build log: missing (configure found no headers), disabled, failed, failed_import."""
-    return {kind: sorted(names) for kind, names in build.module_report(log_text).items() if names}
+def lacking_modules(report: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The standard library's extension modules the build lacks, from CPython's own report
+    (build.module_report): missing (configure found no headers), disabled, failed, failed_import."""
+    return {kind: sorted(names) for kind, names in report.items() if names}
 
 
 def _warn_lacking(reporter: Reporter, recipe: Recipe, name: str, modules: dict | None) -> None:
@@ -366,25 +365,28 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
 
 
 def _compile(run: Run, recipe: Recipe, steps, work: _Workspace, env: Mapping[str, str], pgo: _PgoPlan,
-             use_ccache: bool, staged: Path, prefix: Path) -> dict | None:
-    """Run the build steps, through ccache if asked; returns ccache's figures for the receipt."""
+             use_ccache: bool, staged: Path, prefix: Path) -> tuple[dict | None, dict[str, list[str]]]:
+    """Run the build steps, through ccache if asked; returns ccache's figures for the receipt
+    and CPython's report of the modules it could not build."""
     env = leftovers.marked(env, work.build_root)
     tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
     if tool is None:
-        _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix)
-        return None
+        return None, _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix)
     before = tool.stats(env)
-    _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix)
+    report = _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix)
     facts = ccache.summary(tool, before, tool.stats(env), env)
     run.log(f"ccache: {facts}")
-    return facts
+    return facts, report
 
 
 def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: _PgoPlan,
-           staged: Path, prefix: Path) -> None:
+           staged: Path, prefix: Path) -> dict[str, list[str]]:
+    """Run the steps; returns CPython's report of the modules it could not build (after
+    the last compile step: a PGO build prints one per stage)."""
     last_install = [s for s in steps if s.phase == "install"][-1]
+    report: dict[str, list[str]] = {}
     for step in steps:
         _run_step(run, step, tree, env)
         if step is last_install:  # CPython's files and pip are in place
@@ -401,6 +403,7 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
         if step.phase == "compile":
             report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
             build.check_required_modules(recipe, report, run.log_path)
+    return report
 
 
 def _keep_profile(run: Run, pgo: _PgoPlan, tree: Path, facts: dict, paths: Paths, *, store: bool) -> dict | None:

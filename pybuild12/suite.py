@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pybuild12 import runner
+from pybuild12 import build, runner
 from pybuild12.errors import BuildError, CheckError, UsageError
 from pybuild12.report import Reporter
 
@@ -96,6 +96,7 @@ class TestFile:
     category: str = ""  # of a skip: platform, missing module, resource not enabled, other
     subject: str = ""  # the module missing, or the resource not enabled
     cases: list[str] = field(default_factory=list)  # the failing test cases
+    why: str = ""  # of an "environment" failure: the machine condition it comes from
 
 
 @dataclass
@@ -109,7 +110,11 @@ class SuiteResult:
     tests: str  # regrtest's "Total tests:" line
     seconds: float
     log: str
-    machine: list[str] = field(default_factory=list)  # why each "environment" file failed
+
+    @property
+    def machine(self) -> list[str]:
+        """Why each "environment" file failed."""
+        return [f"{f.name}: {f.why}" for f in self.by_status(ENVIRONMENT)]
 
     def by_status(self, status: str) -> list[TestFile]:
         """The files of that status, in name order."""
@@ -215,15 +220,14 @@ def attribute(files: dict[str, TestFile], cases: Sequence[str], known: Sequence[
         entry.cases = [c for c in cases if _case_in(c, entry.name)]
         for k in known:
             if k.file == entry.name and entry.cases and all(re.search(k.cases, c) for c in entry.cases) and k.applies():
-                entry.status = ENVIRONMENT
+                entry.status, entry.why = ENVIRONMENT, k.why
                 reasons.append(f"{entry.name}: {k.why}")
     return reasons
 
 
 def _case_in(case: str, name: str) -> bool:
     """test.test_socket.X.y (the stdlib suite) or test_socket.X.y (--testdir) in test_socket."""
-    parts = case.split(".")
-    return name in parts[:2] or any(p == name for p in parts[:3])
+    return name in case.split(".")[:3]
 
 
 def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEOUT, args: Sequence[str] = (),
@@ -233,7 +237,7 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
     come from the machine."""
     if not python.exists():
         raise CheckError(f"no interpreter at {python}")
-    jobs = workers or os.cpu_count() or 1
+    jobs = workers or build.default_jobs()
     clean, gone = clean_environment(os.environ if env is None else env)
     lines: list[str] = []
     start = time.monotonic()
@@ -263,9 +267,9 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
                 ok = False  # regrtest exits non-zero when a test failed: what failed is read below
             files, total, tests = parse_output(lines)
             _refuse_absent(python, files, args, lines, log_path, ok)
-            machine = attribute(files, failing_cases(junit), known)
+            attribute(files, failing_cases(junit), known)
             result = SuiteResult(str(python), jobs, timeout, gone, sorted(files.values(), key=lambda f: f.name),
-                                 total, tests, time.monotonic() - start, str(log_path), machine)
+                                 total, tests, time.monotonic() - start, str(log_path))
         finally:
             if reporter is not None:
                 reporter.phase_end("suite", time.monotonic() - start, result is not None and result.ok)

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12 import runner
+from pybuild12 import check, runner
 from pybuild12.errors import CheckError, UsageError
 
 PASSED, FAILED, SKIPPED, INCONCLUSIVE = "passed", "failed", "skipped", "inconclusive"
@@ -143,25 +143,18 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
     return Report(str(python), data["python"]["version"], data.get("api", {}), variant_checks + checks, build)
 
 
-# Imports each module named on the command line; prints those that fail, with why.
-_IMPORTS = ("import importlib, json, sys\nfailed = {}\nfor name in sys.argv[1:]:\n    try:\n"
-            "        importlib.import_module(name)\n    except Exception as exc:\n"
-            "        failed[name] = '%s: %s' % (type(exc).__name__, exc)\nprint(json.dumps(failed))\n")
-
-
 def required_modules_check(python: Path, modules: Sequence[str]) -> Check:
-    """Whether every module the build's recipe requires imports."""
+    """Whether every module the build's recipe requires imports (the install's own check,
+    check.smoke, imports them)."""
     name = "required modules"
     try:
-        proc = runner.capture([str(python), "-I", "-c", _IMPORTS, *modules], timeout=TIMEOUT)
-        failed = json.loads(proc.stdout.strip().splitlines()[-1])
-    except runner.TimedOut:
-        return Check(name, FAILED, "importing them did not finish in time")
-    except (ValueError, IndexError):
-        return Check(name, FAILED, f"the interpreter crashed (exit code {proc.returncode})")
+        results = check.smoke(python, None, modules)
+    except CheckError as exc:
+        return Check(name, FAILED, exc.message)
+    failed = [r for r in results if r.name.startswith("module ") and not r.ok]
     if failed:
         return Check(name, FAILED, "the recipe requires them, and they do not import: "
-                     + "; ".join(f"{m} ({why})" for m, why in failed.items()))
+                     + "; ".join(f"{r.name.removeprefix('module ')} ({r.detail})" for r in failed))
     return Check(name, PASSED, f"imported {', '.join(modules)}")
 
 
