@@ -92,12 +92,25 @@ def users_of(prefix: Path) -> dict[int, str]:
 
 
 def _processes() -> Iterator[tuple[int, Path]]:
+    """Other processes that see the file system as this one does. A process under another
+    root (a container or chroot sharing this PID namespace) may run a build at the very
+    same path in its own file system: it is never this home's leftover, nor its user."""
     proc = Path("/proc")
     if not proc.is_dir():
         return
+    own_root = _root_of(proc / "self")
     for entry in proc.iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() and _root_of(entry) == own_root:
             yield int(entry.name), entry
+
+
+def _root_of(proc: Path) -> tuple[int, int] | None:
+    """The identity (device, inode) of a process's root directory; None when hidden."""
+    try:
+        found = os.stat(proc / "root")
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _environ(proc: Path) -> list[bytes]:

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -249,6 +250,30 @@ def test_reinstall_of_a_build_in_use_warns_and_leaves_the_process_running(in_use
     assert code == 0, err
     assert f"use the build being replaced (pid {user.pid})" in err and user.poll() is None
     assert mark_of(prefix) == "one"
+
+
+def test_a_build_in_another_root_at_the_same_path_is_not_a_leftover(paths, tmp_path):
+    # Two containers (or chroots) sharing this PID namespace, each with a home at the same
+    # path: one's install must neither stop the other's build nor count it as a user.
+    if os.geteuid() != 0:
+        pytest.skip("chroot(2) needs root")
+    tree = paths.builds / "fake"
+    tree.mkdir(parents=True)
+    elsewhere = tmp_path / "other-root"
+    elsewhere.mkdir()
+    code = f"import os, time; os.chroot({str(elsewhere)!r}); print('in', flush=True); time.sleep(30)"
+    other = subprocess.Popen([sys.executable, "-c", code], env=leftovers.marked(dict(os.environ), tree),
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    here = subprocess.Popen(["sleep", "30"], env=leftovers.marked(dict(os.environ), tree), start_new_session=True)
+    try:
+        assert other.stdout.readline() == "in\n"
+        assert set(leftovers.build_processes(tree)) == {here.pid}
+        assert other.pid not in leftovers.users_of(Path(os.path.realpath(sys.executable)).parent.parent)
+        assert set(leftovers.stop_build_processes(tree)) == {here.pid} and other.poll() is None
+    finally:
+        for p in (other, here):
+            p.kill()
+            p.wait()
 
 
 def test_reclaim_stops_only_marked_processes(paths, tmp_path):

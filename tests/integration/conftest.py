@@ -26,15 +26,28 @@ import pytest
 from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, sources_dir
 
 
+# The streams the integration tests run in (scripts/test: `-n 3 --dist loadgroup`, one
+# xdist worker each), so that one build's single-threaded or network-bound steps
+# (configure, the PGO training run, install, verification, mmdebstrap, apt and pip in the
+# containers) overlap another's compile. Each holds about a third of the work: the tests
+# that share the session's real build; the image pair (two builds) with the debug build;
+# the fresh machines (two builds) with the free-threaded git build. A module not named
+# here is a group of its own, which xdist hands to whichever worker is free.
+STREAMS = {
+    "test_docker_image": "images-and-debug",
+    "test_debug_build": "images-and-debug",
+    "test_fresh_machine": "machines-and-git",
+    "test_git_build": "machines-and-git",
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Group the integration tests for xdist's loadgroup (scripts/test runs them in two
-    streams, so that one build's single-threaded steps overlap another's compile): the
-    tests that share the session's real build go to one worker, one after another; each
-    other module, which makes a build of its own, is a group of its own."""
+    """Group the integration tests into the streams above (xdist's loadgroup)."""
     here = Path(__file__).parent
     for item in items:
         if Path(item.fspath).parent == here:
-            group = "session-build" if "real_build" in item.fixturenames else item.module.__name__
+            module = item.module.__name__
+            group = "session-build" if "real_build" in item.fixturenames else STREAMS.get(module, module)
             item.add_marker(pytest.mark.xdist_group(group))
 
 

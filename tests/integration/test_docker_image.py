@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from containers import Store, ca_bundle, mmdebstrap, need_container_tools, tracked_files
 from realbuild import RECIPE, ROOT, TARBALL, sources_dir
 
 pytestmark = pytest.mark.integration
@@ -37,81 +35,6 @@ pytestmark = pytest.mark.integration
 EPOCH = "1700000000"
 BASE = "localhost/pybuild12-test-base:bookworm"
 BUILDER = "localhost/pybuild12-test-builder:bookworm"
-
-
-class Store:
-    """A container store of these tests' own, not the machine's: overlay where the kernel
-    mounts it (as root here), else vfs, which copies the whole file system for each layer."""
-
-    def __init__(self, directory: Path, driver: str) -> None:
-        self.directory = directory
-        self.driver = driver
-        self.twin: Store | None = None  # a second store with the same base images, for a second build
-        # The run root must be a short path (podman takes at most 50 characters there).
-        self.runroot = Path(tempfile.mkdtemp(prefix="pb12-"))
-        self.options = ["--root", str(directory / "root"), "--runroot", str(self.runroot),
-                        "--storage-driver", driver]
-
-    def podman(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["podman", *self.options, *args], capture_output=True, text=True, **kwargs)
-
-    def buildah(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["buildah", *self.options, *args], capture_output=True, text=True, **kwargs)
-
-    def run_in(self, image: str, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        """Run a command in a container of `image`, with the image's environment.
-
-        Through buildah's chroot isolation, as the build's RUN steps: crun (`podman
-        run`) cannot set rlimits or cgroups in every sandbox, this one included.
-        """
-        made = self.buildah("from", image)
-        assert made.returncode == 0, made.stderr
-        container = made.stdout.strip().splitlines()[-1]
-        try:
-            return self.buildah("run", "--isolation", "chroot", container, "--", *argv, timeout=timeout)
-        finally:
-            self.buildah("rm", container)
-
-    def why_not_run(self, image: str) -> str:
-        """Why a container of `image` cannot run a command here ("" when it can)."""
-        made = self.buildah("from", image)
-        if made.returncode != 0:
-            return f"buildah from: {made.stderr.strip()}"
-        container = made.stdout.strip().splitlines()[-1]
-        ran = self.buildah("run", "--isolation", "chroot", container, "--", "true")
-        self.buildah("rm", container)
-        return f"buildah run: {ran.stderr.strip()}" if ran.returncode else ""
-
-    def remove(self) -> None:
-        self.podman("system", "reset", "--force")
-        shutil.rmtree(self.directory, ignore_errors=True)
-        shutil.rmtree(self.runroot, ignore_errors=True)
-
-
-def apt_archive_uri() -> str:
-    """The Debian archive this machine's apt uses (deb822 or one-line sources)."""
-    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for stanza in path.read_text().split("\n\n"):
-            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and not line[0].isspace())
-            if "deb" in fields.get("Types", "").split() and fields.get("URIs", "").strip():
-                return fields["URIs"].split()[0]
-    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                words = line.split()
-                if words[:1] == ["deb"]:
-                    return next(w for w in words[1:] if "://" in w)
-    pytest.skip("no Debian archive in this machine's apt sources")
-
-
-def ca_bundle() -> Path | None:
-    """The CA bundle pip uses here (a TLS-inspecting network needs it inside the build too)."""
-    configured = os.environ.get("PIP_CERT") or subprocess.run(
-        [sys.executable, "-m", "pip", "config", "get", "global.cert"], capture_output=True, text=True).stdout.strip()
-    for candidate in (configured, "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
 
 
 def build_dependencies() -> list[str]:
@@ -127,35 +50,12 @@ def store(tmp_path_factory) -> Store:
     """A store holding the base image (Debian minbase, made with mmdebstrap) and the
     builder base (the same with the Dockerfile's build dependencies, so that no build
     installs them again); removed, with every image built in it, at the end."""
-    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("podman", "buildah", "mmdebstrap")):
-        message = "needs root, podman, buildah and mmdebstrap (scripts/test installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    need_container_tools()
     work = tmp_path_factory.mktemp("images")
-    uri = apt_archive_uri()
     tars = {BASE: work / "base.tar", BUILDER: work / "builder.tar"}
-    includes = {BASE: [], BUILDER: ["--include=" + ",".join(build_dependencies())]}
-    # Both at once: mmdebstrap waits on the network and dpkg more than on the CPU.
-    making = {image: subprocess.Popen(["mmdebstrap", "--variant=minbase", "--quiet", *includes[image], "bookworm",
-                                       str(tars[image]), uri], stderr=subprocess.PIPE, text=True)
-              for image in tars}
-    for image, proc in making.items():
-        _, err = proc.communicate(timeout=1800)
-        assert proc.returncode == 0, f"mmdebstrap for {image}: {err[-2000:]}"
-    tried = []
-    for driver in ("overlay", "vfs"):
-        made = Store(work / driver, driver)
-        imported = made.podman("import", str(tars[BASE]), BASE)
-        problem = imported.stderr.strip() if imported.returncode else made.why_not_run(BASE)
-        if not problem:
-            break
-        tried.append(f"{driver}: {problem[-1500:]}")
-        made.remove()
-    else:
-        pytest.fail("podman can run a container with neither overlay nor vfs storage here:\n" + "\n".join(tried))
-    imported = made.podman("import", str(tars[BUILDER]), BUILDER)
-    assert imported.returncode == 0, imported.stderr
+    mmdebstrap({BASE: ("bookworm", tars[BASE], []),
+                BUILDER: ("bookworm", tars[BUILDER], ["--include=" + ",".join(build_dependencies())])})
+    made = Store.holding(work, tars)
     for tar in tars.values():
         tar.unlink()
     # The twin gets the very same images (an import would stamp them with another time).
@@ -173,15 +73,6 @@ def store(tmp_path_factory) -> Store:
     yield made
     made.twin.remove()
     made.remove()
-
-
-def tracked_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
-    if listed.returncode == 0 and listed.stdout:
-        return [f for f in listed.stdout.split("\0") if f and (ROOT / f).exists()]
-    skip = {".git", ".test-sources", ".pytest_cache", "__pycache__"}
-    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,238 @@
+"""The README's two commands on fresh machines: minimal Debian bookworm and trixie.
+
+Each machine is a container of a root file system that mmdebstrap makes here
+(minbase, with sudo and ca-certificates, as a fresh server install has them, and a
+user `dev` with sudo), holding a copy of this checkout as a clone would. As `dev`,
+the README's first command runs verbatim, given a release recipe built without PGO
+(GitHub, where `main` comes from, is unreachable here; the tarball comes from a
+local mirror). Then, from a login shell as the user would open one: `pybuild12` is
+on PATH, `which` and `verify` answer, the system Python holds only what Debian
+installed, and `scripts/setup --uninstall` removes pybuild12 but not its builds.
+The README's second command is run on a few unit tests: its own set-up (apt, a venv
+for the test extras) works there too. Both machines run at once.
+
+Root without sudo, on a fresh bookworm, is the `heavy` test at the end (a third
+build; run by hand: `scripts/test --heavy`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from containers import Store, ca_bundle, mmdebstrap, need_container_tools, tracked_files
+from realbuild import RECIPE, ROOT, TARBALL, sources_dir
+
+pytestmark = pytest.mark.integration
+
+SUITES = ("bookworm", "trixie")
+USER = "dev"
+HOME = f"/home/{USER}"
+HOSTNAME = "fresh-machine"
+CHECKOUT = f"{HOME}/pybuild12"
+INSTALL_ARGS = f"{RECIPE} --no-pgo"
+# What a fresh server install has beside minbase, and a user who may use sudo.
+MACHINE_OPTIONS = [
+    "--include=sudo,ca-certificates",
+    f'--customize-hook=chroot "$1" useradd --create-home --shell /bin/bash {USER}',
+    f'--customize-hook=echo "{USER} ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/{USER}"',
+    f'--customize-hook=printf "127.0.0.1 localhost\\n127.0.1.1 {HOSTNAME}\\n" > "$1/etc/hosts"',
+]
+# Files under the system Python's directories that no Debian package installed (byte
+# code that Debian's own py3compile writes is not counted).
+NOT_FROM_DEBIAN = r"""
+import pathlib, subprocess, sys
+packages = subprocess.run(["dpkg-query", "-W", "-f=${Package}\n"], capture_output=True, text=True).stdout.split()
+owned = set(subprocess.run(["dpkg-query", "-L", *packages], capture_output=True, text=True).stdout.splitlines())
+roots = [p for p in (*pathlib.Path("/usr/lib").glob("python3*"), *pathlib.Path("/usr/local/lib").glob("python3*"))]
+for root in roots:
+    for path in root.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts and str(path) not in owned:
+            print(path)
+"""
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's set-up section, comments dropped."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Set-up on a fresh machine", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.S)
+    assert block, "the README's set-up section has no sh block"
+    return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.split("#", 1)[0].strip()]
+
+
+@dataclass
+class Machine:
+    suite: str
+    store: Store
+    container: str
+    setup: subprocess.CompletedProcess
+
+    def run(self, command: str, *, user: str = USER, timeout: int = 600) -> subprocess.CompletedProcess:
+        """`command` in a login shell of `user` (root: as root), in the checkout."""
+        env = {"HOME": HOME, "USER": USER, "LOGNAME": USER} if user == USER else {"HOME": "/root"}
+        env.update(machine_env())
+        argv = self.store.run_argv(self.container, "bash", "-lc", command, user=user, env=env,
+                                   workdir=CHECKOUT if user == USER else None, own_hosts=True)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def machine_env() -> dict[str, str]:
+    """What the machine's network asks of every user: the CA of a TLS-inspecting proxy
+    (pip reaches PyPI through it), and where the CPython tarball is mirrored."""
+    env = {"PYBUILD12_MIRROR": f"file://{HOME}/mirror"}
+    if ca_bundle() is not None:
+        env["PIP_CERT"] = "/etc/ssl/certs/machine-ca.crt"
+    return env
+
+
+def fresh_machines(work: Path, suites: tuple[str, ...]) -> tuple[Store, dict[str, str]]:
+    """A store with a fresh machine of each suite: a container each, with the checkout,
+    the mirror and the machine's CA bundle copied in."""
+    need_container_tools()
+    if not (sources_dir() / TARBALL).is_file():
+        pytest.fail(f"{sources_dir() / TARBALL} is missing: run scripts/fetch-test-sources")
+    tars = {suite: work / f"{suite}.tar" for suite in suites}
+    mmdebstrap({suite: (suite, tars[suite], MACHINE_OPTIONS) for suite in suites})
+    store = Store.holding(work, {f"localhost/pybuild12-test-fresh:{suite}": tar for suite, tar in tars.items()})
+    for tar in tars.values():
+        tar.unlink()
+    checkout, mirror = work / "checkout", work / "mirror"
+    for rel in tracked_files():
+        (checkout / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, checkout / rel)
+    mirror.mkdir()
+    shutil.copy(sources_dir() / TARBALL, mirror / TARBALL)
+    containers = {}
+    for suite in suites:
+        container = store.container(f"localhost/pybuild12-test-fresh:{suite}")
+        configured = store.buildah("config", "--hostname", HOSTNAME, container)
+        assert configured.returncode == 0, configured.stderr
+        for source, target in ((checkout, CHECKOUT), (mirror, f"{HOME}/mirror")):
+            copied = store.buildah("copy", "--chown", f"{USER}:{USER}", container, str(source), target)
+            assert copied.returncode == 0, copied.stderr
+        ca = ca_bundle()
+        if ca is not None:
+            copied = store.buildah("copy", container, str(ca), "/etc/ssl/certs/machine-ca.crt")
+            assert copied.returncode == 0, copied.stderr
+        containers[suite] = container
+    return store, containers
+
+
+@pytest.fixture(scope="module")
+def machines(tmp_path_factory):
+    """Each suite's machine after the README's first command ran there as `dev` (all at once)."""
+    work = tmp_path_factory.mktemp("fresh")
+    store, containers = fresh_machines(work, SUITES)
+    command = f"{readme_commands()[0]} {INSTALL_ARGS}"
+    env = {"HOME": HOME, "USER": USER, "LOGNAME": USER, **machine_env()}
+    running = {}
+    for suite, container in containers.items():
+        argv = store.run_argv(container, "bash", "-lc", command, user=USER, env=env, workdir=CHECKOUT, own_hosts=True)
+        running[suite] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    made = {}
+    try:
+        for suite, proc in running.items():
+            out, err = proc.communicate(timeout=3600)
+            (work / f"{suite}-setup.log").write_text(err)
+            made[suite] = Machine(suite, store, containers[suite],
+                                  subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    yield made
+    store.remove()
+
+
+@pytest.fixture(params=SUITES)
+def machine(request, machines) -> Machine:
+    return machines[request.param]
+
+
+def test_the_readme_starts_with_setup_and_test():
+    assert readme_commands()[:2] == ["scripts/setup", "scripts/test"]
+
+
+def test_the_first_command_sets_up_and_prints_the_python(machine):
+    setup = machine.setup
+    assert setup.returncode == 0, f"{machine.suite}: {setup.stderr[-4000:]}"
+    python = setup.stdout.strip().splitlines()[-1]
+    assert python == f"{HOME}/.local/share/pybuild12/pythons/{RECIPE}/bin/python3.13"
+    # What it installed for itself, said so, and where.
+    assert f"pybuild12 is {HOME}/.local/bin/pybuild12" in setup.stderr
+    assert "not on PATH in this shell" in setup.stderr  # a fresh login's PATH lacks ~/.local/bin until it exists
+    assert "unable to resolve host" not in setup.stderr  # the machine knows its name, as a real one does
+
+
+def test_pybuild12_is_on_path_at_the_next_login_and_verifies(machine):
+    found = machine.run(f"command -v pybuild12 && pybuild12 which {RECIPE} && pybuild12 verify {RECIPE}")
+    assert found.returncode == 0, found.stdout + found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[0] == f"{HOME}/.local/bin/pybuild12"
+    assert lines[1] == machine.setup.stdout.strip().splitlines()[-1]
+    assert "high-level API" in found.stdout and "failed" not in found.stdout
+
+
+def test_running_it_again_builds_nothing(machine):
+    again = machine.run(f"{readme_commands()[0]} {INSTALL_ARGS}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.strip().splitlines()[-1] == machine.setup.stdout.strip().splitlines()[-1]
+    assert "already installed" in again.stderr and "installing:" not in again.stderr and "compile" not in again.stderr
+
+
+def test_the_system_python_is_left_as_debian_installed_it(machine):
+    checked = machine.run("python3 -c 'import pip' 2>&1; python3 -c 'import pybuild12' 2>&1;"
+                          f" python3 -c {shlex.quote(NOT_FROM_DEBIAN)}", user="root")
+    assert "No module named 'pip'" in checked.stdout, checked.stdout + checked.stderr
+    assert "No module named 'pybuild12'" in checked.stdout
+    strays = [line for line in checked.stdout.splitlines() if line.startswith("/")]
+    assert strays == [], f"files no Debian package installed: {strays[:20]}"
+
+
+def test_the_second_command_sets_itself_up(machine):
+    # The test suite's own set-up (apt for nginx and ccache, a venv with the test extras),
+    # then a few unit tests that need no 3.12+ interpreter.
+    tested = machine.run(f"{readme_commands()[1]} --quick tests/test_recipes.py tests/test_names.py", timeout=1200)
+    assert tested.returncode == 0, tested.stdout[-4000:] + tested.stderr[-2000:]
+    assert re.search(r"\d+ passed", tested.stdout), tested.stdout[-2000:]
+    assert machine.run("test -x .venv/bin/pytest && ! python3 -c 'import pytest' 2>/dev/null").returncode == 0
+
+
+def test_setup_uninstall_removes_pybuild12_and_keeps_the_builds(machines):
+    machine = machines[SUITES[0]]
+    removed = machine.run("scripts/setup --uninstall")
+    assert removed.returncode == 0, removed.stderr
+    gone = machine.run("command -v pybuild12 || ls -d ~/.local/bin/pybuild12 ~/.local/share/pybuild12/venv")
+    assert gone.returncode != 0 and gone.stdout == "", gone.stdout  # neither the command, the link nor the venv
+    kept = machine.run(f"~/.local/share/pybuild12/pythons/{RECIPE}/bin/python3 -c 'print(42)'")
+    assert kept.stdout == "42\n", kept.stderr
+
+
+@pytest.mark.heavy
+def test_the_first_command_as_root_on_a_machine_without_sudo(tmp_path):
+    """Root on a fresh bookworm without sudo: the build dependencies go in through apt
+    directly and pybuild12 is linked into /usr/local/bin (a whole build: heavy)."""
+    store, containers = fresh_machines(tmp_path, ("bookworm",))
+    try:
+        container = containers["bookworm"]
+        removed = store.buildah("run", "--isolation", "chroot", container, "--", "apt-get", "purge", "-y", "-qq", "sudo")
+        assert removed.returncode == 0, removed.stderr
+        argv = store.run_argv(container, "bash", "-lc",
+                              f"cd {CHECKOUT} && {readme_commands()[0]} {INSTALL_ARGS} && pybuild12 verify {RECIPE}",
+                              env={"HOME": "/root", **machine_env()}, own_hosts=True)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert "pybuild12 is /usr/local/bin/pybuild12" in done.stderr
+        assert f"/root/.local/share/pybuild12/pythons/{RECIPE}/bin/python3.13" in done.stdout
+        assert "high-level API" in done.stdout
+    finally:
+        store.remove()
+
