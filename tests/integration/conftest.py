@@ -41,6 +41,7 @@ STREAMS = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups from the markers
 def pytest_collection_modifyitems(config, items):
     """Group the integration tests into the streams above (xdist's loadgroup)."""
     here = Path(__file__).parent
@@ -49,6 +50,20 @@ def pytest_collection_modifyitems(config, items):
             module = item.module.__name__
             group = "session-build" if "real_build" in item.fixturenames else STREAMS.get(module, module)
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """In an xdist worker under --dist loadgroup, the group must be in a grouped test's node
+    ID (that is how xdist's scheduler reads it). Some pytest releases drop it without a
+    word (pytest-xdist#1386), and every stream would then make the session's build: fail
+    each such test before its fixtures run, saying so."""
+    if (os.environ.get("PYTEST_XDIST_WORKER") and item.config.getvalue("loadgroup")
+            and item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rsplit("]", 1)[-1]):
+        pytest.fail(f"pytest-xdist does not group tests under pytest {pytest.__version__} (pytest-xdist#1386: "
+                    "no @group in the node ID), so each stream would build what one should: install the "
+                    "test extras again (pyproject.toml pins a pytest that works), or run without -n",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")
