@@ -36,9 +36,17 @@ from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, so
 STREAMS = {
     "test_docker_image": "images-and-debug",
     "test_debug_build": "images-and-debug",
+    "test_jit_build": "images-and-debug",
+    "test_lto_build": "images-and-debug",
     "test_fresh_machine": "machines-and-git",
     "test_git_build": "machines-and-git",
+    "test_optimize_build": "machines-and-git",
 }
+# The session's build (PGO), then the build with its recorded profile, is the longest
+# stream: the others yield the CPU to it (their builds run at this niceness), and use
+# what it leaves (its configure, training run, install and tests are single-threaded).
+YIELDING = 10
+_yielded = False
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups from the markers
@@ -54,12 +62,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """In an xdist worker under --dist loadgroup, the group must be in a grouped test's node
-    ID (that is how xdist's scheduler reads it). Some pytest releases drop it without a
+    """In an xdist worker under --dist loadgroup: a stream other than the session build's
+    yields the CPU to it (YIELDING). The group must be in a grouped test's node ID (that
+    is how xdist's scheduler reads it). Some pytest releases drop it without a
     word (pytest-xdist#1386), and every stream would then make the session's build: fail
     each such test before its fixtures run, saying so."""
-    if (os.environ.get("PYTEST_XDIST_WORKER") and item.config.getvalue("loadgroup")
-            and item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rsplit("]", 1)[-1]):
+    global _yielded
+    group = item.get_closest_marker("xdist_group")
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and item.config.getvalue("loadgroup") and group):
+        return
+    if group.args[0] != "session-build" and not _yielded:
+        os.nice(YIELDING)
+        _yielded = True
+    if "@" not in item.nodeid.rsplit("]", 1)[-1]:
         pytest.fail(f"pytest-xdist does not group tests under pytest {pytest.__version__} (pytest-xdist#1386: "
                     "no @group in the node ID), so each stream would build what one should: install the "
                     "test extras again (pyproject.toml pins a pytest that works), or run without -n",
