@@ -37,6 +37,8 @@ HOME = f"/home/{USER}"
 HOSTNAME = "fresh-machine"
 CHECKOUT = f"{HOME}/pybuild12"
 INSTALL_ARGS = f"{RECIPE} --no-pgo"
+# A machine knows its own name (else sudo warns "unable to resolve host" on every call).
+HOSTS_HOOK = f'--customize-hook=printf "127.0.0.1 localhost\\n127.0.1.1 {HOSTNAME}\\n" > "$1/etc/hosts"'
 
 
 def machine_options(sudo: bool = True) -> list[str]:
@@ -48,7 +50,6 @@ def machine_options(sudo: bool = True) -> list[str]:
             f'--customize-hook=echo "{USER} ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/{USER}"']
 
 
-HOSTS_HOOK = f'--customize-hook=printf "127.0.0.1 localhost\\n127.0.1.1 {HOSTNAME}\\n" > "$1/etc/hosts"'
 # Files under the system Python's directories that no Debian package installed (byte
 # code that Debian's own py3compile writes is not counted).
 NOT_FROM_DEBIAN = r"""
