@@ -34,8 +34,9 @@ pytestmark = pytest.mark.integration
 SUITES = ("bookworm", "trixie")
 USER = "dev"
 HOME = f"/home/{USER}"
+HOMES = {USER: HOME, "root": "/root"}
 HOSTNAME = "fresh-machine"
-CHECKOUT = f"{HOME}/pybuild12"
+MACHINE_CA = "/etc/ssl/certs/machine-ca.crt"  # this machine's CA bundle, copied in
 INSTALL_ARGS = f"{RECIPE} --no-pgo"
 # A machine knows its own name (else sudo warns "unable to resolve host" on every call).
 HOSTS_HOOK = f'--customize-hook=printf "127.0.0.1 localhost\\n127.0.1.1 {HOSTNAME}\\n" > "$1/etc/hosts"'
@@ -81,21 +82,22 @@ class Machine:
     setup: subprocess.CompletedProcess
 
     def run(self, command: str, *, user: str = USER, timeout: int = 600) -> subprocess.CompletedProcess:
-        """`command` in a login shell of `user` (root: as root), in the checkout."""
-        env = {"HOME": HOME, "USER": USER, "LOGNAME": USER} if user == USER else {"HOME": "/root"}
-        env.update(machine_env())
-        argv = self.store.run_argv(self.container, "bash", "-lc", command, user=user, env=env,
-                                   workdir=CHECKOUT if user == USER else None, own_hosts=True)
+        """`command` in a login shell of `user` (`dev`: in the checkout; root: as root)."""
+        argv = login_shell(self.store, self.container, command, user=user, in_checkout=user == USER)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
-def machine_env() -> dict[str, str]:
-    """What the machine's network asks of every user: the CA of a TLS-inspecting proxy
-    (pip reaches PyPI through it), and where the CPython tarball is mirrored."""
-    env = {"PYBUILD12_MIRROR": f"file://{HOME}/mirror"}
+def login_shell(store: Store, container: str, command: str, *, user: str = USER,
+                in_checkout: bool = True) -> list[str]:
+    """The command line that runs `command` in a login shell of `user` (in the checkout
+    of that user's home), with what the machine's network asks of every user: the CA of
+    a TLS-inspecting proxy (pip reaches PyPI through it), and the CPython tarball's mirror."""
+    home = HOMES[user]
+    env = {"HOME": home, "USER": user, "LOGNAME": user, "PYBUILD12_MIRROR": f"file://{home}/mirror"}
     if ca_bundle() is not None:
-        env["PIP_CERT"] = "/etc/ssl/certs/machine-ca.crt"
-    return env
+        env["PIP_CERT"] = MACHINE_CA
+    return store.run_argv(container, "bash", "-lc", command, user=user, env=env,
+                          workdir=f"{home}/pybuild12" if in_checkout else None, own_hosts=True)
 
 
 def fresh_machines(work: Path, suites: tuple[str, ...], *, sudo: bool = True) -> tuple[Store, dict[str, str]]:
@@ -121,13 +123,13 @@ def fresh_machines(work: Path, suites: tuple[str, ...], *, sudo: bool = True) ->
         container = store.container(f"localhost/pybuild12-test-fresh:{suite}")
         configured = store.buildah("config", "--hostname", HOSTNAME, container)
         assert configured.returncode == 0, configured.stderr
-        owner, home = (USER, HOME) if sudo else ("root", "/root")
-        for source, target in ((checkout, f"{home}/pybuild12"), (mirror, f"{home}/mirror")):
+        owner = USER if sudo else "root"
+        for source, target in ((checkout, f"{HOMES[owner]}/pybuild12"), (mirror, f"{HOMES[owner]}/mirror")):
             copied = store.buildah("copy", "--chown", f"{owner}:{owner}", container, str(source), target)
             assert copied.returncode == 0, copied.stderr
         ca = ca_bundle()
         if ca is not None:
-            copied = store.buildah("copy", container, str(ca), "/etc/ssl/certs/machine-ca.crt")
+            copied = store.buildah("copy", container, str(ca), MACHINE_CA)
             assert copied.returncode == 0, copied.stderr
         containers[suite] = container
     return store, containers
@@ -139,11 +141,9 @@ def machines(tmp_path_factory):
     work = tmp_path_factory.mktemp("fresh")
     store, containers = fresh_machines(work, SUITES)
     command = f"{readme_commands()[0]} {INSTALL_ARGS}"
-    env = {"HOME": HOME, "USER": USER, "LOGNAME": USER, **machine_env()}
-    running = {}
-    for suite, container in containers.items():
-        argv = store.run_argv(container, "bash", "-lc", command, user=USER, env=env, workdir=CHECKOUT, own_hosts=True)
-        running[suite] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    running = {suite: subprocess.Popen(login_shell(store, container, command), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+               for suite, container in containers.items()}
     made = {}
     try:
         for suite, proc in running.items():
@@ -230,10 +230,8 @@ def test_the_first_command_as_root_on_a_machine_without_sudo(tmp_path):
     directly and pybuild12 is linked into /usr/local/bin (a whole build: heavy)."""
     store, containers = fresh_machines(tmp_path, ("bookworm",), sudo=False)
     try:
-        env = {"HOME": "/root", **machine_env(), "PYBUILD12_MIRROR": "file:///root/mirror"}
-        argv = store.run_argv(containers["bookworm"], "bash", "-lc",
-                              f"{readme_commands()[0]} {INSTALL_ARGS} && pybuild12 verify {RECIPE}",
-                              env=env, workdir="/root/pybuild12", own_hosts=True)
+        argv = login_shell(store, containers["bookworm"],
+                           f"{readme_commands()[0]} {INSTALL_ARGS} && pybuild12 verify {RECIPE}", user="root")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
         assert done.returncode == 0, done.stderr[-4000:]
         assert "pybuild12 is /usr/local/bin/pybuild12" in done.stderr and "not on PATH" not in done.stderr
