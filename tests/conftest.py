@@ -9,7 +9,7 @@ import pytest
 
 from faultreport import TALLY, TestFaults
 from suiterules import fail_skip_in_ci
-from pybuild12.paths import Paths
+from pybuild12.core.paths import Paths
 
 
 def pytest_addoption(parser):

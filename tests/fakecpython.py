@@ -232,10 +232,10 @@ def make_recipe(directory: Path, tarball: Path, sha256: str, *, version: str = H
 
 
 def passing_verifier(python, **kwargs):
-    """Stands in for pybuild12.verify.run in orchestration tests (a real verification takes
+    """Stands in for pybuild12.checks.verify.run in orchestration tests (a real verification takes
     seconds, and these tests install dozens of builds). The real
     verifier is tested against real interpreters in test_verify.py and the integration tests."""
-    from pybuild12 import verify
+    from pybuild12.checks import verify
 
     checks = tuple(verify.Check(n, verify.PASSED, "fake") for n in verify.CHECK_NAMES)
     build = {v: True for v in kwargs.get("expect", ())}  # what the install asked the verifier to expect

@@ -28,7 +28,7 @@ def fake_build(paths, name: str, version: str | None, variants: tuple[str, ...] 
     """An installed build as name resolution sees it: a prefix with a receipt (none when
     `version` is None) and a `bin/python3` that prints the build's name and its arguments,
     so a test of `run` sees which build ran. Returns the prefix."""
-    from pybuild12 import registry
+    from pybuild12.store import registry
 
     prefix = paths.prefix(name)
     (prefix / "bin").mkdir(parents=True)
@@ -67,7 +67,7 @@ def fake_debian(directory, monkeypatch, *, lacks: str = "clang-18 llvm-18", os_r
     """This machine as a Debian release whose apt has every package but `lacks`: an
     os-release file and an apt-cache first on PATH (the real PATH after it if `path_too`).
     Returns the directory of the fake programs, for more of them."""
-    from pybuild12 import distro
+    from pybuild12.core import distro
 
     directory = Path(directory)
     bin_dir = directory / "bin"

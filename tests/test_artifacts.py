@@ -3,18 +3,18 @@ import time
 
 import pytest
 
-from pybuild12 import artifacts
+from pybuild12.store import artifacts, key as keys
 
 
 def _inputs(**changes):
     base = dict(recipe_sha256="r" * 64, source_pin="s" * 64, configure_args=["--prefix=/p", "--enable-optimizations"],
                 prefix="/p", compiler="gcc 12.2.0")
     base.update(changes)
-    return artifacts.key_inputs(**base)
+    return keys.inputs(**base)
 
 
 def test_key_is_stable():
-    assert artifacts.key_of(_inputs()) == artifacts.key_of(_inputs())
+    assert keys.key_of(_inputs()) == keys.key_of(_inputs())
 
 
 @pytest.mark.parametrize("change", [
@@ -26,7 +26,7 @@ def test_key_is_stable():
     {"build_env": {"CFLAGS": "-O1"}},
 ])
 def test_key_changes_with_every_input(change):
-    assert artifacts.key_of(_inputs(**change)) != artifacts.key_of(_inputs())
+    assert keys.key_of(_inputs(**change)) != keys.key_of(_inputs())
 
 
 def test_platform_is_part_of_the_key():
@@ -117,7 +117,7 @@ def test_unsafe_member_is_refused_before_anything_is_written(tmp_path, monkeypat
 
     (cache_dir / f"{key}.json").write_text(json.dumps({"sha256": hashlib.sha256(blob).hexdigest()}))
     cache = artifacts.Cache(cache_dir)
-    from pybuild12.errors import ArchiveError
+    from pybuild12.core.errors import ArchiveError
 
     with pytest.raises(ArchiveError, match="refusing to unpack"):
         cache.unpack(cache.get(key), tmp_path / "out" / "prefix")

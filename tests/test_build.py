@@ -5,8 +5,10 @@ import sys
 
 import pytest
 
-from pybuild12 import build, recipes
-from pybuild12.errors import BuildError, RecipeError
+from pybuild12.build import plan as build
+from pybuild12.request import resolve
+from pybuild12.request import recipes
+from pybuild12.core.errors import BuildError, RecipeError
 
 LOG_WITH_TWO_REPORTS = """
 gcc -c foo.c
@@ -64,12 +66,12 @@ def test_plan_without_optimizations(recipe_file, tmp_path):
 
 
 def test_lto_is_added_once_and_can_be_dropped(recipe, tmp_path):
-    lto = recipes.with_lto(recipe, True)
+    lto = resolve.with_lto(recipe, True)
     steps = build.plan(lto, prefix=tmp_path, destdir=tmp_path, jobs=1)
     assert steps[0].argv[2:4] == ("--enable-optimizations", "--with-lto")
     steps = build.plan(lto, prefix=tmp_path, destdir=tmp_path, jobs=1, user_opts=("--with-lto",))
     assert steps[0].argv.count("--with-lto") == 1
-    steps = build.plan(recipes.with_lto(lto, False), prefix=tmp_path, destdir=tmp_path, jobs=1)
+    steps = build.plan(resolve.with_lto(lto, False), prefix=tmp_path, destdir=tmp_path, jobs=1)
     assert "--with-lto" not in steps[0].argv and "--enable-optimizations" in steps[0].argv
 
 
@@ -86,13 +88,13 @@ def test_the_last_lto_option_decides(args, lto):
 
 
 def test_only_lto_builds_give_configure_a_seed(recipe, tmp_path):
-    plain = build.plan(recipes.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
+    plain = build.plan(resolve.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
                        env={"CFLAGS_NODIST": "-g"})
     assert plain[0].env == ()
-    lto = build.plan(recipes.with_lto(recipe, True), prefix=tmp_path, destdir=tmp_path, jobs=1, env={})
+    lto = build.plan(resolve.with_lto(recipe, True), prefix=tmp_path, destdir=tmp_path, jobs=1, env={})
     assert lto[0].env == (("CFLAGS_NODIST", build.LTO_SEED),)
     assert all(step.env == () for step in lto[1:])  # make must not see it twice
-    by_user = build.plan(recipes.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
+    by_user = build.plan(resolve.with_lto(recipe, False), prefix=tmp_path, destdir=tmp_path, jobs=1,
                          user_opts=("--with-lto",),
                          env={"CFLAGS_NODIST": " -g "})
     assert by_user[0].env == (("CFLAGS_NODIST", "-g -frandom-seed=$@"),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pybuild12 import buildinfo
+from pybuild12.build import buildinfo
 
 PREFIX = "--prefix=/p/3.13.5"
 

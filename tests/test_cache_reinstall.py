@@ -7,7 +7,8 @@ import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from pybuild12 import install as installer
-from pybuild12 import manifest, registry
+from pybuild12.checks import verify as verifier
+from pybuild12.store import manifest, registry
 from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
@@ -21,7 +22,7 @@ def verifications(monkeypatch) -> list:
         calls.append(python)
         return passing_verifier(python, **kwargs)
 
-    monkeypatch.setattr(installer.verifier, "run", counting)
+    monkeypatch.setattr(verifier, "run", counting)
     return calls
 
 
@@ -55,7 +56,7 @@ def test_files_that_differ_from_the_manifest_are_verified_again(fake, paths, ver
         return manifest.Differences(changed=("bin/python",), missing=found.missing, added=found.added,
                                     checked=found.checked)
 
-    monkeypatch.setattr(installer.manifest, "compare", one_changed)
+    monkeypatch.setattr(manifest, "compare", one_changed)
     again = reinstall(fake, paths)
     assert len(verifications) == 2 and "reused" not in again.receipt["verification"]
 
@@ -76,7 +77,7 @@ def test_a_verification_made_on_reinstall_is_kept_for_the_next(fake, paths, veri
 
 
 def test_another_machines_verification_is_not_adopted(tmp_path, paths):
-    from pybuild12 import artifacts
+    from pybuild12.store import artifacts
 
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -90,7 +91,7 @@ def test_another_machines_verification_is_not_adopted(tmp_path, paths):
 
 
 def test_only_artifacts_packed_here_skip_the_vetting_pass(tmp_path, paths, monkeypatch):
-    from pybuild12 import artifacts
+    from pybuild12.store import artifacts
 
     tree = tmp_path / "tree"
     tree.mkdir()

@@ -9,8 +9,10 @@ import subprocess
 import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import ccache
+from pybuild12.build import ccache
 from pybuild12 import install as installer
+from pybuild12.checks import verify as verifier
+from pybuild12.core.report import Reporter
 from pybuild12.install import InstallOptions
 
 FAKE_CCACHE = r"""#!/bin/sh
@@ -30,7 +32,7 @@ def test_wanted_from_flag_or_environment():
 
 @needs_host_interpreters
 def test_install_compiles_through_ccache_with_its_settings(tmp_path, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "ccache").write_text(FAKE_CCACHE)
@@ -50,12 +52,12 @@ def test_install_compiles_through_ccache_with_its_settings(tmp_path, paths, monk
 
 @needs_host_interpreters
 def test_without_ccache_the_build_goes_on_with_a_warning(tmp_path, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
-    monkeypatch.setattr(installer.ccache, "setup", lambda env, directory: None)  # as when ccache is not on PATH
+    monkeypatch.setattr(verifier, "run", passing_verifier)
+    monkeypatch.setattr(ccache, "setup", lambda env, directory: None)  # as when ccache is not on PATH
     tarball, sha = make_tarball(tmp_path / "src")
     warnings = []
 
-    class Warn(installer.Reporter):
+    class Warn(Reporter):
         def warn(self, text):
             warnings.append(text)
 

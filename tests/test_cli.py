@@ -11,7 +11,7 @@ import pytest
 
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from helpers import fake_build
-from pybuild12 import recipes
+from pybuild12.request import recipes
 
 
 def cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -114,7 +114,7 @@ def test_missing_compiler_exit_4_names_packages(tmp_path):
 
 
 def test_doctor_reports_everything_present_here():
-    from pybuild12 import preflight
+    from pybuild12.build import preflight
 
     present = {c.name for c in preflight.doctor("/") if c.ok}
     if not {"cc", "make", "pkg-config"} <= present:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12 import compat, compatprobe, compatscan
+from pybuild12.checks import compat, compatprobe, compatscan
 
 MODULES = {
     "purepkg": "VALUE = 1\n",

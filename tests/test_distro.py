@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import fake_debian
-from pybuild12 import distro
+from pybuild12.core import distro
 
 NOBLE = 'NAME="Ubuntu"\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n'
 FEDORA = 'NAME="Fedora Linux"\nVERSION_ID=40\nID=fedora\n'

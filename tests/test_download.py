@@ -10,9 +10,9 @@ import time
 import pytest
 from werkzeug import Response
 
-from pybuild12 import download
-from pybuild12.errors import FetchError
-from pybuild12.recipes import TarballSource
+from pybuild12.sources import download
+from pybuild12.core.errors import FetchError
+from pybuild12.request.recipes import TarballSource
 
 FILENAME = "Python-3.13.5.tar.xz"
 UPSTREAM = f"/upstream/{FILENAME}"

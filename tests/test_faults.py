@@ -25,10 +25,11 @@ import pytest
 from faultserver import FaultServer
 from helpers import Cli
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
-from pybuild12 import leftovers, locks, registry
-from pybuild12.errors import BusyError
-from pybuild12.paths import Paths
-from pybuild12.report import Reporter
+from pybuild12.core import leftovers, locks
+from pybuild12.store import registry
+from pybuild12.core.errors import BusyError
+from pybuild12.core.paths import Paths
+from pybuild12.core.report import Reporter
 
 pytestmark = needs_host_interpreters
 

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from gitrepos import colliding_prefix, commit, git, init, many_commits
-from pybuild12 import gitsource
-from pybuild12.errors import FetchError
-from pybuild12.recipes import GitSource
+from pybuild12.sources import gitsource
+from pybuild12.core.errors import FetchError
+from pybuild12.request.recipes import GitSource
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

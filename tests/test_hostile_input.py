@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from helpers import tarball_recipe
 from pybuild12 import install as installer
-from pybuild12 import recipes
-from pybuild12.errors import ArchiveError, FetchError, RecipeError
+from pybuild12.checks import verify as verifier
+from pybuild12.request import recipes
+from pybuild12.core.errors import ArchiveError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
 
 GOOD_SHA = "a" * 64
@@ -187,7 +188,7 @@ def _evil_tarball(directory, kind: str):
 
 @pytest.fixture
 def earlier(tmp_path, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     tarball, sha = make_tarball(tmp_path / "one", mark="one")
     return installer.install(str(make_recipe(tmp_path / "one", tarball, sha)), paths=paths)
 
@@ -226,7 +227,7 @@ def test_tampered_tarball_is_refused_before_extraction(earlier, tmp_path, paths,
 @needs_host_interpreters
 @pytest.mark.fault("hostile input")
 def test_shell_metacharacters_in_configure_options_stay_literal(tmp_path, paths, monkeypatch, faults):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     canary = tmp_path / "canary"
     nasty = [f"--with-x=$(touch {canary})", f"--with-y=`touch {canary}`; touch {canary}", "--with-z=a b|c&d>e<f*"]
     monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", f"'--with-w=$(touch {canary})'")

@@ -13,17 +13,18 @@ import pytest
 
 from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
-from pybuild12.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
+from pybuild12.checks import verify as verifier
+from pybuild12.core.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
-from pybuild12.verify import run as real_verifier  # before the autouse fixture replaces it
-from pybuild12.report import Reporter
+from pybuild12.checks.verify import run as real_verifier  # before the autouse fixture replaces it
+from pybuild12.core.report import Reporter
 
 pytestmark = needs_host_interpreters
 
 
 @pytest.fixture(autouse=True)
 def fake_verifier(monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
 
 
 class Recorder(Reporter):
@@ -245,7 +246,7 @@ def test_prefix_option_refused_before_any_work(fake, paths):
 def test_busy_name_waits_for_the_holder_and_names_it(fake, paths):
     """A second install of a name being worked on waits its turn, saying for whom."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pybuild12 import locks\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from pybuild12.core import locks\n"
          "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(1.5)",
          str(paths.locks / "fake.lock")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
@@ -305,7 +306,7 @@ def test_verification_result_goes_into_the_receipt(fake, paths):
 
 
 def test_failed_verification_fails_the_install(fake, fake_two, paths, monkeypatch):
-    from pybuild12 import verify
+    from pybuild12.checks import verify
 
     installer.install(str(fake), paths=paths)
 
@@ -313,7 +314,7 @@ def test_failed_verification_fails_the_install(fake, fake_two, paths, monkeypatc
         return verify.Report(str(python), HOST_VERSION, {},
                              (verify.Check("threads", verify.FAILED, "1 of 2 finished; hung"),))
 
-    monkeypatch.setattr(installer.verifier, "run", failing)
+    monkeypatch.setattr(verifier, "run", failing)
     with pytest.raises(CheckError) as info:
         installer.install(str(fake_two), InstallOptions(force=True), paths=paths)
     assert "threads: 1 of 2 finished" in info.value.message
@@ -324,7 +325,7 @@ def test_no_verify_skips_it(fake, paths, monkeypatch):
     def explode(python, **kwargs):
         raise AssertionError("verification ran")
 
-    monkeypatch.setattr(installer.verifier, "run", explode)
+    monkeypatch.setattr(verifier, "run", explode)
     outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
     assert "verification" not in outcome.receipt
 
@@ -383,8 +384,8 @@ def test_recorded_profile_skips_the_training_run(fake, paths):
 
 
 def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
-    from pybuild12 import profiles
-    from pybuild12.paths import Paths
+    from pybuild12.store import profiles
+    from pybuild12.core.paths import Paths
 
     first = installer.install(str(fake), paths=paths)
     exported = tmp_path / "out" / "fake.profile.tar.zst"
@@ -397,7 +398,7 @@ def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
 
 
 def test_a_given_profile_bypasses_the_artifact_cache(fake, paths, tmp_path):
-    from pybuild12 import profiles
+    from pybuild12.store import profiles
 
     first = installer.install(str(fake), paths=paths)
     exported = tmp_path / "p.tar.zst"
@@ -407,7 +408,7 @@ def test_a_given_profile_bypasses_the_artifact_cache(fake, paths, tmp_path):
 
 
 def test_profile_of_other_sources_is_refused_before_building(fake, fake_two, paths, tmp_path):
-    from pybuild12 import profiles
+    from pybuild12.store import profiles
 
     first = installer.install(str(fake), paths=paths)
     exported = tmp_path / "p.tar.zst"
@@ -429,7 +430,7 @@ def test_a_file_that_is_no_profile_is_refused(fake, paths, tmp_path):
 
 
 def test_fresh_profile_trains_again_and_replaces_the_record(fake, paths):
-    from pybuild12 import profiles
+    from pybuild12.store import profiles
 
     first = installer.install(str(fake), paths=paths)
     again = installer.install(str(fake), InstallOptions(force=True, fresh_profile=True), paths=paths)
@@ -450,7 +451,7 @@ def test_no_cache_neither_uses_nor_records_a_profile(fake, paths):
 
 def test_damaged_recorded_profile_is_dropped_and_retrained(fake, paths):
     first = installer.install(str(fake), paths=paths)
-    from pybuild12 import profiles
+    from pybuild12.store import profiles
 
     path = profiles.Store(paths.profiles).path(first.receipt["pgo_profile"]["key"])
     path.write_bytes(b"\x28\xb5\x2f\xfd garbage")
@@ -525,7 +526,7 @@ def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths
 
 
 def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake, paths):
-    from pybuild12 import manifest
+    from pybuild12.store import manifest
 
     first = installer.install(str(fake), paths=paths)
     assert manifest.compare(first.prefix, "fake").ok
@@ -541,14 +542,14 @@ def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake,
 
 
 def failing_verifier(python, **kwargs):
-    from pybuild12 import verify
+    from pybuild12.checks import verify
 
     return verify.Report(str(python), HOST_VERSION, {},
                          (verify.Check("parallelism", verify.FAILED, "own-GIL interpreters: RuntimeError: boom"),))
 
 
 def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fake, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    monkeypatch.setattr(verifier, "run", failing_verifier)
     with pytest.raises(CheckError) as info:
         installer.install(str(fake), paths=paths)
     assert not paths.prefix("fake").exists()  # not installed
@@ -558,7 +559,7 @@ def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fa
     assert subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True).stdout == "42\n"
     assert "without compiling" in info.value.hint and info.value.log_path
     # The same install again: from the artifact cache, verified again, no compile.
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     monkeypatch.setenv("FAKE_FAIL", "configure")  # configure must not run
     rec = Recorder()
     outcome = installer.install(str(fake), paths=paths, reporter=rec)
@@ -569,7 +570,7 @@ def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fa
 
 
 def test_a_kept_build_that_fails_again_is_not_reused_as_verified(fake, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    monkeypatch.setattr(verifier, "run", failing_verifier)
     with pytest.raises(CheckError):
         installer.install(str(fake), paths=paths)
     with pytest.raises(CheckError) as info:  # from the cache this time: verified again, and fails again
@@ -580,7 +581,7 @@ def test_a_kept_build_that_fails_again_is_not_reused_as_verified(fake, paths, mo
 
 
 def test_a_failed_verification_with_no_cache_keeps_the_build_and_says_so(fake, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", failing_verifier)
+    monkeypatch.setattr(verifier, "run", failing_verifier)
     with pytest.raises(CheckError) as info:
         installer.install(str(fake), InstallOptions(no_cache=True), paths=paths)
     assert (paths.kept / "fake" / f"bin/python{HOST_MINOR}").exists()
@@ -649,7 +650,7 @@ def test_install_deps_is_not_run_for_a_build_that_is_installed_or_refused(fake, 
 def test_an_install_verified_beside_busy_processes_is_installed_with_parallelism_inconclusive(fake, paths, monkeypatch):
     """The real verifier (on the fake build, which runs a real 3.12+ interpreter) while
     CPU-bound processes hold every core: the timing proves nothing, and the build stays."""
-    monkeypatch.setattr(installer.verifier, "run", real_verifier)
+    monkeypatch.setattr(verifier, "run", real_verifier)
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
     try:
         outcome = installer.install(str(fake), paths=paths)

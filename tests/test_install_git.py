@@ -11,7 +11,8 @@ import pytest
 from fakecpython import passing_verifier, HOST_MINOR, make_git_recipe, make_git_repo, needs_host_interpreters
 from gitrepos import commit, init
 from pybuild12 import install as installer
-from pybuild12.errors import FetchError, RecipeError, UsageError
+from pybuild12.checks import verify as verifier
+from pybuild12.core.errors import FetchError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
@@ -19,7 +20,7 @@ pytestmark = needs_host_interpreters
 
 @pytest.fixture(autouse=True)
 def fake_verifier(monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
 
 
 @pytest.fixture

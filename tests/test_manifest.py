@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from pybuild12 import manifest, registry
-from pybuild12.errors import PyBuild12Error
+from pybuild12.store import manifest, registry
+from pybuild12.core.errors import PyBuild12Error
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ import time
 import pytest
 
 from faultserver import FaultServer, closed_port_url, self_signed
-from pybuild12 import download, leftovers
-from pybuild12.errors import FetchError
-from pybuild12.recipes import TarballSource
+from pybuild12.sources import download
+from pybuild12.core import files
+from pybuild12.core.errors import FetchError
+from pybuild12.request.recipes import TarballSource
 
 NAME = "Python-3.13.5.tar.xz"
 pytestmark = pytest.mark.fault("network")
@@ -262,21 +263,21 @@ def test_part_file_held_by_a_live_process_is_kept(tmp_path):
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        assert leftovers.sweep_parts(tmp_path) == [] and part.exists()
+        assert files.sweep_parts(tmp_path) == [] and part.exists()
     finally:
         holder.kill()
         holder.wait()
-    assert leftovers.sweep_parts(tmp_path) == [part] and not part.exists()
+    assert files.sweep_parts(tmp_path) == [part] and not part.exists()
 
 
 def test_young_part_file_is_kept_even_unlocked(tmp_path):
     part = tmp_path / f"{NAME}.new.part"
     part.write_bytes(b"x")
-    assert leftovers.sweep_parts(tmp_path) == [] and part.exists()
+    assert files.sweep_parts(tmp_path) == [] and part.exists()
 
 
 def test_new_part_is_locked_while_open(tmp_path):
-    fd, part = leftovers.new_part(tmp_path, "f.")
+    fd, part = files.new_part(tmp_path, "f.")
     try:
         probe = os.open(part, os.O_RDONLY)
         with pytest.raises(BlockingIOError):
@@ -293,7 +294,7 @@ def test_two_processes_fetching_one_file_download_it_once(paths, payload, server
     server.trickle_delay = 0.5
     source = source_at(server.url, payload, "trickle")
     script = (
-        "import sys; from pathlib import Path; from pybuild12 import download; from pybuild12.recipes import TarballSource\n"
+        "import sys; from pathlib import Path; from pybuild12.sources import download; from pybuild12.request.recipes import TarballSource\n"
         "src = TarballSource(url=sys.argv[1], sha256=sys.argv[2])\n"
         "got = download.fetch(src, Path(sys.argv[3]), waiting=lambda m: print('WAIT', m, flush=True))\n"
         "print('ORIGIN', got.origin, flush=True)\n"

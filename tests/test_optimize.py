@@ -13,9 +13,13 @@ from pathlib import Path
 import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import build, optimize, preflight, profiles, recipes
+from pybuild12.build import optimize, plan as build, preflight
+from pybuild12.store import key as keys, profiles
+from pybuild12.request import resolve
+from pybuild12.request import recipes
 from pybuild12 import install as installer
-from pybuild12.errors import PrerequisiteError, RecipeError, UsageError
+from pybuild12.checks import verify as verifier
+from pybuild12.core.errors import PrerequisiteError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
 
 VERSION_LINE = "Debian clang version 19.1.7 (3~deb12u1)"
@@ -38,7 +42,7 @@ def llvm(tmp_path, monkeypatch) -> Path:
 
 
 def max_recipe(version: str = "3.13.5") -> recipes.Recipe:
-    return recipes.with_optimize(recipes.load(version), "max")
+    return resolve.with_optimize(recipes.load(version), "max")
 
 
 def test_max_configures_thinlto_pgo_and_bolt(tmp_path):
@@ -118,7 +122,7 @@ def test_a_clang_profile_is_recorded_and_restored(tmp_path):
 
 @needs_host_interpreters
 def test_a_max_build_is_its_own_build_with_its_toolchain_in_key_and_receipt(llvm, tmp_path, paths, monkeypatch):
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
     standard = installer.install(str(recipe), paths=paths)
@@ -144,14 +148,14 @@ def test_a_partitioned_lto_link_takes_out_the_serial_one(tmp_path, recipe_file):
     base = ('version = "3.13.5"\nsummary = "s"\n[source]\nkind = "tarball"\n'
             f'url = "https://example.invalid/Python-3.13.5.tar.xz"\nsha256 = "{"a" * 64}"\n[build]\n')
     serial = recipes.load(str(recipe_file(base)))
-    assert not build.partition_lto(serial, tmp_path, tmp_path / "log") and build.partition_key(serial) == {}
+    assert not build.partition_lto(serial, tmp_path, tmp_path / "log") and keys.optional(serial) == {}
     partitioned = recipes.load(str(recipe_file(base + 'lto-partition = "auto"\n', name="p.toml")))
     assert build.partition_lto(partitioned, tmp_path, tmp_path / "log")
     text = makefile.read_text()
     assert "-flto-partition=none" not in text and text.count("-flto=auto") == 2
-    assert build.partition_key(partitioned) == {"lto_partition": "auto"}
+    assert keys.optional(partitioned) == {"lto_partition": "auto"}
     base_inputs = {"prefix": "/p", "recipe_sha256": "r", "configure_args": ["--prefix=/p", "--with-lto"]}
-    assert profiles.key_inputs({**base_inputs, **build.partition_key(partitioned)}) == profiles.key_inputs(base_inputs)
+    assert keys.profile_inputs({**base_inputs, **keys.optional(partitioned)}) == keys.profile_inputs(base_inputs)
     with pytest.raises(RecipeError, match="not one of: none, auto"):
         recipes.load(str(recipe_file(base + 'lto-partition = "many"\n', name="q.toml")))
 

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from helpers import fake_debian
-from pybuild12 import preflight
-from pybuild12.errors import PrerequisiteError
+from pybuild12.build import preflight
+from pybuild12.core.errors import PrerequisiteError
 
 TOOLS = ("cc", "make", "pkg-config")
 
@@ -49,7 +49,7 @@ def real_tools_env():
 
 
 def test_table_covers_the_default_required_modules():
-    from pybuild12.recipes import DEFAULT_REQUIRED_MODULES, KNOWN_MODULES
+    from pybuild12.request.recipes import DEFAULT_REQUIRED_MODULES, KNOWN_MODULES
 
     data = preflight.table()
     assert set(TOOLS) <= set(data["tools"])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pybuild12 import artifacts, profiles
-from pybuild12.errors import ArchiveError, RecipeError
+from pybuild12.store import key as keys, profiles
+from pybuild12.core.errors import ArchiveError, RecipeError
 
 INPUTS = {"format": 1, "recipe_sha256": "r" * 64, "source": "s" * 64, "prefix": "/p/one",
           "configure_args": ["--prefix=/p/one", "--enable-optimizations"], "compiler": "gcc 12.2",
@@ -27,13 +27,13 @@ def trained_tree(root: Path) -> Path:
 
 
 def test_key_ignores_prefix_and_recipe_text_but_not_what_shapes_code():
-    base = artifacts.key_of(profiles.key_inputs(INPUTS))
+    base = keys.key_of(keys.profile_inputs(INPUTS))
     moved = dict(INPUTS, prefix="/elsewhere", recipe_sha256="x" * 64,
                  configure_args=["--prefix=/elsewhere", "--enable-optimizations"])
-    assert artifacts.key_of(profiles.key_inputs(moved)) == base
+    assert keys.key_of(keys.profile_inputs(moved)) == base
     for change in ({"source": "t" * 64}, {"compiler": "gcc 13.1"},
                    {"configure_args": ["--prefix=/p/one", "--enable-optimizations", "--with-lto"]}):
-        assert artifacts.key_of(profiles.key_inputs(dict(INPUTS, **change))) != base
+        assert keys.key_of(keys.profile_inputs(dict(INPUTS, **change))) != base
 
 
 @pytest.mark.parametrize("tarfile_filters", [True, False], ids=["pep706", "before-pep706"])
@@ -41,8 +41,8 @@ def test_record_packs_only_gcda_and_restore_puts_them_back(tmp_path, tarfile_fil
     if not tarfile_filters:
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
     store = profiles.Store(tmp_path / "store")
-    pinputs = profiles.key_inputs(INPUTS)
-    key = artifacts.key_of(pinputs)
+    pinputs = keys.profile_inputs(INPUTS)
+    key = keys.key_of(pinputs)
     recorded = store.record(key, pinputs, trained_tree(tmp_path / "a"), {"source": {"url": "u"}})
     assert recorded.meta["files"] == 2 and store.get(key).meta["inputs"] == pinputs
     fresh = tmp_path / "b" / "Python-3.13.5"
@@ -59,7 +59,7 @@ def test_tree_without_gcda_records_nothing(tmp_path):
 
 def test_mismatch_names_what_differs(tmp_path):
     store = profiles.Store(tmp_path / "store")
-    pinputs = profiles.key_inputs(INPUTS)
+    pinputs = keys.profile_inputs(INPUTS)
     profile = store.record("k", pinputs, trained_tree(tmp_path), {})
     profiles.check_matches(profile, pinputs)
     with pytest.raises(RecipeError) as info:
@@ -72,7 +72,7 @@ def test_mismatch_names_what_differs(tmp_path):
 
 def test_a_profile_recorded_before_build_env_counts_as_recorded_without_flags(tmp_path):
     store = profiles.Store(tmp_path / "store")
-    older = {k: v for k, v in profiles.key_inputs(INPUTS).items() if k != "build_env"}
+    older = {k: v for k, v in keys.profile_inputs(INPUTS).items() if k != "build_env"}
     profile = store.record("k", older, trained_tree(tmp_path), {})
     profiles.check_matches(profile, dict(older, build_env={}))
     with pytest.raises(RecipeError, match="build_env"):

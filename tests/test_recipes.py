@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from pybuild12 import recipes
-from pybuild12.errors import RecipeError
-from pybuild12.recipes import DEFAULT_REQUIRED_MODULES, GitSource, TarballSource
+from pybuild12.request import resolve
+from pybuild12.request import recipes
+from pybuild12.core.errors import RecipeError
+from pybuild12.request.recipes import DEFAULT_REQUIRED_MODULES, GitSource, TarballSource
 
 from helpers import tarball_recipe
 
@@ -352,7 +353,7 @@ def test_lto_comes_with_optimizations_unless_the_recipe_or_the_command_says_othe
     plain = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\noptimizations = false\n"),
                                          "plain.toml")))
     assert not plain.build.optimizations and not plain.build.lto
-    assert recipes.with_lto(default, False).build.lto is False and recipes.with_lto(off, True).build.lto is True
+    assert resolve.with_lto(default, False).build.lto is False and resolve.with_lto(off, True).build.lto is True
     assert all(recipes.load(name).build.lto for name in ("main", "3.12.13", "3.13.5", "3.14.10", "3.15.2"))
     path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'), "dup.toml")
     message = str(_load_error(path))

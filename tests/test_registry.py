@@ -2,8 +2,9 @@ import os
 
 import pytest
 
-from pybuild12 import registry, staging
-from pybuild12.errors import NotInstalledError
+from pybuild12.store import registry
+from pybuild12.core import staging
+from pybuild12.core.errors import NotInstalledError
 
 
 def _install(paths, name, version="3.13.5"):

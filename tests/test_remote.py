@@ -23,14 +23,20 @@ from rich.console import Console
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from faultserver import FaultServer, closed_port_url
-from pybuild12 import artifacts, download, paths as paths_module, publish, remote, signing
+from pybuild12.store import key as keys
+from pybuild12.install import publish
+from pybuild12.store import artifacts, remote, signing
+from pybuild12.sources import download
+from pybuild12.core import paths as paths_module
 from pybuild12 import install as installer
-from pybuild12.console import RichReporter
-from pybuild12.errors import FetchError, UsageError
+from pybuild12.checks import verify as verifier
+from pybuild12.install import flow
+from pybuild12.cli.console import RichReporter
+from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.install import InstallOptions
-from pybuild12.paths import Paths
-from pybuild12.report import Reporter
-from pybuild12.runlog import Run
+from pybuild12.core.paths import Paths
+from pybuild12.core.report import Reporter
+from pybuild12.core.runlog import Run
 
 KEY = "e" * 64
 
@@ -199,7 +205,7 @@ def test_the_look_up_line_says_what_it_came_to(case, line, httpserver, packed, c
     shown = io.StringIO()
     run = Run(tmp_path / "run.log", RichReporter(Console(file=shown, width=200, highlight=False)))
     env = {remote.ENV: httpserver.url_for("/c"), signing.TRUST_ENV: str(ci.public)}
-    hit, origin = installer._cached_build(artifacts.Cache(tmp_path / "local"), KEY, env, run, paths)
+    hit, origin = flow._cached_build(artifacts.Cache(tmp_path / "local"), KEY, env, run, paths)
     assert (hit is not None, origin) == ((True, "shared") if case == "hit" else (False, None))
     end = shown.getvalue().splitlines()[-1]
     assert end.startswith(line) and "look up" not in end, shown.getvalue()
@@ -213,10 +219,10 @@ def test_a_miss_under_another_prefix_names_it(httpserver, ci, tmp_path):
             "configure_args": ["--prefix=/home/me/pb/data/pythons/3.13.5", "--enable-optimizations"]}
     theirs = {**ours, "prefix": "/opt/pb/data/pythons/3.13.5",
               "configure_args": ["--prefix=/opt/pb/data/pythons/3.13.5", "--enable-optimizations"]}
-    other = artifacts.key_of(theirs)
+    other = keys.key_of(theirs)
     unrelated = "b" * 64  # listed, but its sidecar is of other inputs: never named
     httpserver.expect_request(f"/c/{KEY}.json").respond_with_data("", status=404)
-    httpserver.expect_request(f"/c/by-inputs/{artifacts.prefixless_key(ours)}.json").respond_with_json(
+    httpserver.expect_request(f"/c/by-inputs/{keys.prefixless_key(ours)}.json").respond_with_json(
         {"keys": [other, unrelated]})
     httpserver.expect_request(f"/c/{other}.json").respond_with_json(
         signing.sign({"inputs": theirs, "key": other, "sha256": "0" * 64}, ci))
@@ -246,7 +252,7 @@ def test_the_hint_for_another_prefix_says_what_reaches_it():
 
 
 def test_push_puts_the_artifact_then_its_signed_sidecar_then_the_index(httpserver, packed, ci):
-    index = f"/c/by-inputs/{artifacts.prefixless_key(packed.meta['inputs'])}.json"
+    index = f"/c/by-inputs/{keys.prefixless_key(packed.meta['inputs'])}.json"
     httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("", status=201)
     httpserver.expect_request(f"/c/{KEY}.json", method="PUT").respond_with_data("", status=201)
     httpserver.expect_request(index, method="GET").respond_with_json({"keys": ["a" * 64, KEY, "not a key"]})
@@ -304,7 +310,7 @@ def nginx(tmp_path):
 @pytest.fixture
 def store_env(nginx, ci, tmp_path, monkeypatch):
     """The environment of a fleet machine: the store, the CI key trusted, the CI key to sign with."""
-    monkeypatch.setattr(installer.verifier, "run", passing_verifier)
+    monkeypatch.setattr(verifier, "run", passing_verifier)
     signing.write_secret(tmp_path / "ci.key", ci)
     return {"PATH": os.environ["PATH"], remote.ENV: nginx[0], signing.TRUST_ENV: str(ci.public),
             signing.SIGNING_KEY_ENV: str(tmp_path / "ci.key")}
@@ -335,7 +341,7 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
     inputs = sidecar_in_store(nginx, key)["inputs"]
-    assert indexed(nginx) == {artifacts.prefixless_key(inputs): [key]}
+    assert indexed(nginx) == {keys.prefixless_key(inputs): [key]}
 
     shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
     again = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pybuild12 import runner
-from pybuild12.errors import BuildError, PrerequisiteError, UsageError
+from pybuild12.core import runner
+from pybuild12.core.errors import BuildError, PrerequisiteError, UsageError
 
 
 def test_call_logs_the_command_and_its_output(tmp_path):

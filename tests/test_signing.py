@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from pybuild12 import signing
-from pybuild12.errors import PyBuild12Error
-from pybuild12.signing import BadKey
+from pybuild12.store import signing
+from pybuild12.core.errors import PyBuild12Error
+from pybuild12.store.signing import BadKey
 
 KEY = "a" * 64
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pybuild12 import staging
+from pybuild12.core import staging
 
 
 def _tree(path: Path, mark: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12 import suite
+from pybuild12.checks import suite
 from test_compat import pyenv_python
 
 FILES = {

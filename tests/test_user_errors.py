@@ -18,10 +18,11 @@ import pytest
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from helpers import Cli, fake_debian
 from pybuild12 import cli as cli_module
-from pybuild12 import locks, preflight
-from pybuild12 import verify as verifier
-from pybuild12.errors import EXIT_CODES, PrerequisiteError, UsageError
-from pybuild12.paths import Paths
+from pybuild12.core import locks
+from pybuild12.build import preflight
+from pybuild12.checks import verify as verifier
+from pybuild12.core.errors import EXIT_CODES, PrerequisiteError, UsageError
+from pybuild12.core.paths import Paths
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_NAMES = ["a" * 300, "", "/etc", "../../x", "-", ".hidden", "two words", "x\udcff"]
@@ -69,7 +70,7 @@ def test_a_home_that_is_a_file_is_named_without_a_traceback(tmp_path):
     assert home.read_text() == "not a directory"
 
 
-BUG = ("import sys; from pybuild12 import cli, registry\n"
+BUG = ("import sys; from pybuild12 import cli; from pybuild12.store import registry\n"
        "def broken(paths): raise RuntimeError('something nobody foresaw')\n"
        "registry.installed = broken\n"
        "sys.argv = ['pybuild12', *sys.argv[1:]]\n"

@@ -13,9 +13,12 @@ import pytest
 
 from helpers import tarball_recipe
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12 import artifacts, build, preflight, profiles, recipes, variants
+from pybuild12.store import key as keys
+from pybuild12.build import plan as build, preflight
+from pybuild12.request import recipes, variants
 from pybuild12 import install as installer
-from pybuild12.errors import BuildError, PrerequisiteError, RecipeError
+from pybuild12.checks import verify as verifier
+from pybuild12.core.errors import BuildError, PrerequisiteError, RecipeError
 from pybuild12.install import InstallOptions
 
 URL, SHA = "https://example.invalid/Python-3.13.5.tar.xz", "0" * 64
@@ -198,11 +201,11 @@ def fake_variants(tmp_path, monkeypatch):
     monkeypatch.setitem(variants.table()["jit"], "llvm", {HOST_MINOR: 19})
     seen = []
 
-    def verifier(python, **kwargs):
+    def recording_verifier(python, **kwargs):
         seen.append(kwargs.get("expect"))
         return passing_verifier(python, **kwargs)
 
-    monkeypatch.setattr(installer.verifier, "run", verifier)
+    monkeypatch.setattr(verifier, "run", recording_verifier)
     tarball, sha = make_tarball(tmp_path / "src")
     return tmp_path, tarball, sha, seen
 
@@ -224,13 +227,13 @@ def test_a_variant_is_a_build_of_its_own_with_its_own_key(fake_variants, paths):
 @needs_host_interpreters
 def test_variant_keys_differ_from_the_default_and_include_the_jit_llvm(fake_variants, paths):
     base = dict(recipe_sha256="r", source_pin="s", configure_args=["--prefix=/p"], prefix=Path("/p"), compiler="gcc")
-    default = artifacts.key_inputs(**base)
-    jit = artifacts.key_inputs(**base, variants={"variants": ["jit"], "llvm": "19.1.7"})
-    other_llvm = artifacts.key_inputs(**base, variants={"variants": ["jit"], "llvm": "19.1.6"})
+    default = keys.inputs(**base)
+    jit = keys.inputs(**base, variants={"variants": ["jit"], "llvm": "19.1.7"})
+    other_llvm = keys.inputs(**base, variants={"variants": ["jit"], "llvm": "19.1.6"})
     assert "variants" not in default  # builds without variants keep the keys they had
-    keys = {artifacts.key_of(i) for i in (default, jit, other_llvm)}
-    assert len(keys) == 3
-    assert len({artifacts.key_of(profiles.key_inputs(i)) for i in (default, jit, other_llvm)}) == 3
+    found = {keys.key_of(i) for i in (default, jit, other_llvm)}
+    assert len(found) == 3
+    assert len({keys.key_of(keys.profile_inputs(i)) for i in (default, jit, other_llvm)}) == 3
 
 
 @needs_host_interpreters

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12 import verify
+from pybuild12.checks import verify
 
 CHECKS_1_TO_7 = ["modules", "high-level API", "test.support helper", "lifecycle", "messages", "threads", "clean exit"]
 SHAPE = {"python", "version", "api", "build", "ok", "checks"}

@@ -1,0 +1,104 @@
+"""What a build is, read from its receipt, and how an install request differs from it.
+
+`list` shows the first; `install` uses the second so that an installed build is what
+was asked for, or the user is told what differs (uv and pyenv answer "already
+installed" whatever the options; a build made without PGO must not pass for one made
+with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+from pybuild12.build.plan import uses_lto
+
+# configure options that the summary names by their meaning rather than as options
+_NAMED = ("--enable-optimizations", "--with-lto", "--without-lto")
+
+
+@dataclass(frozen=True)
+class BuildFacts:
+    pgo: bool
+    lto: bool
+    optimize: str  # "standard" or "max"
+    variants: tuple[str, ...]
+    compiler: str
+    configure_options: tuple[str, ...]  # beyond --prefix, PGO and LTO
+    verified: str  # "passed", "passed, N inconclusive", "failed", "not verified", "unknown"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "variants": list(self.variants), "configure_options": list(self.configure_options),
+                "optimizations": self.optimizations}
+
+    @property
+    def optimizations(self) -> str:
+        """One word for the table: pgo+lto, pgo, lto, none, max."""
+        if self.optimize == "max":
+            return "max"
+        return "+".join(k for k, on in (("pgo", self.pgo), ("lto", self.lto)) if on) or "none"
+
+
+def facts(receipt: Mapping[str, Any] | None) -> BuildFacts | None:
+    if not receipt:
+        return None
+    args = [str(a) for a in receipt.get("configure_args", [])]
+    return BuildFacts(
+        pgo="--enable-optimizations" in args,
+        lto=uses_lto(args),
+        optimize=(receipt.get("optimize") or {}).get("level", "standard"),
+        variants=tuple(receipt.get("variants", [])),
+        compiler=str(receipt.get("compiler", "unknown")),
+        configure_options=tuple(_other_options(args)),
+        verified=verified_state(receipt),
+    )
+
+
+def verified_state(receipt: Mapping[str, Any]) -> str:
+    verification = receipt.get("verification")
+    if not verification:
+        return "not verified"
+    checks = verification.get("checks", [])
+    if checks and all(isinstance(c, str) for c in checks):  # reproducible receipts keep the names only
+        return "passed"
+    statuses = [c.get("status") for c in checks if isinstance(c, dict)]
+    if not verification.get("ok", True) or "failed" in statuses:
+        return "failed"
+    inconclusive = statuses.count("inconclusive")
+    return f"passed, {inconclusive} inconclusive" if inconclusive else "passed"
+
+
+def _other_options(args: Sequence[str]) -> list[str]:
+    return [a for a in args if not a.startswith("--prefix=") and a.split("=", 1)[0] not in _NAMED]
+
+
+def differences(receipt: Mapping[str, Any], *, configure_args: Sequence[str], optimize: str,
+                recipe_sha256: str, commit: str | None) -> list[str]:
+    """What an install asking for `configure_args` (and the rest) would build differently
+    from the installed build of `receipt`; empty when it is the same build."""
+    installed = [str(a) for a in receipt.get("configure_args", [])]
+    asked = list(configure_args)
+    found = []
+    for label, on in (("PGO (--enable-optimizations)", lambda a: "--enable-optimizations" in a), ("LTO", uses_lto)):
+        if on(installed) != on(asked):
+            found.append(f"{label}: installed {_with(on(installed))}, asked {_with(on(asked))}")
+    level = (receipt.get("optimize") or {}).get("level", "standard")
+    if level != optimize:
+        found.append(f"--optimize: installed {level}, asked {optimize}")
+    added = [a for a in _other_options(asked) if a not in _other_options(installed)]
+    dropped = [a for a in _other_options(installed) if a not in _other_options(asked)]
+    if added:
+        found.append("configure options the installed build lacks: " + " ".join(added))
+    if dropped:
+        found.append("configure options of the installed build not asked now: " + " ".join(dropped))
+    installed_commit = (receipt.get("source") or {}).get("commit")
+    if commit and installed_commit and not installed_commit.startswith(commit.lower()):
+        found.append(f"commit: installed {installed_commit[:12]}, asked {commit}")
+    installed_sha = (receipt.get("recipe") or {}).get("content_sha256")
+    if installed_sha and installed_sha != recipe_sha256:
+        found.append("the recipe file changed since the build was installed")
+    return found
+
+
+def _with(on: bool) -> str:
+    return "with" if on else "without"

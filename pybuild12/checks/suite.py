@@ -1,0 +1,296 @@
+"""`pybuild12 verify --suite`: CPython's own regression suite on a build.
+
+`python -m test` runs every file of the build's test package in parallel workers; its
+output says, file by file, what happened ("[12/477/1] test_x failed (2 errors)"), and
+its JUnit XML names the test cases that failed. From those, each file is passed,
+failed, skipped (for a reason: the platform, a module the build lacks, a resource not
+enabled, or another), "environment" (a failure listed below as coming from the
+machine rather than from the build) or "env changed" (it passed, and left something
+behind, as regrtest reports).
+
+The suite runs without the environment variables that change what its tests see
+(`UNSET`, each with why): a build is judged on what it does, not on the caller's
+PYTHONUNBUFFERED.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from pybuild12.build import plan as build
+from pybuild12.core import runner
+from pybuild12.core.errors import BuildError, CheckError, UsageError
+from pybuild12.core.report import Reporter
+
+TEST_TIMEOUT = 1200.0  # seconds one test file may take: what CPython's buildbots give
+
+# Variables known to fail the suite's tests when set, and why. Every other PYTHON* one
+# goes too (GENERIC): each changes how the interpreter starts, which tests check.
+UNSET = {
+    "PYTHONUNBUFFERED": "test_cmd_line checks that the standard streams are buffered by default",
+    "PYTHONDONTWRITEBYTECODE": "test_compileall, test_import and test_py_compile check that .pyc files are written",
+    "PYTHONPATH": "other projects' modules would come before the build's own",
+    "PYTHONHOME": "it points the build at another standard library",
+    "PYTHONSTARTUP": "it runs a file of the user's in the interactive interpreters tests start",
+    "PYTHONWARNINGS": "tests count the warnings they expect, and some turn into errors",
+    "PYTHONOPTIMIZE": "it strips the asserts and docstrings tests check",
+    "PYTHONDEVMODE": "it changes warnings, the memory allocator and faulthandler, which tests check",
+    "PYTHONSAFEPATH": "it changes sys.path[0], which test_cmd_line checks",
+    "PYTHONIOENCODING": "it changes the standard streams' encoding, which tests check",
+    "PYTHONUTF8": "it changes the locale encoding tests expect",
+    "PYTHON_GIL": "it forces the GIL on or off on a free-threaded build, whatever the tests ask",
+    "PYTHONHASHSEED": "regrtest picks its own",
+    "FORCE_COLOR": "coloured tracebacks change the output tests compare",
+    "NO_COLOR": "tests of coloured output expect colour where the terminal allows it",
+}
+GENERIC = "a PYTHON* variable changes how the interpreter starts, which tests check"
+
+# Skips that say the test is for another operating system, not that the build lacks something.
+_PLATFORM_MODULES = {"winreg", "_winapi", "msvcrt", "winsound", "_overlapped", "nt", "_wmi", "_msi", "_scproxy",
+                     "_winreg", "_testconsole", "_ios_support", "_android_support"}
+_PLATFORM_WORDS = re.compile(r"windows|win32|macos|darwin|\bbsd\b|solaris|android|\bios\b|wasi|emscripten|"
+                             r"only on|only relevant on|works only|only applies|platform|not supported on",
+                             re.IGNORECASE)
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+_RESOURCE = re.compile(r"'(\w+)' resource not enabled")
+_FILE_LINE = re.compile(r"\[\s*(\d+)/(\d+)(?:/(\d+))?\]\s+(test\S*)\s+(.*)$")
+_SKIP_REASON = re.compile(r"^(test\S*) skipped -- (.*)$")
+_TOTAL_TESTS = re.compile(r"^Total tests: (.*)$")
+_NOT_FOUND = re.compile(r"ModuleNotFoundError: No module named '(?:test\.)?(test\w*)'$")
+
+PASSED, FAILED, SKIPPED, ENVIRONMENT, ENV_CHANGED = "passed", "failed", "skipped", "environment", "env changed"
+NOT_FOUND = "not found"  # regrtest was asked for a test file the build does not have
+PLATFORM, MISSING_MODULE, RESOURCE, OTHER = "platform", "missing module", "resource not enabled", "other"
+
+
+@dataclass(frozen=True)
+class Known:
+    """A failure known to come from the machine, not the build: `file`'s test cases
+    matching `cases`, where `applies()` holds on this machine."""
+
+    file: str
+    cases: str  # a regular expression over the failing test cases' ids
+    why: str
+    applies: Callable[[], bool] = lambda: True
+
+
+MACHINE_FAILURES = (
+    Known("test_socket", r"VSOCK",
+          "VSOCK tests fail where the machine has a vsock device (/dev/vsock) and nothing to connect to through it "
+          "(sandboxes, some VMs): the client's connect fails (ENODEV) and the server side times out",
+          lambda: os.path.exists("/dev/vsock")),
+)
+
+
+@dataclass
+class TestFile:
+    name: str
+    status: str  # passed, failed, skipped, environment, env changed, not found
+    detail: str = ""  # what regrtest said after the name ("failed (2 errors)", the skip's reason)
+    category: str = ""  # of a skip: platform, missing module, resource not enabled, other
+    subject: str = ""  # the module missing, or the resource not enabled
+    cases: list[str] = field(default_factory=list)  # the failing test cases
+    why: str = ""  # of an "environment" failure: the machine condition it comes from
+
+
+@dataclass
+class SuiteResult:
+    python: str
+    workers: int
+    timeout: float
+    unset: dict[str, str]
+    files: list[TestFile]
+    total: int  # files regrtest meant to run
+    tests: str  # regrtest's "Total tests:" line
+    seconds: float
+    log: str
+
+    @property
+    def machine(self) -> list[str]:
+        """Why each "environment" file failed."""
+        return [f"{f.name}: {f.why}" for f in self.by_status(ENVIRONMENT)]
+
+    def by_status(self, status: str) -> list[TestFile]:
+        """The files of that status, in name order."""
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status(FAILED) and len(self.files) >= self.total
+
+    def skipped(self) -> dict[str, dict[str, list[str]]]:
+        """category -> subject (module, resource or reason) -> files."""
+        groups: dict[str, dict[str, list[str]]] = {}
+        for f in self.by_status(SKIPPED):
+            groups.setdefault(f.category, {}).setdefault(f.subject or f.detail, []).append(f.name)
+        return groups
+
+    def as_json(self) -> dict[str, Any]:
+        return {"python": self.python, "ok": self.ok, "workers": self.workers, "timeout": self.timeout,
+                "unset": self.unset, "total_files": self.total, "tests": self.tests, "seconds": round(self.seconds, 1),
+                "counts": {s: len(self.by_status(s)) for s in (PASSED, FAILED, SKIPPED, ENVIRONMENT, ENV_CHANGED)},
+                "failed": [asdict(f) for f in self.by_status(FAILED)],
+                "environment": [asdict(f) for f in self.by_status(ENVIRONMENT)],
+                "skipped": self.skipped(), "log": self.log}
+
+
+def clean_environment(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(the environment the suite runs in, each variable taken out of it: why)."""
+    gone = {k: UNSET.get(k, GENERIC) for k in env if k in UNSET or k.startswith("PYTHON")}
+    return {k: v for k, v in env.items() if k not in gone}, dict(sorted(gone.items()))
+
+
+def skip_category(reason: str) -> tuple[str, str]:
+    """(category, subject) of a skip's reason as regrtest prints it."""
+    resource = _RESOURCE.search(reason)
+    if resource or reason == "resource denied":
+        return RESOURCE, resource.group(1) if resource else ""
+    module = _NO_MODULE.search(reason)
+    if module:
+        name = module.group(1)
+        return (PLATFORM, name) if name.split(".")[0] in _PLATFORM_MODULES else (MISSING_MODULE, name)
+    if _PLATFORM_WORDS.search(reason):
+        return PLATFORM, reason
+    return OTHER, reason
+
+
+def parse_output(lines: Sequence[str]) -> tuple[dict[str, TestFile], int, str]:
+    """(each file's outcome, the number of files, regrtest's "Total tests" figures)."""
+    found: dict[str, TestFile] = {}
+    total, tests = 0, ""
+    for line in lines:
+        progress = _FILE_LINE.search(line)
+        if progress:
+            total = int(progress.group(2))
+            name, said = progress.group(4), progress.group(5).strip()
+            found[name] = TestFile(name, _status(said), said)
+            continue
+        reason = _SKIP_REASON.match(line.strip())
+        if reason and reason.group(1) in found:
+            entry = found[reason.group(1)]
+            entry.detail = reason.group(2)
+            entry.category, entry.subject = skip_category(reason.group(2))
+            continue
+        totals = _TOTAL_TESTS.match(line.strip())
+        if totals:
+            tests = totals.group(1)
+        absent = _NOT_FOUND.search(line.strip())
+        if absent and absent.group(1) in found and found[absent.group(1)].status == FAILED:
+            found[absent.group(1)].status = NOT_FOUND
+    for entry in found.values():
+        if entry.status == SKIPPED and not entry.category:
+            entry.category, entry.subject = skip_category(entry.detail)
+    return found, total, tests
+
+
+def _status(said: str) -> str:
+    words = said.split(" -- ")[0]
+    if words.startswith("passed") or words.startswith("run no tests") or words.startswith("ran no tests"):
+        return PASSED
+    if words.startswith("skipped"):
+        return SKIPPED
+    if words.startswith("failed (env changed)"):
+        return ENV_CHANGED
+    return FAILED  # failed, timed out, crashed, interrupted
+
+
+def failing_cases(junit: Path) -> list[str]:
+    """The ids of the test cases that failed or errored, from regrtest's JUnit XML."""
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return []
+    return [case.get("name", "") for case in root.iter("testcase")
+            if any(child.tag in ("failure", "error") for child in case)]
+
+
+def attribute(files: dict[str, TestFile], cases: Sequence[str], known: Sequence[Known] = MACHINE_FAILURES) -> list[str]:
+    """Give each failed file its failing test cases; a file whose every failing case is a
+    known machine failure becomes "environment". Returns why, for each of those."""
+    reasons = []
+    for entry in files.values():
+        if entry.status != FAILED:
+            continue
+        entry.cases = [c for c in cases if _case_in(c, entry.name)]
+        for k in known:
+            if k.file == entry.name and entry.cases and all(re.search(k.cases, c) for c in entry.cases) and k.applies():
+                entry.status, entry.why = ENVIRONMENT, k.why
+                reasons.append(f"{entry.name}: {k.why}")
+    return reasons
+
+
+def _case_in(case: str, name: str) -> bool:
+    """test.test_socket.X.y (the stdlib suite) or test_socket.X.y (--testdir) in test_socket."""
+    return name in case.split(".")[:3]
+
+
+def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEOUT, args: Sequence[str] = (),
+        log_path: Path, reporter: Reporter | None = None, env: Mapping[str, str] | None = None,
+        known: Sequence[Known] = MACHINE_FAILURES) -> SuiteResult:
+    """Run the regression suite of the interpreter at `python`; `known`: the failures that
+    come from the machine."""
+    if not python.exists():
+        raise CheckError(f"no interpreter at {python}")
+    jobs = workers or build.default_jobs()
+    clean, gone = clean_environment(os.environ if env is None else env)
+    lines: list[str] = []
+    start = time.monotonic()
+    failures = 0
+
+    def on_line(line: str) -> None:
+        nonlocal failures
+        lines.append(line)
+        progress = _FILE_LINE.search(line)
+        if progress and reporter is not None:
+            failures = int(progress.group(3) or 0)
+            reporter.status(f"{progress.group(1)} of {progress.group(2)} files, {failures} failed"
+                            f" (last: {progress.group(4)})")
+
+    with tempfile.TemporaryDirectory(prefix="pybuild12-suite-") as work:
+        junit = Path(work) / "junit.xml"
+        argv = [str(python), "-m", "test", "-j", str(jobs), "--timeout", f"{timeout:g}",
+                "--junit-xml", str(junit), "--tempdir", str(Path(work) / "tmp"), *args]
+        if reporter is not None:
+            reporter.phase_start("suite", f"suite: python -m test -j {jobs}")
+        ok, result = True, None
+        try:
+            try:
+                runner.call(argv, phase="run the test suite", log_path=log_path, cwd=Path(work), env=clean,
+                            on_line=on_line, timeout=max(timeout * 4, 3600.0))
+            except BuildError:
+                ok = False  # regrtest exits non-zero when a test failed: what failed is read below
+            files, total, tests = parse_output(lines)
+            _refuse_absent(python, files, args, lines, log_path, ok)
+            attribute(files, failing_cases(junit), known)
+            result = SuiteResult(str(python), jobs, timeout, gone, sorted(files.values(), key=lambda f: f.name),
+                                 total, tests, time.monotonic() - start, str(log_path))
+        finally:
+            if reporter is not None:
+                reporter.phase_end("suite", time.monotonic() - start, result is not None and result.ok)
+    return result
+
+
+def _refuse_absent(python: Path, files: dict[str, TestFile], args: Sequence[str], lines: Sequence[str],
+                   log_path: Path, ok: bool) -> None:
+    """No test file ran, or some asked for do not exist: that is no verdict on the build."""
+    absent = sorted(name for name, f in files.items() if f.status == NOT_FOUND)
+    if files and not absent:
+        return
+    asked = [name for name in absent if name in args]
+    if asked:
+        raise UsageError(f"--suite-args names test files that {python}'s test package does not have: "
+                         + ", ".join(asked), hint="'python -m test --list-tests' lists the test files there are")
+    tail = "\n".join(lines[-15:])
+    what = (f"{len(absent)} of the suite's {len(files)} test files are not there ({', '.join(absent[:5])}"
+            + (" ..." if len(absent) > 5 else "") + ")") if absent else "-m test ran no test file" + (
+        "" if ok else " and failed")
+    raise CheckError(f"{python}: {what}:\n{tail}", log_path=str(log_path),
+                     hint="the build's test package is incomplete or missing (uv's builds and some distributions' "
+                          "strip it), so there is no suite to run; check --suite-args too")

@@ -1,0 +1,90 @@
+"""Two things every store of pybuild12 does with files, done one way.
+
+`sha256_of` hashes a file in blocks. `replacing` writes a file so that readers see
+the old content or the new, never a part: the bytes go to a locked `.part` file
+beside the target (a killed writer's part is swept later: `sweep_parts`) and
+are renamed over it only once complete; on any failure the part is deleted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+BLOCK = 1 << 20
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def replacing(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """A file object whose content replaces `path` when the block ends without an error."""
+    fd, part = new_part(path.parent, f".{path.name}.")
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> Path:
+    with replacing(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def write_json(path: Path, data: Any, **dumps: Any) -> Path:
+    return write_text(path, json.dumps(data, **{"indent": 2, "sort_keys": True, **dumps}) + "\n")
+
+
+PART = ".part"
+MIN_AGE = 60.0  # seconds since the last write: a part younger than this is never swept
+
+
+def new_part(directory: Path, prefix: str) -> tuple[int, Path]:
+    """A new, empty `.part` file in `directory`, locked for as long as the fd is open."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=PART)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, Path(name)
+
+
+def sweep_parts(directory: Path, *, pattern: str = f"*{PART}", min_age: float = MIN_AGE,
+                now: float | None = None) -> list[Path]:
+    """Delete the `.part` files (matching `pattern`) in `directory` that no live process holds."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    now = time.time() if now is None else now
+    for part in directory.glob(pattern):
+        try:
+            if now - part.stat().st_mtime < min_age:
+                continue  # perhaps created a moment ago and not locked yet
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live writer holds it
+        else:
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
+    return removed

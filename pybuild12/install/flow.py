@@ -1,0 +1,329 @@
+"""`pybuild12 install`: the whole flow, top to bottom.
+
+recipe -> lock -> preflight -> source pin -> artifact key, then one of two paths:
+
+- cached (`_from_cache`): the verified build from the local or the shared artifact
+  cache, unpacked into staging;
+- compiled (`_from_source`): fetch, extract (or checkout), configure, compile, install
+  into staging; afterwards the PGO profile is kept and the build packed;
+
+and on both: check -> verify -> receipt (`_receipt`) -> move into place -> --push.
+
+Nothing reaches `<data>/pythons/<name>` before the staged build has passed
+its check; a failure or Ctrl-C anywhere removes what this run created and
+leaves an earlier install of the same name as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from pybuild12.store import key as keys
+from pybuild12.store.key import key_of
+from pybuild12.install import publish
+from pybuild12.install.compiling import PgoPlan, choose_profile, compile_build, keep_profile
+from pybuild12.install.job import InstallOptions, Job, Made, Outcome, Workspace
+from pybuild12.install.verification import (check_staged, keep, keep_if_unverified, lacking_modules, verify_if_asked,
+                                            warn_lacking, write_manifest)
+from pybuild12.store import artifacts, manifest, registry, remote, signing
+from pybuild12.build import buildinfo, ccache, optimize, plan as build, preflight
+from pybuild12.core import leftovers, locks, runlog, staging
+from pybuild12.sources import fetch as sources
+from pybuild12.request import resolve
+from pybuild12.request import variants
+from pybuild12.core.errors import CheckError, UsageError
+from pybuild12.core.paths import Paths
+from pybuild12.request.recipes import Recipe
+from pybuild12.core.runlog import Run
+from pybuild12.core.report import Reporter
+
+
+def install(
+    spec: str,
+    options: InstallOptions = InstallOptions(),
+    *,
+    paths: Paths,
+    reporter: Reporter = Reporter(),
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
+    env = dict(os.environ if env is None else env)
+    recipe, name, expected_version = request(spec, options)
+    user_opts = build.user_configure_opts(options.configure_opts, env)
+    signer = publish.signer(env, paths, no_cache=options.no_cache) if options.push else None
+    jobs = options.jobs or build.default_jobs()
+    prefix = paths.prefix(name)
+    epoch = registry.source_date_epoch(env)
+    toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
+    # The compiler's version is in the artifact key and the receipt.
+    compiler = toolchain.banner if toolchain else preflight.compiler_version(env)
+
+    with locks.for_build(paths, name, reporter):
+        leftovers.reclaim(paths, name, reporter)
+        existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+        changes = _changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
+        if existing is not None and not options.force:
+            _refuse_changes(name, changes)
+            outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+            if signer is not None:
+                publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer,
+                                         spec, nullcontext())
+            return outcome
+        _preflight(recipe, env, reporter)
+        run = runlog.start(paths, name, str(recipe.path), reporter)
+        with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
+            source_pin, resolution = sources.pin(recipe, paths=paths, run=run, env=env)
+            inputs = _key_inputs(recipe, source_pin, build.configure_args(recipe, prefix, user_opts), prefix,
+                                 compiler, env, toolchain)
+            key = key_of(inputs)
+            pgo = choose_profile(recipe, options, inputs, paths)
+            steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
+                               recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
+            job = Job(recipe, name, options, paths, env, run, work, prefix,
+                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
+            cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
+            hit, origin = _cached_build(cache, key, env, run, paths, inputs) if pgo.reuse_artifacts else (None, None)
+            if hit is not None:
+                made = _from_cache(job, cache, hit, origin)
+            else:
+                _say_why_compiling(reporter, name, cache, pgo, changes)
+                made = _from_source(job, cache, pgo, resolution)
+            receipt = _receipt(job, made, compiler)
+            warn_lacking(reporter, job.recipe, name, made.modules)
+            registry.write_receipt(job.staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
+            _warn_if_in_use(prefix, reporter)
+            staging.promote(job.staged, prefix)
+            shutil.rmtree(paths.kept / name, ignore_errors=True)  # an earlier run's unverified build
+        outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+        if signer is not None:
+            publish.upload(reporter, outcome, made.artifact, made.origin, env[remote.ENV], signer, spec,
+                           run.phase("upload", "to the shared cache"))
+        return outcome
+
+
+def _key_inputs(recipe: Recipe, source_pin: str, configure_args, prefix: Path, compiler: str,
+                env: Mapping[str, str], toolchain: optimize.Toolchain | None) -> dict:
+    """The artifact key's inputs (see `store.key`), the JIT's LLVM probed on this machine."""
+    llvm = variants.llvm_major(recipe.version) if "jit" in recipe.build.variants else None
+    jit_llvm = preflight.llvm_version(llvm, env) if llvm else None
+    return keys.inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin, configure_args=configure_args,
+                       prefix=prefix, compiler=compiler, build_env=build.build_env(env),
+                       variants=keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain))
+
+
+def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> Made:
+    """The cached path: unpack a verified build, check it (which imports the sub-interpreter
+    module and creates an interpreter), and verify it again unless the artifact was
+    verified on this machine (the local cache keeps what this machine built and verified,
+    and what it fetched from the shared cache and verified) and its files match the
+    manifest it was packed with."""
+    with job.run.phase("unpack", "from the artifact cache"):
+        cache.unpack(hit, job.staged)
+    made = Made(check_staged(job.run, job.staged, job.recipe, job.expected_version),
+                 dict(hit.meta.get("source", {}), cached_artifact=job.key), artifact=hit, origin=origin,
+                 pgo=hit.meta.get("pgo_profile"), modules=hit.meta.get("modules"))
+    if not (job.staged / manifest.FILE).exists():  # packed before manifests were
+        write_manifest(job)
+    elif origin == "local" and job.options.verify and (hit.meta.get("verification") or {}).get("ok") \
+            and _unpacked_intact(job):
+        made.verification = {**hit.meta["verification"], "reused": f"verified when artifact {job.key[:12]} was "
+                             "packed; its files match the manifest"}
+        job.run.log(f"verification of artifact {job.key} reused: every file matches its manifest")
+        return made
+    made.verification = verify_if_asked(job, made.python)
+    if made.verification is not None:
+        try:
+            made.artifact = cache.annotate(hit, verification=made.verification)  # the next reinstall reuses it
+        except OSError as exc:
+            job.run.reporter.warn(f"could not note the verification in the artifact cache ({exc.strerror})")
+    keep_if_unverified(job, made, cached=True)
+    return made
+
+
+def _unpacked_intact(job: Job) -> bool:
+    """Whether the unpacked build is byte for byte what was verified."""
+    with job.run.phase("manifest", "compare every file with the artifact's manifest"):
+        found = manifest.compare(job.staged, job.name)
+    if not found.ok:
+        job.run.reporter.warn(f"the unpacked build differs from its manifest ({len(found.changed)} changed, "
+                              f"{len(found.missing)} missing, {len(found.added)} added): verifying it again")
+    return found.ok
+
+
+def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolution) -> Made:
+    """The compiled path: build, check, verify, then keep the profile and the packed build."""
+    job.work.tree = sources.prepare(job.recipe, paths=job.paths, build_root=job.work.build_root, run=job.run,
+                                    env=job.env, resolution=resolution)
+    ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.env, pgo,
+                                    ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
+    try:
+        python = check_staged(job.run, job.staged, job.recipe, job.expected_version)
+    except CheckError as exc:  # not installed, not thrown away: kept for a look at what is wrong
+        kept = keep(job)
+        raise CheckError(exc.message, log_path=exc.log_path or str(job.run.log_path),
+                         hint=f"the build is kept at {kept} to look into; {exc.hint or 'see the log'}") from None
+    made = Made(python, job.work.tree.facts, ccache=ccache_facts, modules=lacking_modules(report))
+    made.verification = verify_if_asked(job, made.python)
+    write_manifest(job)  # before packing: a reinstall from the cache brings it along
+    made.pgo = keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
+    if cache is not None:
+        # Packed whatever its verification said: a retry installs it without compiling
+        # (and verifies it again); only a verification that passed is ever reused.
+        made.artifact = _pack(job.run, cache, job.key, job.staged,
+                              {"inputs": job.inputs, "source": made.source, "name": job.name,
+                               "version": job.recipe.version, "pgo_profile": made.pgo,
+                               "verification": made.verification, "modules": made.modules})
+    keep_if_unverified(job, made, cached=made.artifact is not None)
+    return made
+
+
+def _receipt(job: Job, made: Made, compiler: str) -> dict:
+    """The receipt of either path."""
+    receipt = registry.new_receipt(job.recipe, job.name, made.python.relative_to(job.staged),
+                                   build.configure_step(job.steps), build.make_jobs(job.steps), job.run.timings,
+                                   job.run.log_path, compiler, made.source)
+    receipt["artifact"] = {"key": job.key, "from_cache": made.origin is not None}
+    if made.origin:
+        receipt["artifact"]["origin"] = made.origin
+    receipt["variants"] = list(job.recipe.build.variants)
+    if job.toolchain is not None:
+        receipt["optimize"] = {"level": job.recipe.build.optimize, "llvm": job.toolchain.version,
+                               "toolchain": str(job.toolchain.bindir), "bolt": optimize.bolted(made.python)}
+    configure_env = next(s.env for s in job.steps if s.phase == "configure")
+    optional = {"configure_env": dict(configure_env) if configure_env else None, "pgo_profile": made.pgo,
+                "ccache": made.ccache, "verification": made.verification}
+    receipt.update({k: v for k, v in optional.items() if v})
+    receipt["required_modules"] = list(job.recipe.build.required_modules)
+    if made.modules is not None:
+        receipt["modules"] = made.modules
+    return receipt
+
+
+def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str], run: Run, paths: Paths,
+                  inputs: Mapping | None = None) -> tuple[artifacts.Artifact | None, str | None]:
+    """The artifact for `key` from the local cache, else from the shared one, and where it came from.
+
+    The local cache is the user's own disk and is taken as it is; the shared one only
+    with a trusted key's signature (see `remote`). The shared look-up's end line says
+    what it came to (hit, miss, refused, unreachable), and its log line why; with the
+    build's `inputs`, a miss also says when the store has the build for another prefix."""
+    if cache is None:
+        return None, None
+    hit = cache.get(key)
+    if hit is not None:
+        return hit, "local"
+    if env.get(remote.ENV):
+        trusted = signing.trusted_keys(env, paths.config)
+        shared = remote.SharedCache(env[remote.ENV], trusted)
+        with run.phase("shared cache", "look up"):
+            found = shared.lookup(key, cache, run.reporter.warn, inputs)
+            run.reporter.phase_outcome(f"shared cache: {found}", ok=found.ok)
+        run.log(f"shared cache {shared.shown}, artifact {key}: {found}")
+        if found.artifact is not None:
+            return found.artifact, "shared"
+    return None, None
+
+
+def _pack(run: Run, cache: artifacts.Cache, key: str, staged: Path, meta: dict) -> artifacts.Artifact | None:
+    """Keep the build in the artifact cache; a cache that cannot take it (full,
+    read-only) costs later reinstalls their speed, not this install."""
+    verification = meta.get("verification")
+    what = "the build (not verified)" if verification is None else (
+        "the verified build" if verification.get("ok") else "the build (its verification failed)")
+    try:
+        with run.phase("cache", "pack " + what):
+            return cache.put(key, staged, meta)
+    except OSError as exc:
+        run.reporter.warn(f"the build could not be kept in the artifact cache ({exc.strerror}: {exc.filename}); "
+                          "installing it anyway")
+        return None
+
+
+def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
+    users = leftovers.users_of(prefix) if prefix.exists() else {}
+    if users:
+        reporter.warn(f"{len(users)} running process(es) use the build being replaced (pid "
+                      f"{', '.join(map(str, sorted(users)[:5]))}): they keep the files they have open, "
+                      "and load any module they import from now on from the new build")
+
+
+def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
+    """The recipe to build, the build's name, and the version it must report (None: any)."""
+    return resolve.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
+                            lto=options.lto, optimize=options.optimize)
+
+
+def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:
+    checks = preflight.run(recipe.build.required_modules, env, source_kind=recipe.source.kind)
+    if "jit" in recipe.build.variants:
+        checks += preflight.jit_toolchain(variants.llvm_major(recipe.version), env)
+    for absent in preflight.enforce(checks):
+        reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
+                      f"(apt-get install {absent.debian} / dnf install {absent.fedora})")
+
+
+@contextmanager
+def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, env: Mapping[str, str], *,
+               keep: bool) -> Iterator[Workspace]:
+    """The build tree and the staging directory of one run; both go when it ends, however it ends."""
+    build_root = paths.builds / name
+    shutil.rmtree(build_root, ignore_errors=True)
+    work = Workspace(build_root, staging.new_staging(paths.pythons, name))
+    try:
+        yield work
+    except BaseException:
+        run.log("### install failed; removing what this run created")
+        raise
+    finally:
+        shutil.rmtree(work.stage_dir, ignore_errors=True)
+        if keep:
+            run.reporter.info(f"build tree kept at {build_root}")
+        else:
+            shutil.rmtree(build_root, ignore_errors=True)
+            sources.release(recipe, work.tree, paths=paths, run=run, env=env)
+
+
+def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:
+    """What this install asks for that the installed build of the same name is not."""
+    return buildinfo.differences(existing, configure_args=build.configure_args(recipe, prefix, user_opts),
+                                 optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
+                                 commit=options.commit)
+
+
+def _refuse_changes(name: str, changes: list[str]) -> None:
+    if changes:
+        raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in changes),
+                         hint="add --force to replace it with the build asked for, or --name NAME to install that "
+                         "beside it ('pybuild12 list' shows how each build was made)")
+
+
+def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
+                       env: Mapping[str, str] | None = None) -> Outcome | None:
+    """The installed build an install of `spec` would answer "already installed" with;
+    None when it would build (nothing installed, or --force). Refuses, as install does,
+    when the installed build differs from what is asked. For work that must not run
+    when nothing will be built (installing build dependencies)."""
+    if options.force:
+        return None
+    env = dict(os.environ if env is None else env)
+    recipe, name, _ = request(spec, options)
+    prefix = paths.prefix(name)
+    existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+    if existing is None:
+        return None
+    _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, env),
+                                   options))
+    return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+
+
+def _say_why_compiling(reporter: Reporter, name: str, cache: artifacts.Cache | None, pgo: "PgoPlan",
+                       changes: list[str]) -> None:
+    """Before a compile that takes minutes: why no cached build could be used."""
+    if changes:
+        reporter.info(f"replacing {name}, which was built differently: " + "; ".join(changes))
+    why = ("--no-cache" if cache is None else "a given or fresh PGO profile is a build input" if not pgo.reuse_artifacts
+           else "the artifact cache has no build of these sources, options and compiler")
+    reporter.info(f"compiling from source: {why}")

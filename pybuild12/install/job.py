@@ -1,0 +1,85 @@
+"""What one install is asked for, what it makes, and what it answers with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybuild12.build import optimize
+from pybuild12.core.paths import Paths
+from pybuild12.core.runlog import Run
+from pybuild12.request.recipes import Recipe
+from pybuild12.sources import fetch as sources
+from pybuild12.store import artifacts
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    name: str | None = None
+    jobs: int | None = None
+    configure_opts: tuple[str, ...] = ()
+    force: bool = False
+    keep_build: bool = False
+    commit: str | None = None  # another commit of a git recipe
+    verify: bool = True  # run the sub-interpreter checks 1-8 before installing
+    no_cache: bool = False  # neither reuse nor store an artifact
+    push: bool = False  # upload the build's artifact, signed, to PYBUILD12_CACHE_URL
+    pgo_profile: Path | None = None  # build with this recorded PGO profile
+    fresh_profile: bool = False  # train a new PGO profile even if one is recorded
+    ccache: bool = False  # compile through ccache (also PYBUILD12_CCACHE=1)
+    lto: bool | None = None  # True/False: build with/without --with-lto, whatever the recipe says
+    optimizations: bool | None = None  # True/False: build with/without PGO (--enable-optimizations)
+    optimize: str | None = None  # "standard" or "max" (clang, ThinLTO, PGO, BOLT), whatever the recipe says
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    prefix: Path
+    python: Path
+    receipt: dict
+    log_path: Path | None
+    already_installed: bool = False
+
+
+@dataclass
+class Job:
+    """One install of one build: what both paths (from the artifact cache, or compiled) need."""
+
+    recipe: Recipe
+    name: str
+    options: InstallOptions
+    paths: Paths
+    env: dict[str, str]
+    run: Run
+    work: "Workspace"
+    prefix: Path
+    staged: Path
+    key: str
+    inputs: dict
+    steps: list
+    expected_version: str | None
+    toolchain: optimize.Toolchain | None = None
+
+
+@dataclass
+class Made:
+    """What a path put into staging, and the facts the receipt keeps about it."""
+
+    python: Path
+    source: dict
+    artifact: artifacts.Artifact | None = None  # the build, packed: what --push uploads
+    origin: str | None = None  # "local" or "shared": the artifact cache it came from
+    pgo: dict | None = None
+    ccache: dict | None = None
+    verification: dict | None = None
+    # CPython's own report of the modules it could not build (missing, disabled, failed,
+    # failed_import); {} when it built them all, None when not known (an older artifact).
+    modules: dict | None = None
+
+
+@dataclass
+class Workspace:
+    build_root: Path
+    stage_dir: Path
+    tree: sources.SourceTree | None = None

@@ -1,0 +1,91 @@
+"""Getting a recipe's source tree into the build directory: tarball or git.
+
+Both kinds end the same way: a source tree with a `configure` script at its
+top, and the facts about where it came from for the receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pybuild12.sources import archive, download, gitsource
+from pybuild12.core.errors import FetchError
+from pybuild12.core.paths import Paths
+from pybuild12.request.recipes import GitSource, Recipe, TarballSource
+from pybuild12.core.runlog import Run
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    path: Path
+    facts: dict[str, Any]  # the receipt's "source" entry
+
+
+def pin(recipe: Recipe, *, paths: Paths, run: Run, env: Mapping[str, str]) -> tuple[str, Any]:
+    """What exactly will be built, before anything is downloaded: the tarball's sha256,
+    or the full hash of the git commit (resolving it may fetch). Returns (pin, resolution)."""
+    if isinstance(recipe.source, TarballSource):
+        return recipe.source.sha256, None
+    source = recipe.source
+
+    def on_line(line: str) -> None:
+        if "%" in line and ":" in line:  # git's "Receiving objects:  45% (...)" progress
+            run.reporter.status(line.strip()[:70])
+
+    with run.phase("fetch", f"{source.url} @ {source.commit}"):
+        resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=env,
+                                     mirror=env.get(download.MIRROR_ENV) or None, on_line=on_line)
+        run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} from {resolved.fetched_from}")
+    return resolved.commit, resolved
+
+
+def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: Run, env: Mapping[str, str],
+            resolution: Any = None) -> SourceTree:
+    """`resolution` is what `pin()` returned for a git source (None for a tarball)."""
+    mirror = env.get(download.MIRROR_ENV) or None
+    if isinstance(recipe.source, TarballSource):
+        tree = _tarball(recipe.source, paths, build_root, run, mirror)
+    else:
+        tree = _git(recipe.source, resolution, paths, build_root, run, env)
+    if not (tree.path / "configure").is_file():
+        raise FetchError(
+            f"the source of {recipe.name} has no configure script at its top ({tree.path})",
+            hint="a CPython source tree always has one; is this the CPython repository, at a commit that builds?",
+        )
+    return tree
+
+
+def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, run: Run, env: Mapping[str, str]) -> None:
+    """Forget the git worktree of a removed build tree (a tarball tree needs nothing)."""
+    if isinstance(recipe.source, GitSource) and tree is not None:
+        gitsource.remove_checkout(recipe.source, paths.cache, tree.path, log_path=run.log_path, env=env)
+
+
+def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: Run, mirror: str | None) -> SourceTree:
+    with run.phase("fetch", source.filename):
+        fetched = download.fetch(source, paths.downloads, mirror=mirror, progress=run.reporter.progress,
+                                 warn=run.reporter.warn, waiting=run.reporter.info, stalled=run.reporter.status)
+        run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
+    with run.phase("extract", fetched.path.name):
+        path = archive.extract(fetched.path, build_root)
+    facts = {"kind": "tarball", "url": source.url, "sha256": source.sha256, "fetched_from": fetched.origin}
+    return SourceTree(path, facts)
+
+
+def _git(source: GitSource, resolved: gitsource.Resolved, paths: Paths, build_root: Path, run: Run,
+         env: Mapping[str, str]) -> SourceTree:
+    with run.phase("checkout", resolved.commit[:12]):
+        build_root.mkdir(parents=True, exist_ok=True)
+        co = gitsource.checkout(source, resolved, paths.cache, build_root / f"cpython-{resolved.commit[:12]}",
+                                log_path=run.log_path, env=env)
+    facts = {
+        "kind": "git",
+        "url": source.url,
+        "commit_pinned": source.commit,
+        "commit": co.commit,
+        "describe": co.describe,
+        "fetched_from": resolved.fetched_from,
+    }
+    return SourceTree(co.tree, facts)

@@ -1,0 +1,192 @@
+"""Installed builds and their receipts (`pybuild12.json` in each prefix).
+
+A receipt is the record of what was built and how: enough to tell two builds
+apart and to rebuild one. It carries a schema number so later versions can
+read (and migrate) older receipts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from pybuild12 import __version__
+from pybuild12.core import files, leftovers
+from pybuild12.core.errors import BusyError, NotInstalledError, RecipeError
+from pybuild12.core.paths import Paths
+from pybuild12.core.staging import RETIRED_PREFIX, STAGING_PREFIX
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pybuild12.request.recipes import Recipe
+
+RECEIPT = "pybuild12.json"
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    prefix: Path
+    receipt: dict[str, Any] | None  # None: no readable receipt (not made by pybuild12, or damaged)
+
+    @property
+    def version(self) -> str:
+        return (self.receipt or {}).get("recipe", {}).get("version", "?")
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple((self.receipt or {}).get("variants", ()))
+
+    @property
+    def python(self) -> Path:
+        rel = (self.receipt or {}).get("python")
+        # Receipts written before the interpreter's name followed the variant say bin/python3.13
+        # for a free-threaded build too: the same file, under the name that hides its kind.
+        return kind_python(self.prefix / rel, self.variants) if rel else self.prefix / "bin" / "python3"
+
+
+# PEP 703: a free-threaded CPython installs its interpreter as python3.13t (python3.13td
+# when it is also a debug build) and python3.13 as a hard link to it. The t name says what
+# it is, and is the one uv and the python.org installers put on PATH.
+FREE_THREADED_SUFFIXES = ("t", "td")
+
+
+def kind_python(python: Path, variants: Sequence[str]) -> Path:
+    """`python` (bin/python3.13), or on a free-threaded build the same interpreter under
+    its free-threaded name when the build has it."""
+    if "freethreaded" not in variants or python.name.endswith(FREE_THREADED_SUFFIXES):
+        return python
+    for suffix in FREE_THREADED_SUFFIXES:
+        candidate = python.with_name(python.name + suffix)
+        if candidate.exists():
+            return candidate
+    return python
+
+
+def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
+    return files.write_json(prefix / RECEIPT, {"schema": SCHEMA, **receipt})
+
+
+def reproducible(receipt: dict[str, Any], epoch: int) -> dict[str, Any]:
+    """The receipt without what differs between two runs of the same build (for
+    SOURCE_DATE_EPOCH builds): no timings, log path, host name or kernel, and only
+    the names of the verification checks that ran, not their outcome or figures."""
+    kept = {k: v for k, v in receipt.items() if k not in ("timings", "log")}
+    kept["installed_at"] = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    kept["host"] = {k: v for k, v in receipt.get("host", {}).items() if k not in ("hostname", "release")}
+    if "verification" in receipt:
+        # Which checks ran, not how each went: the parallelism check is inconclusive on a
+        # busy machine, and an install only gets this far when no check failed.
+        verification = receipt["verification"]
+        kept["verification"] = {**verification, "checks": [c["name"] for c in verification.get("checks", [])]}
+    kept["reproducible"] = {"source_date_epoch": epoch}
+    return kept
+
+
+def read_receipt(prefix: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((prefix / RECEIPT).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def installed(paths: Paths) -> list[Installed]:
+    if not paths.pythons.is_dir():
+        return []
+    found = []
+    for entry in sorted(paths.pythons.iterdir()):
+        if entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX, ".")) or not entry.is_dir():
+            continue
+        found.append(Installed(entry.name, entry, read_receipt(entry)))
+    return found
+
+
+def get(paths: Paths, name: str) -> Installed:
+    prefix = paths.prefix(name)
+    if "/" in name or name.startswith(".") or not prefix.is_dir():
+        names = [i.name for i in installed(paths)]
+        raise NotInstalledError(
+            f"no build named {name!r} is installed",
+            hint=(f"installed: {', '.join(names)}; " if names else "nothing is installed yet; ")
+            + f"'pybuild12 install {name}' builds it",
+        )
+    return Installed(name, prefix, read_receipt(prefix))
+
+
+def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
+    """Delete a build; the rename first makes it vanish at once, even if deletion is slow.
+
+    Refused while a process runs the build's python (a venv's python counts: it is a
+    link to the build's), unless `force`.
+    """
+    build = get(paths, name)
+    users = leftovers.users_of(build.prefix)
+    if users and not force:
+        shown = "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in sorted(users.items())[:5])
+        raise BusyError(
+            f"{name} is in use by {len(users)} running process{'es' if len(users) > 1 else ''} ({shown})",
+            hint=f"stop them and run the command again, or 'pybuild12 uninstall --force {name}' to delete it "
+            "under them (they keep running, but fail as soon as they load a module or library not yet loaded)",
+        )
+    doomed = paths.pythons / f"{RETIRED_PREFIX}{name}-uninstall"
+    if doomed.exists():
+        shutil.rmtree(doomed)
+    os.rename(build.prefix, doomed)
+    shutil.rmtree(doomed)
+    shutil.rmtree(paths.shims / name, ignore_errors=True)  # `pybuild12 env`'s links to it
+    return build.prefix
+
+
+def new_receipt(recipe: Recipe, name: str, python_rel: Path, configure_argv: Sequence[str], make_jobs: int,
+                timings: Mapping[str, float], log_path: Path, compiler: str, source: dict) -> dict:
+    """The receipt of a fresh install (written into the staged prefix before it moves into place)."""
+    return {
+        "name": name,
+        "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pybuild12_version": __version__,
+        "python": str(python_rel),
+        "recipe": {
+            "name": recipe.name,
+            "path": str(recipe.path),
+            "version": recipe.version,
+            "summary": recipe.summary,
+            "content_sha256": recipe.content_sha256,
+            "alias_of": list(recipe.alias_of),
+        },
+        "source": source,
+        "configure_args": list(configure_argv[1:]),
+        "make_jobs": make_jobs,
+        "compiler": compiler,
+        "host": host_facts(),
+        "timings": dict(timings),
+        "log": str(log_path),
+    }
+
+
+def source_date_epoch(env: Mapping[str, str]) -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible builds): the date written into the build and the receipt."""
+    value = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise RecipeError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, got {value!r}",
+                          hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
+    return int(value)
+
+
+def host_facts() -> dict:
+    libc, libc_version = platform.libc_ver()
+    return {
+        "hostname": platform.node(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "libc": f"{libc} {libc_version}".strip(),
+    }

@@ -1,0 +1,136 @@
+"""The package layout holds: arrows point down the layers, no cycles, no hidden ones.
+
+Layers, bottom to top: core, request, sources, build, store, checks, then the two
+flows (install, devenv), then cli. A module may import its own package and the
+layers below it; an import inside a function is allowed only as a lazy import for
+start-up speed, said so on its line (`# lazy`), and only in the CLI.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "pybuild12"
+LAYERS = {"core": 0, "request": 1, "sources": 2, "build": 3, "store": 4, "checks": 5, "install": 6, "devenv": 6,
+          "cli": 7}
+MAX_LINES = 420
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "resources" in path.relative_to(PACKAGE).parts:
+            continue  # run inside the built interpreter, never imported by pybuild12
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> list[tuple[str, int, bool, str]]:
+    """(imported module, line, inside a function, the line's text) for each pybuild12 import."""
+    text = path.read_text("utf-8")
+    lines = text.splitlines()
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.ImportFrom) and child.level == 0 and (child.module or "").startswith("pybuild12"):
+                for alias in child.names:
+                    target = f"{child.module}.{alias.name}"
+                    found.append((target if target in MODULES else child.module, child.lineno, inner,
+                                  lines[child.lineno - 1]))
+            elif isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.name.startswith("pybuild12"):
+                        found.append((alias.name, child.lineno, inner, lines[child.lineno - 1]))
+            visit(child, inner)
+
+    visit(ast.parse(text), False)
+    return found
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.get(parts[1]) if len(parts) > 1 else None
+
+
+def test_every_module_is_in_a_layer():
+    for name in MODULES:
+        if name in ("pybuild12", "pybuild12.__main__"):
+            continue
+        assert _layer(name) is not None, f"{name} is in no layer of {sorted(LAYERS)}"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_point_down(name):
+    mine = _layer(name)
+    for target, line, _, _ in _imports(MODULES[name]):
+        theirs = _layer(target)
+        if mine is None or theirs is None:
+            continue
+        assert theirs <= mine, f"{name}:{line} imports {target}, a layer above it"
+        if theirs == mine and target.split(".")[1] != name.split(".")[1]:
+            pytest.fail(f"{name}:{line} imports {target}, a package beside it in the same layer")
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_inside_a_function_but_a_lazy_one_in_the_cli(name):
+    for target, line, inner, text in _imports(MODULES[name]):
+        if inner:
+            assert name.startswith("pybuild12.cli") and "# lazy" in text, \
+                f"{name}:{line} imports {target} inside a function; move the shared piece down instead"
+
+
+def test_no_cycles():
+    graph = {name: {t for t, _, _, _ in _imports(path) if t in MODULES and t != name} for name, path in MODULES.items()}
+    # A package's __init__ re-exports its modules; the arrow from a module back up to its
+    # own package's __init__ is that re-export, not a cycle of work.
+    for name in graph:
+        graph[name] = {t for t in graph[name] if not name.startswith(t + ".")}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+
+
+def test_modules_stay_small():
+    big = {name: n for name, path in MODULES.items() if (n := len(path.read_text("utf-8").splitlines())) > MAX_LINES}
+    assert not big, f"over {MAX_LINES} lines: {big}"
+
+
+def test_the_layout_test_sees_a_cycle_and_an_upward_import(tmp_path):
+    """The checks above can fail: a made-up pair of modules that import each other."""
+    (tmp_path / "a.py").write_text("from pybuild12.store import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from pybuild12.core import a\n")
+    fake = {"pybuild12.core.a": tmp_path / "a.py", "pybuild12.store.b": tmp_path / "b.py"}
+    globals()["MODULES"], saved = fake, MODULES
+    try:
+        with pytest.raises(AssertionError, match="a layer above it"):
+            test_imports_point_down("pybuild12.core.a")
+        with pytest.raises(AssertionError, match="inside a function"):
+            test_no_import_inside_a_function_but_a_lazy_one_in_the_cli("pybuild12.store.b")
+        with pytest.raises(pytest.fail.Exception, match="import cycle"):
+            test_no_cycles()
+    finally:
+        globals()["MODULES"] = saved
