@@ -18,7 +18,8 @@ Modes:
   lying      announces half the length and sends that half (valid HTTP, wrong file)
   redirect   302 to `redirect_to` + /ok/<file> (another server: another host:port)
 A socket that is not listening (`closed_port_url`) stands for connection refused.
-With `tls` (an SSLContext, see `self_signed`) the server speaks https.
+With `tls` (an SSLContext, see `self_signed`) the server speaks https. Names in `always_ok`
+are served whole whatever the mode (a shared cache's sidecar beside a misbehaving artifact).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import time
 
 class FaultServer:
     def __init__(self, files: dict[str, bytes], *, trickle_delay: float = 0.05, silence: float = 30.0,
-                 late: float = 0.4, tls: ssl.SSLContext | None = None) -> None:
+                 late: float = 0.4, tls: ssl.SSLContext | None = None, always_ok: frozenset[str] = frozenset()) -> None:
         self.files = files
+        self.always_ok = always_ok
         self.trickle_delay = trickle_delay
         self.silence = silence
         self.late = late
@@ -88,6 +90,8 @@ class FaultServer:
         if body is None:
             return _send(sock, 404, b"not found")
         half = len(body) // 2
+        if name in self.always_ok:
+            mode = "ok"
         if mode == "ok" or (mode == "reset-once" and self.hits[path] > 1) or (mode == "500-twice" and self.hits[path] > 2):
             _send(sock, 200, body)
         elif mode == "trickle":

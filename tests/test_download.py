@@ -10,6 +10,7 @@ import time
 import pytest
 from werkzeug import Response
 
+from pybuild12.core import http
 from pybuild12.sources import download
 from pybuild12.core.errors import FetchError
 from pybuild12.request.recipes import TarballSource
@@ -21,7 +22,7 @@ UPSTREAM = f"/upstream/{FILENAME}"
 @pytest.fixture
 def payload() -> bytes:
     # Several CHUNKs, so progress is reported more than once.
-    return os.urandom(5 * download.CHUNK + 123)
+    return os.urandom(5 * http.CHUNK + 123)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def cache_dir(paths):
 
 @pytest.fixture
 def no_backoff(monkeypatch):
-    monkeypatch.setattr(download, "BACKOFF", 0)
+    monkeypatch.setattr(http, "BACKOFF", 0)
 
 
 def _requested(httpserver) -> list[str]:
@@ -303,7 +304,7 @@ def test_persistent_503_gives_up_after_retries(httpserver, source, cache_dir, no
     with pytest.raises(FetchError) as info:
         download.fetch(source, cache_dir)
     assert "HTTP 503" in info.value.message
-    assert len(httpserver.log) == download.RETRIES + 1
+    assert len(httpserver.log) == http.RETRIES + 1
     assert _leftovers(cache_dir) == []
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ import time
 import pytest
 
 from faultserver import FaultServer, closed_port_url, self_signed
+from pybuild12.core import http
 from pybuild12.sources import download
 from pybuild12.core import files
 from pybuild12.core.errors import FetchError
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.fault("network")
 
 @pytest.fixture
 def payload() -> bytes:
-    return os.urandom(6 * download.CHUNK + 77)
+    return os.urandom(6 * http.CHUNK + 77)
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def server(payload):
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
-    monkeypatch.setattr(download, "BACKOFF", 0)
+    monkeypatch.setattr(http, "BACKOFF", 0)
 
 
 def source_at(base: str, payload: bytes, mode: str = "ok") -> TarballSource:
@@ -73,7 +75,7 @@ def test_reset_mid_body_is_retried_then_reported(paths, payload, server):
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "reset"))
     assert "download interrupted" in info.value.message
-    assert server.hits[f"/reset/{NAME}"] == download.TRIES
+    assert server.hits[f"/reset/{NAME}"] == http.TRIES
     assert_nothing_kept(paths)
 
 
@@ -89,7 +91,7 @@ def test_persistent_500_gives_up_after_the_retries(paths, payload, server):
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "500"))
     assert "HTTP 500" in info.value.message
-    assert server.hits[f"/500/{NAME}"] == download.RETRIES + 1
+    assert server.hits[f"/500/{NAME}"] == http.RETRIES + 1
     assert_nothing_kept(paths)
 
 
@@ -109,54 +111,54 @@ def said(texts: list[str], pattern: str) -> bool:
 @pytest.fixture
 def ticks(monkeypatch) -> list[str]:
     """What fetch's `stalled` callback was told, with a wait reported every 0.1 s."""
-    monkeypatch.setattr(download, "TICK", 0.1)
+    monkeypatch.setattr(http, "TICK", 0.1)
     return []
 
 
 def test_silent_server_is_given_up_on_after_its_tries_counting_the_wait(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
+    monkeypatch.setenv(http.TIMEOUT_ENV, "0.5")
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "silent"), stalled=ticks.append)
     elapsed = time.monotonic() - start
     host = host_of(server)
     assert f"/silent/{NAME}: timed out: no answer within 0.5 s (3 tries)" in info.value.message
-    assert "0.5 s" in info.value.hint and download.TIMEOUT_ENV in info.value.hint
-    assert server.hits[f"/silent/{NAME}"] == download.TRIES == 3
-    assert elapsed < 0.5 * download.TRIES + 1.0  # not (RETRIES + 1) x 0.5 s, nor 60 s a try
+    assert "0.5 s" in info.value.hint and http.TIMEOUT_ENV in info.value.hint
+    assert server.hits[f"/silent/{NAME}"] == http.TRIES == 3
+    assert elapsed < 0.5 * http.TRIES + 1.0  # not (RETRIES + 1) x 0.5 s, nor 60 s a try
     assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 1 of 3\)")
     assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 3 of 3\)")
     assert_nothing_kept(paths)
 
 
 def test_silent_mirror_falls_through_to_the_recipe_url(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(download.TIMEOUT_ENV, "0.3")
+    monkeypatch.setenv(http.TIMEOUT_ENV, "0.3")
     source = source_at(server.url, payload)
     start = time.monotonic()
     fetched, warnings = fetch(paths, source, mirror=f"{server.url}/silent", stalled=ticks.append)
-    assert time.monotonic() - start < 0.3 * download.TRIES + 1.0
+    assert time.monotonic() - start < 0.3 * http.TRIES + 1.0
     assert fetched.origin == source.url and fetched.path.read_bytes() == payload
-    assert server.hits[f"/silent/{NAME}"] == download.TRIES
+    assert server.hits[f"/silent/{NAME}"] == http.TRIES
     assert any(w.startswith(f"{server.url}/silent/{NAME}: timed out: no answer within 0.3 s")
                and w.endswith(f"trying {source.url}") for w in warnings)
     assert said(ticks, rf"waiting for {host_of(server)} to answer \(0\.[1-3] s of 0\.3 s, try 3 of 3\)")
 
 
 def test_a_body_that_stalls_is_counted_then_tried_again(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(download.TIMEOUT_ENV, "0.4")
+    monkeypatch.setenv(http.TIMEOUT_ENV, "0.4")
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "stall"), stalled=ticks.append)
-    assert time.monotonic() - start < 0.4 * download.TRIES + 1.0
+    assert time.monotonic() - start < 0.4 * http.TRIES + 1.0
     assert "download interrupted: timed out, no data for 0.4 s (3 tries)" in info.value.message
-    assert server.hits[f"/stall/{NAME}"] == download.TRIES
+    assert server.hits[f"/stall/{NAME}"] == http.TRIES
     assert said(ticks, rf"waiting for {host_of(server)} to send more \(0\.[1-4] s of 0\.4 s, try 2 of 3\)")
     assert_nothing_kept(paths)
 
 
 def test_a_late_answer_within_the_timeout_is_waited_for_once(paths, payload, server, monkeypatch, ticks):
     """Counting the wait in short ticks must not cut the request short or send it again."""
-    monkeypatch.setenv(download.TIMEOUT_ENV, "2")
+    monkeypatch.setenv(http.TIMEOUT_ENV, "2")
     fetched, warnings = fetch(paths, source_at(server.url, payload, "late"), stalled=ticks.append)
     host = host_of(server)
     assert fetched.path.read_bytes() == payload and warnings == []
@@ -169,7 +171,7 @@ def test_a_server_that_hangs_up_without_answering_is_tried_again(paths, payload,
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "hangup"))
     assert "Connection aborted" in info.value.message and "(3 tries)" in info.value.message
-    assert server.hits[f"/hangup/{NAME}"] == download.TRIES
+    assert server.hits[f"/hangup/{NAME}"] == http.TRIES
     assert_nothing_kept(paths)
 
 
@@ -179,7 +181,7 @@ def test_no_stalled_report_for_a_prompt_server(paths, payload, server, ticks):
 
 
 def test_bad_timeout_setting_is_refused(paths, payload, server, monkeypatch):
-    monkeypatch.setenv(download.TIMEOUT_ENV, "soon")
+    monkeypatch.setenv(http.TIMEOUT_ENV, "soon")
     with pytest.raises(FetchError, match="PYBUILD12_HTTP_TIMEOUT must be a number"):
         fetch(paths, source_at(server.url, payload))
 
@@ -188,7 +190,7 @@ def test_body_shorter_than_announced_is_never_used(paths, payload, server):
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "short"))
     assert "interrupted" in info.value.message or "announced" in info.value.message
-    assert server.hits[f"/short/{NAME}"] == download.TRIES
+    assert server.hits[f"/short/{NAME}"] == http.TRIES
     assert_nothing_kept(paths)
 
 
@@ -312,3 +314,50 @@ def test_two_processes_fetching_one_file_download_it_once(paths, payload, server
     assert "WAIT waiting for pid" in out2 and f"fetching {NAME}" in out2 and "ORIGIN cache" in out2
     assert server.hits[f"/trickle/{NAME}"] == 1
     assert (paths.downloads / NAME).read_bytes() == payload
+
+
+# -- the shared cache's artifact download: the same tries and stall reports --------------
+
+
+@pytest.fixture
+def shared_store(tmp_path):
+    """A FaultServer holding one signed artifact (sidecar always served whole), the key
+    that signed it, and a local artifact cache to download into."""
+    from pybuild12.store import artifacts, signing
+
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "python3").write_bytes(os.urandom(300_000))  # incompressible: a body worth cutting
+    packed = artifacts.Cache(tmp_path / "origin").put("e" * 64, tree, {"name": "x", "inputs": {}})
+    key = signing.generate("ci")
+    sidecar = signing.sign(packed.meta, key)
+    files = {f"{packed.key}.json": json.dumps(sidecar).encode(), packed.path.name: packed.path.read_bytes()}
+    with FaultServer(files, silence=5, always_ok=frozenset({f"{packed.key}.json"})) as store:
+        yield store, packed, key, artifacts.Cache(tmp_path / "local")
+
+
+def test_a_shared_cache_artifact_cut_short_is_tried_again_like_a_source(shared_store):
+    from pybuild12.store import remote
+
+    store, packed, key, local = shared_store
+    warnings: list[str] = []
+    found = remote.SharedCache(f"{store.url}/reset-once", [key.public]).lookup(packed.key, local, warnings.append)
+    assert found.status == remote.HIT and found.artifact.path.read_bytes() == packed.path.read_bytes()
+    assert store.hits[f"/reset-once/{packed.path.name}"] == 2
+    assert any("trying again (2/3)" in w for w in warnings)
+    assert not list(local.directory.glob("*.part"))
+
+
+def test_a_stalled_shared_cache_artifact_is_counted_then_given_up(shared_store, monkeypatch, ticks):
+    from pybuild12.store import remote
+
+    store, packed, key, local = shared_store
+    monkeypatch.setenv(http.TIMEOUT_ENV, "0.4")
+    warnings: list[str] = []
+    found = remote.SharedCache(f"{store.url}/stall", [key.public]).lookup(packed.key, local, warnings.append,
+                                                                         stalled=ticks.append)
+    assert found.status == remote.UNREACHABLE and found.artifact is None
+    assert store.hits[f"/stall/{packed.path.name}"] == http.TRIES
+    assert said(ticks, rf"waiting for {host_of(store)} to send more \(0\.[1-4] s of 0\.4 s, try 2 of 3\)")
+    assert any("no data for 0.4 s (3 tries)" in w and "building from source" in w for w in warnings)
+    assert not list(local.directory.glob("*.part")) and local.get(packed.key) is None

@@ -26,7 +26,7 @@ from faultserver import FaultServer, closed_port_url
 from pybuild12.store import key as keys
 from pybuild12.install import publish
 from pybuild12.store import artifacts, remote, signing
-from pybuild12.sources import download
+from pybuild12.core import http
 from pybuild12.core import paths as paths_module
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
@@ -173,8 +173,8 @@ def test_a_failing_store_costs_one_quick_retry_then_a_warning(ci, tmp_path):
 
 
 def test_messages_show_the_store_without_its_credentials(ci, packed, httpserver, tmp_path):
-    assert download.shown("https://user:pass@cache.example/c") == "https://cache.example/c"
-    assert download.shown("https://cache.example:8443/c") == "https://cache.example:8443/c"
+    assert http.shown("https://user:pass@cache.example/c") == "https://cache.example/c"
+    assert http.shown("https://cache.example:8443/c") == "https://cache.example:8443/c"
     with FaultServer({f"{KEY}.json": b"{}"}) as server:
         for mode in ("403", "500"):
             found, warnings = look_up(server.url.replace("//", "//builder:s3cret@") + f"/{mode}", [ci.public],

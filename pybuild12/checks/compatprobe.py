@@ -17,17 +17,15 @@ import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
+from pybuild12.checks import interp
 from pybuild12.core import runner
 from pybuild12.checks.compat import BROKEN, CRASH, ENTRY, HANG, OK, Module
 from pybuild12.core.errors import CheckError
 
-
-def _probe_path():
-    return resources.as_file(resources.files("pybuild12").joinpath("resources/compat_probe.py"))
+PROBE = "compat_probe.py"
 
 
 def _child_env() -> dict[str, str]:
@@ -37,17 +35,14 @@ def _child_env() -> dict[str, str]:
 
 
 def ask(python: Path, *args: str, timeout: float = 120) -> dict[str, Any]:
-    with _probe_path() as probe:
-        try:
-            proc = runner.capture([str(python), "-I", str(probe), *args], timeout=timeout, env=_child_env())
-        except (OSError, runner.TimedOut) as exc:
-            raise CheckError(f"cannot run {python}: {exc}") from None
     try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise CheckError(f"{python} could not list its modules: {tail}",
-                         hint="compat needs Python 3.12 or newer (sub-interpreters with their own GIL)") from None
+        answer = interp.run(python, PROBE, args, timeout=timeout, env=_child_env())
+    except (OSError, runner.TimedOut) as exc:
+        raise CheckError(f"cannot run {python}: {exc}") from None
+    if answer.data is None:
+        raise CheckError(f"{python} could not list its modules: {answer.tail(1) or f'exit code {answer.returncode}'}",
+                         hint="compat needs Python 3.12 or newer (sub-interpreters with their own GIL)")
+    return answer.data
 
 
 @dataclass
@@ -60,7 +55,7 @@ class _Child:
 def _run_child(python: Path, args: Sequence[str], timeout: float) -> _Child:
     """Run the probe; each line of JSON it prints must come within `timeout` seconds of the
     one before, else the child (and anything it started) is killed."""
-    with _probe_path() as probe, tempfile.TemporaryFile() as errors:
+    with interp.script(PROBE) as probe, tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([str(python), "-I", str(probe), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=errors, env=_child_env(), start_new_session=True)
         assert proc.stdout is not None

@@ -6,14 +6,13 @@ mode, so the host's PYTHON* variables cannot leak in) and reads its JSON.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 from pybuild12.store import registry
+from pybuild12.checks import interp
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError
 from pybuild12.request.recipes import Recipe
@@ -44,25 +43,22 @@ def python_of(prefix: Path, recipe: Recipe) -> Path:
 def smoke(python: Path, expected_version: str | None, modules: Sequence[str], *,
           log_path: Path | None = None) -> list[CheckResult]:
     """Run the check script; `expected_version` None accepts whatever version the build is."""
-    script = resources.files("pybuild12").joinpath("resources/smoke.py")
-    with resources.as_file(script) as path:
-        try:
-            proc = runner.capture([str(python), "-I", str(path), expected_version or "-", *modules],
-                                  log_path=log_path, timeout=TIMEOUT)
-        except OSError as exc:
-            raise CheckError(f"the built interpreter {python} cannot run: {exc}") from None
-        except runner.TimedOut:
-            raise CheckError(f"the built interpreter {python} did not finish its check in {TIMEOUT}s") from None
     try:
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
-        results = [CheckResult(c["name"], bool(c["ok"]), str(c["detail"])) for c in data["checks"]]
-    except (ValueError, IndexError, KeyError, TypeError):
+        answer = interp.run(python, "smoke.py", [expected_version or "-", *modules], log_path=log_path,
+                            timeout=TIMEOUT)
+    except OSError as exc:
+        raise CheckError(f"the built interpreter {python} cannot run: {exc}") from None
+    except runner.TimedOut:
+        raise CheckError(f"the built interpreter {python} did not finish its check in {TIMEOUT}s") from None
+    try:
+        results = [CheckResult(c["name"], bool(c["ok"]), str(c["detail"])) for c in answer.data["checks"]]
+    except (KeyError, TypeError):
         raise CheckError(
-            f"the built interpreter {python} crashed during its check (exit code {proc.returncode})\n"
-            + proc.stderr.strip()[-2000:]
+            f"the built interpreter {python} crashed during its check (exit code {answer.returncode})\n"
+            + answer.stderr.strip()[-2000:]
         ) from None
-    if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
-        results.append(CheckResult("clean exit", False, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"))
+    if not answer.clean:
+        results.append(CheckResult("clean exit", False, f"exit code {answer.returncode}: {answer.stderr.strip()[-300:]}"))
     return results
 
 

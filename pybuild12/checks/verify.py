@@ -8,15 +8,14 @@ script and reads its JSON into `Report`.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
 from pybuild12.checks import smoke as check
+from pybuild12.checks import interp
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError, UsageError
 
@@ -123,21 +122,17 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
     args = ["--full"] if full else []
     if workers:
         args += ["--workers", str(workers)]
-    script = resources.files("pybuild12").joinpath("resources/verify_interp.py")
-    with resources.as_file(script) as path:
-        try:
-            proc = runner.capture([str(python), "-I", str(path), *args], timeout=FULL_TIMEOUT if full else TIMEOUT)
-        except runner.TimedOut:
-            return Report(str(python), text, {}, (Check("verifier", FAILED, "did not finish in time"),))
     try:
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-        return Report(str(python), text, {}, (Check("verifier", FAILED,
-                                                     f"the interpreter crashed (exit code {proc.returncode}): {tail}"),))
+        answer = interp.run(python, "verify_interp.py", args, timeout=FULL_TIMEOUT if full else TIMEOUT)
+    except runner.TimedOut:
+        return Report(str(python), text, {}, (Check("verifier", FAILED, "did not finish in time"),))
+    data = answer.data
+    if data is None:
+        return Report(str(python), text, {}, (Check("verifier", FAILED, f"the interpreter crashed (exit code "
+                                                                         f"{answer.returncode}): {answer.tail()}"),))
     checks = _checks(data)
-    if proc.returncode != 0 or "Fatal Python error" in proc.stderr:
-        checks += (Check("verifier exit", FAILED, f"exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"),)
+    if not answer.clean:
+        checks += (Check("verifier exit", FAILED, f"exit code {answer.returncode}: {answer.stderr.strip()[-300:]}"),)
     build, variant_checks = _variant_checks(python, expect)
     if required:
         checks += (required_modules_check(python, required),)
@@ -166,17 +161,14 @@ def _checks(data: dict) -> tuple[Check, ...]:
 def _variant_checks(python: Path, expect: Sequence[str]) -> tuple[dict, tuple[Check, ...]]:
     """resources/verify_variant.py's findings: the build's variants and their proofs."""
     args = ["--expect", ",".join(expect)] if expect else []
-    script = resources.files("pybuild12").joinpath("resources/verify_variant.py")
-    with resources.as_file(script) as path:
-        try:
-            proc = runner.capture([str(python), "-I", str(path), *args], timeout=TIMEOUT)
-            data = json.loads(proc.stdout.strip().splitlines()[-1])
-        except runner.TimedOut:
-            return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),)
-        except (ValueError, IndexError):
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            return {}, (Check("variant", FAILED, f"the interpreter crashed (exit code {proc.returncode}): {tail}"),)
-    return data.get("build", {}), _checks(data)
+    try:
+        answer = interp.run(python, "verify_variant.py", args, timeout=TIMEOUT)
+    except runner.TimedOut:
+        return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),)
+    if answer.data is None:
+        return {}, (Check("variant", FAILED, f"the interpreter crashed (exit code {answer.returncode}): "
+                                             f"{answer.tail()}"),)
+    return answer.data.get("build", {}), _checks(answer.data)
 
 
 def enforce(report: Report) -> None:

@@ -219,7 +219,8 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
         trusted = signing.trusted_keys(env, paths.config)
         shared = remote.SharedCache(env[remote.ENV], trusted)
         with run.phase("shared cache", "look up"):
-            found = shared.lookup(key, cache, run.reporter.warn, inputs)
+            found = shared.lookup(key, cache, run.reporter.warn, inputs, stalled=run.reporter.status,
+                                  progress=run.reporter.progress)
             run.reporter.phase_outcome(f"shared cache: {found}", ok=found.ok)
         run.log(f"shared cache {shared.shown}, artifact {key}: {found}")
         if found.artifact is not None:

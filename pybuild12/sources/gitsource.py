@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 import filelock
 
+from pybuild12.core import http
 from pybuild12.sources import download
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, FetchError
@@ -150,7 +151,7 @@ def _offline_hint(source: GitSource, mirror: str | None) -> str:
     if not mirror:
         return f"{first}, or set {download.MIRROR_ENV} to a directory holding the repository (see the README)"
     name = _name_of(source.url)
-    shown = download.shown(mirror)
+    shown = http.shown(mirror)
     if mirror_url(source.url, mirror) is None:
         return (f"{first}; {download.MIRROR_ENV} is set to {shown}, which holds no {name}.git or {name} repository: "
                 "put a copy of the repository there (git clone --mirror)")

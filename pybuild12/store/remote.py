@@ -24,9 +24,7 @@ A look-up is one attempt and at most one quick retry: the install has a fallback
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -35,12 +33,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pybuild12.store import key as keys
 from pybuild12.store import artifacts, signing
-from pybuild12.sources import download
-from pybuild12.core import files, paths
+from pybuild12.core import files, http, paths
 from pybuild12.core.errors import FetchError, quoted
 
 if TYPE_CHECKING:
-    import requests  # imported where used: see download.py
+    import requests  # imported where used: see core/http.py
 
 ENV = "PYBUILD12_CACHE_URL"
 TRUST_HELP = ("'pybuild12 cache --help': trust the public key of the machines that --push with "
@@ -74,9 +71,9 @@ class Lookup:
 class SharedCache:
     def __init__(self, base_url: str, trusted: Iterable[signing.PublicKey] = ()) -> None:
         self.base = base_url.rstrip("/")
-        self.shown = download.shown(self.base)
+        self.shown = http.shown(self.base)
         self.trusted = list(trusted)
-        self.session = download.session(retries=LOOKUP_RETRIES, retry_reads=False)  # silence: one timeout
+        self.session = http.session(retries=LOOKUP_RETRIES, retry_reads=False)  # silence: one timeout
 
     def _url(self, name: str) -> str:
         return f"{self.base}/{name}"
@@ -86,7 +83,8 @@ class SharedCache:
         return self.lookup(key, local, warn).artifact
 
     def lookup(self, key: str, local: artifacts.Cache, warn: Callable[[str], None],
-               inputs: Mapping[str, Any] | None = None) -> Lookup:
+               inputs: Mapping[str, Any] | None = None, *, stalled: http.Stalled | None = None,
+               progress: http.Progress | None = None) -> Lookup:
         """Download the artifact for `key` into the local cache, signed and checked; when the
         store lacks it or it cannot be trusted, why (warned, but for a plain miss). With the
         build's `inputs`, a miss looks for the same build under another prefix."""
@@ -101,14 +99,14 @@ class SharedCache:
                     warn(moved_hint(elsewhere[0], str(inputs.get("prefix", ""))))
                     return Lookup(MISS, f"built for prefix {_path(elsewhere[0])} only")
             return found
-        return self._download(key, found, local, warn)
+        return self._download(key, found, local, warn, stalled, progress)
 
     def _get(self, name: str, **kwargs: Any) -> requests.Response | str:
         """GET `name` from the store; or, when it did not answer, the name of the error."""
         import requests
 
         try:
-            return self.session.get(self._url(name), timeout=download.timeouts(), **kwargs)
+            return self.session.get(self._url(name), timeout=http.timeouts(), **kwargs)
         except requests.RequestException as exc:
             return type(exc).__name__
 
@@ -138,7 +136,7 @@ class SharedCache:
 
     def _refused_answer(self, response: requests.Response, warn: Callable[[str], None]) -> Lookup:
         """An answer that is neither the file nor its absence: warned, with what to check."""
-        status, url = response.status_code, download.shown(response.url or self.base)
+        status, url = response.status_code, http.shown(response.url or self.base)
         response.close()
         if status in (401, 403):
             warn(f"shared cache not used: HTTP {status} from {url}; check the credentials in {ENV} "
@@ -148,36 +146,30 @@ class SharedCache:
              + (" (again on a retry)" if status >= 500 else "") + "; building from source")
         return Lookup(UNREACHABLE, f"{status} from {self.shown}")
 
-    def _download(self, key: str, meta: dict, local: artifacts.Cache, warn: Callable[[str], None]) -> Lookup:
-        """Stream the artifact into the local cache, hashing it; refused unless it matches the signed sha256."""
-        import requests
-
-        fd, tmp = files.new_part(local.directory, f".{key}.")
-        digest = hashlib.sha256()
+    def _download(self, key: str, meta: dict, local: artifacts.Cache, warn: Callable[[str], None],
+                  stalled: http.Stalled | None, progress: http.Progress | None) -> Lookup:
+        """Download the artifact into the local cache, as source downloads are (timeouts, tries,
+        stall reports: `core/http.py`); refused unless it matches the signed sha256."""
+        url = self._url(f"{key}{artifacts.SUFFIX}")
         try:
-            with os.fdopen(fd, "wb") as out, self.session.get(self._url(f"{key}{artifacts.SUFFIX}"), stream=True,
-                                                               timeout=download.timeouts()) as response:
-                if response.status_code != 200:
-                    url = download.shown(response.url or self._url(f"{key}{artifacts.SUFFIX}"))
-                    warn(f"shared cache has the sidecar of {key[:12]} but not its artifact "
-                         f"(HTTP {response.status_code} from {url}); building from source")
-                    tmp.unlink(missing_ok=True)
-                    return Lookup(MISS if response.status_code in (404, 410) else UNREACHABLE,
-                                  f"{response.status_code} from {self.shown}")
-                for chunk in response.iter_content(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-            if digest.hexdigest() != meta["sha256"]:
-                tmp.unlink(missing_ok=True)
+            with http.Watchdog(stalled) as watch:
+                part, _ = http.download(url, local.directory, part_prefix=f".{key}.", label=f"artifact {key[:12]}",
+                                        progress=progress, warn=warn, watch=watch, retries=LOOKUP_RETRIES)
+        except http.HTTPStatus as exc:
+            warn(f"shared cache has the sidecar of {key[:12]} but not its artifact "
+                 f"(HTTP {exc.status} from {http.shown(url)}); building from source")
+            return Lookup(MISS if exc.status in (404, 410) else UNREACHABLE, f"{exc.status} from {self.shown}")
+        except FetchError as exc:
+            warn(f"shared cache download failed ({exc.message}); building from source")
+            return Lookup(UNREACHABLE, f"{exc.message} at {self.shown}")
+        try:
+            if files.sha256_of(part) != meta["sha256"]:
+                part.unlink(missing_ok=True)
                 warn(f"shared cache: artifact {key[:12]} does not match its sha256; refused, building from source")
                 return Lookup(REFUSED, "sha256 mismatch")
-            return Lookup(HIT, artifact=local.adopt(key, tmp, meta))
-        except requests.RequestException as exc:
-            tmp.unlink(missing_ok=True)
-            warn(f"shared cache download failed ({type(exc).__name__}); building from source")
-            return Lookup(UNREACHABLE, f"{type(exc).__name__} at {self.shown}")
+            return Lookup(HIT, artifact=local.adopt(key, part, meta))
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             raise
 
     # -- the index by prefix-less inputs -------------------------------------------------------
@@ -227,13 +219,13 @@ class SharedCache:
         import requests
 
         sidecar = json.dumps(signing.sign(artifacts.shareable(artifact.meta), key), sort_keys=True).encode()
-        uploads = download.session()  # an upload has no fallback: the usual retries
+        uploads = http.session()  # an upload has no fallback: the usual retries
         try:
             with open(artifact.path, "rb") as fh:
-                response = uploads.put(self._url(artifact.path.name), data=fh, timeout=download.timeouts())
+                response = uploads.put(self._url(artifact.path.name), data=fh, timeout=http.timeouts())
             _raise_for_status(response)
             response = uploads.put(self._url(f"{artifact.key}.json"), data=sidecar,
-                                   timeout=download.timeouts(), headers={"Content-Type": "application/json"})
+                                   timeout=http.timeouts(), headers={"Content-Type": "application/json"})
             _raise_for_status(response)
         except requests.RequestException as exc:
             raise FetchError(f"uploading {artifact.key[:12]} to the shared cache {self.shown} failed: {exc}",
@@ -250,7 +242,7 @@ class SharedCache:
         keys = [k for k in self._indexed_keys(name) if k != key] + [key]
         body = json.dumps({"keys": keys[-INDEX_KEEP:]}).encode()
         try:
-            uploads.put(self._url(name), data=body, timeout=download.timeouts(),
+            uploads.put(self._url(name), data=body, timeout=http.timeouts(),
                         headers={"Content-Type": "application/json"})
         except requests.RequestException:
             pass
@@ -262,7 +254,7 @@ def _raise_for_status(response: requests.Response) -> None:
 
     if response.status_code >= 400:
         reason = f" {response.reason}" if response.reason else ""
-        raise requests.HTTPError(f"{response.status_code}{reason} from {download.shown(response.url)}",
+        raise requests.HTTPError(f"{response.status_code}{reason} from {http.shown(response.url)}",
                                  response=response)
 
 
