@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_vs_raw import ROOT, machine  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from pybuild12.core.paths import Paths  # noqa: E402
+from pybuild12.core.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:
     import pyperf
@@ -88,7 +88,7 @@ class Row:
 
 
 def work_dir() -> Path:
-    return Paths.from_env().cache / "interpreter-speed"
+    return Settings.from_env().paths.cache / "interpreter-speed"
 
 
 def parse_python(spec: str) -> Interpreter:

@@ -9,6 +9,7 @@ import pytest
 
 from faultreport import TALLY, TestFaults
 from suiterules import fail_skip_in_ci
+from pybuild12.core.settings import Settings
 from pybuild12.core.paths import Paths
 
 
@@ -75,7 +76,7 @@ def pybuild12_home(tmp_path_factory, monkeypatch) -> Path:
 
 @pytest.fixture
 def paths(pybuild12_home) -> Paths:
-    return Paths.from_env()
+    return Settings.from_env().paths
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from pybuild12.core.settings import Settings
 from pybuild12.build import plan as build
 from pybuild12.request import resolve
 from pybuild12.request import recipes
@@ -118,7 +119,7 @@ def test_plan_refuses_zero_jobs(recipe, tmp_path):
 
 def test_user_options_come_from_env_then_cli():
     env = {"PYBUILD12_CONFIGURE_OPTS": "--with-lto '--with-openssl=/opt/my ssl'"}
-    assert build.user_configure_opts(["--enable-shared"], env) == (
+    assert build.user_configure_opts(["--enable-shared"], Settings(env).configure_opts) == (
         "--with-lto",
         "--with-openssl=/opt/my ssl",
         "--enable-shared",
@@ -128,12 +129,12 @@ def test_user_options_come_from_env_then_cli():
 @pytest.mark.parametrize("opt", ["--prefix=/usr", "--exec-prefix=/x"])
 def test_user_options_cannot_move_the_prefix(opt):
     with pytest.raises(RecipeError, match="not allowed"):
-        build.user_configure_opts([opt], {})
+        build.user_configure_opts([opt])
 
 
 def test_bad_shell_syntax_in_env_is_named():
     with pytest.raises(RecipeError, match="PYBUILD12_CONFIGURE_OPTS"):
-        build.user_configure_opts([], {"PYBUILD12_CONFIGURE_OPTS": "'unclosed"})
+        build.user_configure_opts([], Settings({"PYBUILD12_CONFIGURE_OPTS": "'unclosed"}).configure_opts)
 
 
 def test_module_report_takes_the_last_report():

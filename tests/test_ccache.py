@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
+from pybuild12.core.settings import Settings
 from pybuild12.build import ccache
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
@@ -26,8 +27,8 @@ echo "$(basename "$0") $* remote=$CCACHE_REMOTE_STORAGE basedir=$CCACHE_BASEDIR"
 
 
 def test_wanted_from_flag_or_environment():
-    assert ccache.wanted(True, {}) and ccache.wanted(False, {"PYBUILD12_CCACHE": "1"})
-    assert not ccache.wanted(False, {"PYBUILD12_CCACHE": "0"}) and not ccache.wanted(False, {})
+    assert Settings({"PYBUILD12_CCACHE": "1"}).ccache and Settings({"PYBUILD12_CCACHE": " yes "}).ccache
+    assert not Settings({"PYBUILD12_CCACHE": "0"}).ccache and not Settings({}).ccache
 
 
 @needs_host_interpreters
@@ -42,7 +43,7 @@ def test_install_compiles_through_ccache_with_its_settings(tmp_path, paths, monk
     recipe = make_recipe(tmp_path, tarball, sha)
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", FAKE_CCACHE_LOG=str(log),
                CCACHE_REMOTE_STORAGE="http://cache.invalid/ccache", PYBUILD12_CCACHE="1")
-    outcome = installer.install(str(recipe), paths=paths, env=env)
+    outcome = installer.install(str(recipe), paths=paths, settings=Settings.from_env(env))
     lines = log.read_text().splitlines()
     assert lines == [f"cc --version remote=http://cache.invalid/ccache basedir={paths.builds / 'fake'}"]
     assert outcome.receipt["ccache"] == {"version": "ccache version 9.9 (fake)", "remote_storage": True,

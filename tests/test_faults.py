@@ -25,6 +25,7 @@ import pytest
 from faultserver import FaultServer
 from helpers import Cli
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12.core.settings import Settings
 from pybuild12.core import leftovers, locks
 from pybuild12.store import registry
 from pybuild12.core.errors import BusyError
@@ -323,7 +324,7 @@ def tmpfs(tmp_path):
 def test_disk_fills_up(phase, tmpfs, tmp_path, monkeypatch, faults):
     home = tmpfs(tmp_path / "small-home", 48)
     monkeypatch.setenv("PYBUILD12_HOME", str(home))
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     tarball, sha = make_tarball(tmp_path / "one", mark="one")
     assert run_cli("install", str(make_recipe(tmp_path / "one", tarball, sha)), "--no-verify")[0] == 0
     free_before = shutil.disk_usage(home).free

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12.core.settings import Settings
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
 from pybuild12.core.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
@@ -385,12 +386,11 @@ def test_recorded_profile_skips_the_training_run(fake, paths):
 
 def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
     from pybuild12.store import profiles
-    from pybuild12.core.paths import Paths
 
     first = installer.install(str(fake), paths=paths)
     exported = tmp_path / "out" / "fake.profile.tar.zst"
     profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
-    elsewhere = Paths.from_env({"PYBUILD12_HOME": str(tmp_path / "other-home")})
+    elsewhere = Settings.from_env({"PYBUILD12_HOME": str(tmp_path / "other-home")}).paths
     outcome = installer.install(str(fake), InstallOptions(pgo_profile=exported), paths=elsewhere)
     assert outcome.receipt["pgo_profile"]["origin"] == "file"
     assert profile_used(elsewhere) == profile_used(paths)

@@ -19,7 +19,9 @@ import time
 import pytest
 
 from faultserver import FaultServer, closed_port_url, self_signed
+from pybuild12.core.settings import Settings
 from pybuild12.core import http
+from pybuild12.core.settings import HTTP_TIMEOUT_ENV
 from pybuild12.sources import download
 from pybuild12.core import files
 from pybuild12.core.errors import FetchError
@@ -55,6 +57,7 @@ def parts(paths) -> list[str]:
 
 def fetch(paths, source, **kwargs):
     warnings: list[str] = []
+    kwargs.setdefault("timeouts", Settings.from_env().http_timeouts)  # PYBUILD12_HTTP_TIMEOUT, as a test sets it
     return download.fetch(source, paths.downloads, warn=warnings.append, **kwargs), warnings
 
 
@@ -116,14 +119,14 @@ def ticks(monkeypatch) -> list[str]:
 
 
 def test_silent_server_is_given_up_on_after_its_tries_counting_the_wait(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(http.TIMEOUT_ENV, "0.5")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "0.5")
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "silent"), stalled=ticks.append)
     elapsed = time.monotonic() - start
     host = host_of(server)
     assert f"/silent/{NAME}: timed out: no answer within 0.5 s (3 tries)" in info.value.message
-    assert "0.5 s" in info.value.hint and http.TIMEOUT_ENV in info.value.hint
+    assert "0.5 s" in info.value.hint and HTTP_TIMEOUT_ENV in info.value.hint
     assert server.hits[f"/silent/{NAME}"] == http.TRIES == 3
     assert elapsed < 0.5 * http.TRIES + 1.0  # not (RETRIES + 1) x 0.5 s, nor 60 s a try
     assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 1 of 3\)")
@@ -132,7 +135,7 @@ def test_silent_server_is_given_up_on_after_its_tries_counting_the_wait(paths, p
 
 
 def test_silent_mirror_falls_through_to_the_recipe_url(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(http.TIMEOUT_ENV, "0.3")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "0.3")
     source = source_at(server.url, payload)
     start = time.monotonic()
     fetched, warnings = fetch(paths, source, mirror=f"{server.url}/silent", stalled=ticks.append)
@@ -145,7 +148,7 @@ def test_silent_mirror_falls_through_to_the_recipe_url(paths, payload, server, m
 
 
 def test_a_body_that_stalls_is_counted_then_tried_again(paths, payload, server, monkeypatch, ticks):
-    monkeypatch.setenv(http.TIMEOUT_ENV, "0.4")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "0.4")
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "stall"), stalled=ticks.append)
@@ -158,7 +161,7 @@ def test_a_body_that_stalls_is_counted_then_tried_again(paths, payload, server, 
 
 def test_a_late_answer_within_the_timeout_is_waited_for_once(paths, payload, server, monkeypatch, ticks):
     """Counting the wait in short ticks must not cut the request short or send it again."""
-    monkeypatch.setenv(http.TIMEOUT_ENV, "2")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "2")
     fetched, warnings = fetch(paths, source_at(server.url, payload, "late"), stalled=ticks.append)
     host = host_of(server)
     assert fetched.path.read_bytes() == payload and warnings == []
@@ -181,7 +184,7 @@ def test_no_stalled_report_for_a_prompt_server(paths, payload, server, ticks):
 
 
 def test_bad_timeout_setting_is_refused(paths, payload, server, monkeypatch):
-    monkeypatch.setenv(http.TIMEOUT_ENV, "soon")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "soon")
     with pytest.raises(FetchError, match="PYBUILD12_HTTP_TIMEOUT must be a number"):
         fetch(paths, source_at(server.url, payload))
 
@@ -341,7 +344,7 @@ def test_a_shared_cache_artifact_cut_short_is_tried_again_like_a_source(shared_s
 
     store, packed, key, local = shared_store
     warnings: list[str] = []
-    found = remote.SharedCache(f"{store.url}/reset-once", [key.public]).lookup(packed.key, local, warnings.append)
+    found = remote.SharedCache(f"{store.url}/reset-once", [key.public], timeouts=Settings.from_env().http_timeouts).lookup(packed.key, local, warnings.append)
     assert found.status == remote.HIT and found.artifact.path.read_bytes() == packed.path.read_bytes()
     assert store.hits[f"/reset-once/{packed.path.name}"] == 2
     assert any("trying again (2/3)" in w for w in warnings)
@@ -352,9 +355,9 @@ def test_a_stalled_shared_cache_artifact_is_counted_then_given_up(shared_store, 
     from pybuild12.store import remote
 
     store, packed, key, local = shared_store
-    monkeypatch.setenv(http.TIMEOUT_ENV, "0.4")
+    monkeypatch.setenv(HTTP_TIMEOUT_ENV, "0.4")
     warnings: list[str] = []
-    found = remote.SharedCache(f"{store.url}/stall", [key.public]).lookup(packed.key, local, warnings.append,
+    found = remote.SharedCache(f"{store.url}/stall", [key.public], timeouts=Settings.from_env().http_timeouts).lookup(packed.key, local, warnings.append,
                                                                          stalled=ticks.append)
     assert found.status == remote.UNREACHABLE and found.artifact is None
     assert store.hits[f"/stall/{packed.path.name}"] == http.TRIES

@@ -11,13 +11,13 @@ from pybuild12.core.errors import NotInstalledError, UsageError
 
 def test_argument_wins_over_everything(tmp_path):
     (tmp_path / ".python-version").write_text("3.12.13\n")
-    choice = pins.choose("3.13.5", cwd=tmp_path, env={"PYBUILD12_VERSION": "3.14.10"})
+    choice = pins.choose("3.13.5", cwd=tmp_path, version="3.14.10")
     assert choice == pins.Choice("3.13.5", "argument")
 
 
 def test_env_wins_over_the_file(tmp_path):
     (tmp_path / ".python-version").write_text("3.12.13\n")
-    assert pins.choose(None, cwd=tmp_path, env={"PYBUILD12_VERSION": " 3.14.10 "}) == pins.Choice("3.14.10", "PYBUILD12_VERSION")
+    assert pins.choose(None, cwd=tmp_path, version=" 3.14.10 ") == pins.Choice("3.14.10", "PYBUILD12_VERSION")
 
 
 def test_nearest_file_up_the_tree(tmp_path):
@@ -25,21 +25,21 @@ def test_nearest_file_up_the_tree(tmp_path):
     inner = tmp_path / "a" / "b"
     inner.mkdir(parents=True)
     (tmp_path / "a" / ".python-version").write_text("# the project's build\n\nmain@22f3425c3d5e\n3.13.5\n")
-    choice = pins.choose(None, cwd=inner, env={})
+    choice = pins.choose(None, cwd=inner)
     assert choice == pins.Choice("main@22f3425c3d5e", str(tmp_path / "a" / ".python-version"))
-    assert pins.choose(None, cwd=tmp_path, env={}).name == "3.12.13"
+    assert pins.choose(None, cwd=tmp_path).name == "3.12.13"
 
 
 def test_nothing_pinned_says_how_to_pin(tmp_path):
     with pytest.raises(NotInstalledError) as info:
-        pins.choose(None, cwd=tmp_path, env={})
+        pins.choose(None, cwd=tmp_path)
     assert "pybuild12 pin NAME" in info.value.hint and "PYBUILD12_VERSION" in info.value.hint
 
 
 def test_write_makes_the_file_pyenv_and_uv_read(tmp_path):
     path = pins.write(tmp_path, "3.13.5")
     assert path.read_text() == "3.13.5\n"
-    assert pins.choose(None, cwd=tmp_path, env={}).name == "3.13.5"
+    assert pins.choose(None, cwd=tmp_path).name == "3.13.5"
     assert [p.name for p in tmp_path.iterdir()] == [".python-version"]
 
 
@@ -63,21 +63,21 @@ def test_pyenv_reads_the_pin(tmp_path):
 
 def test_install_takes_the_argument_over_the_pin(tmp_path):
     (tmp_path / ".python-version").write_text("3.13t\n")
-    assert pins.to_install("3.14.10", cwd=tmp_path, env={}) == pins.Choice("3.14.10", "argument")
+    assert pins.to_install("3.14.10", cwd=tmp_path) == pins.Choice("3.14.10", "argument")
 
 
 def test_install_without_a_name_takes_the_pin(tmp_path):
     (tmp_path / ".python-version").write_text("# as uv writes it\n3.13t\n")
     inner = tmp_path / "src"
     inner.mkdir()
-    assert pins.to_install(None, cwd=inner, env={}) == pins.Choice("3.13t", str(tmp_path / ".python-version"))
-    assert pins.to_install(None, cwd=inner, env={"PYBUILD12_VERSION": "3.14"}) == pins.Choice("3.14", "PYBUILD12_VERSION")
+    assert pins.to_install(None, cwd=inner) == pins.Choice("3.13t", str(tmp_path / ".python-version"))
+    assert pins.to_install(None, cwd=inner, version="3.14") == pins.Choice("3.14", "PYBUILD12_VERSION")
 
 
 def test_install_without_a_name_or_a_pin_is_a_usage_error(tmp_path):
     (tmp_path / ".python-version").write_text("# nothing but a comment\n")
     with pytest.raises(UsageError) as info:
-        pins.to_install(None, cwd=tmp_path, env={"PYBUILD12_VERSION": "  "})
+        pins.to_install(None, cwd=tmp_path, version="  ")
     assert info.value.exit_code == 2
     assert "'pybuild12 install 3.13'" in info.value.hint and "'pybuild12 pin 3.13'" in info.value.hint
 
@@ -85,7 +85,7 @@ def test_install_without_a_name_or_a_pin_is_a_usage_error(tmp_path):
 def test_install_refuses_a_pin_that_is_a_path(tmp_path):
     (tmp_path / ".python-version").write_text("../elsewhere/evil.toml\n")
     with pytest.raises(UsageError) as info:
-        pins.to_install(None, cwd=tmp_path, env={})
+        pins.to_install(None, cwd=tmp_path)
     assert f"pinned by {tmp_path / '.python-version'}" in info.value.message
 
 
@@ -95,5 +95,5 @@ def test_a_pinned_line_resolves_to_its_newest_build(tmp_path, paths):
     fake_build(paths, "3.13.11+freethreaded", "3.13.11", ("freethreaded",))
     for pin, build in (("3.13", "3.13.10"), ("3.13t", "3.13.11+freethreaded")):
         pins.write(tmp_path, pin)
-        choice = pins.choose(None, cwd=tmp_path, env={})
+        choice = pins.choose(None, cwd=tmp_path)
         assert names.get(paths, choice.name, origin=choice.origin).name == build

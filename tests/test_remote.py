@@ -23,6 +23,7 @@ from rich.console import Console
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from faultserver import FaultServer, closed_port_url
+from pybuild12.core.settings import Settings
 from pybuild12.store import key as keys
 from pybuild12.install import publish
 from pybuild12.store import artifacts, remote, signing
@@ -34,7 +35,6 @@ from pybuild12.install import flow
 from pybuild12.cli.console import RichReporter
 from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.install import InstallOptions
-from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
 from pybuild12.core.runlog import Run
 
@@ -205,7 +205,7 @@ def test_the_look_up_line_says_what_it_came_to(case, line, httpserver, packed, c
     shown = io.StringIO()
     run = Run(tmp_path / "run.log", RichReporter(Console(file=shown, width=200, highlight=False)))
     env = {remote.ENV: httpserver.url_for("/c"), signing.TRUST_ENV: str(ci.public)}
-    hit, origin = flow._cached_build(artifacts.Cache(tmp_path / "local"), KEY, env, run, paths)
+    hit, origin = flow._cached_build(artifacts.Cache(tmp_path / "local"), KEY, Settings.from_env(env), run, paths)
     assert (hit is not None, origin) == ((True, "shared") if case == "hit" else (False, None))
     end = shown.getvalue().splitlines()[-1]
     assert end.startswith(line) and "look up" not in end, shown.getvalue()
@@ -276,14 +276,14 @@ def test_a_failed_push_is_a_fetch_error(httpserver, packed, ci):
 def test_push_needs_the_url(tmp_path, paths):
     tarball, sha = make_tarball(tmp_path / "src")
     with pytest.raises(UsageError, match="PYBUILD12_CACHE_URL"):
-        installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths, env={})
+        installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths, settings=Settings.from_env({}))
 
 
 def test_push_needs_a_signing_key_before_anything_is_built(tmp_path, paths):
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
     with pytest.raises(UsageError, match="--push needs a signing key") as info:
-        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env={remote.ENV: "http://x.invalid/c"})
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env({remote.ENV: "http://x.invalid/c"}))
     assert "pybuild12 cache keygen" in info.value.hint
     assert not paths.logs.exists() and not paths.pythons.exists()
 
@@ -336,7 +336,7 @@ def sidecar_in_store(nginx, key: str) -> dict:
 def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
-    first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+    first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
     key = first.receipt["artifact"]["key"]
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
@@ -344,16 +344,16 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     assert indexed(nginx) == {keys.prefixless_key(inputs): [key]}
 
     shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
-    again = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})
+    again = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "shared"}
     assert "shared cache" in again.receipt["timings"] and "compile" not in again.receipt["timings"]
     puts = (nginx[1] / "access.log").read_text().count('"PUT ')
-    assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env).already_installed
+    assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env)).already_installed
     assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 3  # the store has it already
 
     shutil.rmtree(pybuild12_home)
     (nginx[1] / "store" / "pybuild12" / f"{key}.tar.zst").write_bytes(b"tampered")
-    rebuilt = installer.install(str(recipe), paths=paths, env=store_env)
+    rebuilt = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))
     assert rebuilt.receipt["artifact"]["from_cache"] is False and "compile" in rebuilt.receipt["timings"]
 
 
@@ -361,20 +361,20 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
 def test_a_build_pushed_from_another_home_is_named_on_a_miss(tmp_path, paths, pybuild12_home, nginx, store_env):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     pusher = Warnings()
-    installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env, reporter=pusher)
+    installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env), reporter=pusher)
     assert not [w for w in pusher.warnings if "install prefix" in w]  # the store had nothing: a plain miss
 
-    elsewhere = Paths.from_env({"PYBUILD12_HOME": str(tmp_path / "elsewhere")})
+    elsewhere = Settings.from_env({"PYBUILD12_HOME": str(tmp_path / "elsewhere")}).paths
     reporter = Warnings()
-    other = installer.install(str(recipe), paths=elsewhere, env=store_env, reporter=reporter)
+    other = installer.install(str(recipe), paths=elsewhere, settings=Settings.from_env(store_env), reporter=reporter)
     assert other.receipt["artifact"]["from_cache"] is False and "compile" in other.receipt["timings"]
     assert [w for w in reporter.warnings if "install prefix" in w] == [
         f"the shared cache has this build for prefix {paths.prefix('fake')}, not {elsewhere.prefix('fake')}; "
         f"builds are keyed by their install prefix: set PYBUILD12_HOME to {pybuild12_home} to use it"]
 
     shutil.rmtree(pybuild12_home)  # that machine, fresh, at the home the hint names: it takes the pushed build
-    hinted = installer.install(str(recipe), paths=Paths.from_env({"PYBUILD12_HOME": str(pybuild12_home)}),
-                               env={**store_env, "FAKE_FAIL": "configure"})
+    hinted = installer.install(str(recipe), paths=Settings.from_env({"PYBUILD12_HOME": str(pybuild12_home)}).paths,
+                               settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert hinted.receipt["artifact"]["origin"] == "shared"
 
 
@@ -384,10 +384,10 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
     """Whoever can PUT can plant a build with a matching sha256; it must not be installed."""
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src", mark="one"))
     evil = make_recipe(tmp_path / "evil", *make_tarball(tmp_path / "evil", mark="evil"))
-    mine = installer.install(str(recipe), paths=paths, env={"PATH": os.environ["PATH"]})
+    mine = installer.install(str(recipe), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
     key = mine.receipt["artifact"]["key"]
     meta = artifacts.Cache(paths.artifacts).get(key).meta
-    planted = installer.install(str(evil), InstallOptions(force=True), paths=paths, env={"PATH": os.environ["PATH"]})
+    planted = installer.install(str(evil), InstallOptions(force=True), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
     planted = artifacts.Cache(paths.artifacts).get(planted.receipt["artifact"]["key"])
     for name, data in ((f"{key}.tar.zst", planted.path.read_bytes()),
                        (f"{key}.json", json.dumps({**meta, "sha256": planted.meta["sha256"]}).encode())):
@@ -400,7 +400,7 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
             assert requests.put(f"{nginx[0]}/{key}.json", data=json.dumps(sidecar), timeout=10).ok
         shutil.rmtree(pybuild12_home)  # a fresh machine
         reporter = Warnings()
-        got = installer.install(str(recipe), paths=paths, env=store_env, reporter=reporter)
+        got = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env), reporter=reporter)
         assert got.receipt["artifact"]["from_cache"] is False and "compile" in got.receipt["timings"]
         assert (got.prefix / f"lib/python{HOST_MINOR}/build-mark.txt").read_text().strip() == "one"
         assert f"shared cache: artifact {key[:12]} refused, {why}; building from source" in reporter.warnings
@@ -411,32 +411,32 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
 @needs_host_interpreters
 def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
-    first = installer.install(str(recipe), paths=paths, env=store_env)  # no --push: the local cache has it
+    first = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))  # no --push: the local cache has it
     key = first.receipt["artifact"]["key"]
     assert stored(nginx) == []
 
-    installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+    installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
     assert installed.already_installed and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
 
     for name in stored(nginx):
         (nginx[1] / "store" / "pybuild12" / name).unlink()
     again = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
-                              env={**store_env, "FAKE_FAIL": "configure"})
+                              settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "local"}
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).ok
 
     shutil.rmtree(pybuild12_home)  # and a fresh machine takes it from there
-    fresh = installer.install(str(recipe), paths=paths, env={**store_env, "FAKE_FAIL": "configure"})
+    fresh = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert fresh.receipt["artifact"]["origin"] == "shared"
 
 
 @needs_host_interpreters
 def test_push_of_an_installed_build_missing_from_the_local_cache_says_so(tmp_path, paths, nginx, store_env):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
-    installer.install(str(recipe), InstallOptions(no_cache=True), paths=paths, env=store_env)
+    installer.install(str(recipe), InstallOptions(no_cache=True), paths=paths, settings=Settings.from_env(store_env))
     with pytest.raises(publish.PushFailed, match="not in the local artifact cache; fake IS installed") as info:
-        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=store_env)
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
     assert info.value.exit_code == 5 and f"pybuild12 install {recipe} --force --push" in info.value.hint
     assert stored(nginx) == []
 
@@ -448,7 +448,7 @@ def test_a_failed_upload_leaves_the_build_installed_and_says_how_to_retry(tmp_pa
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     broken = {**store_env, remote.ENV: httpserver.url_for("/broken")}
     with pytest.raises(publish.PushFailed) as info:
-        installer.install(str(recipe), InstallOptions(push=True), paths=paths, env=broken)
+        installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(broken))
     failure = info.value
     assert failure.exit_code == FetchError.exit_code == 5
     assert "fake IS installed" in failure.message and "and in the local artifact cache" in failure.message
@@ -457,7 +457,7 @@ def test_a_failed_upload_leaves_the_build_installed_and_says_how_to_retry(tmp_pa
     key = failure.outcome.receipt["artifact"]["key"]
 
     retry = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
-                              env={**store_env, "FAKE_FAIL": "configure"})
+                              settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert retry.receipt["artifact"]["origin"] == "local" and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
 
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from pybuild12.core.settings import Settings
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, PrerequisiteError, UsageError
 
@@ -48,13 +49,13 @@ def test_a_step_past_its_time_is_stopped_with_what_it_started(tmp_path):
 
 def test_the_step_time_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv(runner.STEP_TIMEOUT_ENV, "90")
-    assert runner.step_timeout() == 90
+    assert Settings.from_env().step_timeout == 90
     for bad in ("soon", "0", "-5"):
         monkeypatch.setenv(runner.STEP_TIMEOUT_ENV, bad)
         with pytest.raises(UsageError, match=runner.STEP_TIMEOUT_ENV):
-            runner.step_timeout()
+            Settings.from_env().step_timeout
     monkeypatch.delenv(runner.STEP_TIMEOUT_ENV)
-    assert runner.step_timeout() == runner.STEP_TIMEOUT
+    assert Settings.from_env().step_timeout == runner.STEP_TIMEOUT
 
 
 def test_capture_returns_output_and_logs_when_there_is_a_log(tmp_path):

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from pybuild12.core.settings import Settings
 from pybuild12.store import signing
 from pybuild12.core.errors import PyBuild12Error
 from pybuild12.store.signing import BadKey
@@ -129,31 +130,31 @@ def test_trusted_keys_come_from_the_environment_and_the_file(tmp_path):
     config = tmp_path / "config"
     config.mkdir()
     (config / signing.TRUSTED_FILE).write_text(f"# the CI fleet\n{b}  # since May\n\n   {c}\n")
-    keys = signing.trusted_keys({signing.TRUST_ENV: f" {a},\n"}, config)
+    keys = signing.trusted_keys(Settings({signing.TRUST_ENV: f" {a},\n"}).cache_trust, config)
     assert [k.name for k in keys] == ["a-1", "b-1", "c-1"] and keys[0] == a
-    assert signing.trusted_keys({}, tmp_path / "none") == []
+    assert signing.trusted_keys("", tmp_path / "none") == []
 
 
 def test_a_malformed_line_of_the_trusted_file_is_named(tmp_path):
     (tmp_path / signing.TRUSTED_FILE).write_text(f"{signing.generate('ok').public}\nteam-ci-1:short\n")
     with pytest.raises(BadKey, match=r"trusted-keys, line 2: the key 'team-ci-1'"):
-        signing.trusted_keys({}, tmp_path)
+        signing.trusted_keys("", tmp_path)
 
 
 def test_the_signing_key_from_the_environment_or_the_config_directory(tmp_path):
     config = tmp_path / "config"
-    assert signing.signing_key({}, config) is None
+    assert signing.signing_key(None, config) is None
     secret = signing.generate("team-ci-1")
     signing.write_secret(config / signing.SECRET_FILE, secret)
-    assert signing.signing_key({}, config) == secret
+    assert signing.signing_key(None, config) == secret
     other = signing.generate("other-1")
     signing.write_secret(tmp_path / "other.key", other)
-    assert signing.signing_key({signing.SIGNING_KEY_ENV: str(tmp_path / "other.key")}, config) == other
+    assert signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "other.key")}).signing_key, config) == other
     with pytest.raises(BadKey, match="does not exist"):
-        signing.signing_key({signing.SIGNING_KEY_ENV: str(tmp_path / "absent.key")}, config)
+        signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "absent.key")}).signing_key, config)
     (tmp_path / "bad.key").write_text("team-ci-1:AAAA\n")
     with pytest.raises(BadKey, match="3 bytes long, not 64"):
-        signing.signing_key({signing.SIGNING_KEY_ENV: str(tmp_path / "bad.key")}, config)
+        signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "bad.key")}).signing_key, config)
 
 
 def test_write_secret_is_private_and_does_not_overwrite(tmp_path):
@@ -177,7 +178,7 @@ def test_add_trusted_appends_once(tmp_path):
     assert signing.add_trusted(tmp_path, key) == (tmp_path / signing.TRUSTED_FILE, True)
     assert signing.add_trusted(tmp_path, key)[1] is False
     assert (tmp_path / signing.TRUSTED_FILE).read_text() == f"# ours\n{key}\n"
-    assert signing.trusted_keys({}, tmp_path) == [key]
+    assert signing.trusted_keys("", tmp_path) == [key]
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def test_keygen_writes_a_private_key_and_prints_the_public_one(pybuild12_home):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert made.stdout == f"{secret.public}\n"
     assert f"PYBUILD12_CACHE_TRUST='{secret.public}'" in made.stderr and "trusted-keys" in made.stderr
-    assert signing.signing_key({}, pybuild12_home / "config") == secret  # what --push will use
+    assert signing.signing_key(None, pybuild12_home / "config") == secret  # what --push will use
 
     again = cli("cache", "keygen", "team-ci-2")
     assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr

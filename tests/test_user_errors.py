@@ -17,6 +17,7 @@ import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from helpers import Cli, fake_debian
+from pybuild12.core.settings import Settings
 from pybuild12 import cli as cli_module
 from pybuild12.core import locks
 from pybuild12.build import preflight
@@ -252,7 +253,7 @@ def test_install_deps_runs_the_package_manager_through_the_log(monkeypatch, tmp_
 
 
 def _paths() -> Paths:
-    return Paths.from_env()  # the test's PYBUILD12_HOME, which the command runs with too
+    return Settings.from_env().paths  # the test's PYBUILD12_HOME, which the command runs with too
 
 
 def _fake_build(name: str, python: str = "") -> Path:

@@ -20,14 +20,9 @@ from typing import Mapping
 
 from pybuild12.core import runner
 
-ENV = "PYBUILD12_CCACHE"
 COMPILERS = ("cc", "gcc", "c++", "g++", "clang", "clang++")
 _COUNTED = {"hits": ("direct_cache_hit", "preprocessed_cache_hit"), "misses": ("cache_miss",),
             "remote_hits": ("remote_storage_hit",), "remote_errors": ("remote_storage_error", "remote_storage_timeout")}
-
-
-def wanted(flag: bool, env: Mapping[str, str]) -> bool:
-    return flag or env.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)

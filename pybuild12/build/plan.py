@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,7 +21,6 @@ from pybuild12.request import variants
 from pybuild12.core.errors import BuildError, RecipeError
 from pybuild12.request.recipes import KNOWN_MODULES, Recipe
 
-CONFIGURE_OPTS_ENV = "PYBUILD12_CONFIGURE_OPTS"
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
@@ -49,12 +47,8 @@ class Step:
     env: tuple[tuple[str, str], ...] = ()  # set for this step only, over the build's environment
 
 
-def user_configure_opts(cli_opts: Sequence[str], env: Mapping[str, str]) -> tuple[str, ...]:
-    """PYBUILD12_CONFIGURE_OPTS (shell words) first, then each --configure-opt."""
-    try:
-        from_env = shlex.split(env.get(CONFIGURE_OPTS_ENV, ""))
-    except ValueError as exc:
-        raise RecipeError(f"{CONFIGURE_OPTS_ENV} is not valid shell syntax: {exc}") from None
+def user_configure_opts(cli_opts: Sequence[str], from_env: Sequence[str] = ()) -> tuple[str, ...]:
+    """PYBUILD12_CONFIGURE_OPTS (`from_env`: Settings.configure_opts) first, then each --configure-opt."""
     opts = (*from_env, *cli_opts)
     for opt in opts:
         if opt.split("=", 1)[0] in ("--prefix", "--exec-prefix"):

@@ -41,6 +41,7 @@ from pybuild12.checks import verify as verifier
 from pybuild12.cli.console import RichReporter, duration
 from pybuild12.core.errors import EXIT_CODES, BuildError, CheckError, Interrupted, NotInstalledError, PrerequisiteError, PyBuild12Error, UsageError, from_os_error
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
 
 EPILOG = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -175,10 +176,10 @@ def install(
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
         ccache=use_ccache, lto=lto, optimizations=pgo, optimize=optimize_level,
     )
-    if install_deps and installer.installed_as_asked(recipe, options, paths=Paths.from_env()) is None:
+    if install_deps and installer.installed_as_asked(recipe, options, paths=Settings.from_env().paths) is None:
         _install_deps(recipe, options)
     try:
-        outcome = installer.install(recipe, options, paths=Paths.from_env(), reporter=RichReporter(err))
+        outcome = installer.install(recipe, options, paths=Settings.from_env().paths, reporter=RichReporter(err))
     except publish.PushFailed as exc:
         _installed(exc.outcome)  # the build is in place; only the upload failed
         raise
@@ -187,7 +188,7 @@ def install(
 
 def _recipe_or_pin(recipe: Optional[str]) -> str:
     """RECIPE, else what PYBUILD12_VERSION or the nearest .python-version pins (said on stderr)."""
-    choice = pins.to_install(recipe)
+    choice = pins.to_install(recipe, version=Settings.from_env().version)
     if choice.origin != "argument":
         err.print(f"installing {escape(choice.name)} (pinned by {escape(choice.origin)})")
     return choice.name
@@ -220,7 +221,7 @@ DEPS_TIMEOUT = 1800.0  # seconds for apt-get or dnf
 def _install_deps(spec: str, options: installer.InstallOptions) -> None:
     """What the build of `spec` needs: the usual build dependencies, and for a JIT
     build the clang and llvm-readobj of the LLVM its CPython pins."""
-    checks = preflight.doctor(str(Paths.from_env().data))
+    checks = preflight.doctor(str(Settings.from_env().paths.data))
     recipe = installer.request(spec, options)[0]
     groups: tuple[str, ...] = ()
     if "jit" in recipe.build.variants:
@@ -241,7 +242,7 @@ def _install_deps(spec: str, options: installer.InstallOptions) -> None:
     apt = command[0] == "apt-get" or command[:2] == ["sudo", "apt-get"]
     if apt:  # with the lists there are, before anything runs (no lists yet: apt cannot say, so after the update)
         preflight.refuse_uninstallable(checks, command)
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     log = paths.logs / f"install-deps-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     show = functools.partial(err.print, markup=False, highlight=False)
     try:
@@ -270,7 +271,7 @@ def _raise_interrupt(signum, frame):  # pragma: no cover - signal path
 @interruptible
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show available recipes and installed builds (version and prefix)."""
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     available = []
     for name in recipes.available():
         try:
@@ -363,7 +364,7 @@ def uninstall(
     Refused while a process runs the build's python (a venv made from it counts),
     unless --force. Waits for an install of the same name in progress to finish.
     """
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     asked, name = name, names.get_one(paths, name, command="uninstall").name
     if name != asked:
         err.print(f"{escape(asked)} names {escape(name)}, the one installed build it matches")
@@ -375,8 +376,8 @@ def uninstall(
 def _build(name: Optional[str]) -> registry.Installed:
     """The build a command means: NAME, else PYBUILD12_VERSION, else the nearest .python-version.
     A request such as 3.13 or 3.13t finds the newest installed build of that line and kind."""
-    choice = pins.choose(name)
-    build = names.get(Paths.from_env(), choice.name, origin=choice.origin)
+    choice = pins.choose(name, version=Settings.from_env().version)
+    build = names.get(Settings.from_env().paths, choice.name, origin=choice.origin)
     if not build.python.exists():
         raise PyBuild12Error(f"{build.prefix} has no python at {build.python}",
                              hint=f"reinstall with 'pybuild12 install {build.name} --force'")
@@ -460,14 +461,14 @@ def venv(
         build = _build(name)
     except NotInstalledError as exc:
         if name is None and "/" not in name_or_dir and not target.exists() \
-                and Paths.from_env().prefix(name_or_dir).is_dir():
+                and Settings.from_env().paths.prefix(name_or_dir).is_dir():
             raise UsageError(f"'pybuild12 venv {name_or_dir}' names a build but no directory for the venv",
                              hint=f"give both: 'pybuild12 venv {name_or_dir} DIR' (one word alone is the "
                              "directory, for the pinned build)") from exc
         raise
     made = devenv.make_venv(build.python, target, build_name=build.name, clear=clear,
                             free_threaded="freethreaded" in build.variants,
-                            log_path=Paths.from_env().logs / f"venv-{build.name}.log")
+                            log_path=Settings.from_env().paths.logs / f"venv-{build.name}.log")
     if not made.made:
         err.print(f"{escape(str(target))} already is a venv of {escape(build.name)}; --clear recreates it empty")
     else:
@@ -502,7 +503,7 @@ def env_(
         sys.stdout.write(devenv.unsets(shell))
         return
     build = _build(name)
-    shims = devenv.shims(Paths.from_env(), build)
+    shims = devenv.shims(Settings.from_env().paths, build)
     if not (shims / "pip").exists():
         err.print(f"[yellow]warning:[/] {escape(build.name)} has no pip3; 'python -m ensurepip' installs it")
     sys.stdout.write(devenv.exports([shims, build.prefix / "bin"], build.name, shell))
@@ -520,7 +521,7 @@ def pin(
     install it next); --force pins any well-formed name. The file's earlier pin, which
     pyenv or uv may have written, is replaced and named.
     """
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     installed = names.installed_name(paths, name)
     is_installed = paths.prefix(installed).is_dir()
     buildable = names.recipe_build_name(name)
@@ -545,7 +546,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to std
     Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0 when nothing required
     is missing, 4 otherwise.
     """
-    checks = preflight.doctor(str(Paths.from_env().data))
+    checks = preflight.doctor(str(Settings.from_env().paths.data))
     rows = preflight.merged(checks)
     if as_json:
         out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in rows),
@@ -638,7 +639,7 @@ def _verify_suite(name: Optional[str], python: Optional[Path], as_json: bool, jo
     except ValueError as exc:
         raise UsageError(f"--suite-args: {exc}") from None
     target = verifier.interpreter(python) if python is not None else _build(name).python
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     log = paths.logs / f"suite-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     result = suite_runner.run(target, workers=jobs, timeout=timeout, args=args, log_path=log,
                               reporter=RichReporter(err))
@@ -805,7 +806,7 @@ def compat(
     else:
         target = _build(name).python
     reporter = RichReporter(err)
-    outcome = compatscan.scan(target, cache_dir=Paths.from_env().cache / "compat", modules=module, stdlib=stdlib,
+    outcome = compatscan.scan(target, cache_dir=Settings.from_env().paths.cache / "compat", modules=module, stdlib=stdlib,
                                jobs=jobs, timeout=timeout, refresh=refresh,
                                on_result=lambda p, done, total: reporter.status(f"{done}/{total} {p.name}: {p.reason()}"))
     if require == "freethreading" and not outcome.free_threaded:
@@ -854,7 +855,7 @@ app.add_typer(cache_app, name="cache")
 def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show the cached artifacts: build name, version, size, age, key (and how many
     `compat` results are kept)."""
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     items = list(artifacts.Cache(paths.artifacts))
     if as_json:
         out.print_json(json.dumps([{"key": a.key, "name": a.meta.get("name"), "version": a.meta.get("version"),
@@ -878,7 +879,7 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 def cache_clear() -> None:
     """Delete every cached artifact, recorded PGO profile, build kept after a failed
     verification and kept `compat` result (installed builds are not touched)."""
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     gone = artifacts.Cache(paths.artifacts).clear()
     gone_profiles = profiles.Store(paths.profiles).clear()
     kept = sorted(paths.kept.iterdir()) if paths.kept.is_dir() else []
@@ -893,7 +894,7 @@ def cache_clear() -> None:
 @interruptible
 def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.")) -> None:
     """Delete cached artifacts and recorded PGO profiles older than --older-than days."""
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     gone = artifacts.Cache(paths.artifacts).prune(older_than * 86400)
     gone_profiles = profiles.Store(paths.profiles).prune(older_than * 86400)
     err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
@@ -913,7 +914,7 @@ def cache_keygen(
     """
     from pybuild12.store import signing
 
-    config = Paths.from_env().config
+    config = Settings.from_env().paths.config
     try:
         secret = signing.generate(name)
     except signing.BadKey as exc:
@@ -942,7 +943,7 @@ def cache_trust(
         key = signing.parse_public(pubkey, origin="PUBKEY")
     except signing.BadKey as exc:
         raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
-    path, added = signing.add_trusted(Paths.from_env().config, key)
+    path, added = signing.add_trusted(Settings.from_env().paths.config, key)
     if added:
         err.print(f"trusted {escape(key.name)}: added to {path}; installs now take shared-cache artifacts it signed")
     else:
@@ -966,7 +967,7 @@ def profile_export(
     file: Path = typer.Argument(..., metavar="FILE", help="Where to write the profile (a .tar.zst file)."),
 ) -> None:
     """Write the PGO profile an installed build was compiled with to FILE."""
-    paths = Paths.from_env()
+    paths = Settings.from_env().paths
     installed = names.get(paths, name)
     name = installed.name
     profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt or {})
@@ -979,7 +980,7 @@ def profile_export(
 @interruptible
 def profile_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
     """Show the recorded PGO profiles: source, files, age, key."""
-    items = list(profiles.Store(Paths.from_env().profiles))
+    items = list(profiles.Store(Settings.from_env().paths.profiles))
     if as_json:
         out.print_json(json.dumps([{"key": p.key, "source": p.meta["inputs"].get("source"), "files": p.meta.get("files"),
                                     "created": p.meta.get("created"), "path": str(p.path)} for p in items]))
@@ -1052,7 +1053,7 @@ def _crash_log(text: str) -> Path | None:
     """Write the traceback to the log directory, else to the temporary one."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     header = f"pybuild12 {__version__}: {shlex.join(sys.argv)}\n"
-    for directory in (lambda: Paths.from_env().logs, lambda: Path(tempfile.gettempdir())):
+    for directory in (lambda: Settings.from_env().paths.logs, lambda: Path(tempfile.gettempdir())):
         try:
             where = directory()
             where.mkdir(parents=True, exist_ok=True)

@@ -32,18 +32,17 @@ from urllib.request import url2pathname
 from pybuild12 import __version__
 from pybuild12.core import files
 from pybuild12.core.errors import FetchError
+from pybuild12.core.settings import CONNECT_TIMEOUT, READ_TIMEOUT
 
 if TYPE_CHECKING:
     import requests
 
 CHUNK = 1 << 16
-CONNECT_TIMEOUT = 15.0  # seconds
-READ_TIMEOUT = 60.0  # seconds a server may keep us waiting; PYBUILD12_HTTP_TIMEOUT overrides
-TIMEOUT_ENV = "PYBUILD12_HTTP_TIMEOUT"
 RETRIES = 4  # urllib3's, for refused connections and 5xx answers, within one try
 TRIES = 3  # per URL, for a silent server or a body cut short (see the module docstring)
 BACKOFF = 0.5  # seconds; doubled on each retry by urllib3
 TICK = 1.0  # seconds between two reports of a wait on a server
+TIMEOUTS = (CONNECT_TIMEOUT, READ_TIMEOUT)  # (connect, read); Settings.http_timeouts: the user's
 
 # requests (and urllib3) are imported by the functions that make a request: they are
 # most of the command's start-up time, and most commands never make one.
@@ -71,7 +70,7 @@ class HTTPStatus(FetchError):
 
 def download(url: str, directory: Path, *, part_prefix: str, label: str, progress: Progress | None = None,
              warn: Callable[[str], None] | None = None, watch: "Watchdog | None" = None,
-             retries: int = RETRIES) -> tuple[Path, str]:
+             retries: int = RETRIES, timeouts: tuple[float, float] = TIMEOUTS) -> tuple[Path, str]:
     """Download `url` into a new `.part` file in `directory`; returns it and the URL it came
     from (after redirects). Up to TRIES tries; only a `TryAgain` failure earns the next one
     (`retries`: urllib3's, within each try). On any failure no part file is left."""
@@ -84,7 +83,7 @@ def download(url: str, directory: Path, *, part_prefix: str, label: str, progres
             time.sleep(BACKOFF * (attempt - 1))
         watch.begin(url, attempt)
         try:
-            return _download(url, directory, part_prefix, label, progress, watch, retries)
+            return _download(url, directory, part_prefix, label, progress, watch, retries, timeouts)
         except TryAgain as exc:
             failure = exc.message
         finally:
@@ -93,11 +92,11 @@ def download(url: str, directory: Path, *, part_prefix: str, label: str, progres
 
 
 def _download(url: str, directory: Path, part_prefix: str, label: str, progress: Progress | None,
-              watch: "Watchdog", retries: int) -> tuple[Path, str]:
+              watch: "Watchdog", retries: int, timeouts: tuple[float, float]) -> tuple[Path, str]:
     fd, part = files.new_part(directory, part_prefix)
     try:
         with os.fdopen(fd, "wb") as out:
-            total, chunks, origin = _open(url, watch, retries)
+            total, chunks, origin = _open(url, watch, retries, timeouts)
             done = 0
             for chunk in chunks:
                 watch.heard()
@@ -113,7 +112,8 @@ def _download(url: str, directory: Path, part_prefix: str, label: str, progress:
         raise
 
 
-def _open(url: str, watch: "Watchdog", retries: int) -> tuple[Optional[int], Iterator[bytes], str]:
+def _open(url: str, watch: "Watchdog", retries: int,
+          timeouts: tuple[float, float]) -> tuple[Optional[int], Iterator[bytes], str]:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         path = Path(url2pathname(parsed.path))
@@ -124,7 +124,7 @@ def _open(url: str, watch: "Watchdog", retries: int) -> tuple[Optional[int], Ite
         raise FetchError(f"unsupported URL scheme {parsed.scheme!r}")
     import requests
 
-    connect, read = timeouts()
+    connect, read = timeouts
     watch.asking(read)
     try:
         response = session(retry_reads=False, on_retry=watch.restart, retries=retries).get(
@@ -150,18 +150,6 @@ def _dropped(exc: requests.RequestException) -> bool:
     from urllib3.exceptions import ProtocolError
 
     return isinstance(exc, requests.ConnectionError) and bool(exc.args) and isinstance(exc.args[0], ProtocolError)
-
-
-def timeouts() -> tuple[float, float]:
-    """(connect, read) timeouts in seconds; PYBUILD12_HTTP_TIMEOUT sets the read timeout."""
-    value = os.environ.get(TIMEOUT_ENV, "").strip()
-    try:
-        read = float(value) if value else READ_TIMEOUT
-    except ValueError:
-        raise FetchError(f"{TIMEOUT_ENV} must be a number of seconds, got {value!r}") from None
-    if read <= 0:
-        raise FetchError(f"{TIMEOUT_ENV} must be more than 0 seconds, got {value!r}")
-    return min(CONNECT_TIMEOUT, read), read
 
 
 def _read_file(path: Path) -> Iterator[bytes]:

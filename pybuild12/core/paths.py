@@ -6,7 +6,6 @@ cache, logs and config under one root, which is what tests and CI use.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +24,13 @@ class Paths:
     config: Path  # trusted keys and the signing key of the shared cache
 
     @classmethod
-    def from_env(cls, environ: os._Environ | dict | None = None) -> "Paths":
-        env = os.environ if environ is None else environ
-        home = env.get("PYBUILD12_HOME")
-        if home:
-            root = Path(home).expanduser().absolute()
-            _check_home(root)
-            return cls(data=root / "data", cache=root / "cache", logs=root / "logs",
-                       config=root / "config")
+    def under(cls, root: Path) -> "Paths":
+        """Everything under one root (PYBUILD12_HOME: see core/settings.py)."""
+        _check_home(root)
+        return cls(data=root / "data", cache=root / "cache", logs=root / "logs", config=root / "config")
+
+    @classmethod
+    def platform_default(cls) -> "Paths":
         return cls(
             data=Path(platformdirs.user_data_dir(APP)),
             cache=Path(platformdirs.user_cache_dir(APP)),

@@ -22,13 +22,12 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Callable, Mapping, Sequence
 
-from pybuild12.core.errors import BuildError, PrerequisiteError, PyBuild12Error, UsageError, disk_full_hint
+from pybuild12.core.settings import STEP_TIMEOUT, STEP_TIMEOUT_ENV
+from pybuild12.core.errors import BuildError, PrerequisiteError, PyBuild12Error, disk_full_hint
 
 TAIL_LINES = 30
 QUERY_TIMEOUT = 120.0  # seconds: version queries, probes, config look-ups
 STREAM_TIMEOUT = 1800.0  # seconds: tar unpacking a build (a few seconds on a laptop)
-STEP_TIMEOUT_ENV = "PYBUILD12_STEP_TIMEOUT"
-STEP_TIMEOUT = 4 * 3600.0  # seconds for one build step: a PGO+LTO build on 2 cores takes about 20 minutes
 
 
 def call(
@@ -44,10 +43,10 @@ def call(
 ) -> float:
     """Run `argv`, appending its output to `log_path`; return the elapsed seconds.
 
-    A command still running after `timeout` seconds (default: PYBUILD12_STEP_TIMEOUT,
-    else 4 hours) is stopped with everything it started, and the step fails.
+    A command still running after `timeout` seconds (default: STEP_TIMEOUT, 4 hours;
+    the install flow passes the user's, Settings.step_timeout) is stopped with everything it started, and the step fails.
     `interactive`: the command keeps the terminal (sudo may ask for a password)."""
-    limit = step_timeout() if timeout is None else timeout
+    limit = STEP_TIMEOUT if timeout is None else timeout
     if os.sep in argv[0]:
         found = os.path.exists(os.path.join(cwd or os.getcwd(), argv[0]))
     else:
@@ -107,18 +106,6 @@ def call(
             hint=disk_full_hint("\n".join(tail)),
         )
     return elapsed
-
-
-def step_timeout() -> float:
-    """Seconds one build step may take: PYBUILD12_STEP_TIMEOUT, else STEP_TIMEOUT."""
-    value = os.environ.get(STEP_TIMEOUT_ENV, "").strip()
-    try:
-        seconds = float(value) if value else STEP_TIMEOUT
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise UsageError(f"{STEP_TIMEOUT_ENV} must be a number of seconds above 0, got {value!r}")
-    return seconds
 
 
 def _stop(proc: subprocess.Popen) -> None:

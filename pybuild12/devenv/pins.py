@@ -10,17 +10,15 @@ as `pyenv install` and `uv python install` do.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from pybuild12.core import files
 from pybuild12.store import names
+from pybuild12.core.settings import VERSION_ENV as ENV
 from pybuild12.core.errors import NotInstalledError, UsageError
 
 FILE = ".python-version"
-ENV = "PYBUILD12_VERSION"
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,11 @@ def read_file(path: Path) -> str | None:
     return None
 
 
-def pinned(*, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice | None:
-    """What PYBUILD12_VERSION, else the nearest .python-version, names; None: nothing is pinned."""
-    env = os.environ if env is None else env
-    if env.get(ENV, "").strip():
-        return Choice(env[ENV].strip(), ENV)
+def pinned(*, cwd: Path | None = None, version: str | None = None) -> Choice | None:
+    """What PYBUILD12_VERSION (`version`: Settings.version), else the nearest .python-version,
+    names; None: nothing is pinned."""
+    if version and version.strip():
+        return Choice(version.strip(), ENV)
     found = find_file((cwd or Path.cwd()).absolute())
     if found is not None:
         name = read_file(found)
@@ -58,10 +56,10 @@ def pinned(*, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> 
     return None
 
 
-def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
+def choose(name: str | None, *, cwd: Path | None = None, version: str | None = None) -> Choice:
     if name is not None:
         return Choice(name, "argument")
-    choice = pinned(cwd=cwd, env=env)
+    choice = pinned(cwd=cwd, version=version)
     if choice is None:
         raise NotInstalledError(
             "no build named, and nothing pinned",
@@ -70,13 +68,13 @@ def choose(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] 
     return choice
 
 
-def to_install(name: str | None, *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Choice:
+def to_install(name: str | None, *, cwd: Path | None = None, version: str | None = None) -> Choice:
     """What `pybuild12 install` builds: RECIPE, else the pin, which must be a well-formed
     build name as `pybuild12 pin` writes one (a recipe, or a recipe file in this directory):
     a .python-version that holds a path such as ../x is refused before anything is read."""
     if name is not None:
         return Choice(name, "argument")
-    choice = pinned(cwd=cwd, env=env)
+    choice = pinned(cwd=cwd, version=version)
     if choice is None:
         raise UsageError("no recipe named, and nothing pinned",
                          hint=f"give one, e.g. 'pybuild12 install 3.13', or pin one with 'pybuild12 pin 3.13' "

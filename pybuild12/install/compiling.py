@@ -69,7 +69,7 @@ def keep_profile(run: Run, pgo: PgoPlan, tree: Path, facts: dict, paths: Paths, 
 
 
 def compile_build(run: Run, recipe: Recipe, steps, work: Workspace, env: Mapping[str, str], pgo: PgoPlan,
-             use_ccache: bool, staged: Path, prefix: Path) -> tuple[dict | None, dict[str, list[str]]]:
+             use_ccache: bool, staged: Path, prefix: Path, timeout: float) -> tuple[dict | None, dict[str, list[str]]]:
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt
     and CPython's report of the modules it could not build."""
     env = leftovers.marked(env, work.build_root)
@@ -77,22 +77,23 @@ def compile_build(run: Run, recipe: Recipe, steps, work: Workspace, env: Mapping
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
     if tool is None:
-        return None, _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix)
+        return None, _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix, timeout)
     before = tool.stats(env)
-    report = _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix)
+    report = _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix,
+                    timeout)
     facts = ccache.summary(tool, before, tool.stats(env), env)
     run.log(f"ccache: {facts}")
     return facts, report
 
 
 def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: PgoPlan,
-           staged: Path, prefix: Path) -> dict[str, list[str]]:
+           staged: Path, prefix: Path, timeout: float) -> dict[str, list[str]]:
     """Run the steps; returns CPython's report of the modules it could not build (after
     the last compile step: a PGO build prints one per stage)."""
     last_install = [s for s in steps if s.phase == "install"][-1]
     report: dict[str, list[str]] = {}
     for step in steps:
-        _run_step(run, step, tree, env)
+        _run_step(run, step, tree, env, timeout)
         if step is last_install:  # CPython's files and pip are in place
             _recompile_site_packages(run, recipe, staged, prefix, env)
         if step.phase == "configure" and pgo.profile is not None:
@@ -129,7 +130,7 @@ def _recompile_site_packages(run: Run, recipe: Recipe, staged: Path, prefix: Pat
                         phase="bytecode", log_path=run.log_path, env=clean)
 
 
-def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str]) -> None:
+def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str], timeout: float) -> None:
     stage = ""
 
     def on_line(line: str) -> None:
@@ -149,7 +150,8 @@ def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str]) ->
     with run.phase(step.phase, step.title):
         start = run.log_path.stat().st_size
         try:
-            runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line)
+            runner.call(step.argv, phase=step.title, log_path=run.log_path, cwd=tree, env=env, on_line=on_line,
+                        timeout=timeout)
         except BuildError:
             with open(run.log_path, "rb") as fh:
                 fh.seek(start)
@@ -164,4 +166,4 @@ def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str]) ->
                               "training again without stopping at failed tests, as CPython 3.12 does")
             run.log("### the PGO training run failed; running it again, failures tolerated")
             runner.call((*step.argv, f"PROFILE_TASK={task} || true"), phase=step.title, log_path=run.log_path,
-                        cwd=tree, env=env, on_line=on_line)
+                        cwd=tree, env=env, on_line=on_line, timeout=timeout)

@@ -16,7 +16,6 @@ leaves an earlier install of the same name as it was.
 
 from __future__ import annotations
 
-import os
 import shutil
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -30,13 +29,14 @@ from pybuild12.install.job import InstallOptions, Job, Made, Outcome, Workspace
 from pybuild12.install.verification import (check_staged, keep, keep_if_unverified, lacking_modules, verify_if_asked,
                                             warn_lacking, write_manifest)
 from pybuild12.store import artifacts, manifest, registry, remote, signing
-from pybuild12.build import buildinfo, ccache, optimize, plan as build, preflight
+from pybuild12.build import buildinfo, optimize, plan as build, preflight
 from pybuild12.core import leftovers, locks, runlog, staging
 from pybuild12.sources import fetch as sources
 from pybuild12.request import resolve
 from pybuild12.request import variants
 from pybuild12.core.errors import CheckError, UsageError
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
 from pybuild12.request.recipes import Recipe
 from pybuild12.core.runlog import Run
 from pybuild12.core.report import Reporter
@@ -48,12 +48,14 @@ def install(
     *,
     paths: Paths,
     reporter: Reporter = Reporter(),
-    env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> Outcome:
-    env = dict(os.environ if env is None else env)
+    """Install `spec`; `settings` are those of this process's environment unless given."""
+    settings = settings or Settings.from_env()
+    env = dict(settings.env)
     recipe, name, expected_version = request(spec, options)
-    user_opts = build.user_configure_opts(options.configure_opts, env)
-    signer = publish.signer(env, paths, no_cache=options.no_cache) if options.push else None
+    user_opts = build.user_configure_opts(options.configure_opts, settings.configure_opts)
+    signer = publish.signer(settings, paths, no_cache=options.no_cache) if options.push else None
     jobs = options.jobs or build.default_jobs()
     prefix = paths.prefix(name)
     epoch = registry.source_date_epoch(env)
@@ -69,23 +71,23 @@ def install(
             _refuse_changes(name, changes)
             outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
             if signer is not None:
-                publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), env[remote.ENV], signer,
+                publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), _store(settings), signer,
                                          spec, nullcontext())
             return outcome
         _preflight(recipe, env, reporter)
         run = runlog.start(paths, name, str(recipe.path), reporter)
-        with _workspace(paths, name, recipe, run, env, keep=options.keep_build) as work:
-            source_pin, resolution = sources.pin(recipe, paths=paths, run=run, env=env)
+        with _workspace(paths, name, recipe, run, settings, keep=options.keep_build) as work:
+            source_pin, resolution = sources.pin(recipe, paths=paths, settings=settings, run=run)
             inputs = _key_inputs(recipe, source_pin, build.configure_args(recipe, prefix, user_opts), prefix,
                                  compiler, env, toolchain)
             key = key_of(inputs)
             pgo = choose_profile(recipe, options, inputs, paths)
             steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
-            job = Job(recipe, name, options, paths, env, run, work, prefix,
+            job = Job(recipe, name, options, paths, settings, env, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
-            hit, origin = _cached_build(cache, key, env, run, paths, inputs) if pgo.reuse_artifacts else (None, None)
+            hit, origin = _cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts else (None, None)
             if hit is not None:
                 made = _from_cache(job, cache, hit, origin)
             else:
@@ -99,7 +101,7 @@ def install(
             shutil.rmtree(paths.kept / name, ignore_errors=True)  # an earlier run's unverified build
         outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
         if signer is not None:
-            publish.upload(reporter, outcome, made.artifact, made.origin, env[remote.ENV], signer, spec,
+            publish.upload(reporter, outcome, made.artifact, made.origin, _store(settings), signer, spec,
                            run.phase("upload", "to the shared cache"))
         return outcome
 
@@ -155,10 +157,11 @@ def _unpacked_intact(job: Job) -> bool:
 
 def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolution) -> Made:
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
-    job.work.tree = sources.prepare(job.recipe, paths=job.paths, build_root=job.work.build_root, run=job.run,
-                                    env=job.env, resolution=resolution)
+    job.work.tree = sources.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
+                                    run=job.run, resolution=resolution)
     ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.env, pgo,
-                                    ccache.wanted(job.options.ccache, job.env), job.staged, job.prefix)
+                                         job.options.ccache or job.settings.ccache, job.staged, job.prefix,
+                                         job.settings.step_timeout)
     try:
         python = check_staged(job.run, job.staged, job.recipe, job.expected_version)
     except CheckError as exc:  # not installed, not thrown away: kept for a look at what is wrong
@@ -202,7 +205,7 @@ def _receipt(job: Job, made: Made, compiler: str) -> dict:
     return receipt
 
 
-def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str], run: Run, paths: Paths,
+def _cached_build(cache: artifacts.Cache | None, key: str, settings: Settings, run: Run, paths: Paths,
                   inputs: Mapping | None = None) -> tuple[artifacts.Artifact | None, str | None]:
     """The artifact for `key` from the local cache, else from the shared one, and where it came from.
 
@@ -215,9 +218,8 @@ def _cached_build(cache: artifacts.Cache | None, key: str, env: Mapping[str, str
     hit = cache.get(key)
     if hit is not None:
         return hit, "local"
-    if env.get(remote.ENV):
-        trusted = signing.trusted_keys(env, paths.config)
-        shared = remote.SharedCache(env[remote.ENV], trusted)
+    if settings.cache_url:
+        shared = _store(settings, signing.trusted_keys(settings.cache_trust, paths.config))
         with run.phase("shared cache", "look up"):
             found = shared.lookup(key, cache, run.reporter.warn, inputs, stalled=run.reporter.status,
                                   progress=run.reporter.progress)
@@ -257,6 +259,11 @@ def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None
                             lto=options.lto, optimize=options.optimize)
 
 
+def _store(settings: Settings, trusted=()) -> remote.SharedCache:
+    """The shared cache the settings name (PYBUILD12_CACHE_URL), with their HTTP timeouts."""
+    return remote.SharedCache(settings.cache_url or "", trusted, timeouts=settings.http_timeouts)
+
+
 def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:
     checks = preflight.run(recipe.build.required_modules, env, source_kind=recipe.source.kind)
     if "jit" in recipe.build.variants:
@@ -267,7 +274,7 @@ def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> No
 
 
 @contextmanager
-def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, env: Mapping[str, str], *,
+def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, settings: Settings, *,
                keep: bool) -> Iterator[Workspace]:
     """The build tree and the staging directory of one run; both go when it ends, however it ends."""
     build_root = paths.builds / name
@@ -284,7 +291,7 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, env: Mapping[s
             run.reporter.info(f"build tree kept at {build_root}")
         else:
             shutil.rmtree(build_root, ignore_errors=True)
-            sources.release(recipe, work.tree, paths=paths, run=run, env=env)
+            sources.release(recipe, work.tree, paths=paths, settings=settings, run=run)
 
 
 def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:
@@ -302,20 +309,20 @@ def _refuse_changes(name: str, changes: list[str]) -> None:
 
 
 def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
-                       env: Mapping[str, str] | None = None) -> Outcome | None:
+                       settings: Settings | None = None) -> Outcome | None:
     """The installed build an install of `spec` would answer "already installed" with;
     None when it would build (nothing installed, or --force). Refuses, as install does,
     when the installed build differs from what is asked. For work that must not run
     when nothing will be built (installing build dependencies)."""
     if options.force:
         return None
-    env = dict(os.environ if env is None else env)
+    settings = settings or Settings.from_env()
     recipe, name, _ = request(spec, options)
     prefix = paths.prefix(name)
     existing = registry.read_receipt(prefix) if prefix.is_dir() else None
     if existing is None:
         return None
-    _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, env),
+    _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, settings.configure_opts),
                                    options))
     return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pybuild12.build import optimize
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
 from pybuild12.core.runlog import Run
 from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch as sources
@@ -50,7 +51,8 @@ class Job:
     name: str
     options: InstallOptions
     paths: Paths
-    env: dict[str, str]
+    settings: Settings
+    env: dict[str, str]  # what the build's commands run with
     run: Run
     work: "Workspace"
     prefix: Path

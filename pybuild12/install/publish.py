@@ -9,12 +9,13 @@ is: the build installed, the upload not done.
 from __future__ import annotations
 
 import shlex
-from typing import ContextManager, Mapping
+from typing import ContextManager
 
 from pybuild12.store import artifacts, remote, signing
 from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
 from pybuild12.install.job import Outcome
 
 
@@ -26,11 +27,11 @@ class PushFailed(FetchError):
         self.outcome = outcome
 
 
-def signer(env: Mapping[str, str], paths: Paths, *, no_cache: bool) -> signing.SecretKey:
+def signer(settings: Settings, paths: Paths, *, no_cache: bool) -> signing.SecretKey:
     """The key --push signs with; refused at once without a shared cache or a key."""
-    if no_cache or not env.get(remote.ENV):
+    if no_cache or not settings.cache_url:
         raise UsageError(f"--push needs the shared cache: set {remote.ENV}, and leave out --no-cache")
-    key = signing.signing_key(env, paths.config)
+    key = signing.signing_key(settings.signing_key, paths.config)
     if key is None:
         raise UsageError(f"--push needs a signing key: set {signing.SIGNING_KEY_ENV} to a key file, or create "
                          f"{paths.config / signing.SECRET_FILE}",
@@ -40,7 +41,7 @@ def signer(env: Mapping[str, str], paths: Paths, *, no_cache: bool) -> signing.S
 
 
 def upload(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | None, origin: str | None,
-           url: str, key: signing.SecretKey, spec: str, phase: ContextManager) -> None:
+           store: remote.SharedCache, key: signing.SecretKey, spec: str, phase: ContextManager) -> None:
     """Upload the installed build's artifact, signed by `key`."""
     if origin == "shared":
         reporter.info("--push: the build came from the shared cache, which has it already")
@@ -55,17 +56,17 @@ def upload(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | 
     reporter.info(f"uploading the artifact of {outcome.name} (installed at {outcome.prefix}), signed by {key.name}")
     try:
         with phase:
-            remote.SharedCache(url).push(artifact, key)
+            store.push(artifact, key)
     except FetchError as exc:
         raise PushFailed(f"{exc.message}; {installed} and in the local artifact cache", outcome=outcome,
                          hint=f'{exc.hint}; then "{retry}" (with any other options you gave) takes the build '
                               "from the local artifact cache and uploads it in seconds") from None
 
 
-def upload_installed(reporter: Reporter, outcome: Outcome, cache: artifacts.Cache, url: str,
+def upload_installed(reporter: Reporter, outcome: Outcome, cache: artifacts.Cache, store: remote.SharedCache,
                      key: signing.SecretKey, spec: str, phase: ContextManager) -> None:
     """--push of a build installed earlier uploads its artifact from the local cache, where
     the install kept it, rather than do nothing while the user expects an upload."""
     facts = outcome.receipt.get("artifact") or {}
     artifact = cache.get(facts["key"]) if facts.get("key") else None
-    upload(reporter, outcome, artifact, facts.get("origin"), url, key, spec, phase)
+    upload(reporter, outcome, artifact, facts.get("origin"), store, key, spec, phase)

@@ -18,10 +18,10 @@ from typing import Callable
 
 from pybuild12.core import files, http, locks
 from pybuild12.core.http import Progress, Stalled
+from pybuild12.core.settings import HTTP_TIMEOUT_ENV, MIRROR_ENV
 from pybuild12.core.errors import FetchError
 from pybuild12.request.recipes import TarballSource
 
-MIRROR_ENV = "PYBUILD12_MIRROR"
 LOCKS = ".locks"  # in the download cache: one lock per file name
 
 
@@ -52,6 +52,7 @@ def fetch(
     warn: Callable[[str], None] | None = None,
     waiting: Callable[[str], None] | None = None,
     stalled: Stalled | None = None,
+    timeouts: tuple[float, float] = http.TIMEOUTS,
 ) -> Fetched:
     """Return a cached file whose sha256 matches the recipe, downloading if needed.
 
@@ -78,18 +79,19 @@ def fetch(
                 warn(f"cached {target.name} no longer matches its sha256 ({actual[:12]}...); fetching it again")
             target.unlink()
         with http.Watchdog(stalled) as watch:
-            return _fetch_new(source, target, mirror, progress, warn, watch)
+            return _fetch_new(source, target, mirror, progress, warn, watch, timeouts)
 
 
 def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress: Progress | None,
-               warn: Callable[[str], None] | None, watch: http.Watchdog) -> Fetched:
+               warn: Callable[[str], None] | None, watch: http.Watchdog, timeouts: tuple[float, float]) -> Fetched:
     failures: list[str] = []
     mismatches: list[str] = []
     urls = candidates(source, mirror)
     for index, url in enumerate(urls):
         try:
             part, origin = http.download(url, target.parent, part_prefix=f"{source.filename}.",
-                                         label=source.filename, progress=progress, warn=warn, watch=watch)
+                                         label=source.filename, progress=progress, warn=warn, watch=watch,
+                                         timeouts=timeouts)
         except FetchError as exc:
             failures.append(f"{url}: {exc.message}")
             if warn and index + 1 < len(urls):
@@ -116,8 +118,8 @@ def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress
         f"could not download {source.filename}: " + "; ".join(failures),
         hint=f"check the network, or set {MIRROR_ENV} to a directory or http(s)/file URL "
         f"that holds {source.filename} (see 'Offline use' in the README); "
-        f"{http.TIMEOUT_ENV} sets how long a server may keep us waiting "
-        f"(now {http.timeouts()[1]:g} s, {http.TRIES} tries per URL)",
+        f"{HTTP_TIMEOUT_ENV} sets how long a server may keep us waiting "
+        f"(now {timeouts[1]:g} s, {http.TRIES} tries per URL)",
     )
 
 

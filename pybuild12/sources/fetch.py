@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from pybuild12.sources import archive, download, gitsource
 from pybuild12.core.errors import FetchError
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
 from pybuild12.request.recipes import GitSource, Recipe, TarballSource
 from pybuild12.core.runlog import Run
 
@@ -23,7 +24,7 @@ class SourceTree:
     facts: dict[str, Any]  # the receipt's "source" entry
 
 
-def pin(recipe: Recipe, *, paths: Paths, run: Run, env: Mapping[str, str]) -> tuple[str, Any]:
+def pin(recipe: Recipe, *, paths: Paths, settings: Settings, run: Run) -> tuple[str, Any]:
     """What exactly will be built, before anything is downloaded: the tarball's sha256,
     or the full hash of the git commit (resolving it may fetch). Returns (pin, resolution)."""
     if isinstance(recipe.source, TarballSource):
@@ -35,20 +36,19 @@ def pin(recipe: Recipe, *, paths: Paths, run: Run, env: Mapping[str, str]) -> tu
             run.reporter.status(line.strip()[:70])
 
     with run.phase("fetch", f"{source.url} @ {source.commit}"):
-        resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=env,
-                                     mirror=env.get(download.MIRROR_ENV) or None, on_line=on_line)
+        resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=settings.env,
+                                     mirror=settings.mirror, on_line=on_line, timeout=settings.step_timeout)
         run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} from {resolved.fetched_from}")
     return resolved.commit, resolved
 
 
-def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: Run, env: Mapping[str, str],
+def prepare(recipe: Recipe, *, paths: Paths, settings: Settings, build_root: Path, run: Run,
             resolution: Any = None) -> SourceTree:
     """`resolution` is what `pin()` returned for a git source (None for a tarball)."""
-    mirror = env.get(download.MIRROR_ENV) or None
     if isinstance(recipe.source, TarballSource):
-        tree = _tarball(recipe.source, paths, build_root, run, mirror)
+        tree = _tarball(recipe.source, paths, settings, build_root, run)
     else:
-        tree = _git(recipe.source, resolution, paths, build_root, run, env)
+        tree = _git(recipe.source, resolution, paths, build_root, run, settings.env)
     if not (tree.path / "configure").is_file():
         raise FetchError(
             f"the source of {recipe.name} has no configure script at its top ({tree.path})",
@@ -57,16 +57,18 @@ def prepare(recipe: Recipe, *, paths: Paths, build_root: Path, run: Run, env: Ma
     return tree
 
 
-def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, run: Run, env: Mapping[str, str]) -> None:
+def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, settings: Settings, run: Run) -> None:
     """Forget the git worktree of a removed build tree (a tarball tree needs nothing)."""
     if isinstance(recipe.source, GitSource) and tree is not None:
-        gitsource.remove_checkout(recipe.source, paths.cache, tree.path, log_path=run.log_path, env=env)
+        gitsource.remove_checkout(recipe.source, paths.cache, tree.path, log_path=run.log_path,
+                                  env=settings.env)
 
 
-def _tarball(source: TarballSource, paths: Paths, build_root: Path, run: Run, mirror: str | None) -> SourceTree:
+def _tarball(source: TarballSource, paths: Paths, settings: Settings, build_root: Path, run: Run) -> SourceTree:
     with run.phase("fetch", source.filename):
-        fetched = download.fetch(source, paths.downloads, mirror=mirror, progress=run.reporter.progress,
-                                 warn=run.reporter.warn, waiting=run.reporter.info, stalled=run.reporter.status)
+        fetched = download.fetch(source, paths.downloads, mirror=settings.mirror,
+                                 progress=run.reporter.progress, warn=run.reporter.warn, waiting=run.reporter.info,
+                                 stalled=run.reporter.status, timeouts=settings.http_timeouts)
         run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
     with run.phase("extract", fetched.path.name):
         path = archive.extract(fetched.path, build_root)

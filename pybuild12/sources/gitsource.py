@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import filelock
 
 from pybuild12.core import http
-from pybuild12.sources import download
+from pybuild12.core.settings import MIRROR_ENV
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, FetchError
 from pybuild12.request.recipes import GitSource
@@ -97,6 +97,7 @@ def resolve(
     env: Mapping[str, str],
     mirror: str | None = None,
     on_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
 ) -> Resolved:
     """Make sure the pinned commit is in the cached repository; return its full hash."""
     repo = repo_dir(cache, source.url)
@@ -119,14 +120,14 @@ def resolve(
         for name, url in remotes:
             if FULL_HASH.match(source.commit):
                 try:
-                    _fetch(repo, ["--depth", "1", name, source.commit], log_path, env, on_line)
+                    _fetch(repo, ["--depth", "1", name, source.commit], log_path, env, on_line, timeout)
                 except FetchError as exc:
                     failures.append(f"{url}: {exc.message}")  # refused, or unreachable: try the history
                 found = _lookup(repo, source.commit, log_path, env)
                 if found:
                     return Resolved(found, url)
             try:
-                _fetch_history(repo, name, log_path, env, on_line)
+                _fetch_history(repo, name, log_path, env, on_line, timeout)
             except FetchError as exc:
                 failures.append(f"{url}: {exc.message}")
                 continue
@@ -149,13 +150,13 @@ def _offline_hint(source: GitSource, mirror: str | None) -> str:
     first = ("check the network; offline, point git at a local copy with "
              f"`git config --global url.<local-url>.insteadOf {source.url}`")
     if not mirror:
-        return f"{first}, or set {download.MIRROR_ENV} to a directory holding the repository (see the README)"
+        return f"{first}, or set {MIRROR_ENV} to a directory holding the repository (see the README)"
     name = _name_of(source.url)
     shown = http.shown(mirror)
     if mirror_url(source.url, mirror) is None:
-        return (f"{first}; {download.MIRROR_ENV} is set to {shown}, which holds no {name}.git or {name} repository: "
+        return (f"{first}; {MIRROR_ENV} is set to {shown}, which holds no {name}.git or {name} repository: "
                 "put a copy of the repository there (git clone --mirror)")
-    return (f"{first}; {download.MIRROR_ENV} is set to {shown}, and its {name}.git could not be fetched either "
+    return (f"{first}; {MIRROR_ENV} is set to {shown}, and its {name}.git could not be fetched either "
             "(the message says why): check that the mirror serves the repository")
 
 
@@ -183,16 +184,18 @@ def _lookup(repo: Path, commit: str, log_path: Path, env: Mapping[str, str]) -> 
     return None
 
 
-def _fetch(repo: Path, args: list[str], log_path: Path, env: Mapping[str, str], on_line) -> None:
+def _fetch(repo: Path, args: list[str], log_path: Path, env: Mapping[str, str], on_line,
+           timeout: float | None = None) -> None:
     try:
-        runner.call(git(repo, "fetch", "--progress", "--no-tags", *args), phase="fetch", log_path=log_path,
+        runner.call(git(repo, "fetch", "--progress", "--no-tags", *args), phase="fetch", log_path=log_path, timeout=timeout,
                     env=env, on_line=on_line)
     except BuildError as exc:
         last = [l for l in (exc.log_tail or "").splitlines() if l.startswith(("fatal:", "error:"))]
         raise FetchError(last[-1] if last else exc.message) from None
 
 
-def _fetch_history(repo: Path, remote: str, log_path: Path, env: Mapping[str, str], on_line) -> None:
+def _fetch_history(repo: Path, remote: str, log_path: Path, env: Mapping[str, str], on_line,
+                   timeout: float | None = None) -> None:
     """All branches and tags, without blobs. Unshallows a repository a --depth 1 fetch made."""
     args = ["--filter=blob:none", remote, f"+refs/heads/*:refs/remotes/{remote}/*", "+refs/tags/*:refs/tags/*"]
     if (repo / "shallow").exists():
@@ -200,7 +203,7 @@ def _fetch_history(repo: Path, remote: str, log_path: Path, env: Mapping[str, st
     # A partial fetch needs the remote marked as a promisor of the missing blobs.
     runner.capture(git(repo, "config", f"remote.{remote}.promisor", "true"), log_path=log_path, env=env)
     runner.capture(git(repo, "config", f"remote.{remote}.partialclonefilter", "blob:none"), log_path=log_path, env=env)
-    _fetch(repo, args, log_path, env, on_line)
+    _fetch(repo, args, log_path, env, on_line, timeout)
 
 
 def checkout(

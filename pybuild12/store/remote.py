@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from pybuild12.store import key as keys
 from pybuild12.store import artifacts, signing
 from pybuild12.core import files, http, paths
+from pybuild12.core.settings import CACHE_URL_ENV as ENV
 from pybuild12.core.errors import FetchError, quoted
 
 if TYPE_CHECKING:
     import requests  # imported where used: see core/http.py
 
-ENV = "PYBUILD12_CACHE_URL"
 TRUST_HELP = ("'pybuild12 cache --help': trust the public key of the machines that --push with "
               f"'pybuild12 cache trust NAME:KEY' or {signing.TRUST_ENV}=NAME:KEY")
 LOOKUP_RETRIES = 1  # one quick retry of a refused connection or a 5xx, then build from source
@@ -69,8 +69,10 @@ class Lookup:
 
 
 class SharedCache:
-    def __init__(self, base_url: str, trusted: Iterable[signing.PublicKey] = ()) -> None:
+    def __init__(self, base_url: str, trusted: Iterable[signing.PublicKey] = (), *,
+                 timeouts: tuple[float, float] = http.TIMEOUTS) -> None:
         self.base = base_url.rstrip("/")
+        self.timeouts = timeouts
         self.shown = http.shown(self.base)
         self.trusted = list(trusted)
         self.session = http.session(retries=LOOKUP_RETRIES, retry_reads=False)  # silence: one timeout
@@ -106,7 +108,7 @@ class SharedCache:
         import requests
 
         try:
-            return self.session.get(self._url(name), timeout=http.timeouts(), **kwargs)
+            return self.session.get(self._url(name), timeout=self.timeouts, **kwargs)
         except requests.RequestException as exc:
             return type(exc).__name__
 
@@ -154,7 +156,8 @@ class SharedCache:
         try:
             with http.Watchdog(stalled) as watch:
                 part, _ = http.download(url, local.directory, part_prefix=f".{key}.", label=f"artifact {key[:12]}",
-                                        progress=progress, warn=warn, watch=watch, retries=LOOKUP_RETRIES)
+                                        progress=progress, warn=warn, watch=watch, retries=LOOKUP_RETRIES,
+                                        timeouts=self.timeouts)
         except http.HTTPStatus as exc:
             warn(f"shared cache has the sidecar of {key[:12]} but not its artifact "
                  f"(HTTP {exc.status} from {http.shown(url)}); building from source")
@@ -222,10 +225,10 @@ class SharedCache:
         uploads = http.session()  # an upload has no fallback: the usual retries
         try:
             with open(artifact.path, "rb") as fh:
-                response = uploads.put(self._url(artifact.path.name), data=fh, timeout=http.timeouts())
+                response = uploads.put(self._url(artifact.path.name), data=fh, timeout=self.timeouts)
             _raise_for_status(response)
             response = uploads.put(self._url(f"{artifact.key}.json"), data=sidecar,
-                                   timeout=http.timeouts(), headers={"Content-Type": "application/json"})
+                                   timeout=self.timeouts, headers={"Content-Type": "application/json"})
             _raise_for_status(response)
         except requests.RequestException as exc:
             raise FetchError(f"uploading {artifact.key[:12]} to the shared cache {self.shown} failed: {exc}",
@@ -242,7 +245,7 @@ class SharedCache:
         keys = [k for k in self._indexed_keys(name) if k != key] + [key]
         body = json.dumps({"keys": keys[-INDEX_KEEP:]}).encode()
         try:
-            uploads.put(self._url(name), data=body, timeout=http.timeouts(),
+            uploads.put(self._url(name), data=body, timeout=self.timeouts,
                         headers={"Content-Type": "application/json"})
         except requests.RequestException:
             pass

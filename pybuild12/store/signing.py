@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12.core import files
+from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 from pybuild12.core.errors import PyBuild12Error
 
 # cryptography is imported where a key is used: most commands never use one.
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-TRUST_ENV = "PYBUILD12_CACHE_TRUST"
-SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"
 TRUSTED_FILE = "trusted-keys"  # in the config directory: one public key a line, '#' comments
 SECRET_FILE = "signing-key"  # in the config directory: the default key for --push
 SIGNED_FIELDS = ("inputs", "key", "sha256")
@@ -229,9 +228,10 @@ def _b64(value: Any) -> bytes:
 # -- configuration -------------------------------------------------------------------------------
 
 
-def trusted_keys(env: Mapping[str, str], config: Path) -> list[PublicKey]:
-    """The keys whose signatures an install accepts: PYBUILD12_CACHE_TRUST, then the trusted-keys file."""
-    keys = [parse_public(word, origin=TRUST_ENV) for word in _words(env.get(TRUST_ENV, ""))]
+def trusted_keys(named: str, config: Path) -> list[PublicKey]:
+    """The keys whose signatures an install accepts: those `named` (PYBUILD12_CACHE_TRUST,
+    Settings.cache_trust), then the trusted-keys file."""
+    keys = [parse_public(word, origin=TRUST_ENV) for word in _words(named)]
     path = config / TRUSTED_FILE
     try:
         lines = path.read_text("utf-8").splitlines()
@@ -249,11 +249,11 @@ def _words(text: str) -> list[str]:
     return [w for w in re.split(r"[\s,]+", text) if w]
 
 
-def signing_key(env: Mapping[str, str], config: Path) -> SecretKey | None:
-    """The key `--push` signs with: the file PYBUILD12_CACHE_SIGNING_KEY names, else the
-    config directory's signing-key file; None when there is neither."""
-    named = env.get(SIGNING_KEY_ENV)
-    path = Path(named).expanduser() if named else config / SECRET_FILE
+def signing_key(named: Path | None, config: Path) -> SecretKey | None:
+    """The key `--push` signs with: the file `named` (PYBUILD12_CACHE_SIGNING_KEY,
+    Settings.signing_key), else the config directory's signing-key file; None when there
+    is neither."""
+    path = named or config / SECRET_FILE
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
