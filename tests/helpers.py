@@ -28,7 +28,8 @@ def fake_build(paths, name: str, version: str | None, variants: tuple[str, ...] 
     """An installed build as name resolution sees it: a prefix with a receipt (none when
     `version` is None) and a `bin/python3` that prints the build's name and its arguments,
     so a test of `run` sees which build ran. Returns the prefix."""
-    from pybuild12.store import registry
+    from pybuild12.store.receipts import Receipt
+    from pybuild12.store import receipts
 
     prefix = paths.prefix(name)
     (prefix / "bin").mkdir(parents=True)
@@ -36,8 +37,8 @@ def fake_build(paths, name: str, version: str | None, variants: tuple[str, ...] 
     python.write_text(f'#!/bin/sh\necho "{name}: $*"\n')
     python.chmod(0o755)
     if version is not None:
-        registry.write_receipt(prefix, {"name": name, "python": "bin/python3", "recipe": {"version": version},
-                                        "variants": list(variants)})
+        receipts.write(prefix, Receipt.from_json({"name": name, "python": "bin/python3", "recipe": {"version": version},
+                                        "variants": list(variants)}))
     return prefix
 
 

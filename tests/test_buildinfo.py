@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pybuild12.build import buildinfo
+from pybuild12.store import buildinfo
+from pybuild12.store.receipts import Receipt
 
 PREFIX = "--prefix=/p/3.13.5"
 
@@ -14,7 +15,7 @@ def receipt(*args, optimize=None, verification=None, commit=None, recipe_sha="r1
         made["optimize"] = {"level": optimize}
     if verification is not None:
         made["verification"] = verification
-    return made
+    return Receipt.from_json(made)
 
 
 def test_facts_name_the_optimizations_and_the_verification():

@@ -40,11 +40,11 @@ def test_a_verified_artifact_is_not_verified_again(fake, paths, verifications):
     first = installer.install(str(fake), paths=paths)
     assert len(verifications) == 1
     again = reinstall(fake, paths)
-    assert again.receipt["artifact"]["origin"] == "local" and len(verifications) == 1
-    reused = again.receipt["verification"]
+    assert again.receipt.artifact["origin"] == "local" and len(verifications) == 1
+    reused = again.receipt.verification
     assert "its files match the manifest" in reused["reused"]
-    assert reused["checks"] == first.receipt["verification"]["checks"]
-    assert "verify" not in again.receipt["timings"] and "check" in again.receipt["timings"]
+    assert reused["checks"] == first.receipt.verification["checks"]
+    assert "verify" not in again.receipt.timings and "check" in again.receipt.timings
 
 
 def test_files_that_differ_from_the_manifest_are_verified_again(fake, paths, verifications, monkeypatch):
@@ -58,14 +58,14 @@ def test_files_that_differ_from_the_manifest_are_verified_again(fake, paths, ver
 
     monkeypatch.setattr(manifest, "compare", one_changed)
     again = reinstall(fake, paths)
-    assert len(verifications) == 2 and "reused" not in again.receipt["verification"]
+    assert len(verifications) == 2 and "reused" not in again.receipt.verification
 
 
 def test_an_artifact_packed_without_verification_is_verified_on_reinstall(fake, paths, verifications):
     installer.install(str(fake), InstallOptions(verify=False), paths=paths)
     assert verifications == []
     again = reinstall(fake, paths)
-    assert len(verifications) == 1 and "reused" not in again.receipt["verification"]
+    assert len(verifications) == 1 and "reused" not in again.receipt.verification
 
 
 def test_a_verification_made_on_reinstall_is_kept_for_the_next(fake, paths, verifications):
@@ -73,7 +73,7 @@ def test_a_verification_made_on_reinstall_is_kept_for_the_next(fake, paths, veri
     reinstall(fake, paths)
     assert len(verifications) == 1  # verified now, and noted beside the artifact
     third = reinstall(fake, paths)
-    assert len(verifications) == 1 and "reused" in third.receipt["verification"]
+    assert len(verifications) == 1 and "reused" in third.receipt.verification
 
 
 def test_another_machines_verification_is_not_adopted(tmp_path, paths):

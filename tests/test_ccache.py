@@ -46,7 +46,7 @@ def test_install_compiles_through_ccache_with_its_settings(tmp_path, paths, monk
     outcome = installer.install(str(recipe), paths=paths, settings=Settings.from_env(env))
     lines = log.read_text().splitlines()
     assert lines == [f"cc --version remote=http://cache.invalid/ccache basedir={paths.builds / 'fake'}"]
-    assert outcome.receipt["ccache"] == {"version": "ccache version 9.9 (fake)", "remote_storage": True,
+    assert outcome.receipt.ccache == {"version": "ccache version 9.9 (fake)", "remote_storage": True,
                                          "hits": 0, "misses": 1, "remote_hits": 0, "remote_errors": 0}
     assert not (paths.builds / "fake").exists()  # the link directory goes with the build tree
 
@@ -64,7 +64,7 @@ def test_without_ccache_the_build_goes_on_with_a_warning(tmp_path, paths, monkey
 
     outcome = installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(ccache=True), paths=paths,
                                 reporter=Warn())
-    assert "ccache" not in outcome.receipt and any("ccache not found" in w for w in warnings)
+    assert outcome.receipt.ccache is None and any("ccache not found" in w for w in warnings)
 
 
 @pytest.mark.skipif(shutil.which("ccache") is None or shutil.which("gcc") is None, reason="needs ccache and gcc")

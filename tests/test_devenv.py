@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12.store.receipts import Receipt
+from pybuild12.store import receipts
 from pybuild12.devenv import venvs as devenv
 from pybuild12.store import registry
 from pybuild12 import install as installer
@@ -44,8 +46,8 @@ def cpython_prefix(paths, name: str, *, free_threaded: bool = False, debug: bool
         os.link(bin_dir / interpreter, bin_dir / "python3.13")
     (bin_dir / "python3").symlink_to("python3.13")
     variants_ = (["freethreaded"] if free_threaded else []) + (["debug"] if debug else [])
-    registry.write_receipt(prefix, {"name": name, "python": receipt_python or f"bin/{interpreter}",
-                                    "recipe": {"version": "3.13.5"}, "variants": variants_})
+    receipts.write(prefix, Receipt.from_json({"name": name, "python": receipt_python or f"bin/{interpreter}",
+                                    "recipe": {"version": "3.13.5"}, "variants": variants_}))
     return prefix
 
 
@@ -239,7 +241,7 @@ def test_venv_of_another_interpreter_is_refused_naming_both(fake_build, tmp_path
 @needs_host_interpreters
 def test_free_threaded_build_gets_its_t_names(fake_build, tmp_path):
     build = fake_build("fake", "+freethreaded")
-    assert build.receipt["python"] == f"bin/python{HOST_MINOR}t"
+    assert build.receipt.python == f"bin/python{HOST_MINOR}t"
     which = cli("which", "fake+freethreaded")
     assert which.stdout.strip() == str(build.prefix / "bin" / f"python{HOST_MINOR}t"), which.stderr
     target = tmp_path / "ft"

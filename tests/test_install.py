@@ -88,7 +88,7 @@ def test_install_builds_checks_and_records(fake, paths):
 
     receipt = json.loads((prefix / "pybuild12.json").read_text())
     assert receipt["name"] == "fake" and receipt["recipe"]["version"] == HOST_VERSION
-    assert receipt["source"]["sha256"] == outcome.receipt["source"]["sha256"]
+    assert receipt["source"]["sha256"] == outcome.receipt.source["sha256"]
     assert receipt["configure_args"][:2] == [f"--prefix={prefix}", "--enable-optimizations"]
     assert receipt["make_jobs"] == 3
     assert set(receipt["timings"]) == {"fetch", "extract", "configure", "compile", "install", "bytecode", "check",
@@ -167,7 +167,7 @@ def test_the_modules_a_build_lacks_are_in_the_receipt_and_each_is_warned_about(t
     monkeypatch.setenv("FAKE_REPORT_MISSING", "_dbm _tkinter _curses_panel")
     recorder = Recorder()
     outcome = installer.install(str(recipe), paths=paths, reporter=recorder)
-    assert outcome.receipt["modules"] == {"missing": ["_curses_panel", "_dbm", "_tkinter"]}
+    assert outcome.receipt.modules == {"missing": ["_curses_panel", "_dbm", "_tkinter"]}
     warned = [e[1] for e in recorder.events if e[0] == "warn"]
     dbm = next(w for w in warned if "_dbm" in w)
     assert "its headers were not found; libgdbm-compat-dev provide(s) them" in dbm
@@ -177,12 +177,12 @@ def test_the_modules_a_build_lacks_are_in_the_receipt_and_each_is_warned_about(t
     # A reinstall from the artifact cache knows it too, from the artifact.
     monkeypatch.delenv("FAKE_REPORT_MISSING")
     again = installer.install(str(recipe), InstallOptions(force=True), paths=paths)
-    assert again.receipt["artifact"]["from_cache"] and again.receipt["modules"] == outcome.receipt["modules"]
+    assert again.receipt.artifact["from_cache"] and again.receipt.modules == outcome.receipt.modules
 
 
 def test_a_build_that_lacks_nothing_says_so(fake, paths):
     outcome = installer.install(str(fake), paths=paths)
-    assert outcome.receipt["modules"] == {} and outcome.receipt["required_modules"] == []
+    assert outcome.receipt.modules == {} and outcome.receipt.required_modules == ()
 
 
 def test_check_failure_installs_nothing(tmp_path, paths):
@@ -209,7 +209,7 @@ def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
 def test_configure_options_reach_configure(fake, paths, monkeypatch):
     monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", "--with-lto")
     outcome = installer.install(str(fake), InstallOptions(configure_opts=("--without-doc-strings",)), paths=paths)
-    assert outcome.receipt["configure_args"][-2:] == ["--with-lto", "--without-doc-strings"]
+    assert outcome.receipt.configure_args[-2:] == ("--with-lto", "--without-doc-strings")
 
 
 @pytest.mark.parametrize("lto", [True, False])
@@ -221,20 +221,20 @@ def test_lto_builds_give_configure_a_random_seed_per_object(fake, paths, monkeyp
     if lto:
         # the user's flags first, then the seed; make expands $@ to each object file
         assert seen == "-g3 -frandom-seed=$@"
-        assert outcome.receipt["configure_env"] == {"CFLAGS_NODIST": "-g3 -frandom-seed=$@"}
+        assert outcome.receipt.configure_env == {"CFLAGS_NODIST": "-g3 -frandom-seed=$@"}
     else:
-        assert seen == "-g3" and "configure_env" not in outcome.receipt
+        assert seen == "-g3" and outcome.receipt.configure_env is None
 
 
 def test_compiler_flags_of_the_environment_are_part_of_the_artifact_key(fake, paths, monkeypatch):
     first = installer.install(str(fake), paths=paths)
     monkeypatch.setenv("CFLAGS", "-O1")
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths)
-    assert again.receipt["artifact"]["key"] != first.receipt["artifact"]["key"]
-    assert again.receipt["artifact"]["from_cache"] is False
+    assert again.receipt.artifact["key"] != first.receipt.artifact["key"]
+    assert again.receipt.artifact["from_cache"] is False
     monkeypatch.delenv("CFLAGS")
     back = installer.install(str(fake), InstallOptions(force=True), paths=paths)
-    assert back.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True,
+    assert back.receipt.artifact == {"key": first.receipt.artifact["key"], "from_cache": True,
                                         "origin": "local"}
 
 
@@ -300,7 +300,7 @@ def test_real_sigint_during_make(fake, fake_two, paths):
 
 def test_verification_result_goes_into_the_receipt(fake, paths):
     outcome = installer.install(str(fake), paths=paths)
-    verification = outcome.receipt["verification"]
+    verification = outcome.receipt.verification
     assert verification["ok"] is True
     assert [c["name"] for c in verification["checks"]][:2] == ["modules", "high-level API"]
     assert "python" not in verification  # the staging path means nothing once installed
@@ -328,42 +328,42 @@ def test_no_verify_skips_it(fake, paths, monkeypatch):
 
     monkeypatch.setattr(verifier, "run", explode)
     outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
-    assert "verification" not in outcome.receipt
+    assert outcome.receipt.verification is None
 
 
 def test_reinstall_comes_from_the_artifact_cache(fake, paths, monkeypatch):
     first = installer.install(str(fake), paths=paths)
-    assert first.receipt["artifact"]["from_cache"] is False
+    assert first.receipt.artifact["from_cache"] is False
     monkeypatch.setenv("FAKE_FAIL", "configure")  # a cache hit must not run configure at all
     rec = Recorder()
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
-    assert again.receipt["artifact"] == {"key": first.receipt["artifact"]["key"], "from_cache": True, "origin": "local"}
+    assert again.receipt.artifact == {"key": first.receipt.artifact["key"], "from_cache": True, "origin": "local"}
     phases = [e[1] for e in rec.events if e[0] == "end"]
     assert phases == ["unpack", "check", "manifest"]  # verified when packed: compared, not verified again
     assert mark(paths) == "one"
-    assert again.receipt["source"]["sha256"] == first.receipt["source"]["sha256"]
+    assert again.receipt.source["sha256"] == first.receipt.source["sha256"]
 
 
 def test_corrupted_artifact_is_rebuilt(fake, paths):
     first = installer.install(str(fake), paths=paths)
-    artifact = paths.artifacts / f"{first.receipt['artifact']['key']}.tar.zst"
+    artifact = paths.artifacts / f"{first.receipt.artifact['key']}.tar.zst"
     artifact.write_bytes(b"garbage")
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths)
-    assert again.receipt["artifact"]["from_cache"] is False and "compile" in again.receipt["timings"]
+    assert again.receipt.artifact["from_cache"] is False and "compile" in again.receipt.timings
     assert artifact.read_bytes() != b"garbage"  # stored afresh
 
 
 def test_no_cache_builds_and_stores_nothing(fake, paths):
     outcome = installer.install(str(fake), InstallOptions(no_cache=True), paths=paths)
-    assert outcome.receipt["artifact"]["from_cache"] is False
+    assert outcome.receipt.artifact["from_cache"] is False
     assert not paths.artifacts.exists() or list(paths.artifacts.iterdir()) == []
 
 
 def test_other_configure_options_miss_the_cache(fake, paths):
     first = installer.install(str(fake), paths=paths)
     other = installer.install(str(fake), InstallOptions(name="other", configure_opts=("--with-lto",)), paths=paths)
-    assert other.receipt["artifact"]["from_cache"] is False
-    assert other.receipt["artifact"]["key"] != first.receipt["artifact"]["key"]
+    assert other.receipt.artifact["from_cache"] is False
+    assert other.receipt.artifact["key"] != first.receipt.artifact["key"]
 
 
 def profile_used(paths, name="fake"):
@@ -374,14 +374,14 @@ def test_recorded_profile_skips_the_training_run(fake, paths):
     first = installer.install(str(fake), paths=paths)
     rec = Recorder()
     other = installer.install(str(fake), InstallOptions(name="other"), paths=paths, reporter=rec)
-    assert other.receipt["artifact"]["from_cache"] is False  # another prefix: compiled, not unpacked
-    assert other.receipt["pgo_profile"] == {"key": first.receipt["pgo_profile"]["key"], "origin": "recorded"}
+    assert other.receipt.artifact["from_cache"] is False  # another prefix: compiled, not unpacked
+    assert other.receipt.pgo_profile == {"key": first.receipt.pgo_profile["key"], "origin": "recorded"}
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert not any(s.startswith(("PGO 1/3", "PGO 2/3")) for s in statuses)
     assert profile_used(paths, "other") == profile_used(paths) and profile_used(paths).startswith("trained ")
     phases = [e[1] for e in rec.events if e[0] == "end"]
     assert phases.index("configure") < phases.index("profile") < phases.index("compile")
-    assert other.receipt["timings"]["compile"] >= 0 and "profile" in other.receipt["timings"]
+    assert other.receipt.timings["compile"] >= 0 and "profile" in other.receipt.timings
 
 
 def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
@@ -392,9 +392,9 @@ def test_exported_profile_builds_elsewhere(fake, paths, tmp_path, monkeypatch):
     profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
     elsewhere = Settings.from_env({"PYBUILD12_HOME": str(tmp_path / "other-home")}).paths
     outcome = installer.install(str(fake), InstallOptions(pgo_profile=exported), paths=elsewhere)
-    assert outcome.receipt["pgo_profile"]["origin"] == "file"
+    assert outcome.receipt.pgo_profile["origin"] == "file"
     assert profile_used(elsewhere) == profile_used(paths)
-    assert profiles.Store(elsewhere.profiles).get(first.receipt["pgo_profile"]["key"]) is not None  # kept for later
+    assert profiles.Store(elsewhere.profiles).get(first.receipt.pgo_profile["key"]) is not None  # kept for later
 
 
 def test_a_given_profile_bypasses_the_artifact_cache(fake, paths, tmp_path):
@@ -404,7 +404,7 @@ def test_a_given_profile_bypasses_the_artifact_cache(fake, paths, tmp_path):
     exported = tmp_path / "p.tar.zst"
     profiles.export(profiles.of_build(profiles.Store(paths.profiles), "fake", first.receipt), exported)
     again = installer.install(str(fake), InstallOptions(force=True, pgo_profile=exported), paths=paths)
-    assert again.receipt["artifact"]["from_cache"] is False and "compile" in again.receipt["timings"]
+    assert again.receipt.artifact["from_cache"] is False and "compile" in again.receipt.timings
 
 
 def test_profile_of_other_sources_is_refused_before_building(fake, fake_two, paths, tmp_path):
@@ -434,18 +434,18 @@ def test_fresh_profile_trains_again_and_replaces_the_record(fake, paths):
 
     first = installer.install(str(fake), paths=paths)
     again = installer.install(str(fake), InstallOptions(force=True, fresh_profile=True), paths=paths)
-    assert again.receipt["artifact"]["from_cache"] is False and again.receipt["pgo_profile"]["origin"] == "trained"
+    assert again.receipt.artifact["from_cache"] is False and again.receipt.pgo_profile["origin"] == "trained"
     assert profile_used(paths) != ""
-    recorded = profiles.Store(paths.profiles).get(first.receipt["pgo_profile"]["key"])
+    recorded = profiles.Store(paths.profiles).get(first.receipt.pgo_profile["key"])
     third = installer.install(str(fake), InstallOptions(name="third"), paths=paths)
-    assert third.receipt["pgo_profile"]["origin"] == "recorded" and recorded is not None
+    assert third.receipt.pgo_profile["origin"] == "recorded" and recorded is not None
     assert profile_used(paths, "third") == profile_used(paths)  # the newest record
 
 
 def test_no_cache_neither_uses_nor_records_a_profile(fake, paths):
     installer.install(str(fake), paths=paths)
     outcome = installer.install(str(fake), InstallOptions(name="cold", no_cache=True), paths=paths)
-    assert outcome.receipt["pgo_profile"]["origin"] == "trained"
+    assert outcome.receipt.pgo_profile["origin"] == "trained"
     assert profile_used(paths, "cold") != profile_used(paths)
 
 
@@ -453,11 +453,11 @@ def test_damaged_recorded_profile_is_dropped_and_retrained(fake, paths):
     first = installer.install(str(fake), paths=paths)
     from pybuild12.store import profiles
 
-    path = profiles.Store(paths.profiles).path(first.receipt["pgo_profile"]["key"])
+    path = profiles.Store(paths.profiles).path(first.receipt.pgo_profile["key"])
     path.write_bytes(b"\x28\xb5\x2f\xfd garbage")
     other = installer.install(str(fake), InstallOptions(name="other"), paths=paths)
-    assert other.receipt["pgo_profile"]["origin"] == "trained"
-    assert profiles.read(path).key == first.receipt["pgo_profile"]["key"]  # recorded afresh
+    assert other.receipt.pgo_profile["origin"] == "trained"
+    assert profiles.read(path).key == first.receipt.pgo_profile["key"]  # recorded afresh
 
 
 def test_profile_options_need_an_optimized_recipe(tmp_path, paths):
@@ -467,7 +467,7 @@ def test_profile_options_need_an_optimized_recipe(tmp_path, paths):
     with pytest.raises(RecipeError, match="without --enable-optimizations"):
         installer.install(str(recipe), InstallOptions(fresh_profile=True), paths=paths)
     outcome = installer.install(str(recipe), paths=paths)
-    assert "pgo_profile" not in outcome.receipt and not paths.profiles.exists()
+    assert outcome.receipt.pgo_profile is None and not paths.profiles.exists()
 
 
 def test_a_failed_training_run_does_not_fail_the_build(fake, paths, monkeypatch):
@@ -477,7 +477,7 @@ def test_a_failed_training_run_does_not_fail_the_build(fake, paths, monkeypatch)
     assert ("warn", "a test of the PGO training run failed (test_generators); training again without stopping "
                     "at failed tests, as CPython 3.12 does") in rec.events
     assert [e for e in rec.events if e[:2] == ("end", "compile")] == [("end", "compile", True)]
-    assert profile_used(paths).startswith("trained ") and outcome.receipt["pgo_profile"]["origin"] == "trained"
+    assert profile_used(paths).startswith("trained ") and outcome.receipt.pgo_profile["origin"] == "trained"
     log = outcome.log_path.read_text()
     assert "PROFILE_TASK=-m test --pgo --timeout=$(TESTTIMEOUT) || true" in log
 
@@ -492,7 +492,7 @@ def test_source_date_epoch_makes_the_receipt_repeatable(fake, paths, monkeypatch
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first = installer.install(str(fake), InstallOptions(name="one", no_cache=True), paths=paths)
     second = installer.install(str(fake), InstallOptions(name="two", no_cache=True), paths=paths)
-    assert "timings" in first.receipt  # the caller still sees how long it took
+    assert first.receipt.timings is not None  # the caller still sees how long it took
     on_disk = [json.loads((o.prefix / "pybuild12.json").read_text()) for o in (first, second)]
     for receipt in on_disk:
         assert receipt["installed_at"] == "2023-11-14T22:13:20+00:00"
@@ -522,7 +522,7 @@ def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths
                                      check=True).stdout.split()
     assert filename == str(source)  # not the staging dir's path
     assert flags == "3"  # hash-checked, as SOURCE_DATE_EPOCH asks
-    assert "bytecode" in outcome.receipt["timings"]
+    assert "bytecode" in outcome.receipt.timings
 
 
 def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake, paths):
@@ -534,7 +534,7 @@ def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake,
     manifest_bytes = (first.prefix / manifest.FILE).read_bytes()
     rec = Recorder()
     again = installer.install(str(fake), InstallOptions(force=True), paths=paths, reporter=rec)
-    assert again.receipt["artifact"]["from_cache"] is True
+    assert again.receipt.artifact["from_cache"] is True
     # It came with the artifact: the manifest phase compares the files with it, it is not written again.
     assert [e for e in rec.events if e[:2] == ("start", "manifest")] == [("start", "manifest")]
     assert (again.prefix / manifest.FILE).read_bytes() == manifest_bytes
@@ -563,9 +563,9 @@ def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fa
     monkeypatch.setenv("FAKE_FAIL", "configure")  # configure must not run
     rec = Recorder()
     outcome = installer.install(str(fake), paths=paths, reporter=rec)
-    assert outcome.receipt["artifact"]["from_cache"] is True
+    assert outcome.receipt.artifact["from_cache"] is True
     assert [e[1] for e in rec.events if e[0] == "end"] == ["unpack", "check", "verify"]
-    assert outcome.receipt["verification"]["ok"] is True
+    assert outcome.receipt.verification["ok"] is True
     assert not kept.exists()  # installed now: the kept copy is gone
 
 
@@ -577,7 +577,7 @@ def test_a_kept_build_that_fails_again_is_not_reused_as_verified(fake, paths, mo
         installer.install(str(fake), paths=paths)
     assert (paths.kept / "fake").is_dir() and "without compiling" in info.value.hint
     outcome = installer.install(str(fake), InstallOptions(verify=False), paths=paths)
-    assert outcome.receipt["artifact"]["from_cache"] is True and "verification" not in outcome.receipt
+    assert outcome.receipt.artifact["from_cache"] is True and outcome.receipt.verification is None
 
 
 def test_a_failed_verification_with_no_cache_keeps_the_build_and_says_so(fake, paths, monkeypatch):
@@ -614,10 +614,10 @@ def test_force_says_why_it_compiles_and_reuses_the_cache_when_it_can(fake, paths
     infos = [e[1] for e in rec.events if e[0] == "info"]
     assert any(i.startswith("replacing fake, which was built differently: PGO") for i in infos), infos
     assert "compiling from source: the artifact cache has no build of these sources, options and compiler" in infos
-    assert "--enable-optimizations" in replaced.receipt["configure_args"]
+    assert "--enable-optimizations" in replaced.receipt.configure_args
     rec = Recorder()
     back = installer.install(str(fake), InstallOptions(force=True, optimizations=False), paths=paths, reporter=rec)
-    assert back.receipt["artifact"]["from_cache"] is True  # the first build, from the cache
+    assert back.receipt.artifact["from_cache"] is True  # the first build, from the cache
     assert not any(e[0] == "info" and e[1].startswith("compiling") for e in rec.events)
 
 
@@ -658,6 +658,6 @@ def test_an_install_verified_beside_busy_processes_is_installed_with_parallelism
         for b in burners:
             b.kill()
             b.wait()
-    checks = {c["name"]: c for c in outcome.receipt["verification"]["checks"]}
+    checks = {c["name"]: c for c in outcome.receipt.verification["checks"]}
     assert checks["parallelism"]["status"] == "inconclusive", checks["parallelism"]
-    assert outcome.receipt["verification"]["ok"] is True and outcome.python.exists()
+    assert outcome.receipt.verification["ok"] is True and outcome.python.exists()

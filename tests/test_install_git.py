@@ -39,7 +39,7 @@ def test_git_recipe_builds_the_pinned_commit(repo, tmp_path, paths):
     recipe = make_git_recipe(tmp_path, path.as_uri(), one[:7])
     outcome = installer.install(str(recipe), paths=paths)
     assert mark(paths, "fakegit") == "one"
-    source = outcome.receipt["source"]
+    source = outcome.receipt.source
     assert source == {
         "kind": "git",
         "url": path.as_uri(),
@@ -49,7 +49,7 @@ def test_git_recipe_builds_the_pinned_commit(repo, tmp_path, paths):
         "fetched_from": path.as_uri(),
     }
     assert one.startswith(source["describe"]) or source["describe"].endswith(one[:7])
-    assert set(outcome.receipt["timings"]) >= {"fetch", "checkout", "configure", "compile", "install", "check"}
+    assert set(outcome.receipt.timings) >= {"fetch", "checkout", "configure", "compile", "install", "check"}
     assert not list((paths.builds).glob("*/*"))  # the worktree went with the build tree
 
 
@@ -60,14 +60,14 @@ def test_commit_option_builds_another_commit_under_its_own_name(repo, tmp_path, 
     outcome = installer.install(str(recipe), InstallOptions(commit=two), paths=paths)
     assert outcome.name == f"fakegit@{two[:12]}"
     assert mark(paths, outcome.name) == "two" and mark(paths, "fakegit") == "one"
-    assert outcome.receipt["source"]["commit"] == two
+    assert outcome.receipt.source["commit"] == two
 
 
 def test_commit_option_with_a_name(repo, tmp_path, paths):
     path, (one, two) = repo
     recipe = make_git_recipe(tmp_path, path.as_uri(), one)
     outcome = installer.install(str(recipe), InstallOptions(commit=two[:9], name="mine"), paths=paths)
-    assert outcome.name == "mine" and outcome.receipt["source"]["commit_pinned"] == two[:9]
+    assert outcome.name == "mine" and outcome.receipt.source["commit_pinned"] == two[:9]
 
 
 def test_commit_option_on_a_tarball_recipe_is_refused(paths):

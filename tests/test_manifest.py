@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from pybuild12.store import manifest, registry
+from pybuild12.store.receipts import Receipt
+from pybuild12.store import receipts
+from pybuild12.store import manifest
 from pybuild12.core.errors import PyBuild12Error
 
 
@@ -22,7 +24,7 @@ def prefix(tmp_path):
     (root / "bin/python3").symlink_to("python3.13")
     (root / "lib/python3.13/json/__init__.py").write_text("x = 1\n")
     (root / "lib/python3.13/os.py").write_text("y = 2\n")
-    registry.write_receipt(root, {"name": "p"})
+    receipts.write(root, Receipt.from_json({"name": "p"}))
     manifest.write(root)
     return root
 
@@ -35,7 +37,7 @@ def test_manifest_lists_files_and_links_but_not_itself_or_the_receipt(prefix):
 
 
 def test_untouched_prefix_matches(prefix):
-    registry.write_receipt(prefix, {"name": "p", "changed": True})  # the receipt is not covered
+    receipts.write(prefix, Receipt.from_json({"name": "p", "changed": True}))  # the receipt is not covered
     found = manifest.compare(prefix, "p")
     assert found.ok and found.checked == 4
 

@@ -127,11 +127,11 @@ def test_a_max_build_is_its_own_build_with_its_toolchain_in_key_and_receipt(llvm
     recipe = make_recipe(tmp_path, tarball, sha)
     standard = installer.install(str(recipe), paths=paths)
     fast = installer.install(str(recipe), InstallOptions(optimize="max", name="fake-max"), paths=paths)
-    assert fast.receipt["artifact"]["key"] != standard.receipt["artifact"]["key"]
-    assert fast.receipt["optimize"] == {"level": "max", "llvm": "19.1.7", "toolchain": str(llvm), "bolt": False}
-    assert fast.receipt["compiler"] == VERSION_LINE and "optimize" not in standard.receipt
-    assert "--with-lto=thin" in fast.receipt["configure_args"] and "--with-lto" in standard.receipt["configure_args"]
-    assert fast.receipt["configure_env"]["CC"] == "clang"
+    assert fast.receipt.artifact["key"] != standard.receipt.artifact["key"]
+    assert fast.receipt.optimize == {"level": "max", "llvm": "19.1.7", "toolchain": str(llvm), "bolt": False}
+    assert fast.receipt.compiler == VERSION_LINE and standard.receipt.optimize is None
+    assert "--with-lto=thin" in fast.receipt.configure_args and "--with-lto" in standard.receipt.configure_args
+    assert fast.receipt.configure_env["CC"] == "clang"
 
 
 def test_a_bolted_binary_is_told_from_another(tmp_path):

@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from pybuild12.store.receipts import Receipt
+from pybuild12.store import receipts
 from pybuild12.store import registry
 from pybuild12.core import staging
 from pybuild12.core.errors import NotInstalledError
@@ -10,14 +12,14 @@ from pybuild12.core.errors import NotInstalledError
 def _install(paths, name, version="3.13.5"):
     prefix = paths.prefix(name)
     (prefix / "bin").mkdir(parents=True)
-    registry.write_receipt(prefix, {"name": name, "python": "bin/python3.13", "recipe": {"version": version}})
+    receipts.write(prefix, Receipt.from_json({"name": name, "python": "bin/python3.13", "recipe": {"version": version}}))
     return prefix
 
 
 def test_receipt_round_trip_carries_schema(paths):
     prefix = _install(paths, "3.13.5")
-    data = registry.read_receipt(prefix)
-    assert data["schema"] == registry.SCHEMA and data["name"] == "3.13.5"
+    data = receipts.read(prefix)
+    assert data.schema == receipts.SCHEMA and data.name == "3.13.5"
     assert not list(prefix.glob("*.tmp"))
 
 
@@ -63,8 +65,8 @@ def test_reproducible_receipt_drops_what_changes_between_runs():
                 "verification": {"ok": True, "checks": [{"name": "parallelism", "status": status,
                                                          "figures": {"speedup": seconds}}]}}
 
-    one = registry.reproducible(receipt("passed", 301.5, "a"), 1700000000)
-    two = registry.reproducible(receipt("inconclusive", 299.0, "b"), 1700000000)
+    one = Receipt.from_json(receipt("passed", 301.5, "a")).made_reproducible(1700000000).to_json()
+    two = Receipt.from_json(receipt("inconclusive", 299.0, "b")).made_reproducible(1700000000).to_json()
     assert one == two
     assert one["installed_at"] == "2023-11-14T22:13:20+00:00" and one["verification"]["checks"] == ["parallelism"]
     assert one["host"] == {"machine": "x86_64"} and "timings" not in one and "log" not in one
@@ -75,7 +77,7 @@ def test_a_free_threaded_build_names_its_interpreter_by_its_kind(paths):
     (prefix / "bin/python3.13t").write_text("")
     os.link(prefix / "bin/python3.13t", prefix / "bin/python3.13")
     assert registry.get(paths, "3.13.5+freethreaded").python == prefix / "bin/python3.13"  # no variants recorded
-    registry.write_receipt(prefix, {"name": "x", "python": "bin/python3.13", "variants": ["freethreaded"]})
+    receipts.write(prefix, Receipt.from_json({"name": "x", "python": "bin/python3.13", "variants": ["freethreaded"]}))
     assert registry.get(paths, "3.13.5+freethreaded").python == prefix / "bin/python3.13t"
     debug = prefix / "bin/python3.13td"
     assert registry.kind_python(prefix / "bin/python3.13", ["freethreaded", "debug"]) == prefix / "bin/python3.13t"

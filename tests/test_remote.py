@@ -337,7 +337,7 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
     first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
-    key = first.receipt["artifact"]["key"]
+    key = first.receipt.artifact["key"]
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
     inputs = sidecar_in_store(nginx, key)["inputs"]
@@ -345,8 +345,8 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
 
     shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
     again = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
-    assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "shared"}
-    assert "shared cache" in again.receipt["timings"] and "compile" not in again.receipt["timings"]
+    assert again.receipt.artifact == {"key": key, "from_cache": True, "origin": "shared"}
+    assert "shared cache" in again.receipt.timings and "compile" not in again.receipt.timings
     puts = (nginx[1] / "access.log").read_text().count('"PUT ')
     assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env)).already_installed
     assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 3  # the store has it already
@@ -354,7 +354,7 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     shutil.rmtree(pybuild12_home)
     (nginx[1] / "store" / "pybuild12" / f"{key}.tar.zst").write_bytes(b"tampered")
     rebuilt = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))
-    assert rebuilt.receipt["artifact"]["from_cache"] is False and "compile" in rebuilt.receipt["timings"]
+    assert rebuilt.receipt.artifact["from_cache"] is False and "compile" in rebuilt.receipt.timings
 
 
 @needs_host_interpreters
@@ -367,7 +367,7 @@ def test_a_build_pushed_from_another_home_is_named_on_a_miss(tmp_path, paths, py
     elsewhere = Settings.from_env({"PYBUILD12_HOME": str(tmp_path / "elsewhere")}).paths
     reporter = Warnings()
     other = installer.install(str(recipe), paths=elsewhere, settings=Settings.from_env(store_env), reporter=reporter)
-    assert other.receipt["artifact"]["from_cache"] is False and "compile" in other.receipt["timings"]
+    assert other.receipt.artifact["from_cache"] is False and "compile" in other.receipt.timings
     assert [w for w in reporter.warnings if "install prefix" in w] == [
         f"the shared cache has this build for prefix {paths.prefix('fake')}, not {elsewhere.prefix('fake')}; "
         f"builds are keyed by their install prefix: set PYBUILD12_HOME to {pybuild12_home} to use it"]
@@ -375,7 +375,7 @@ def test_a_build_pushed_from_another_home_is_named_on_a_miss(tmp_path, paths, py
     shutil.rmtree(pybuild12_home)  # that machine, fresh, at the home the hint names: it takes the pushed build
     hinted = installer.install(str(recipe), paths=Settings.from_env({"PYBUILD12_HOME": str(pybuild12_home)}).paths,
                                settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
-    assert hinted.receipt["artifact"]["origin"] == "shared"
+    assert hinted.receipt.artifact["origin"] == "shared"
 
 
 @needs_host_interpreters
@@ -385,10 +385,10 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src", mark="one"))
     evil = make_recipe(tmp_path / "evil", *make_tarball(tmp_path / "evil", mark="evil"))
     mine = installer.install(str(recipe), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
-    key = mine.receipt["artifact"]["key"]
+    key = mine.receipt.artifact["key"]
     meta = artifacts.Cache(paths.artifacts).get(key).meta
     planted = installer.install(str(evil), InstallOptions(force=True), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
-    planted = artifacts.Cache(paths.artifacts).get(planted.receipt["artifact"]["key"])
+    planted = artifacts.Cache(paths.artifacts).get(planted.receipt.artifact["key"])
     for name, data in ((f"{key}.tar.zst", planted.path.read_bytes()),
                        (f"{key}.json", json.dumps({**meta, "sha256": planted.meta["sha256"]}).encode())):
         assert requests.put(f"{nginx[0]}/{name}", data=data, timeout=10).status_code in (201, 204)
@@ -401,7 +401,7 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
         shutil.rmtree(pybuild12_home)  # a fresh machine
         reporter = Warnings()
         got = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env), reporter=reporter)
-        assert got.receipt["artifact"]["from_cache"] is False and "compile" in got.receipt["timings"]
+        assert got.receipt.artifact["from_cache"] is False and "compile" in got.receipt.timings
         assert (got.prefix / f"lib/python{HOST_MINOR}/build-mark.txt").read_text().strip() == "one"
         assert f"shared cache: artifact {key[:12]} refused, {why}; building from source" in reporter.warnings
     access = (nginx[1] / "access.log").read_text()
@@ -412,7 +412,7 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
 def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     first = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))  # no --push: the local cache has it
-    key = first.receipt["artifact"]["key"]
+    key = first.receipt.artifact["key"]
     assert stored(nginx) == []
 
     installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
@@ -422,13 +422,13 @@ def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, 
         (nginx[1] / "store" / "pybuild12" / name).unlink()
     again = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
                               settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
-    assert again.receipt["artifact"] == {"key": key, "from_cache": True, "origin": "local"}
+    assert again.receipt.artifact == {"key": key, "from_cache": True, "origin": "local"}
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).ok
 
     shutil.rmtree(pybuild12_home)  # and a fresh machine takes it from there
     fresh = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
-    assert fresh.receipt["artifact"]["origin"] == "shared"
+    assert fresh.receipt.artifact["origin"] == "shared"
 
 
 @needs_host_interpreters
@@ -454,11 +454,11 @@ def test_a_failed_upload_leaves_the_build_installed_and_says_how_to_retry(tmp_pa
     assert "fake IS installed" in failure.message and "and in the local artifact cache" in failure.message
     assert f"pybuild12 install {recipe} --force --push" in failure.hint
     assert failure.outcome.python.is_file() and (paths.prefix("fake") / "pybuild12.json").is_file()
-    key = failure.outcome.receipt["artifact"]["key"]
+    key = failure.outcome.receipt.artifact["key"]
 
     retry = installer.install(str(recipe), InstallOptions(force=True, push=True), paths=paths,
                               settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
-    assert retry.receipt["artifact"]["origin"] == "local" and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
+    assert retry.receipt.artifact["origin"] == "local" and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
 
 
 @needs_host_interpreters

@@ -218,9 +218,9 @@ def test_a_variant_is_a_build_of_its_own_with_its_own_key(fake_variants, paths):
     threaded = installer.install(f"{recipe}+freethreaded", InstallOptions(), paths=paths)
     assert (plain.name, threaded.name) == ("fake", "fake+freethreaded")
     assert plain.prefix != threaded.prefix and plain.prefix.is_dir() and threaded.prefix.is_dir()
-    assert threaded.receipt["variants"] == ["freethreaded"] and plain.receipt["variants"] == []
-    assert "--disable-gil" in threaded.receipt["configure_args"]
-    assert plain.receipt["artifact"]["key"] != threaded.receipt["artifact"]["key"]
+    assert threaded.receipt.variants == ("freethreaded",) and plain.receipt.variants == ()
+    assert "--disable-gil" in threaded.receipt.configure_args
+    assert plain.receipt.artifact["key"] != threaded.receipt.artifact["key"]
     assert seen == [(), ("freethreaded",)]  # the verifier is told what to expect
 
 
@@ -269,8 +269,8 @@ def test_a_jit_build_records_its_llvm(fake_variants, paths, monkeypatch):
     outcome = installer.install(f"{recipe}+jit", InstallOptions(), paths=paths)
     meta = json.loads(next(paths.artifacts.glob("*.json")).read_text())
     assert meta["inputs"]["llvm"] == "19.1.7" and meta["inputs"]["variants"] == ["jit"]
-    assert outcome.receipt["variants"] == ["jit"]
-    assert "--enable-experimental-jit=yes-off" in outcome.receipt["configure_args"]
+    assert outcome.receipt.variants == ("jit",)
+    assert "--enable-experimental-jit=yes-off" in outcome.receipt.configure_args
 
 
 def test_doctor_shows_each_pinned_llvm_as_optional(tmp_path):

@@ -29,7 +29,8 @@ from rich.table import Table
 from pybuild12 import __version__
 from pybuild12.install import publish
 from pybuild12.store import artifacts, manifest, names, profiles, registry
-from pybuild12.build import buildinfo, preflight
+from pybuild12.store import buildinfo
+from pybuild12.build import preflight
 from pybuild12.devenv import pins, venvs as devenv
 from pybuild12.core import locks, runner
 from pybuild12.request import recipes, variants
@@ -194,11 +195,11 @@ def _recipe_or_pin(recipe: Optional[str]) -> str:
     return choice.name
 
 
-def _installed(outcome: installer.Outcome) -> None:
+def _installed(outcome: registry.Installed) -> None:
     if outcome.already_installed:
         err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
     else:
-        total = sum(outcome.receipt.get("timings", {}).values())
+        total = sum(((outcome.receipt.timings if outcome.receipt else None) or {}).values())
         err.print(f"[green]installed[/] {escape(outcome.name)} in {duration(total)}")
     out.print(str(outcome.python))
 
@@ -283,14 +284,14 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
             available.append({"name": name, "error": exc.message})
     builds = []
     for b in registry.installed(paths):
-        source = (b.receipt or {}).get("source", {})
+        source = b.receipt.source if b.receipt else {}
         made = buildinfo.facts(b.receipt)
-        builds.append({"name": b.name, "version": b.version, "variants": (b.receipt or {}).get("variants", []),
+        builds.append({"name": b.name, "version": b.version, "variants": list(b.variants),
                        "prefix": str(b.prefix), "python": str(b.python),
                        "source": source.get("url"), "commit": source.get("commit"), "receipt": b.receipt is not None,
                        "build": made.as_json() if made else None,
                        # The modules CPython's build could not build, by kind; None: not recorded.
-                       "lacking": (b.receipt or {}).get("modules")})
+                       "lacking": b.receipt.modules if b.receipt else None})
     kept = sorted(p.name for p in paths.kept.iterdir()) if paths.kept.is_dir() else []
     if as_json:
         out.print_json(json.dumps({"recipes": available, "installed": builds,
@@ -700,8 +701,8 @@ def _verify(name: Optional[str], python: Optional[Path], full: bool, as_json: bo
         target = verifier.interpreter(python)
     else:
         build = _build(name)
-        target, expect = build.python, tuple((build.receipt or {}).get("variants", ()))
-        required = tuple((build.receipt or {}).get("required_modules", ()))
+        target, expect = build.python, build.variants
+        required = build.receipt.required_modules if build.receipt else ()
     report = verifier.run(target, full=full, workers=workers, expect=expect, required=required)
     if as_json:
         out.print_json(json.dumps(report.as_json()))
@@ -970,7 +971,7 @@ def profile_export(
     paths = Settings.from_env().paths
     installed = names.get(paths, name)
     name = installed.name
-    profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt or {})
+    profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt)
     profiles.export(profile, file)
     err.print(f"exported the PGO profile of {escape(name)} ({profile.meta.get('files', '?')} .gcda files, "
               f"{file.stat().st_size / 1e6:.1f} MB) to {file}")

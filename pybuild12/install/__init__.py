@@ -3,7 +3,7 @@
 proved, or kept), `publish` (`--push`); `job` holds the records they pass along."""
 
 from pybuild12.install.flow import install, installed_as_asked, request
-from pybuild12.install.job import InstallOptions, Outcome
+from pybuild12.install.job import InstallOptions
 from pybuild12.install.verification import lacking_modules
 
-__all__ = ["InstallOptions", "Outcome", "install", "installed_as_asked", "lacking_modules", "request"]
+__all__ = ["InstallOptions", "install", "installed_as_asked", "lacking_modules", "request"]

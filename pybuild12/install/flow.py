@@ -17,6 +17,7 @@ leaves an earlier install of the same name as it was.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -25,17 +26,21 @@ from pybuild12.store import key as keys
 from pybuild12.store.key import key_of
 from pybuild12.install import publish
 from pybuild12.install.compiling import PgoPlan, choose_profile, compile_build, keep_profile
-from pybuild12.install.job import InstallOptions, Job, Made, Outcome, Workspace
+from pybuild12.install.job import InstallOptions, Job, Made, Workspace
 from pybuild12.install.verification import (check_staged, keep, keep_if_unverified, lacking_modules, verify_if_asked,
                                             warn_lacking, write_manifest)
 from pybuild12.store import artifacts, manifest, registry, remote, signing
-from pybuild12.build import buildinfo, optimize, plan as build, preflight
+from pybuild12.store import buildinfo
+from pybuild12.build import optimize, plan as build, preflight
 from pybuild12.core import leftovers, locks, runlog, staging
 from pybuild12.sources import fetch as sources
 from pybuild12.request import resolve
 from pybuild12.request import variants
 from pybuild12.core.errors import CheckError, UsageError
 from pybuild12.core.paths import Paths
+from pybuild12.store import receipts
+from pybuild12.store.receipts import Receipt
+from pybuild12.store.registry import Installed
 from pybuild12.core.settings import Settings
 from pybuild12.request.recipes import Recipe
 from pybuild12.core.runlog import Run
@@ -49,7 +54,7 @@ def install(
     paths: Paths,
     reporter: Reporter = Reporter(),
     settings: Settings | None = None,
-) -> Outcome:
+) -> Installed:
     """Install `spec`; `settings` are those of this process's environment unless given."""
     settings = settings or Settings.from_env()
     env = dict(settings.env)
@@ -65,11 +70,11 @@ def install(
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
-        existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+        existing = receipts.read(prefix) if prefix.is_dir() else None
         changes = _changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
         if existing is not None and not options.force:
             _refuse_changes(name, changes)
-            outcome = Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+            outcome = Installed(name, prefix, existing, already_installed=True)
             if signer is not None:
                 publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), _store(settings), signer,
                                          spec, nullcontext())
@@ -95,11 +100,11 @@ def install(
                 made = _from_source(job, cache, pgo, resolution)
             receipt = _receipt(job, made, compiler)
             warn_lacking(reporter, job.recipe, name, made.modules)
-            registry.write_receipt(job.staged, receipt if epoch is None else registry.reproducible(receipt, epoch))
+            receipts.write(job.staged, receipt if epoch is None else receipt.made_reproducible(epoch))
             _warn_if_in_use(prefix, reporter)
             staging.promote(job.staged, prefix)
             shutil.rmtree(paths.kept / name, ignore_errors=True)  # an earlier run's unverified build
-        outcome = Outcome(name, prefix, prefix / receipt["python"], receipt, run.log_path)
+        outcome = Installed(name, prefix, receipt, run.log_path)
         if signer is not None:
             publish.upload(reporter, outcome, made.artifact, made.origin, _store(settings), signer, spec,
                            run.phase("upload", "to the shared cache"))
@@ -183,26 +188,21 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
     return made
 
 
-def _receipt(job: Job, made: Made, compiler: str) -> dict:
+def _receipt(job: Job, made: Made, compiler: str) -> Receipt:
     """The receipt of either path."""
-    receipt = registry.new_receipt(job.recipe, job.name, made.python.relative_to(job.staged),
-                                   build.configure_step(job.steps), build.make_jobs(job.steps), job.run.timings,
-                                   job.run.log_path, compiler, made.source)
-    receipt["artifact"] = {"key": job.key, "from_cache": made.origin is not None}
-    if made.origin:
-        receipt["artifact"]["origin"] = made.origin
-    receipt["variants"] = list(job.recipe.build.variants)
+    receipt = receipts.new(job.recipe, name=job.name, python=made.python.relative_to(job.staged),
+                           configure_args=tuple(build.configure_step(job.steps)[1:]),
+                           make_jobs=build.make_jobs(job.steps), compiler=compiler, source=made.source,
+                           host=registry.host_facts(), timings=job.run.timings, log=job.run.log_path)
+    artifact = {"key": job.key, "from_cache": made.origin is not None, **({"origin": made.origin} if made.origin else {})}
+    optimized = None
     if job.toolchain is not None:
-        receipt["optimize"] = {"level": job.recipe.build.optimize, "llvm": job.toolchain.version,
-                               "toolchain": str(job.toolchain.bindir), "bolt": optimize.bolted(made.python)}
+        optimized = {"level": job.recipe.build.optimize, "llvm": job.toolchain.version,
+                     "toolchain": str(job.toolchain.bindir), "bolt": optimize.bolted(made.python)}
     configure_env = next(s.env for s in job.steps if s.phase == "configure")
-    optional = {"configure_env": dict(configure_env) if configure_env else None, "pgo_profile": made.pgo,
-                "ccache": made.ccache, "verification": made.verification}
-    receipt.update({k: v for k, v in optional.items() if v})
-    receipt["required_modules"] = list(job.recipe.build.required_modules)
-    if made.modules is not None:
-        receipt["modules"] = made.modules
-    return receipt
+    return replace(receipt, artifact=artifact, optimize=optimized,
+                   configure_env=dict(configure_env) if configure_env else None, pgo_profile=made.pgo or None,
+                   ccache=made.ccache or None, verification=made.verification or None, modules=made.modules)
 
 
 def _cached_build(cache: artifacts.Cache | None, key: str, settings: Settings, run: Run, paths: Paths,
@@ -309,7 +309,7 @@ def _refuse_changes(name: str, changes: list[str]) -> None:
 
 
 def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
-                       settings: Settings | None = None) -> Outcome | None:
+                       settings: Settings | None = None) -> Installed | None:
     """The installed build an install of `spec` would answer "already installed" with;
     None when it would build (nothing installed, or --force). Refuses, as install does,
     when the installed build differs from what is asked. For work that must not run
@@ -319,12 +319,12 @@ def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
     settings = settings or Settings.from_env()
     recipe, name, _ = request(spec, options)
     prefix = paths.prefix(name)
-    existing = registry.read_receipt(prefix) if prefix.is_dir() else None
+    existing = receipts.read(prefix) if prefix.is_dir() else None
     if existing is None:
         return None
     _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, settings.configure_opts),
                                    options))
-    return Outcome(name, prefix, prefix / existing.get("python", ""), existing, None, already_installed=True)
+    return Installed(name, prefix, existing, already_installed=True)
 
 
 def _say_why_compiling(reporter: Reporter, name: str, cache: artifacts.Cache | None, pgo: "PgoPlan",

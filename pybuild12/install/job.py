@@ -33,16 +33,6 @@ class InstallOptions:
     optimize: str | None = None  # "standard" or "max" (clang, ThinLTO, PGO, BOLT), whatever the recipe says
 
 
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    prefix: Path
-    python: Path
-    receipt: dict
-    log_path: Path | None
-    already_installed: bool = False
-
-
 @dataclass
 class Job:
     """One install of one build: what both paths (from the artifact cache, or compiled) need."""

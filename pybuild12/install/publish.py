@@ -16,13 +16,13 @@ from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
 from pybuild12.core.settings import Settings
-from pybuild12.install.job import Outcome
+from pybuild12.store.registry import Installed
 
 
 class PushFailed(FetchError):
     """The build is installed, but --push could not upload it: exit 5, with the install kept."""
 
-    def __init__(self, message: str, *, outcome: Outcome, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, outcome: Installed, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.outcome = outcome
 
@@ -40,7 +40,7 @@ def signer(settings: Settings, paths: Paths, *, no_cache: bool) -> signing.Secre
     return key
 
 
-def upload(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | None, origin: str | None,
+def upload(reporter: Reporter, outcome: Installed, artifact: artifacts.Artifact | None, origin: str | None,
            store: remote.SharedCache, key: signing.SecretKey, spec: str, phase: ContextManager) -> None:
     """Upload the installed build's artifact, signed by `key`."""
     if origin == "shared":
@@ -63,10 +63,10 @@ def upload(reporter: Reporter, outcome: Outcome, artifact: artifacts.Artifact | 
                               "from the local artifact cache and uploads it in seconds") from None
 
 
-def upload_installed(reporter: Reporter, outcome: Outcome, cache: artifacts.Cache, store: remote.SharedCache,
+def upload_installed(reporter: Reporter, outcome: Installed, cache: artifacts.Cache, store: remote.SharedCache,
                      key: signing.SecretKey, spec: str, phase: ContextManager) -> None:
     """--push of a build installed earlier uploads its artifact from the local cache, where
     the install kept it, rather than do nothing while the user expects an upload."""
-    facts = outcome.receipt.get("artifact") or {}
+    facts = (outcome.receipt.artifact if outcome.receipt else None) or {}
     artifact = cache.get(facts["key"]) if facts.get("key") else None
     upload(reporter, outcome, artifact, facts.get("origin"), store, key, spec, phase)

@@ -100,8 +100,8 @@ def _in_line(version: str, line: tuple[int, ...]) -> bool:
 
 def kind_of(build: registry.Installed) -> frozenset[str]:
     """A build's variants: as its receipt records them, else as its name spells them."""
-    if build.receipt is not None and isinstance(build.receipt.get("variants"), list):
-        return frozenset(map(str, build.receipt["variants"]))
+    if build.receipt is not None and build.receipt.variants is not None:
+        return frozenset(build.receipt.variants)
     return _requested_kind(build.name)
 
 

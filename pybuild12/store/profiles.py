@@ -29,6 +29,7 @@ import zstandard
 
 from pybuild12.sources import archive
 from pybuild12.store import artifacts
+from pybuild12.store.receipts import Receipt
 from pybuild12.core import files
 from pybuild12.core.errors import ArchiveError, PyBuild12Error, RecipeError, UsageError
 
@@ -193,9 +194,9 @@ def export(profile: Profile, dest: Path) -> None:
         shutil.copyfileobj(src, out)
 
 
-def of_build(store: Store, name: str, receipt: Mapping[str, Any]) -> Profile:
+def of_build(store: Store, name: str, receipt: Receipt | None) -> Profile:
     """The recorded profile an installed build was compiled with."""
-    info = receipt.get("pgo_profile")
+    info = receipt.pgo_profile if receipt else None
     if not info:
         raise UsageError(f"{name} was built without PGO (--enable-optimizations): it has no PGO profile to export",
                          hint="'pybuild12 profile list' shows the recorded profiles; a build with PGO (the shipped "

@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from pybuild12 import __version__
 from pybuild12.core import files
+from pybuild12.request.recipes import Recipe
 
 FILE = "pybuild12.json"
 SCHEMA = 1
@@ -63,7 +65,7 @@ class Receipt:
     timings: dict[str, float] | None = None  # None in a reproducible receipt
     log: str | None = None  # None in a reproducible receipt
     artifact: dict[str, Any] | None = None  # {"key", "from_cache", "origin"?}
-    variants: tuple[str, ...] = ()
+    variants: tuple[str, ...] | None = None  # None: not recorded (receipts older than variants)
     optimize: dict[str, Any] | None = None  # --optimize max: level, llvm, toolchain, bolt
     configure_env: dict[str, str] | None = None
     pgo_profile: dict[str, Any] | None = None
@@ -127,6 +129,20 @@ class Receipt:
                        installed_at=datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds"),
                        host={k: v for k, v in self.host.items() if k not in ("hostname", "release")},
                        reproducible={"source_date_epoch": epoch})
+
+
+def new(recipe: Recipe, *, name: str, python: Path, configure_args: tuple[str, ...], make_jobs: int,
+        compiler: str, source: dict[str, Any], host: dict[str, Any], timings: Mapping[str, float],
+        log: Path) -> Receipt:
+    """The receipt of a fresh install (the flow adds what its path found: artifact, profile, ...)."""
+    return Receipt(
+        name=name, installed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        pybuild12_version=__version__, python=str(python),
+        recipe=RecipeFacts(recipe.name, str(recipe.path), recipe.version, recipe.summary, recipe.content_sha256,
+                           tuple(recipe.alias_of)),
+        source=source, configure_args=tuple(configure_args), make_jobs=make_jobs, compiler=compiler, host=host,
+        timings=dict(timings), log=str(log), variants=tuple(recipe.build.variants),
+        required_modules=tuple(recipe.build.required_modules))
 
 
 def write(prefix: Path, receipt: Receipt) -> Path:

@@ -7,45 +7,47 @@ read (and migrate) older receipts.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from pybuild12 import __version__
-from pybuild12.core import files, leftovers
+from pybuild12.core import leftovers
+from pybuild12.store import receipts
+from pybuild12.store.receipts import Receipt
 from pybuild12.core.errors import BusyError, NotInstalledError, RecipeError
 from pybuild12.core.paths import Paths
 from pybuild12.core.staging import RETIRED_PREFIX, STAGING_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pybuild12.request.recipes import Recipe
+    pass
 
-RECEIPT = "pybuild12.json"
-SCHEMA = 1
+RECEIPT = receipts.FILE
 
 
 @dataclass(frozen=True)
 class Installed:
+    """An installed build: what `list` shows, names resolve to, and an install answers with."""
+
     name: str
     prefix: Path
-    receipt: dict[str, Any] | None  # None: no readable receipt (not made by pybuild12, or damaged)
+    receipt: Receipt | None  # None: no readable receipt (not made by pybuild12, or damaged)
+    log_path: Path | None = None  # the install's log, when this run installed it
+    already_installed: bool = False  # the install found it in place and built nothing
 
     @property
     def version(self) -> str:
-        return (self.receipt or {}).get("recipe", {}).get("version", "?")
+        return self.receipt.version if self.receipt else "?"
 
     @property
     def variants(self) -> tuple[str, ...]:
-        return tuple((self.receipt or {}).get("variants", ()))
+        return (self.receipt.variants or ()) if self.receipt else ()
 
     @property
     def python(self) -> Path:
-        rel = (self.receipt or {}).get("python")
+        rel = self.receipt.python if self.receipt else None
         # Receipts written before the interpreter's name followed the variant say bin/python3.13
         # for a free-threaded build too: the same file, under the name that hides its kind.
         return kind_python(self.prefix / rel, self.variants) if rel else self.prefix / "bin" / "python3"
@@ -69,34 +71,6 @@ def kind_python(python: Path, variants: Sequence[str]) -> Path:
     return python
 
 
-def write_receipt(prefix: Path, receipt: dict[str, Any]) -> Path:
-    return files.write_json(prefix / RECEIPT, {"schema": SCHEMA, **receipt})
-
-
-def reproducible(receipt: dict[str, Any], epoch: int) -> dict[str, Any]:
-    """The receipt without what differs between two runs of the same build (for
-    SOURCE_DATE_EPOCH builds): no timings, log path, host name or kernel, and only
-    the names of the verification checks that ran, not their outcome or figures."""
-    kept = {k: v for k, v in receipt.items() if k not in ("timings", "log")}
-    kept["installed_at"] = datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
-    kept["host"] = {k: v for k, v in receipt.get("host", {}).items() if k not in ("hostname", "release")}
-    if "verification" in receipt:
-        # Which checks ran, not how each went: the parallelism check is inconclusive on a
-        # busy machine, and an install only gets this far when no check failed.
-        verification = receipt["verification"]
-        kept["verification"] = {**verification, "checks": [c["name"] for c in verification.get("checks", [])]}
-    kept["reproducible"] = {"source_date_epoch": epoch}
-    return kept
-
-
-def read_receipt(prefix: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((prefix / RECEIPT).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def installed(paths: Paths) -> list[Installed]:
     if not paths.pythons.is_dir():
         return []
@@ -104,7 +78,7 @@ def installed(paths: Paths) -> list[Installed]:
     for entry in sorted(paths.pythons.iterdir()):
         if entry.name.startswith((STAGING_PREFIX, RETIRED_PREFIX, ".")) or not entry.is_dir():
             continue
-        found.append(Installed(entry.name, entry, read_receipt(entry)))
+        found.append(Installed(entry.name, entry, receipts.read(entry)))
     return found
 
 
@@ -117,7 +91,7 @@ def get(paths: Paths, name: str) -> Installed:
             hint=(f"installed: {', '.join(names)}; " if names else "nothing is installed yet; ")
             + f"'pybuild12 install {name}' builds it",
         )
-    return Installed(name, prefix, read_receipt(prefix))
+    return Installed(name, prefix, receipts.read(prefix))
 
 
 def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
@@ -142,32 +116,6 @@ def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
     shutil.rmtree(doomed)
     shutil.rmtree(paths.shims / name, ignore_errors=True)  # `pybuild12 env`'s links to it
     return build.prefix
-
-
-def new_receipt(recipe: Recipe, name: str, python_rel: Path, configure_argv: Sequence[str], make_jobs: int,
-                timings: Mapping[str, float], log_path: Path, compiler: str, source: dict) -> dict:
-    """The receipt of a fresh install (written into the staged prefix before it moves into place)."""
-    return {
-        "name": name,
-        "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "pybuild12_version": __version__,
-        "python": str(python_rel),
-        "recipe": {
-            "name": recipe.name,
-            "path": str(recipe.path),
-            "version": recipe.version,
-            "summary": recipe.summary,
-            "content_sha256": recipe.content_sha256,
-            "alias_of": list(recipe.alias_of),
-        },
-        "source": source,
-        "configure_args": list(configure_argv[1:]),
-        "make_jobs": make_jobs,
-        "compiler": compiler,
-        "host": host_facts(),
-        "timings": dict(timings),
-        "log": str(log_path),
-    }
 
 
 def source_date_epoch(env: Mapping[str, str]) -> int | None:

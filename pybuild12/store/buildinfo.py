@@ -9,9 +9,10 @@ with it).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from pybuild12.build.plan import uses_lto
+from pybuild12.store.receipts import Receipt
 
 # configure options that the summary names by their meaning rather than as options
 _NAMED = ("--enable-optimizations", "--with-lto", "--without-lto")
@@ -39,23 +40,23 @@ class BuildFacts:
         return "+".join(k for k, on in (("pgo", self.pgo), ("lto", self.lto)) if on) or "none"
 
 
-def facts(receipt: Mapping[str, Any] | None) -> BuildFacts | None:
+def facts(receipt: Receipt | None) -> BuildFacts | None:
     if not receipt:
         return None
-    args = [str(a) for a in receipt.get("configure_args", [])]
+    args = list(receipt.configure_args)
     return BuildFacts(
         pgo="--enable-optimizations" in args,
         lto=uses_lto(args),
-        optimize=(receipt.get("optimize") or {}).get("level", "standard"),
-        variants=tuple(receipt.get("variants", [])),
-        compiler=str(receipt.get("compiler", "unknown")),
+        optimize=receipt.optimize_level,
+        variants=receipt.variants or (),
+        compiler=receipt.compiler,
         configure_options=tuple(_other_options(args)),
         verified=verified_state(receipt),
     )
 
 
-def verified_state(receipt: Mapping[str, Any]) -> str:
-    verification = receipt.get("verification")
+def verified_state(receipt: Receipt) -> str:
+    verification = receipt.verification
     if not verification:
         return "not verified"
     checks = verification.get("checks", [])
@@ -72,17 +73,17 @@ def _other_options(args: Sequence[str]) -> list[str]:
     return [a for a in args if not a.startswith("--prefix=") and a.split("=", 1)[0] not in _NAMED]
 
 
-def differences(receipt: Mapping[str, Any], *, configure_args: Sequence[str], optimize: str,
+def differences(receipt: Receipt, *, configure_args: Sequence[str], optimize: str,
                 recipe_sha256: str, commit: str | None) -> list[str]:
     """What an install asking for `configure_args` (and the rest) would build differently
     from the installed build of `receipt`; empty when it is the same build."""
-    installed = [str(a) for a in receipt.get("configure_args", [])]
+    installed = list(receipt.configure_args)
     asked = list(configure_args)
     found = []
     for label, on in (("PGO (--enable-optimizations)", lambda a: "--enable-optimizations" in a), ("LTO", uses_lto)):
         if on(installed) != on(asked):
             found.append(f"{label}: installed {_with(on(installed))}, asked {_with(on(asked))}")
-    level = (receipt.get("optimize") or {}).get("level", "standard")
+    level = receipt.optimize_level
     if level != optimize:
         found.append(f"--optimize: installed {level}, asked {optimize}")
     added = [a for a in _other_options(asked) if a not in _other_options(installed)]
@@ -91,10 +92,10 @@ def differences(receipt: Mapping[str, Any], *, configure_args: Sequence[str], op
         found.append("configure options the installed build lacks: " + " ".join(added))
     if dropped:
         found.append("configure options of the installed build not asked now: " + " ".join(dropped))
-    installed_commit = (receipt.get("source") or {}).get("commit")
+    installed_commit = receipt.source.get("commit")
     if commit and installed_commit and not installed_commit.startswith(commit.lower()):
         found.append(f"commit: installed {installed_commit[:12]}, asked {commit}")
-    installed_sha = (receipt.get("recipe") or {}).get("content_sha256")
+    installed_sha = receipt.recipe.content_sha256
     if installed_sha and installed_sha != recipe_sha256:
         found.append("the recipe file changed since the build was installed")
     return found
