@@ -104,13 +104,15 @@ def main() -> int:
     ratio = times["pybuild12"] / times["raw"]
     desc = machine()
     print(f"machine:   {desc}")
-    print(f"raw:       {times['raw']:.1f} s  (tar xf + configure --enable-optimizations + make -j{args.jobs} + make install)")
+    print(f"raw:       {times['raw']:.1f} s  "
+          f"(tar xf + configure --enable-optimizations + make -j{args.jobs} + make install)")
     print(f"pybuild12: {times['pybuild12']:.1f} s  (pybuild12 install {args.recipe} from a local mirror)")
     print(f"ratio:     {ratio:.3f}x  (target <= 1.03x)")
     print("phase       raw s  pybuild12 s")
     for phase in ("fetch", "extract", "configure", "compile", "install", "check"):
         raw_s = phases["raw"].get(phase)
-        print(f"{phase:<10} {raw_s if raw_s is not None else float('nan'):>6.1f}  {phases['pybuild12'].get(phase, float('nan')):>11.1f}")
+        print(f"{phase:<10} {raw_s if raw_s is not None else float('nan'):>6.1f}  "
+              f"{phases['pybuild12'].get(phase, float('nan')):>11.1f}")
     outside = times["pybuild12"] - sum(phases["pybuild12"].values())
     print(f"pybuild12 outside its phases (start-up, preflight, clean-up): {outside:.1f} s")
     if args.record:

@@ -39,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from build_vs_raw import ROOT, machine  # noqa: E402
 import nginxserver  # noqa: E402
+from build_vs_raw import ROOT, machine  # noqa: E402
 
 
 def pybuild12(env: dict, *args: str) -> float:
@@ -107,8 +107,8 @@ def main() -> int:
     if args.record:
         with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-            fh.write(f"| {when} | cache_reinstall | {args.recipe}, local cache | cold {cold:.1f} s | reinstall {warm:.1f} s "
-                     f"({phases(local)}) | **{cold / warm:.1f}x** | {desc} |\n")
+            fh.write(f"| {when} | cache_reinstall | {args.recipe}, local cache | cold {cold:.1f} s "
+                     f"| reinstall {warm:.1f} s ({phases(local)}) | **{cold / warm:.1f}x** | {desc} |\n")
             fh.write(f"| {when} | cache_reinstall | {args.recipe}, shared cache (nginx, loopback) | cold {cold:.1f} s "
                      f"| reinstall {shared_time:.1f} s ({phases(shared)}) | **{cold / shared_time:.1f}x** | {desc} |\n")
     return 0

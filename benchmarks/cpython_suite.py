@@ -52,7 +52,8 @@ def lines_for(name: str, data: dict, took: float, build: dict) -> list[str]:
            f"files passed, {counts['failed']} failed, {counts['environment']} environment, "
            f"{counts['skipped']} skipped, {counts['env changed']} env changed; tests {data['tests']}"]
     for f in data["failed"]:
-        out.append(f"  - failed: {f['name']}: {f['detail']}" + (f" ({', '.join(f['cases'][:5])})" if f["cases"] else ""))
+        out.append(f"  - failed: {f['name']}: {f['detail']}"
+                   + (f" ({', '.join(f['cases'][:5])})" if f["cases"] else ""))
     for f in data["environment"]:
         out.append(f"  - environment: {f['name']}: {', '.join(f['cases'][:3])}")
     for category, subjects in sorted(data["skipped"].items()):

@@ -87,7 +87,8 @@ def parse_args() -> tuple[argparse.Namespace, list[Build]]:
     parser.add_argument("--workers", type=int, default=2, help="the most workers to run (default: %(default)s)")
     parser.add_argument("--no-speed", action="store_true", help="skip the pyperformance part")
     parser.add_argument("--fast", action="store_true", help="pyperformance's --fast: rough figures, quickly")
-    parser.add_argument("--benchmarks", help="comma-separated pyperformance benchmarks (default: interpreter_speed.py's)")
+    parser.add_argument("--benchmarks",
+                        help="comma-separated pyperformance benchmarks (default: interpreter_speed.py's)")
     parser.add_argument("--record", action="store_true", help="append the figures to benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.workers < 2:
@@ -125,7 +126,7 @@ def print_scaling(builds: list[Build], data: dict[str, dict]) -> None:
     widths = [max(len(line[col]) for line in lines) for col in range(len(lines[0]))]
     print("\nthroughput over 1 worker, wall seconds of all workers (best of 3):")
     for line in lines:
-        print("  ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:]))]))
+        print("  ".join([line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True))]))
     for build in builds:
         if data[build.label]["interpreters_error"]:
             print(f"sub-interpreters, {build.label}: {data[build.label]['interpreters_error']}")

@@ -243,7 +243,7 @@ def print_table(rows: list[Row], pythons: list[Interpreter], baseline: str) -> N
                   *(format_ratio(geometric_mean(ratios(rows, baseline, label))) for label in others)])
     widths = [max(len(line[col]) for line in [header, *lines]) for col in range(len(header))]
     for line in [header, ["-" * w for w in widths], *lines]:
-        cells = [line[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(line[1:], widths[1:]))]
+        cells = [line[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(line[1:], widths[1:], strict=True))]
         print("  ".join(cells))
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_vs_raw import ROOT, machine  # noqa: E402
-
 from pybuild12.build.plan import default_jobs  # noqa: E402
 
 

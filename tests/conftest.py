@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from faultreport import TALLY, TestFaults
-from suiterules import fail_skip_in_ci
-from pybuild12.core.settings import Settings
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
+from suiterules import fail_skip_in_ci
 
 
 def pytest_addoption(parser):

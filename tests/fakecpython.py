@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pytest
 
+
 def _probe(python: str) -> str | None:
     """`python`'s version if it is a CPython 3.12+ with test.support and a sub-interpreter module."""
     script = ("import sys, test.support\n"
@@ -137,7 +138,7 @@ install:
 	mkdir -p "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip"
 	echo "NAME = 'fakepip'" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip/__init__.py"
 	"@HOST@" -m compileall -q "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages"
-"""
+"""  # noqa: E501  # the fake's Makefile, one shell line per recipe line (and CPython's own one-line output)
 
 
 needs_host_interpreters = pytest.mark.skipif(

@@ -38,7 +38,8 @@ class Tally:
         return {
             "faults_injected": sum(self.injected.values()),
             "faults_survived": sum(self.survived.values()),
-            "by_kind": {k: {"injected": n, "survived": self.survived.get(k, 0)} for k, n in sorted(self.injected.items())},
+            "by_kind": {k: {"injected": n, "survived": self.survived.get(k, 0)}
+                        for k, n in sorted(self.injected.items())},
             "bad_inputs_tried": self.bad_inputs,
             "installs_lost": len(self.installs_lost),
             "lost": self.installs_lost,

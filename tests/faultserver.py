@@ -92,7 +92,8 @@ class FaultServer:
         half = len(body) // 2
         if name in self.always_ok:
             mode = "ok"
-        if mode == "ok" or (mode == "reset-once" and self.hits[path] > 1) or (mode == "500-twice" and self.hits[path] > 2):
+        if (mode == "ok" or (mode == "reset-once" and self.hits[path] > 1)
+                or (mode == "500-twice" and self.hits[path] > 2)):
             _send(sock, 200, body)
         elif mode == "trickle":
             sock.sendall(_head(200, len(body)))

@@ -29,7 +29,8 @@ def init(repo: Path) -> Path:
     return repo
 
 
-def commit(repo: Path, files: dict[str, str], message: str, *, day: int = 10, modes: dict[str, int] | None = None) -> str:
+def commit(repo: Path, files: dict[str, str], message: str, *, day: int = 10,
+           modes: dict[str, int] | None = None) -> str:
     for name, text in files.items():
         path = repo / name
         path.parent.mkdir(parents=True, exist_ok=True)

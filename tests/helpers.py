@@ -28,8 +28,8 @@ def fake_build(paths, name: str, version: str | None, variants: tuple[str, ...] 
     """An installed build as name resolution sees it: a prefix with a receipt (none when
     `version` is None) and a `bin/python3` that prints the build's name and its arguments,
     so a test of `run` sees which build ran. Returns the prefix."""
-    from pybuild12.store.receipts import Receipt
     from pybuild12.store import receipts
+    from pybuild12.store.receipts import Receipt
 
     prefix = paths.prefix(name)
     (prefix / "bin").mkdir(parents=True)
@@ -102,8 +102,9 @@ class Cli:
 
     def wait_for(self, text: str, timeout: float = 30) -> None:
         with self._changed:
-            if not self._changed.wait_for(lambda: any(text in line for line in self.lines) or self.proc.poll() is not None,
-                                          timeout=timeout):
+            if not self._changed.wait_for(
+                    lambda: any(text in line for line in self.lines) or self.proc.poll() is not None,
+                    timeout=timeout):
                 pytest.fail(f"no {text!r} within {timeout}s; stderr so far: {self.lines}")
         if not any(text in line for line in self.lines):
             pytest.fail(f"exited {self.proc.returncode} before {text!r}: {self.lines}")

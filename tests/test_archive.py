@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12.sources import archive
 from pybuild12.core.errors import ArchiveError
+from pybuild12.sources import archive
 
 
 def _file(name: str, data: bytes = b"content\n") -> tuple[tarfile.TarInfo, bytes]:

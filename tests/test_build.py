@@ -5,11 +5,10 @@ import sys
 
 import pytest
 
-from pybuild12.core.settings import Settings
 from pybuild12.build import plan as build
-from pybuild12.request import resolve
-from pybuild12.request import recipes
 from pybuild12.core.errors import BuildError, RecipeError
+from pybuild12.core.settings import Settings
+from pybuild12.request import recipes, resolve
 
 LOG_WITH_TWO_REPORTS = """
 gcc -c foo.c
@@ -182,7 +181,8 @@ def test_training_failures_only_when_the_training_run_stopped_make():
 
 def test_profile_task_is_read_unexpanded_from_the_makefile(tmp_path):
     makefile = tmp_path / "Makefile"
-    makefile.write_text("# PROFILE_TASK=\"-m test --pgo-extended\"\nPROFILE_TASK=\t-m test --pgo --timeout=$(TESTTIMEOUT)\n")
+    makefile.write_text("# PROFILE_TASK=\"-m test --pgo-extended\"\n"
+                        "PROFILE_TASK=\t-m test --pgo --timeout=$(TESTTIMEOUT)\n")
     assert build.profile_task(makefile) == "-m test --pgo --timeout=$(TESTTIMEOUT)"
     makefile.write_text("all:\n")
     assert build.profile_task(makefile) is None and build.profile_task(tmp_path / "absent") is None

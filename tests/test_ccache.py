@@ -9,11 +9,11 @@ import subprocess
 import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12.core.settings import Settings
-from pybuild12.build import ccache
 from pybuild12 import install as installer
+from pybuild12.build import ccache
 from pybuild12.checks import verify as verifier
 from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
 from pybuild12.install import InstallOptions
 
 FAKE_CCACHE = r"""#!/bin/sh
@@ -23,7 +23,7 @@ FAKE_CCACHE = r"""#!/bin/sh
   --get-config) echo "$CCACHE_REMOTE_STORAGE"; exit 0;;
 esac
 echo "$(basename "$0") $* remote=$CCACHE_REMOTE_STORAGE basedir=$CCACHE_BASEDIR" >> "$FAKE_CCACHE_LOG"
-"""
+"""  # noqa: E501  # the fake ccache script, kept as it runs
 
 
 def test_wanted_from_flag_or_environment():

@@ -36,7 +36,8 @@ MODULES = {
 }
 # Packages of their own directory, with a copy of an extension module (name: source of __init__).
 PACKAGES = {
-    "fallbackpkg": "try:\n    from fallbackpkg import readline as _speedups\nexcept ImportError:\n    _speedups = None\n",
+    "fallbackpkg": ("try:\n    from fallbackpkg import readline as _speedups\n"
+                    "except ImportError:\n    _speedups = None\n"),
     "subpkg": "",
 }
 # Imported in a sub-interpreter, then in the main one: the process aborts at exit, as
@@ -322,7 +323,8 @@ def test_the_active_venv_is_scanned_and_allow_fallback_needs_the_gate(venv, tmp_
 
 
 def test_evidence_columns_in_the_table(venv):
-    out = cli("--venv", str(venv), "-m", "togetherpkg", "-m", "subpkg", "--evidence", env={**os.environ, "COLUMNS": "200"})
+    out = cli("--venv", str(venv), "-m", "togetherpkg", "-m", "subpkg", "--evidence",
+              env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
     assert "pure Python" in rows["togetherpkg"] and "2 - Beta" in rows["togetherpkg"]

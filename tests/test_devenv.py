@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
-from pybuild12.store.receipts import Receipt
-from pybuild12.store import receipts
-from pybuild12.devenv import venvs as devenv
-from pybuild12.store import registry
 from pybuild12 import install as installer
-from pybuild12.request import variants
 from pybuild12.core.errors import Interrupted, PyBuild12Error
+from pybuild12.devenv import venvs as devenv
 from pybuild12.install import InstallOptions
+from pybuild12.request import variants
+from pybuild12.store import receipts, registry
+from pybuild12.store.receipts import Receipt
 
 PYBUILD12 = shlex.join([sys.executable, "-m", "pybuild12"])
 

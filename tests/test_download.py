@@ -11,9 +11,9 @@ import pytest
 from werkzeug import Response
 
 from pybuild12.core import http
-from pybuild12.sources import download
 from pybuild12.core.errors import FetchError
 from pybuild12.request.recipes import TarballSource
+from pybuild12.sources import download
 
 FILENAME = "Python-3.13.5.tar.xz"
 UPSTREAM = f"/upstream/{FILENAME}"

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from faultserver import FaultServer
 from helpers import Cli
-from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
-from pybuild12.core.settings import Settings
 from pybuild12.core import leftovers, locks
-from pybuild12.store import registry
 from pybuild12.core.errors import BusyError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
+from pybuild12.store import registry
 
 pytestmark = needs_host_interpreters
 

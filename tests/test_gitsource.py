@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from gitrepos import colliding_prefix, commit, git, init, many_commits
-from pybuild12.sources import gitsource
 from pybuild12.core.errors import FetchError
 from pybuild12.request.recipes import GitSource
+from pybuild12.sources import gitsource
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -150,7 +150,8 @@ def test_mirror_directory_serves_the_repository(upstream, ctx):
 def test_insteadof_redirects_the_remote(upstream, ctx, tmp_path):
     repo, first, _ = upstream
     github = "https://github.invalid/python/cpython"
-    ctx["env"].update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"url.{repo.as_uri()}.insteadOf", GIT_CONFIG_VALUE_0=github)
+    ctx["env"].update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"url.{repo.as_uri()}.insteadOf",
+                      GIT_CONFIG_VALUE_0=github)
     resolved = resolve(ctx, github, first[:7])
     co = checkout(ctx, github, resolved, tmp_path / "tree")
     assert co.commit == first

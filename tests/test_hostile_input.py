@@ -13,21 +13,21 @@ import tarfile
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from helpers import tarball_recipe
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
-from pybuild12.request import recipes
 from pybuild12.core.errors import ArchiveError, FetchError, RecipeError
 from pybuild12.install import InstallOptions
+from pybuild12.request import recipes
 
 GOOD_SHA = "a" * 64
 TARBALL = {"version": "3.13.5", "summary": "fuzzed",
            "source": {"kind": "tarball", "url": "https://example.invalid/Python-3.13.5.tar.xz", "sha256": GOOD_SHA},
-           "build": {"optimizations": True, "configure-args": ["--with-system-expat"], "lto": False, "required-modules": ["ssl"]}}
+           "build": {"optimizations": True, "configure-args": ["--with-system-expat"], "lto": False,
+                     "required-modules": ["ssl"]}}
 GIT = {"version": "3.14.0a1+", "summary": "fuzzed",
        "source": {"kind": "git", "url": "https://example.invalid/cpython.git", "commit": "b" * 40}}
 FUZZ_EXAMPLES = 300
@@ -170,7 +170,8 @@ def _evil_tarball(directory, kind: str):
         data = b"#!/bin/sh\ntouch PWNED\n"
         info.size, info.mode = len(data), 0o755
         tar.addfile(info, io.BytesIO(data))
-        evil = tarfile.TarInfo({"absolute": "/tmp/pybuild12-pwned", "dotdot": f"{top}/../../pwned"}.get(kind, f"{top}/evil"))
+        where = {"absolute": "/tmp/pybuild12-pwned", "dotdot": f"{top}/../../pwned"}.get(kind, f"{top}/evil")
+        evil = tarfile.TarInfo(where)
         if kind == "symlink":
             evil.type, evil.linkname = tarfile.SYMTYPE, "/etc"
         elif kind == "hardlink":

@@ -11,14 +11,22 @@ import time
 
 import pytest
 
-from fakecpython import passing_verifier, HOST, HOST_MINOR, HOST_VERSION, make_recipe, make_tarball, needs_host_interpreters
-from pybuild12.core.settings import Settings
+from fakecpython import (
+    HOST,
+    HOST_MINOR,
+    HOST_VERSION,
+    make_recipe,
+    make_tarball,
+    needs_host_interpreters,
+    passing_verifier,
+)
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
-from pybuild12.core.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
-from pybuild12.install import InstallOptions
 from pybuild12.checks.verify import run as real_verifier  # before the autouse fixture replaces it
+from pybuild12.core.errors import ArchiveError, BuildError, CheckError, FetchError, RecipeError, UsageError
 from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
+from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
 
@@ -79,8 +87,8 @@ def test_install_builds_checks_and_records(fake, paths):
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
     assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
     assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install",
-                                                           "install", "bytecode", "check", "verify", "manifest", "profile",
-                                                           "cache"]
+                                                           "install", "bytecode", "check", "verify", "manifest",
+                                                           "profile", "cache"]
     assert all(e[2] for e in rec.events if e[0] == "end")
     statuses = [e[1] for e in rec.events if e[0] == "status"]
     assert statuses[:2] == ["PGO 1/3: instrumented build", "PGO 2/3: training run"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fakecpython import passing_verifier, HOST_MINOR, make_git_recipe, make_git_repo, needs_host_interpreters
+from fakecpython import HOST_MINOR, make_git_recipe, make_git_repo, needs_host_interpreters, passing_verifier
 from gitrepos import commit, init
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier

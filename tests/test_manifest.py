@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
-from pybuild12.store.receipts import Receipt
-from pybuild12.store import receipts
-from pybuild12.store import manifest
 from pybuild12.core.errors import PyBuild12Error
+from pybuild12.store import manifest, receipts
+from pybuild12.store.receipts import Receipt
 
 
 @pytest.fixture

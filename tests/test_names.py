@@ -8,8 +8,8 @@ import re
 import pytest
 
 from helpers import fake_build
-from pybuild12.store import names
 from pybuild12.core.errors import NotInstalledError, UsageError
+from pybuild12.store import names
 
 FT = ("freethreaded",)
 

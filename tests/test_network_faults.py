@@ -19,13 +19,11 @@ import time
 import pytest
 
 from faultserver import FaultServer, closed_port_url, self_signed
-from pybuild12.core.settings import Settings
-from pybuild12.core import http
-from pybuild12.core.settings import HTTP_TIMEOUT_ENV
-from pybuild12.sources import download
-from pybuild12.core import files
+from pybuild12.core import files, http
 from pybuild12.core.errors import FetchError
+from pybuild12.core.settings import HTTP_TIMEOUT_ENV, Settings
 from pybuild12.request.recipes import TarballSource
+from pybuild12.sources import download
 
 NAME = "Python-3.13.5.tar.xz"
 pytestmark = pytest.mark.fault("network")
@@ -299,7 +297,8 @@ def test_two_processes_fetching_one_file_download_it_once(paths, payload, server
     server.trickle_delay = 0.5
     source = source_at(server.url, payload, "trickle")
     script = (
-        "import sys; from pathlib import Path; from pybuild12.sources import download; from pybuild12.request.recipes import TarballSource\n"
+        "import sys; from pathlib import Path; from pybuild12.sources import download; "
+        "from pybuild12.request.recipes import TarballSource\n"
         "src = TarballSource(url=sys.argv[1], sha256=sys.argv[2])\n"
         "got = download.fetch(src, Path(sys.argv[3]), waiting=lambda m: print('WAIT', m, flush=True))\n"
         "print('ORIGIN', got.origin, flush=True)\n"
@@ -344,7 +343,8 @@ def test_a_shared_cache_artifact_cut_short_is_tried_again_like_a_source(shared_s
 
     store, packed, key, local = shared_store
     warnings: list[str] = []
-    found = remote.SharedCache(f"{store.url}/reset-once", [key.public], timeouts=Settings.from_env().http_timeouts).lookup(packed.key, local, warnings.append)
+    shared = remote.SharedCache(f"{store.url}/reset-once", [key.public], timeouts=Settings.from_env().http_timeouts)
+    found = shared.lookup(packed.key, local, warnings.append)
     assert found.status == remote.HIT and found.artifact.path.read_bytes() == packed.path.read_bytes()
     assert store.hits[f"/reset-once/{packed.path.name}"] == 2
     assert any("trying again (2/3)" in w for w in warnings)
@@ -357,8 +357,8 @@ def test_a_stalled_shared_cache_artifact_is_counted_then_given_up(shared_store, 
     store, packed, key, local = shared_store
     monkeypatch.setenv(HTTP_TIMEOUT_ENV, "0.4")
     warnings: list[str] = []
-    found = remote.SharedCache(f"{store.url}/stall", [key.public], timeouts=Settings.from_env().http_timeouts).lookup(packed.key, local, warnings.append,
-                                                                         stalled=ticks.append)
+    shared = remote.SharedCache(f"{store.url}/stall", [key.public], timeouts=Settings.from_env().http_timeouts)
+    found = shared.lookup(packed.key, local, warnings.append, stalled=ticks.append)
     assert found.status == remote.UNREACHABLE and found.artifact is None
     assert store.hits[f"/stall/{packed.path.name}"] == http.TRIES
     assert said(ticks, rf"waiting for {host_of(store)} to send more \(0\.[1-4] s of 0\.4 s, try 2 of 3\)")

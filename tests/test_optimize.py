@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12.build import optimize, plan as build, preflight
-from pybuild12.store import key as keys, profiles
-from pybuild12.request import resolve
-from pybuild12.request import recipes
 from pybuild12 import install as installer
+from pybuild12.build import optimize, plan as build, preflight
 from pybuild12.checks import verify as verifier
 from pybuild12.core.errors import PrerequisiteError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
+from pybuild12.request import recipes, resolve
+from pybuild12.store import key as keys, profiles
 
 VERSION_LINE = "Debian clang version 19.1.7 (3~deb12u1)"
 

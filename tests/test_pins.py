@@ -4,9 +4,9 @@ import subprocess
 import pytest
 
 from helpers import fake_build
-from pybuild12.store import names
-from pybuild12.devenv import pins
 from pybuild12.core.errors import NotInstalledError, UsageError
+from pybuild12.devenv import pins
+from pybuild12.store import names
 
 
 def test_argument_wins_over_everything(tmp_path):

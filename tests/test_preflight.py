@@ -327,6 +327,6 @@ def test_doctor_shows_one_row_per_program_and_where_a_package_comes_from(tmp_pat
     clang19 = next(c for c in rows if c.name == "clang-19")
     assert "(JIT of 3.14)" in clang19.what and "--optimize max" in clang19.what
     [(title, cells)] = preflight.package_columns(rows)
-    column = dict(zip(names, cells))
+    column = dict(zip(names, cells, strict=True))
     assert title == "Debian bookworm" and column["cc"] == "build-essential" and column["clang-19"] == "clang-19"
     assert column["clang-18"] == "clang-18 (apt.llvm.org)" and column["llvm-readobj-21"] == "llvm-21 (apt.llvm.org)"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pybuild12.store import key as keys, profiles
 from pybuild12.core.errors import ArchiveError, RecipeError
+from pybuild12.store import key as keys, profiles
 
 INPUTS = {"format": 1, "recipe_sha256": "r" * 64, "source": "s" * 64, "prefix": "/p/one",
           "configure_args": ["--prefix=/p/one", "--enable-optimizations"], "compiler": "gcc 12.2",

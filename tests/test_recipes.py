@@ -7,14 +7,10 @@ import re
 
 import pytest
 
-from pybuild12.request import resolve
-from pybuild12.request import recipes
-from pybuild12.core.errors import RecipeError
-from pybuild12.request.recipes import DEFAULT_REQUIRED_MODULES, GitSource, TarballSource
-
 from helpers import tarball_recipe
-
-
+from pybuild12.core.errors import RecipeError
+from pybuild12.request import recipes, resolve
+from pybuild12.request.recipes import DEFAULT_REQUIRED_MODULES, GitSource, TarballSource
 
 GOOD_SHA = "a" * 64
 GOOD_URL = "https://example.invalid/Python-3.13.5.tar.xz"
@@ -339,7 +335,8 @@ def test_configure_args_may_not_set_the_prefix(recipe_file, arg):
 
 @pytest.mark.parametrize("arg", ["--enable-optimizations", "--enable-optimizations=yes"])
 def test_configure_args_may_not_enable_optimizations(recipe_file, arg):
-    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra=f'[build]\nconfigure-args = ["--with-system-expat", "{arg}"]\n'))
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA,
+                                      extra=f'[build]\nconfigure-args = ["--with-system-expat", "{arg}"]\n'))
     message = str(_load_error(path))
     assert str(path) in message
     assert "key 'build.configure-args'" in message and "optimizations = true" in message
@@ -355,7 +352,8 @@ def test_lto_comes_with_optimizations_unless_the_recipe_or_the_command_says_othe
     assert not plain.build.optimizations and not plain.build.lto
     assert resolve.with_lto(default, False).build.lto is False and resolve.with_lto(off, True).build.lto is True
     assert all(recipes.load(name).build.lto for name in ("main", "3.12.13", "3.13.5", "3.14.10", "3.15.2"))
-    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'), "dup.toml")
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nconfigure-args = ["--with-lto"]\n'),
+                       "dup.toml")
     message = str(_load_error(path))
     assert "key 'build.configure-args'" in message and "lto = true" in message
 

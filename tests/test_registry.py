@@ -2,17 +2,17 @@ import os
 
 import pytest
 
-from pybuild12.store.receipts import Receipt
-from pybuild12.store import receipts
-from pybuild12.store import registry
 from pybuild12.core import staging
 from pybuild12.core.errors import NotInstalledError
+from pybuild12.store import receipts, registry
+from pybuild12.store.receipts import Receipt
 
 
 def _install(paths, name, version="3.13.5"):
     prefix = paths.prefix(name)
     (prefix / "bin").mkdir(parents=True)
-    receipts.write(prefix, Receipt.from_json({"name": name, "python": "bin/python3.13", "recipe": {"version": version}}))
+    receipts.write(prefix,
+                   Receipt.from_json({"name": name, "python": "bin/python3.13", "recipe": {"version": version}}))
     return prefix
 
 

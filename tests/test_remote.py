@@ -23,20 +23,16 @@ from rich.console import Console
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from faultserver import FaultServer, closed_port_url
-from pybuild12.core.settings import Settings
-from pybuild12.store import key as keys
-from pybuild12.install import publish
-from pybuild12.store import artifacts, remote, signing
-from pybuild12.core import http
-from pybuild12.core import paths as paths_module
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
-from pybuild12.install import flow
 from pybuild12.cli.console import RichReporter
+from pybuild12.core import http, paths as paths_module
 from pybuild12.core.errors import FetchError, UsageError
-from pybuild12.install import InstallOptions
 from pybuild12.core.report import Reporter
 from pybuild12.core.runlog import Run
+from pybuild12.core.settings import Settings
+from pybuild12.install import InstallOptions, flow, publish
+from pybuild12.store import artifacts, key as keys, remote, signing
 
 KEY = "e" * 64
 
@@ -276,7 +272,8 @@ def test_a_failed_push_is_a_fetch_error(httpserver, packed, ci):
 def test_push_needs_the_url(tmp_path, paths):
     tarball, sha = make_tarball(tmp_path / "src")
     with pytest.raises(UsageError, match="PYBUILD12_CACHE_URL"):
-        installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths, settings=Settings.from_env({}))
+        installer.install(str(make_recipe(tmp_path, tarball, sha)), InstallOptions(push=True), paths=paths,
+                          settings=Settings.from_env({}))
 
 
 def test_push_needs_a_signing_key_before_anything_is_built(tmp_path, paths):
@@ -336,7 +333,8 @@ def sidecar_in_store(nginx, key: str) -> dict:
 def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
     tarball, sha = make_tarball(tmp_path / "src")
     recipe = make_recipe(tmp_path, tarball, sha)
-    first = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
+    first = installer.install(str(recipe), InstallOptions(push=True), paths=paths,
+                              settings=Settings.from_env(store_env))
     key = first.receipt.artifact["key"]
     assert stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).signer == "team-ci-1"
@@ -344,11 +342,13 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
     assert indexed(nginx) == {keys.prefixless_key(inputs): [key]}
 
     shutil.rmtree(pybuild12_home)  # a fresh machine with the same PYBUILD12_HOME path
-    again = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
+    again = installer.install(str(recipe), paths=paths,
+                              settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert again.receipt.artifact == {"key": key, "from_cache": True, "origin": "shared"}
     assert "shared cache" in again.receipt.timings and "compile" not in again.receipt.timings
     puts = (nginx[1] / "access.log").read_text().count('"PUT ')
-    assert installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env)).already_installed
+    assert installer.install(str(recipe), InstallOptions(push=True), paths=paths,
+                             settings=Settings.from_env(store_env)).already_installed
     assert (nginx[1] / "access.log").read_text().count('"PUT ') == puts == 3  # the store has it already
 
     shutil.rmtree(pybuild12_home)
@@ -361,7 +361,8 @@ def test_a_fresh_machine_installs_from_a_real_nginx(tmp_path, paths, pybuild12_h
 def test_a_build_pushed_from_another_home_is_named_on_a_miss(tmp_path, paths, pybuild12_home, nginx, store_env):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     pusher = Warnings()
-    installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env), reporter=pusher)
+    installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env),
+                      reporter=pusher)
     assert not [w for w in pusher.warnings if "install prefix" in w]  # the store had nothing: a plain miss
 
     elsewhere = Settings.from_env({"PYBUILD12_HOME": str(tmp_path / "elsewhere")}).paths
@@ -387,7 +388,8 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
     mine = installer.install(str(recipe), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
     key = mine.receipt.artifact["key"]
     meta = artifacts.Cache(paths.artifacts).get(key).meta
-    planted = installer.install(str(evil), InstallOptions(force=True), paths=paths, settings=Settings.from_env({"PATH": os.environ["PATH"]}))
+    planted = installer.install(str(evil), InstallOptions(force=True), paths=paths,
+                                settings=Settings.from_env({"PATH": os.environ["PATH"]}))
     planted = artifacts.Cache(paths.artifacts).get(planted.receipt.artifact["key"])
     for name, data in ((f"{key}.tar.zst", planted.path.read_bytes()),
                        (f"{key}.json", json.dumps({**meta, "sha256": planted.meta["sha256"]}).encode())):
@@ -411,11 +413,13 @@ def test_a_planted_artifact_without_a_trusted_signature_is_refused(tmp_path, pat
 @needs_host_interpreters
 def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, store_env, ci):
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
-    first = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))  # no --push: the local cache has it
+    # no --push: the local cache has it
+    first = installer.install(str(recipe), paths=paths, settings=Settings.from_env(store_env))
     key = first.receipt.artifact["key"]
     assert stored(nginx) == []
 
-    installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths, settings=Settings.from_env(store_env))
+    installed = installer.install(str(recipe), InstallOptions(push=True), paths=paths,
+                                  settings=Settings.from_env(store_env))
     assert installed.already_installed and stored(nginx) == [f"{key}.json", f"{key}.tar.zst"]
 
     for name in stored(nginx):
@@ -427,7 +431,8 @@ def test_push_uploads_a_local_cache_hit(tmp_path, paths, pybuild12_home, nginx, 
     assert signing.check(sidecar_in_store(nginx, key), key, [ci.public]).ok
 
     shutil.rmtree(pybuild12_home)  # and a fresh machine takes it from there
-    fresh = installer.install(str(recipe), paths=paths, settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
+    fresh = installer.install(str(recipe), paths=paths,
+                              settings=Settings.from_env({**store_env, "FAKE_FAIL": "configure"}))
     assert fresh.receipt.artifact["origin"] == "shared"
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from pybuild12.core.settings import Settings
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, PrerequisiteError, UsageError
+from pybuild12.core.settings import Settings
 
 
 def test_call_logs_the_command_and_its_output(tmp_path):
@@ -53,7 +53,7 @@ def test_the_step_time_limit_comes_from_the_environment(monkeypatch):
     for bad in ("soon", "0", "-5"):
         monkeypatch.setenv(runner.STEP_TIMEOUT_ENV, bad)
         with pytest.raises(UsageError, match=runner.STEP_TIMEOUT_ENV):
-            Settings.from_env().step_timeout
+            _ = Settings.from_env().step_timeout  # read on first use: that is when it raises
     monkeypatch.delenv(runner.STEP_TIMEOUT_ENV)
     assert Settings.from_env().step_timeout == runner.STEP_TIMEOUT
 

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from pybuild12.core.errors import PyBuild12Error
 from pybuild12.core.settings import Settings
 from pybuild12.store import signing
-from pybuild12.core.errors import PyBuild12Error
 from pybuild12.store.signing import BadKey
 
 KEY = "a" * 64
@@ -149,7 +149,8 @@ def test_the_signing_key_from_the_environment_or_the_config_directory(tmp_path):
     assert signing.signing_key(None, config) == secret
     other = signing.generate("other-1")
     signing.write_secret(tmp_path / "other.key", other)
-    assert signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "other.key")}).signing_key, config) == other
+    chosen = Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "other.key")}).signing_key
+    assert signing.signing_key(chosen, config) == other
     with pytest.raises(BadKey, match="does not exist"):
         signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "absent.key")}).signing_key, config)
     (tmp_path / "bad.key").write_text("team-ci-1:AAAA\n")

@@ -19,7 +19,8 @@ from pybuild12.checks import suite
 from test_compat import pyenv_python
 
 FILES = {
-    "test_passes.py": "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        self.assertTrue(True)\n",
+    "test_passes.py": ("import unittest\nclass T(unittest.TestCase):\n"
+                       "    def test_ok(self):\n        self.assertTrue(True)\n"),
     "test_fails.py": ("import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n"
                       "    def test_broken(self):\n        self.assertEqual(1, 2)\n"),
     "test_nomodule.py": "from test.support import import_helper\nimport_helper.import_module('_pybuild12_absent')\n",
@@ -106,7 +107,8 @@ def test_a_machine_failure_elsewhere_stays_a_failure():
 
 def test_regrtest_lines_are_read_as_regrtest_prints_them():
     lines = [
-        "0:00:00 load avg: 4.18 Run 6 tests in parallel using 2 worker processes (timeout: 2 min, worker timeout: 3 min)",
+        "0:00:00 load avg: 4.18 Run 6 tests in parallel using 2 worker processes "
+        "(timeout: 2 min, worker timeout: 3 min)",
         "0:00:00 load avg: 4.18 [1/6] test_tkinter skipped (resource denied)",
         "test_tkinter skipped -- Use of the 'gui' resource not enabled",
         "0:00:01 load avg: 4.18 [2/6] test_winreg skipped",
@@ -134,7 +136,8 @@ def test_cli_json_and_exit_code(testdir, tmp_path):
                          capture_output=True, text=True, env=env, timeout=300)
     assert ran.returncode == 0, ran.stderr
     data = json.loads(ran.stdout)
-    assert data["ok"] and data["counts"]["passed"] == 1 and data["skipped"] == {"resource not enabled": {"gui": ["test_gui"]}}
+    assert data["ok"] and data["counts"]["passed"] == 1
+    assert data["skipped"] == {"resource not enabled": {"gui": ["test_gui"]}}
     assert "1 of 2 files" in ran.stderr or "2 of 2 files" in ran.stderr  # the progress line
     failing = subprocess.run([sys.executable, "-m", "pybuild12", "verify", "--python", str(python), "--suite",
                               "--suite-args", f"--testdir {testdir} test_fails"],
@@ -148,7 +151,8 @@ def test_cli_json_and_exit_code(testdir, tmp_path):
 def test_suite_options_that_cannot_mean_anything(args, tmp_path):
     python = pyenv_python("3.13.0")
     ran = subprocess.run([sys.executable, "-m", "pybuild12", "verify", "--python", str(python), *args],
-                         capture_output=True, text=True, env={**os.environ, "PYBUILD12_HOME": str(tmp_path)}, timeout=60)
+                         capture_output=True, text=True, env={**os.environ, "PYBUILD12_HOME": str(tmp_path)},
+                         timeout=60)
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "Traceback" not in ran.stderr
 

@@ -68,6 +68,7 @@ def test_the_summary_shows_phases_outcomes_and_the_slowest_tests(tmp_path):
     lines = out.splitlines()
     assert "1m05.0s  apt (build dependencies)" in out and "4m25.0s  in all" in out
     assert "  tests: 2 passed, 1 failed, 1 skipped" in lines
-    slowest = lines[lines.index(next(l for l in lines if "slowest" in l)) + 1:]
+    slowest = lines[lines.index(next(line for line in lines if "slowest" in line)) + 1:]
     assert slowest[0].split() == ["15m05.2s", "test_b::test_slow"]
-    assert [l.split()[-1] for l in slowest[1:]] == ["tests.test_c::test_bad", "tests.test_a::test_fast", "tests.test_d::test_skip"]
+    assert [line.split()[-1] for line in slowest[1:]] == ["tests.test_c::test_bad", "tests.test_a::test_fast",
+                                                          "tests.test_d::test_skip"]

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import tarball_recipe
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from pybuild12.store import key as keys
-from pybuild12.build import plan as build, preflight
-from pybuild12.request import recipes, variants
+from helpers import tarball_recipe
 from pybuild12 import install as installer
+from pybuild12.build import plan as build, preflight
 from pybuild12.checks import verify as verifier
 from pybuild12.core.errors import BuildError, PrerequisiteError, RecipeError
 from pybuild12.install import InstallOptions
+from pybuild12.request import recipes, variants
+from pybuild12.store import key as keys
 
 URL, SHA = "https://example.invalid/Python-3.13.5.tar.xz", "0" * 64
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from pybuild12.build import optimize, preflight
-from pybuild12.request import variants
 from pybuild12.core.errors import BuildError, RecipeError
+from pybuild12.request import variants
 from pybuild12.request.recipes import KNOWN_MODULES, Recipe
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
-from pybuild12.core import distro, runner
 from pybuild12.build import optimize
+from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
 from pybuild12.request import variants
 from pybuild12.request.recipes import DEFAULT_REQUIRED_MODULES, KNOWN_MODULES
@@ -205,7 +205,7 @@ def optimize_toolchain(env: Mapping[str, str] | None = None, *, required: bool =
     debian, fedora = optimize.packages()
     provides = (("clang",), ("llvm-ar", "llvm-profdata"), ("ld.lld",), ("llvm-bolt", "merge-fdata"))
     checks = []
-    for tools, deb, fed in zip(provides, debian, fedora):
+    for tools, deb, fed in zip(provides, debian, fedora, strict=True):
         lacking = [t for t in tools if t in absent]
         where = f"in {toolchain.bindir}" if toolchain else "with clang's"
         checks.append(Check(deb, f"{', '.join(tools)} (--optimize max)", not lacking, required,

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from pybuild12.checks import interp
-from pybuild12.core import runner
 from pybuild12.checks.compat import BROKEN, CRASH, ENTRY, HANG, OK, Module
+from pybuild12.core import runner
 from pybuild12.core.errors import CheckError
 
 PROBE = "compat_probe.py"

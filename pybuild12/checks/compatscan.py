@@ -19,8 +19,25 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from pybuild12.checks import compatprobe
+from pybuild12.checks.compat import (
+    BROKEN,
+    DISTRIBUTION,
+    ENTRY,
+    EXTENSION,
+    FORMAT,
+    HANG,
+    MISSING,
+    OK,
+    STDLIB,
+    TIMEOUT,
+    V_FALLBACK,
+    V_RUNS,
+    Module,
+    Package,
+    Scan,
+    check_names,
+)
 from pybuild12.core import files
-from pybuild12.checks.compat import BROKEN, DISTRIBUTION, ENTRY, EXTENSION, FORMAT, HANG, MISSING, OK, STDLIB, TIMEOUT, V_FALLBACK, V_RUNS, Module, Package, Scan, check_names
 from pybuild12.core.errors import CheckError
 
 
@@ -187,7 +204,7 @@ def scan(python: Path, *, cache_dir: Path, modules: Sequence[str] = (), stdlib: 
         return _probe_target(python, todo[index], timeout, known)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-        for index, package in zip(missing, pool.map(run, missing)):
+        for index, package in zip(missing, pool.map(run, missing), strict=True):
             results[index] = package
             done += 1
             key = todo[index].cache_key(identity)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pybuild12.store import registry
 from pybuild12.checks import interp
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError
 from pybuild12.request.recipes import Recipe
+from pybuild12.store import registry
 
 TIMEOUT = 120
 
@@ -58,7 +58,8 @@ def smoke(python: Path, expected_version: str | None, modules: Sequence[str], *,
             + answer.stderr.strip()[-2000:]
         ) from None
     if not answer.clean:
-        results.append(CheckResult("clean exit", False, f"exit code {answer.returncode}: {answer.stderr.strip()[-300:]}"))
+        results.append(CheckResult("clean exit", False,
+                                   f"exit code {answer.returncode}: {answer.stderr.strip()[-300:]}"))
     return results
 
 

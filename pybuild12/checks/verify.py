@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12.checks import smoke as check
-from pybuild12.checks import interp
+from pybuild12.checks import interp, smoke as check
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError, UsageError
 

@@ -22,8 +22,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Callable, Mapping, Sequence
 
-from pybuild12.core.settings import STEP_TIMEOUT, STEP_TIMEOUT_ENV
 from pybuild12.core.errors import BuildError, PrerequisiteError, PyBuild12Error, disk_full_hint
+from pybuild12.core.settings import STEP_TIMEOUT, STEP_TIMEOUT_ENV
 
 TAIL_LINES = 30
 QUERY_TIMEOUT = 120.0  # seconds: version queries, probes, config look-ups
@@ -44,7 +44,8 @@ def call(
     """Run `argv`, appending its output to `log_path`; return the elapsed seconds.
 
     A command still running after `timeout` seconds (default: STEP_TIMEOUT, 4 hours;
-    the install flow passes the user's, Settings.step_timeout) is stopped with everything it started, and the step fails.
+    the install flow passes the user's, Settings.step_timeout) is stopped with everything
+    it started, and the step fails.
     `interactive`: the command keeps the terminal (sudo may ask for a password)."""
     limit = STEP_TIMEOUT if timeout is None else timeout
     if os.sep in argv[0]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybuild12.core import files
-from pybuild12.store import names
-from pybuild12.core.settings import VERSION_ENV as ENV
 from pybuild12.core.errors import NotInstalledError, UsageError
+from pybuild12.core.settings import VERSION_ENV as ENV
+from pybuild12.store import names
 
 FILE = ".python-version"
 

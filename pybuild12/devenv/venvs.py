@@ -365,7 +365,7 @@ if [ -n "${{{ADDED}:-}}" ]; then
     export PATH
     unset _pybuild12_path _pybuild12_rest _pybuild12_dir
 fi
-"""
+"""  # noqa: E501  # shell code that users' shells run as written: a wrapped line would change it
 
 # fish keeps PATH as a list, and splits variables whose name ends in PATH on ':'.
 _FISH_UNDO = f"""\

@@ -17,34 +17,37 @@ leaves an earlier install of the same name as it was.
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12.store import key as keys
-from pybuild12.store.key import key_of
+from pybuild12.build import optimize, plan as build, preflight
+from pybuild12.core import leftovers, locks, runlog, staging
+from pybuild12.core.errors import CheckError, UsageError
+from pybuild12.core.paths import Paths
+from pybuild12.core.report import Reporter
+from pybuild12.core.runlog import Run
+from pybuild12.core.settings import Settings
 from pybuild12.install import publish
 from pybuild12.install.compiling import PgoPlan, choose_profile, compile_build, keep_profile
 from pybuild12.install.job import InstallOptions, Job, Made, Workspace
-from pybuild12.install.verification import (check_staged, keep, keep_if_unverified, lacking_modules, verify_if_asked,
-                                            warn_lacking, write_manifest)
-from pybuild12.store import artifacts, manifest, registry, remote, signing
-from pybuild12.store import buildinfo
-from pybuild12.build import optimize, plan as build, preflight
-from pybuild12.core import leftovers, locks, runlog, staging
+from pybuild12.install.verification import (
+    check_staged,
+    keep,
+    keep_if_unverified,
+    lacking_modules,
+    verify_if_asked,
+    warn_lacking,
+    write_manifest,
+)
+from pybuild12.request import resolve, variants
+from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch as sources
-from pybuild12.request import resolve
-from pybuild12.request import variants
-from pybuild12.core.errors import CheckError, UsageError
-from pybuild12.core.paths import Paths
-from pybuild12.store import receipts
+from pybuild12.store import artifacts, buildinfo, key as keys, manifest, receipts, registry, remote, signing
+from pybuild12.store.key import key_of
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
-from pybuild12.core.settings import Settings
-from pybuild12.request.recipes import Recipe
-from pybuild12.core.runlog import Run
-from pybuild12.core.report import Reporter
 
 
 def install(
@@ -92,7 +95,8 @@ def install(
             job = Job(recipe, name, options, paths, settings, env, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
-            hit, origin = _cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts else (None, None)
+            hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
+                           else (None, None))
             if hit is not None:
                 made = _from_cache(job, cache, hit, origin)
             else:
@@ -194,7 +198,8 @@ def _receipt(job: Job, made: Made, compiler: str) -> Receipt:
                            configure_args=tuple(build.configure_step(job.steps)[1:]),
                            make_jobs=build.make_jobs(job.steps), compiler=compiler, source=made.source,
                            host=registry.host_facts(), timings=job.run.timings, log=job.run.log_path)
-    artifact = {"key": job.key, "from_cache": made.origin is not None, **({"origin": made.origin} if made.origin else {})}
+    artifact = {"key": job.key, "from_cache": made.origin is not None,
+                **({"origin": made.origin} if made.origin else {})}
     optimized = None
     if job.toolchain is not None:
         optimized = {"level": job.recipe.build.optimize, "llvm": job.toolchain.version,
@@ -322,8 +327,8 @@ def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
     existing = receipts.read(prefix) if prefix.is_dir() else None
     if existing is None:
         return None
-    _refuse_changes(name, _changes(existing, recipe, prefix, build.user_configure_opts(options.configure_opts, settings.configure_opts),
-                                   options))
+    user_opts = build.user_configure_opts(options.configure_opts, settings.configure_opts)
+    _refuse_changes(name, _changes(existing, recipe, prefix, user_opts, options))
     return Installed(name, prefix, existing, already_installed=True)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pybuild12.build import optimize
 from pybuild12.core.paths import Paths
-from pybuild12.core.settings import Settings
 from pybuild12.core.runlog import Run
+from pybuild12.core.settings import Settings
 from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch as sources
 from pybuild12.store import artifacts

@@ -11,11 +11,11 @@ from __future__ import annotations
 import shlex
 from typing import ContextManager
 
-from pybuild12.store import artifacts, remote, signing
 from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
 from pybuild12.core.settings import Settings
+from pybuild12.store import artifacts, remote, signing
 from pybuild12.store.registry import Installed
 
 

@@ -240,7 +240,8 @@ def _parse_source(path: Path, table: dict) -> Source:
         raise RecipeError(f"{path}: [source] missing key 'kind' (one of: tarball, git)")
     kind = _typed(path, "source.kind", kind, str)
     if kind not in kinds:
-        raise RecipeError(f"{path}: key 'source.kind': {kind!r} is not one of: tarball, git" + _did_you_mean(kind, kinds))
+        raise RecipeError(f"{path}: key 'source.kind': {kind!r} is not one of: tarball, git"
+                          + _did_you_mean(kind, kinds))
     _check_keys(path, "source", table, kinds[kind])
     url = _typed(path, "source.url", table["url"], str)
     if url.startswith("http://"):
@@ -273,7 +274,8 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
         for option, key in (("--enable-optimizations", "optimizations"), ("--with-lto", "lto")):
             if arg.split("=", 1)[0] == option:
                 raise RecipeError(f"{path}: key 'build.configure-args': use '{key} = true' instead of {arg!r}")
-    modules = _known_modules(path, "build.required-modules", table.get("required-modules", list(DEFAULT_REQUIRED_MODULES)))
+    modules = _known_modules(path, "build.required-modules",
+                             table.get("required-modules", list(DEFAULT_REQUIRED_MODULES)))
     unneeded = _known_modules(path, "build.unneeded-modules", table.get("unneeded-modules", []))
     for module in set(modules) & set(unneeded):
         raise RecipeError(f"{path}: module {module!r} is in both build.required-modules and build.unneeded-modules")
@@ -294,7 +296,8 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
         raise RecipeError(f"{path}: key 'build.lto-partition': {partition!r} is not one of: "
                           f"{', '.join(LTO_PARTITIONS)}" + _did_you_mean(partition, LTO_PARTITIONS))
     return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
-                        unneeded_modules=unneeded, variants=variants.ordered(wanted), optimize=level, lto_partition=partition)
+                        unneeded_modules=unneeded, variants=variants.ordered(wanted), optimize=level,
+                        lto_partition=partition)
 
 
 # ----------------------------------------------------------------- validation

@@ -22,7 +22,6 @@ from typing import Any, Iterable
 from pybuild12.core.errors import RecipeError
 from pybuild12.request.versions import minor_of
 
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -86,7 +85,8 @@ def parse(spec: str) -> Request:
             close = difflib.get_close_matches(word, ORDER, n=1, cutoff=0.5)
             raise RecipeError(
                 f"unknown build variant {word!r} in {spec!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                hint="variants: " + ", ".join(ORDER) + "; e.g. 3.14t (free-threaded), 3.14+debug, 3.14+jit, 3.14t+debug",
+                hint=("variants: " + ", ".join(ORDER)
+                      + "; e.g. 3.14t (free-threaded), 3.14+debug, 3.14+jit, 3.14t+debug"),
             )
         found.append(word)
     if not base:

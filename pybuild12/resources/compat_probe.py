@@ -79,7 +79,7 @@ def create(mod, name, own_gil):
 
 
 def run_in(mod, interp, code):
-    run = getattr(mod, "exec", None) or getattr(mod, "run_string")
+    run = getattr(mod, "exec", None) or mod.run_string
     return run(interp, code)
 
 
@@ -244,7 +244,8 @@ def top_level_of(dist):
     else:
         for path in dist.files or ():
             parts = path.parts
-            if not parts or parts[0].endswith((".dist-info", ".egg-info", ".data")) or parts[0] in ("..", "__pycache__"):
+            if (not parts or parts[0].endswith((".dist-info", ".egg-info", ".data"))
+                    or parts[0] in ("..", "__pycache__")):
                 continue
             first = parts[0]
             if len(parts) == 1:
@@ -317,7 +318,8 @@ def evidence(dist):
             tags.append(value.strip())
     abis = sorted({t.split("-")[1] for t in tags if t.count("-") == 2})
     compiled = [a for a in abis if a != "none"]
-    classifiers = sorted(c for c in (dist.metadata.get_all("Classifier") or []) if c.startswith(FREE_THREADING_CLASSIFIER))
+    classifiers = sorted(c for c in (dist.metadata.get_all("Classifier") or [])
+                         if c.startswith(FREE_THREADING_CLASSIFIER))
     return {
         "wheel_tags": tags,
         # None: a pure-Python wheel (or no WHEEL file), for which the tag says nothing
@@ -392,7 +394,8 @@ def main():
     elif command == "--together" and names:
         together(names, first)
     else:
-        sys.exit("usage: compat_probe.py --list | --stdlib | --find MODULE... | --probe MODULE... | --together MODULE... [--main-first MODULE...]")
+        sys.exit("usage: compat_probe.py --list | --stdlib | --find MODULE... | --probe MODULE... "
+                 "| --together MODULE... [--main-first MODULE...]")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ have no pip. This runs ensurepip's own bootstrap (same wheel, same scripts)
 with pip's --ignore-installed added.
 """
 
-import sys
-
 import ensurepip
+import sys
 
 
 def main() -> int:

@@ -89,7 +89,7 @@ class Api:
         return self.low.create()
 
     def low_run(self, interp_id, code):
-        run = getattr(self.low, "exec", None) or getattr(self.low, "run_string")
+        run = getattr(self.low, "exec", None) or self.low.run_string
         return run(interp_id, code)
 
     def as_json(self):
@@ -193,7 +193,8 @@ def check_lifecycle(api):
             # inside a sub-interpreter re-registers the channel end types for the whole
             # process (3.12, 3.13), after which the main interpreter's channel ends no
             # longer cross interpreters.
-            api.run(interp, "import os, %s as m\ncur = m.get_current()\ncur = cur[0] if isinstance(cur, tuple) else cur\n"
+            api.run(interp, "import os, %s as m\ncur = m.get_current()\n"
+                    "cur = cur[0] if isinstance(cur, tuple) else cur\n"
                     "os.write(%d, str(int(cur)).encode())\n" % (api.low_name, w))
             reported = int(os.read(r, 100).decode())
         finally:
@@ -315,7 +316,8 @@ def check_threads(api, count):
         for interp in interps:
             interp.close()
     if errors or alive or len(finished) != count:
-        record("threads", "failed", "%d of %d finished; %s" % (len(finished), count, "; ".join(errors) or "%d hung" % alive))
+        record("threads", "failed",
+               "%d of %d finished; %s" % (len(finished), count, "; ".join(errors) or "%d hung" % alive))
     else:
         record("threads", "passed", "%d interpreters ran at once from threads and all finished" % count)
 
@@ -327,7 +329,8 @@ def check_clean_exit(api):
     if api.low_name == "_xxsubinterpreters":
         body = "ids = [m.create(isolated=True) for _ in range(3)]\nfor i in ids:\n    m.run_string(i, 'x = 1')\n"
     else:
-        body = "ids = [m.create() for _ in range(3)]\nfor i in ids:\n    (getattr(m, 'exec', None) or m.run_string)(i, 'x = 1')\n"
+        body = ("ids = [m.create() for _ in range(3)]\nfor i in ids:\n"
+                "    (getattr(m, 'exec', None) or m.run_string)(i, 'x = 1')\n")
     code = "import %s as m\n%sfor i in ids:\n    m.destroy(i)\n" % (api.low_name, body)
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     bad = [s for s in ("Fatal Python error", "remaining subinterpreters") if s in proc.stderr]
@@ -441,10 +444,10 @@ def proof_level(workers):
     return 1 + 0.5 * (workers - 1)
 
 
-def _cpu_timed(func):
-    """(wall seconds, this process's CPU seconds over them) of func()."""
+def _cpu_timed(func, *args):
+    """(wall seconds, this process's CPU seconds over them) of func(*args)."""
     cpu, start = time.process_time(), time.perf_counter()
-    func()
+    func(*args)
     wall = time.perf_counter() - start
     return wall, time.process_time() - cpu
 
@@ -459,7 +462,7 @@ def measure_round(api, interps, n, workers):
     for kind, timer in (("interpreters", lambda w: time_interpreters(api, interps, n, w)),
                         ("threads", lambda w: time_threads(n, w))):
         one = timer(1)
-        fig[kind] = figures(one, *_cpu_timed(lambda: timer(workers)))
+        fig[kind] = figures(one, *_cpu_timed(timer, workers))
     one = time_processes(n, 1)
     cpu = []  # the children's own CPU seconds: this process only waits for them
     many = time_processes(n, workers, cpu)
@@ -481,7 +484,8 @@ def verdict(rounds, kind, workers):
 
 
 def summarize(rounds, workers):
-    best = {kind: max(rounds, key=lambda r: r[kind]["speedup"])[kind] for kind in ("interpreters", "threads", "processes")}
+    best = {kind: max(rounds, key=lambda r: r[kind]["speedup"])[kind]
+            for kind in ("interpreters", "threads", "processes")}
     cpu = {kind: max(r[kind]["cpu_per_wall"] for r in rounds) for kind in ("interpreters", "threads", "processes")}
     figures = {"workers": workers, "rounds": len(rounds),
                "interpreters_speedup": best["interpreters"]["speedup"], "threads_speedup": best["threads"]["speedup"],
@@ -578,7 +582,7 @@ def check_regression_tests(api):
         " ".join(modules), ", ".join("%s=%d" % kv for kv in counts.items()) or "no summary", took)
     status = "passed" if proc.returncode == 0 else "failed"
     if status == "failed":
-        result = [l for l in proc.stdout.splitlines() if l.startswith(("Result:", "FAILED", "test_"))][-3:]
+        result = [line for line in proc.stdout.splitlines() if line.startswith(("Result:", "FAILED", "test_"))][-3:]
         summary += "; " + " | ".join(result)
     record("regression tests", status, summary, seconds=took, **counts)
 

@@ -100,7 +100,7 @@ def gil_scan(modules, path=None):
             data = json.loads(proc.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError("the import child exited %d: %s" % (proc.returncode, tail))
+            raise RuntimeError("the import child exited %d: %s" % (proc.returncode, tail)) from None
         if result["gil_at_start"] is None:
             result["gil_at_start"] = data["gil_at_start"]
         result["imported"] += len(data["imported"])

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from pybuild12.core import files, http, locks
+from pybuild12.core.errors import FetchError
 from pybuild12.core.http import Progress, Stalled
 from pybuild12.core.settings import HTTP_TIMEOUT_ENV, MIRROR_ENV
-from pybuild12.core.errors import FetchError
 from pybuild12.request.recipes import TarballSource
 
 LOCKS = ".locks"  # in the download cache: one lock per file name

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pybuild12.sources import archive, download, gitsource
 from pybuild12.core.errors import FetchError
 from pybuild12.core.paths import Paths
+from pybuild12.core.runlog import Run
 from pybuild12.core.settings import Settings
 from pybuild12.request.recipes import GitSource, Recipe, TarballSource
-from pybuild12.core.runlog import Run
+from pybuild12.sources import archive, download, gitsource
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ def pin(recipe: Recipe, *, paths: Paths, settings: Settings, run: Run) -> tuple[
     with run.phase("fetch", f"{source.url} @ {source.commit}"):
         resolved = gitsource.resolve(source, paths.cache, log_path=run.log_path, env=settings.env,
                                      mirror=settings.mirror, on_line=on_line, timeout=settings.step_timeout)
-        run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} from {resolved.fetched_from}")
+        run.log(f"source {source.url} commit {source.commit} resolved to {resolved.commit} "
+                f"from {resolved.fetched_from}")
     return resolved.commit, resolved
 
 

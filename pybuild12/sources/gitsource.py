@@ -25,10 +25,9 @@ from urllib.parse import urlparse
 
 import filelock
 
-from pybuild12.core import http
-from pybuild12.core.settings import MIRROR_ENV
-from pybuild12.core import runner
+from pybuild12.core import http, runner
 from pybuild12.core.errors import BuildError, FetchError
+from pybuild12.core.settings import MIRROR_ENV
 from pybuild12.request.recipes import GitSource
 
 FULL_HASH = re.compile(r"^[0-9a-f]{40}$")
@@ -187,10 +186,10 @@ def _lookup(repo: Path, commit: str, log_path: Path, env: Mapping[str, str]) -> 
 def _fetch(repo: Path, args: list[str], log_path: Path, env: Mapping[str, str], on_line,
            timeout: float | None = None) -> None:
     try:
-        runner.call(git(repo, "fetch", "--progress", "--no-tags", *args), phase="fetch", log_path=log_path, timeout=timeout,
-                    env=env, on_line=on_line)
+        runner.call(git(repo, "fetch", "--progress", "--no-tags", *args), phase="fetch", log_path=log_path,
+                    timeout=timeout, env=env, on_line=on_line)
     except BuildError as exc:
-        last = [l for l in (exc.log_tail or "").splitlines() if l.startswith(("fatal:", "error:"))]
+        last = [line for line in (exc.log_tail or "").splitlines() if line.startswith(("fatal:", "error:"))]
         raise FetchError(last[-1] if last else exc.message) from None
 
 

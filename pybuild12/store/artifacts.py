@@ -24,9 +24,9 @@ from typing import Any, Iterable, Iterator
 
 import zstandard
 
-from pybuild12.sources import archive
 from pybuild12.core import files, runner
 from pybuild12.core.errors import ArchiveError
+from pybuild12.sources import archive
 
 SUFFIX = ".tar.zst"
 LEVEL = 3  # measured: about as fast as the disk, a third of the size

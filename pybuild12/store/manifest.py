@@ -58,7 +58,7 @@ def entries(prefix: Path) -> dict[str, dict[str, Any]]:
                 files.append(rel)
     # hashlib releases the GIL on large buffers: threads use every core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for rel, digest in zip(files, pool.map(lambda r: _digest(prefix / r), files)):
+        for rel, digest in zip(files, pool.map(lambda r: _digest(prefix / r), files), strict=True):
             found[rel] = digest
     return found
 

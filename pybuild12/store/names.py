@@ -16,12 +16,11 @@ from __future__ import annotations
 import difflib
 import re
 
-from pybuild12.request import resolve
-from pybuild12.request import recipes, variants
-from pybuild12.store import registry
 from pybuild12.core.errors import NotInstalledError, PyBuild12Error, RecipeError, UsageError, quoted
 from pybuild12.core.paths import Paths
+from pybuild12.request import recipes, resolve, variants
 from pybuild12.request.recipes import NAME_RE
+from pybuild12.store import registry
 
 RULE = "a build name is 1 to 64 letters, digits and . _ + @ -, starting with a letter or digit"
 

@@ -27,11 +27,11 @@ from typing import Any, Mapping
 
 import zstandard
 
+from pybuild12.core import files
+from pybuild12.core.errors import ArchiveError, PyBuild12Error, RecipeError, UsageError
 from pybuild12.sources import archive
 from pybuild12.store import artifacts
 from pybuild12.store.receipts import Receipt
-from pybuild12.core import files
-from pybuild12.core.errors import ArchiveError, PyBuild12Error, RecipeError, UsageError
 
 FORMAT = 1  # of the profile file (its key's inputs have their own: key.PROFILE_FORMAT)
 META = "pybuild12-profile.json"

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from pybuild12.core import leftovers
-from pybuild12.store import receipts
-from pybuild12.store.receipts import Receipt
 from pybuild12.core.errors import BusyError, NotInstalledError, RecipeError
 from pybuild12.core.paths import Paths
 from pybuild12.core.staging import RETIRED_PREFIX, STAGING_PREFIX
+from pybuild12.store import receipts
+from pybuild12.store.receipts import Receipt
 
 if TYPE_CHECKING:  # pragma: no cover
     pass

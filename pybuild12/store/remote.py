@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from pybuild12.store import key as keys
-from pybuild12.store import artifacts, signing
 from pybuild12.core import files, http, paths
-from pybuild12.core.settings import CACHE_URL_ENV as ENV
 from pybuild12.core.errors import FetchError, quoted
+from pybuild12.core.settings import CACHE_URL_ENV as ENV
+from pybuild12.store import artifacts, key as keys, signing
 
 if TYPE_CHECKING:
     import requests  # imported where used: see core/http.py

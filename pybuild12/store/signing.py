@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12.core import files
-from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 from pybuild12.core.errors import PyBuild12Error
+from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 
 # cryptography is imported where a key is used: most commands never use one.
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ SECRET_FILE = "signing-key"  # in the config directory: the default key for --pu
 SIGNED_FIELDS = ("inputs", "key", "sha256")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@-]*")
-_PUBLIC_HINT = "a public key reads NAME:BASE64, e.g. team-ci-1:<44 base64 characters>, as 'pybuild12 cache keygen' prints it"
+_PUBLIC_HINT = ("a public key reads NAME:BASE64, e.g. team-ci-1:<44 base64 characters>, "
+                "as 'pybuild12 cache keygen' prints it")
 _SECRET_HINT = "a signing key file holds NAME:BASE64 of 64 bytes, as 'pybuild12 cache keygen NAME' writes it"
 
 
@@ -179,7 +180,8 @@ def sign(meta: Mapping[str, Any], key: SecretKey) -> dict[str, Any]:
     except KeyError as exc:
         raise PyBuild12Error(f"the artifact {str(meta.get('key', '?'))[:12]} has no {exc.args[0]} in its sidecar: "
                              "it cannot be signed",
-                             hint="reinstall it with --force --no-cache so that a complete artifact is packed") from None
+                             hint="reinstall it with --force --no-cache so that a complete artifact "
+                                  "is packed") from None
     others = [s for s in meta.get("signatures") or [] if isinstance(s, dict) and s.get("key") != key.name]
     mine = {"key": key.name, "sig": base64.b64encode(key.sign(data)).decode()}
     return {**meta, "signatures": [*others, mine]}

@@ -13,8 +13,8 @@ the install is then skipped when that home already holds it.
 from __future__ import annotations
 
 import functools
-import json
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, sources_dir
-
 
 # The streams the integration tests run in (scripts/test: `-n 3 --dist loadgroup`, one
 # xdist worker each), so that one build's single-threaded or network-bound steps

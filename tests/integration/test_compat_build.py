@@ -27,7 +27,8 @@ pytestmark = pytest.mark.integration
 PACKAGES = ("six==1.17.0", "msgpack==1.2.4", "numpy==2.5.5", "lxml==6.1.3", "simplejson==4.3.0")
 
 BROKEN = {
-    "segfaults": "#include <Python.h>\nPyMODINIT_FUNC PyInit_segfaults(void) { volatile int *p = 0; *p = 1; return NULL; }\n",
+    "segfaults": ("#include <Python.h>\n"
+                  "PyMODINIT_FUNC PyInit_segfaults(void) { volatile int *p = 0; *p = 1; return NULL; }\n"),
     "hangs": "#include <Python.h>\n#include <unistd.h>\nPyMODINIT_FUNC PyInit_hangs(void) { for (;;) pause(); }\n",
 }
 
@@ -124,7 +125,8 @@ def test_a_segfault_and_a_hang_are_reported_and_the_scan_completes(scanned_venv)
     summary = json.loads(first.stdout)["summary"][0]
     assert summary.startswith("2 of 8 packages can run in own-GIL sub-interpreters; 5 cannot: hangs (hangs on import), "
                               "lxml (refuses own-GIL sub-interpreters (lxml."), summary
-    assert "numpy (refuses own-GIL sub-interpreters (numpy._core._multiarray_umath)), segfaults (crashes on import); " in summary
+    assert ("numpy (refuses own-GIL sub-interpreters (numpy._core._multiarray_umath)), "
+            "segfaults (crashes on import); ") in summary
     assert summary.endswith("1 only through a pure-Python fallback: simplejson (C part refused: simplejson._speedups)")
 
 

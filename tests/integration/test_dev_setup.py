@@ -41,7 +41,8 @@ def build_wheel(directory: Path) -> Path:
     files = {
         "subdemo/__init__.py": SUBDEMO.encode(),
         f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}-{version}.dist-info/WHEEL": (b"Wheel-Version: 1.0\nGenerator: test\n"
+                                              b"Root-Is-Purelib: true\nTag: py3-none-any\n"),
     }
     record_lines = []
     for path, data in files.items():
@@ -99,7 +100,8 @@ def test_venv_installs_a_local_package_and_runs_a_subinterpreter(real_build, pro
     assert made.returncode == 0, made.stderr
     python = project / ".venv" / "bin" / "python"
     assert made.stdout.strip() == str(python)
-    pip = subprocess.run([str(python), "-m", "pip", "install", "--no-index", str(wheel)], capture_output=True, text=True)
+    pip = subprocess.run([str(python), "-m", "pip", "install", "--no-index", str(wheel)],
+                         capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr
     ran = subprocess.run([str(python), "-c", "import subdemo, sys; print(subdemo.in_subinterpreter('x = 6 * 7')); "
                           "print(sys.prefix != sys.base_prefix)"], capture_output=True, text=True)

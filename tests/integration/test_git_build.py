@@ -79,7 +79,8 @@ def test_receipt_records_the_pin_and_its_resolution(git_build):
 
 
 def test_sys_version_names_the_pinned_commit(git_build):
-    code = "import sys, sysconfig; print(sys._git[2]); print(sys.version); print(sysconfig.get_config_var('CONFIG_ARGS'))"
+    code = ("import sys, sysconfig; print(sys._git[2]); print(sys.version); "
+            "print(sysconfig.get_config_var('CONFIG_ARGS'))")
     out = subprocess.run([str(git_build["prefix"] / "bin/python3.13"), "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     revision, version, config_args = out.stdout.splitlines()

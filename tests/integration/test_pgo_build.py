@@ -64,7 +64,8 @@ def test_build_with_the_profile_skips_training_and_passes_verification(real_buil
 def test_the_reused_build_is_the_same_python(real_build, reused):
     ran = real_build.cli("run", NAME, "--", "-c",
                          "import sys, sysconfig, _interpreters; i = _interpreters.create();"
-                         "_interpreters.destroy(i); print(sys.version.split()[0], sysconfig.get_config_var('CONFIG_ARGS'))")
+                         "_interpreters.destroy(i); "
+                         "print(sys.version.split()[0], sysconfig.get_config_var('CONFIG_ARGS'))")
     version, config_args = ran.stdout.split(maxsplit=1)
     assert ran.returncode == 0 and version == RECIPE and "--enable-optimizations" in config_args
 
