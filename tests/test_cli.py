@@ -311,3 +311,46 @@ def test_install_without_a_name_or_a_pin_is_a_usage_error(tmp_path, pybuild12_ho
     assert out.returncode == 2 and "no recipe named, and nothing pinned" in out.stderr
     assert "pybuild12 pin 3.13" in out.stderr and "Traceback" not in out.stderr
     assert not (pybuild12_home / "data").exists()
+
+
+# ------------------------------------------------------------------ start-up: what the answering commands import
+
+# What only the commands that build, fetch, sign or check need: an answering command (which
+# may sit in a shell's start-up) must not pay for them (benchmarks/startup.py has the figures).
+HEAVY = ("requests", "urllib3", "cryptography", "zstandard", "pydantic", "pydantic_core", "pybuild12.install",
+         "pybuild12.store.artifacts", "pybuild12.store.remote", "pybuild12.store.signing", "pybuild12.store.profiles",
+         "pybuild12.sources", "pybuild12.checks")
+
+
+def imported(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run `python -X importtime ARGV`; the modules it imported."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True)
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "encodings" in modules, proc.stderr[-2000:]  # the report was read
+    return proc, modules
+
+
+@pytest.mark.parametrize("args, answer", [
+    (["which", "3.13.5"], "/pythons/3.13.5/bin/python3\n"),
+    (["env", "3.13.5"], "PYBUILD12_ACTIVE"),
+    (["run", "3.13.5", "-c", "pass", "--help"], "3.13.5: -c pass --help\n"),  # the stand-in python's echo
+    (["list"], "available recipes"),
+    (["--version"], "pybuild12 "),
+    (["--help"], "Exit codes"),
+], ids=["which", "env", "run", "list", "--version", "--help"])
+def test_an_answering_command_imports_nothing_heavy(args, answer, paths):
+    prefix = fake_build(paths, "3.13.5", "3.13.5")
+    (prefix / "bin" / "pip3").write_text("#!/bin/sh\n")  # `env` warns of a build without pip
+    proc, modules = imported("-m", "pybuild12", *args)
+    assert proc.returncode == 0 and answer in proc.stdout, proc.stderr[-2000:]
+    heavy = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], heavy
+    if args[0] != "list":  # rich waits for a table or a message (unless typer itself imports it, as older ones do)
+        _, typer_alone = imported("-c", "import typer")
+        assert not any(m.split(".")[0] == "rich" for m in modules - typer_alone), sorted(modules - typer_alone)
+
+
+def test_the_start_up_check_sees_a_heavy_import(paths):
+    """The check above can fail: `cache list` needs zstandard, through the artifact store."""
+    _, modules = imported("-m", "pybuild12", "cache", "list")
+    assert "zstandard" in modules and "pybuild12.store.artifacts" in modules

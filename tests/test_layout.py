@@ -34,7 +34,7 @@ MODULES = _modules()
 
 
 def _imports(path: Path) -> list[tuple[str, int, bool, str]]:
-    """(imported module, line, inside a function, the line's text) for each pybuild12 import."""
+    """(imported module, line, inside a function, the statement's text) for each pybuild12 import."""
     text = path.read_text("utf-8")
     lines = text.splitlines()
     found = []
@@ -46,11 +46,12 @@ def _imports(path: Path) -> list[tuple[str, int, bool, str]]:
                 for alias in child.names:
                     target = f"{child.module}.{alias.name}"
                     found.append((target if target in MODULES else child.module, child.lineno, inner,
-                                  lines[child.lineno - 1]))
+                                  "\n".join(lines[child.lineno - 1:child.end_lineno])))
             elif isinstance(child, ast.Import):
                 for alias in child.names:
                     if alias.name.startswith("pybuild12"):
-                        found.append((alias.name, child.lineno, inner, lines[child.lineno - 1]))
+                        found.append((alias.name, child.lineno, inner,
+                                      "\n".join(lines[child.lineno - 1:child.end_lineno])))
             visit(child, inner)
 
     visit(ast.parse(text), False)

@@ -3,6 +3,7 @@ documented exit code, no traceback, and nothing written where it should not be."
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,13 +18,16 @@ import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from helpers import Cli, fake_debian
-from pybuild12.core.settings import Settings
-from pybuild12 import cli as cli_module
-from pybuild12.core import locks
 from pybuild12.build import preflight
 from pybuild12.checks import verify as verifier
+from pybuild12.cli.app import render_error
+from pybuild12.cli.common import err
+from pybuild12.cli.console import RichReporter
+from pybuild12.core import locks
 from pybuild12.core.errors import EXIT_CODES, PrerequisiteError, UsageError
 from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
+from pybuild12.install import InstallOptions, deps
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_NAMES = ["a" * 300, "", "/etc", "../../x", "-", ".hidden", "two words", "x\udcff"]
@@ -208,13 +212,19 @@ def test_a_recipe_older_than_3_12_is_refused_before_fetching(tmp_path, pybuild12
 
 def test_install_deps_without_root_or_sudo_says_what_to_run(monkeypatch):
     monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
-    real_which = cli_module.shutil.which
-    monkeypatch.setattr(cli_module.shutil, "which", lambda name, *a, **k: None if name == "sudo" else real_which(name))
+    real_which = deps.shutil.which
+    monkeypatch.setattr(deps.shutil, "which", lambda name, *a, **k: None if name == "sudo" else real_which(name))
     monkeypatch.setattr(preflight.shutil, "which", lambda name, *a, **k: "/usr/bin/apt-get" if name == "apt-get" else None)
-    monkeypatch.setattr(cli_module.runner, "call", lambda *a, **k: pytest.fail(f"ran {a}"))
+    monkeypatch.setattr(deps.runner, "call", lambda *a, **k: pytest.fail(f"ran {a}"))
     with pytest.raises(PrerequisiteError) as info:
-        cli_module._install_deps("3.13.5", cli_module.installer.InstallOptions())
+        _install_deps("3.13.5")
     assert "sudo is not installed" in info.value.message and info.value.hint.startswith("as root, run: apt-get install")
+
+
+def _install_deps(spec: str) -> None:
+    """`install SPEC --install-deps`'s first step, as the command calls it (its notes on stderr)."""
+    deps.install_deps(spec, InstallOptions(), paths=Settings.from_env().paths, reporter=RichReporter(err),
+                      on_line=functools.partial(err.print, markup=False, highlight=False))
 
 
 def readme_exit_codes() -> list[int]:
@@ -237,7 +247,7 @@ def test_install_deps_runs_the_package_manager_through_the_log(monkeypatch, tmp_
     apt.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(preflight, "install_command", lambda checks, **k: ["apt-get", "install", "-y", "libfoo-dev"])
-    cli_module._install_deps("3.13.5", cli_module.installer.InstallOptions())
+    _install_deps("3.13.5")
     shown = capsys.readouterr().err
     assert "fake apt-get update -qq" in shown and "fake apt-get install -y libfoo-dev" in shown
     log = next((pybuild12_home / "logs").glob("install-deps-*.log"))
@@ -245,7 +255,7 @@ def test_install_deps_runs_the_package_manager_through_the_log(monkeypatch, tmp_
 
     monkeypatch.setattr(preflight, "install_command", lambda checks, **k: ["apt-get", "install", "-y", "broken"])
     with pytest.raises(PrerequisiteError) as info:
-        cli_module._install_deps("3.13.5", cli_module.installer.InstallOptions())
+        _install_deps("3.13.5")
     assert "exited with code 100" in info.value.message and "install-deps-" in info.value.hint
 
 
@@ -448,12 +458,12 @@ def test_install_deps_does_not_apt_get_what_the_release_lacks(tmp_path, monkeypa
     apt.chmod(0o755)
     monkeypatch.setattr(preflight.os, "geteuid", lambda: 0)
     with pytest.raises(PrerequisiteError) as info:
-        cli_module._install_deps("3.13.5+jit", cli_module.installer.InstallOptions())
+        _install_deps("3.13.5+jit")
     assert not calls.exists()  # the lists there are already say so: apt-get never runs
     assert info.value.exit_code == 4
     assert info.value.message.startswith("Debian bookworm has no clang-18, llvm-18")
     assert "https://apt.llvm.org" in info.value.hint and "llvm.sh 18" in info.value.hint
     assert "running:" not in capsys.readouterr().err  # nothing said to run that did not
-    cli_module.render_error(info.value)
+    render_error(info.value)
     shown = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(shown) == len(set(shown)) and sum("clang-18" in line for line in shown) == 1, shown

@@ -24,7 +24,6 @@ from rich.progress import (
 
 from pybuild12.core.report import Reporter
 
-
 PLAIN_STATUS_EVERY = 10.0  # seconds
 
 

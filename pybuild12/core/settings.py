@@ -29,6 +29,7 @@ CACHE_URL_ENV = "PYBUILD12_CACHE_URL"  # the shared artifact cache
 CACHE_TRUST_ENV = "PYBUILD12_CACHE_TRUST"  # public keys whose signatures are accepted
 SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"  # the key file `--push` signs with
 VERSION_ENV = "PYBUILD12_VERSION"  # the build a command means when none is named (as PYENV_VERSION)
+DEBUG_ENV = "PYBUILD12_DEBUG"  # 1: show the traceback of an unexpected error
 
 CONNECT_TIMEOUT = 15.0  # seconds
 READ_TIMEOUT = 60.0  # seconds a server may keep us waiting, unless HTTP_TIMEOUT_ENV says otherwise
@@ -107,3 +108,7 @@ class Settings:
     @property
     def version(self) -> str | None:
         return self._get(VERSION_ENV) or None
+
+    @property
+    def debug(self) -> bool:
+        return self._get(DEBUG_ENV) not in ("", "0")

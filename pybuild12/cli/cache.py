@@ -1,0 +1,190 @@
+"""The stores a build leaves behind: `pybuild12 cache` (artifacts, signing keys) and
+`pybuild12 profile` (recorded PGO profiles)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pybuild12.cli.common import command_group, err, escape, interruptible, out, settings
+
+cache_app = typer.Typer(
+    help="The artifact cache: verified builds, packed, reinstalled in seconds.\n\n"
+    "A shared cache (PYBUILD12_CACHE_URL) is used only for artifacts signed by a trusted key: "
+    "'cache keygen NAME' makes a signing key for the machines that --push (or PYBUILD12_CACHE_SIGNING_KEY "
+    "names one), 'cache trust NAME:KEY' trusts its public key on the machines that install "
+    "(or PYBUILD12_CACHE_TRUST='NAME:KEY ...').",
+    no_args_is_help=True,
+)
+
+
+@cache_app.command("list")
+@interruptible
+def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Show the cached artifacts: build name, version, size, age, key (and how many
+    `compat` results are kept)."""
+    from rich.table import Table  # lazy: for this command only
+
+    from pybuild12.checks import compatscan  # lazy: the kept compat results
+    from pybuild12.cli.console import duration  # lazy: beside rich's progress display
+    from pybuild12.store import artifacts  # lazy: zstandard, for the cache commands only
+
+    paths = settings().paths
+    items = list(artifacts.Cache(paths.artifacts))
+    if as_json:
+        out.print_json(json.dumps([{"key": a.key, "name": a.meta.get("name"), "version": a.meta.get("version"),
+                                    "size": a.size, "created": a.meta.get("created"), "path": str(a.path)}
+                                   for a in items]))
+        return
+    table = Table(box=None)
+    for col in ("name", "version", "size", "age", "key"):
+        table.add_column(col)
+    for a in items:
+        age = duration(max(0.0, time.time() - a.meta.get("created", time.time())))
+        table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age, a.key[:16])
+    out.print(table if items else "the artifact cache is empty")
+    verdicts = compatscan.kept_results(paths.cache / "compat")
+    if verdicts:
+        err.print(f"and {verdicts} kept compat result(s) ('pybuild12 compat --refresh' probes again)")
+
+
+@cache_app.command("clear")
+@interruptible
+def cache_clear() -> None:
+    """Delete every cached artifact, recorded PGO profile, build kept after a failed
+    verification and kept `compat` result (installed builds are not touched)."""
+    from pybuild12.checks import compatscan  # lazy: the kept compat results
+    from pybuild12.store import artifacts, profiles  # lazy: zstandard, for the cache commands only
+
+    paths = settings().paths
+    gone = artifacts.Cache(paths.artifacts).clear()
+    gone_profiles = profiles.Store(paths.profiles).clear()
+    kept = sorted(paths.kept.iterdir()) if paths.kept.is_dir() else []
+    for path in kept:
+        shutil.rmtree(path)
+    verdicts = compatscan.clear_cache(paths.cache / "compat")
+    err.print(f"removed {len(gone)} artifact(s), {len(gone_profiles)} PGO profile(s), {len(kept)} kept build(s) "
+              f"and {verdicts} kept compat result(s)")
+
+
+@cache_app.command("prune")
+@interruptible
+def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.")) -> None:
+    """Delete cached artifacts and recorded PGO profiles older than --older-than days."""
+    from pybuild12.store import artifacts, profiles  # lazy: zstandard, for the cache commands only
+
+    paths = settings().paths
+    gone = artifacts.Cache(paths.artifacts).prune(older_than * 86400)
+    gone_profiles = profiles.Store(paths.profiles).prune(older_than * 86400)
+    err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
+
+
+@cache_app.command("keygen")
+@interruptible
+def cache_keygen(
+    name: str = typer.Argument(..., metavar="NAME", help="The key's name, e.g. team-ci-1 (a number lets you rotate keys)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", metavar="FILE", help="Where to write the secret key [default: the config directory's signing-key, which --push uses]."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+) -> None:
+    """Make an Ed25519 signing key for --push; print its public key for the machines that install.
+
+    The secret key file (mode 0600, Nix's format) stays on the machines that push;
+    the public key line goes to stdout.
+    """
+    from pybuild12.store import signing  # lazy: cryptography, for the signing commands only
+
+    config = settings().paths.config
+    try:
+        secret = signing.generate(name)
+    except signing.BadKey as exc:
+        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    path = out_file if out_file is not None else config / signing.SECRET_FILE
+    signing.write_secret(path, secret, force=force)
+    public = str(secret.public)
+    out.print(escape(public))
+    err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): keep it on the machines that --push")
+    if out_file is not None and path.absolute() != (config / signing.SECRET_FILE).absolute():
+        err.print(f"--push signs with it when {signing.SIGNING_KEY_ENV}='{escape(str(path.absolute()))}'")
+    err.print("machines that install from the shared cache trust it with either of:\n"
+              f"  export {signing.TRUST_ENV}='{public}'\n"
+              f"  pybuild12 cache trust '{public}'    (appends it to {escape(str(config / signing.TRUSTED_FILE))})")
+
+
+@cache_app.command("trust")
+@interruptible
+def cache_trust(
+    pubkey: str = typer.Argument(..., metavar="PUBKEY", help="A public key as 'cache keygen' prints it: NAME:BASE64."),
+) -> None:
+    """Trust the artifacts a key signs: append its public key to the trusted-keys file."""
+    from pybuild12.store import signing  # lazy: cryptography, for the signing commands only
+
+    try:
+        key = signing.parse_public(pubkey, origin="PUBKEY")
+    except signing.BadKey as exc:
+        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    path, added = signing.add_trusted(settings().paths.config, key)
+    if added:
+        err.print(f"trusted {escape(key.name)}: added to {path}; installs now take shared-cache artifacts it signed")
+    else:
+        err.print(f"{escape(key.name)} is trusted already ({path})")
+
+
+profile_app = typer.Typer(
+    help="Recorded PGO profiles: the training run's data, reused so optimized rebuilds skip it.\n\n"
+    "Every --enable-optimizations build records its profile; a later build of the same sources, configure "
+    "options and compiler compiles straight with it. Export one to build elsewhere with "
+    "'pybuild12 install RECIPE --pgo-profile FILE' (e.g. for reproducible images).",
+    no_args_is_help=True,
+)
+
+
+@profile_app.command("export")
+@interruptible
+def profile_export(
+    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Where to write the profile (a .tar.zst file)."),
+) -> None:
+    """Write the PGO profile an installed build was compiled with to FILE."""
+    from pybuild12.store import names, profiles  # lazy: name resolution; zstandard, for the profile commands only
+
+    paths = settings().paths
+    installed = names.get(paths, name)
+    name = installed.name
+    profile = profiles.of_build(profiles.Store(paths.profiles), name, installed.receipt)
+    profiles.export(profile, file)
+    err.print(f"exported the PGO profile of {escape(name)} ({profile.meta.get('files', '?')} .gcda files, "
+              f"{file.stat().st_size / 1e6:.1f} MB) to {file}")
+
+
+@profile_app.command("list")
+@interruptible
+def profile_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
+    """Show the recorded PGO profiles: source, files, age, key."""
+    from rich.table import Table  # lazy: for this command only
+
+    from pybuild12.cli.console import duration  # lazy: beside rich's progress display
+    from pybuild12.store import profiles  # lazy: zstandard, for the profile commands only
+
+    items = list(profiles.Store(settings().paths.profiles))
+    if as_json:
+        out.print_json(json.dumps([{"key": p.key, "source": p.meta["inputs"].get("source"), "files": p.meta.get("files"),
+                                    "created": p.meta.get("created"), "path": str(p.path)} for p in items]))
+        return
+    table = Table(box=None)
+    for col in ("source", "files", "age", "key"):
+        table.add_column(col)
+    for p in items:
+        age = duration(max(0.0, time.time() - p.meta.get("created", time.time())))
+        table.add_row(str(p.meta.get("source", {}).get("url", p.meta["inputs"].get("source", "?"))).rsplit("/", 1)[-1],
+                      str(p.meta.get("files", "?")), age, p.key[:16])
+    out.print(table if items else "no PGO profile recorded")
+
+
+commands = command_group()
+commands.add_typer(cache_app, name="cache")
+commands.add_typer(profile_app, name="profile")

@@ -1,0 +1,173 @@
+"""The command line driven in this process through typer's CliRunner: the same messages,
+streams and exit codes as from a shell (tests/test_cli.py runs it as a child process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import pybuild12
+from helpers import fake_build
+from pybuild12 import install as installer
+from pybuild12.checks import compat, suite
+from pybuild12.cli import app as cli_app, checks as cli_checks
+from pybuild12.core.errors import CheckError
+from pybuild12.devenv import venvs
+from pybuild12.request import recipes
+from pybuild12.store import registry
+
+
+def invoke(*args: str):
+    try:
+        runner = CliRunner(mix_stderr=False)  # click before 8.2 (typer before 0.16) mixes stderr in by default
+    except TypeError:
+        runner = CliRunner()  # click 8.2 and typer's own copy of click keep them apart, always
+    return runner.invoke(cli_app.app, list(args))
+
+
+@pytest.fixture
+def builds(paths):
+    """3.13.5, 3.13.10 and a free-threaded 3.13.11, as name resolution sees them."""
+    fake_build(paths, "3.13.5", "3.13.5")
+    fake_build(paths, "3.13.10", "3.13.10")
+    fake_build(paths, "3.13.11+freethreaded", "3.13.11", ("freethreaded",))
+    return paths
+
+
+@pytest.fixture
+def executed(monkeypatch):
+    """What `run` hands to exec: (python, args), recorded instead of replacing this process."""
+    calls: list[tuple[Path, list[str]]] = []
+    monkeypatch.setattr(venvs, "exec_python", lambda python, args: calls.append((python, list(args))))
+    return calls
+
+
+@pytest.fixture
+def no_build(monkeypatch):
+    """`install` stops where the build would start: a CheckError (exit 7) that records the options."""
+    seen = []
+
+    def stop(spec, options, **kwargs):
+        seen.append(options)
+        raise CheckError("stopped before building")
+
+    monkeypatch.setattr(installer, "install", stop)
+    monkeypatch.setattr(installer, "installed_as_asked", lambda *a, **k: pytest.fail("--install-deps not given"))
+    return seen
+
+
+def test_help_lists_the_commands_in_order_and_the_exit_codes():
+    out = invoke("--help")
+    assert out.exit_code == 0, out.output
+    section = out.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    listed = [line.split()[0] for line in section.splitlines() if not line.startswith("   ")]
+    assert listed == ["install", "list", "uninstall", "which", "run", "venv", "env", "pin", "doctor", "verify", "compat",
+                      "cache", "profile"]
+    assert "Exit codes:" in out.stdout and "8 no such build installed" in " ".join(out.stdout.split())
+
+
+def test_version_is_the_package_version():
+    out = invoke("--version")
+    assert out.exit_code == 0 and out.stdout == f"pybuild12 {pybuild12.__version__}\n"
+
+
+def test_unknown_recipe_exits_3_with_the_hint_on_stderr():
+    out = invoke("install", "3.13.55")
+    assert out.exit_code == 3
+    assert "unknown recipe '3.13.55'" in out.stderr and "did you mean 3.13.5" in out.stderr
+    assert out.stdout == ""
+
+
+def test_which_finds_the_newest_build_of_a_line_and_kind(builds):
+    for request, name in (("3.13", "3.13.10"), ("3.13t", "3.13.11+freethreaded"), ("3.13.5", "3.13.5")):
+        out = invoke("which", request)
+        assert out.exit_code == 0, (request, out.stderr)
+        assert out.stdout == f"{builds.prefix(name) / 'bin' / 'python3'}\n", request
+
+
+def test_a_core_error_has_its_exit_code_and_message():
+    out = invoke("which", "3.13.5")
+    assert out.exit_code == 8
+    assert "error: no build named '3.13.5' is installed" in out.stderr and "pybuild12 install 3.13.5" in out.stderr
+    assert out.stdout == ""
+
+
+def test_list_json_shows_the_builds_and_the_recipes(builds):
+    out = invoke("list", "--json")
+    assert out.exit_code == 0, out.stderr
+    data = json.loads(out.stdout)
+    installed = {b["name"]: b for b in data["installed"]}
+    assert sorted(installed) == ["3.13.10", "3.13.11+freethreaded", "3.13.5"]
+    assert installed["3.13.11+freethreaded"]["variants"] == ["freethreaded"]
+    assert installed["3.13.10"]["python"] == str(builds.prefix("3.13.10") / "bin" / "python3")
+    assert [r["name"] for r in data["recipes"]] == recipes.available()
+
+
+def test_run_gives_python_every_argument_after_the_name(builds, executed):
+    python = builds.prefix("3.13.5") / "bin" / "python3"
+    for args, seen in [
+        (["3.13.5", "-c", "pass", "--help"], ["-c", "pass", "--help"]),
+        (["3.13.5", "--", "-c", "pass", "--version"], ["-c", "pass", "--version"]),
+        (["3.13.5", "--", "show.py", "--help", "--"], ["show.py", "--help", "--"]),
+        (["3.13.5", "-m", "json.tool", "--help"], ["-m", "json.tool", "--help"]),
+    ]:
+        executed.clear()
+        out = invoke("run", *args)
+        assert out.exit_code == 0, (args, out.stderr)
+        assert executed == [(python, seen)], args
+
+
+def test_run_without_a_name_runs_the_pinned_build(builds, executed, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYBUILD12_VERSION", "3.13")
+    python = builds.prefix("3.13.10") / "bin" / "python3"
+    for args, seen in [(["-c", "pass", "--help"], ["-c", "pass", "--help"]), (["--", "--help"], ["--help"]),
+                       (["script.py", "--debug"], ["script.py", "--debug"])]:
+        executed.clear()
+        out = invoke("run", *args)
+        assert out.exit_code == 0, (args, out.stderr)
+        assert executed == [(python, seen)], args
+
+
+def test_run_help_alone_is_pybuild12s(executed):
+    out = invoke("run", "--help")
+    assert out.exit_code == 0 and "Every argument after NAME" in out.stdout and "run [NAME] [--] [ARGS]" in out.stdout
+    assert executed == []
+
+
+@pytest.mark.parametrize("given, said", [
+    (["--lto", "--no-lto"], "--lto and --no-lto exclude each other"),
+    (["--no-pgo", "--pgo"], "--pgo and --no-pgo exclude each other"),
+    (["--push", "--no-cache"], "--push and --no-cache exclude each other"),
+    (["--fresh-profile", "--pgo-profile=" + __file__], "--pgo-profile and --fresh-profile exclude each other"),
+])
+def test_options_that_exclude_each_other_are_refused(given, said, no_build):
+    out = invoke("install", "3.13.5", *given)
+    assert out.exit_code == 2 and said in out.stderr, out.stderr
+    assert no_build == []
+
+
+def test_one_of_a_pair_alone_reaches_the_install(no_build):
+    out = invoke("install", "3.13.5", "--no-lto", "--pgo")
+    assert out.exit_code == CheckError.exit_code and "stopped before building" in out.stderr
+    assert [(o.lto, o.optimizations) for o in no_build] == [(False, True)]
+
+
+def test_an_unexpected_error_is_one_line_and_a_log_naming_the_command(monkeypatch, pybuild12_home):
+    def broken(paths):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(registry, "installed", broken)
+    out = invoke("list", "--json")
+    assert out.exit_code == 1 and "unexpected RuntimeError: something nobody foresaw" in out.stderr
+    assert "Traceback" not in out.stderr
+    log = next((pybuild12_home / "logs").glob("pybuild12-error-*.log"))
+    assert log.read_text().splitlines()[0] == f"pybuild12 {pybuild12.__version__}: pybuild12 list --json"
+
+
+def test_the_timeouts_shown_as_defaults_are_the_checks_own():
+    assert cli_checks.SUITE_TEST_TIMEOUT == suite.TEST_TIMEOUT
+    assert cli_checks.COMPAT_TIMEOUT == compat.TIMEOUT
