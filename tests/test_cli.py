@@ -42,7 +42,8 @@ def test_unknown_recipe_exit_3_with_suggestion():
 
 def test_bad_recipe_file_names_file_and_key(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('version = "3.13.5"\nsummary = "x"\n[source]\nkind = "tarball"\nurl = "https://x.invalid/a.tar.xz"\nsha265 = "00"\n')
+    bad.write_text('version = "3.13.5"\nsummary = "x"\n'
+                   '[source]\nkind = "tarball"\nurl = "https://x.invalid/a.tar.xz"\nsha265 = "00"\n')
     out = cli("install", str(bad))
     assert out.returncode == 3
     assert str(bad) in out.stderr and "sha265" in out.stderr and "did you mean 'sha256'" in out.stderr
@@ -94,7 +95,7 @@ def test_failed_build_shows_phase_tail_and_log(tmp_path):
     assert "gcc: fatal error: killed" in out.stderr
     assert "compile line 40" in out.stderr and "compile line 5\n" not in out.stderr  # only the last 30 lines
     assert "error: compile with PGO failed: make" in out.stderr and "phase:" not in out.stderr  # said once
-    log_line = next(l for l in out.stderr.splitlines() if l.strip().startswith("log:"))
+    log_line = next(line for line in out.stderr.splitlines() if line.strip().startswith("log:"))
     assert os.path.isfile(log_line.split("log:", 1)[1].strip())
 
 

@@ -36,3 +36,34 @@ def test_wheel_ships_the_resources_and_the_entry_point(wheel):
             "pybuild12/resources/compat_probe.py"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "pybuild12 = pybuild12.cli:main" in archive.read(entry_points).decode()
+
+
+def _imported_packages() -> set[str]:
+    """The top-level packages pybuild12's own modules import (the resource scripts run in
+    the built interpreter and import the standard library only)."""
+    import ast
+
+    found = set()
+    for path in (ROOT / "pybuild12").rglob("*.py"):
+        if "resources" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"pybuild12"}
+
+
+def test_every_imported_package_is_declared():
+    import re
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group().lower().replace("-", "_") for d in declared}
+    imported = _imported_packages()
+    assert {"requests", "typer", "cryptography"} <= imported  # the scan sees imports
+    assert imported <= names, f"imported but not declared in pyproject.toml: {sorted(imported - names)}"

@@ -214,7 +214,8 @@ def test_install_deps_without_root_or_sudo_says_what_to_run(monkeypatch):
     monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
     real_which = deps.shutil.which
     monkeypatch.setattr(deps.shutil, "which", lambda name, *a, **k: None if name == "sudo" else real_which(name))
-    monkeypatch.setattr(preflight.shutil, "which", lambda name, *a, **k: "/usr/bin/apt-get" if name == "apt-get" else None)
+    monkeypatch.setattr(preflight.shutil, "which",
+                        lambda name, *a, **k: "/usr/bin/apt-get" if name == "apt-get" else None)
     monkeypatch.setattr(deps.runner, "call", lambda *a, **k: pytest.fail(f"ran {a}"))
     with pytest.raises(PrerequisiteError) as info:
         _install_deps("3.13.5")

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 from pybuild12.build import optimize, preflight
 from pybuild12.core.errors import BuildError, RecipeError
 from pybuild12.request import variants
-from pybuild12.request.recipes import KNOWN_MODULES, Recipe
+from pybuild12.request.recipes import KNOWN_MODULES, Recipe, uses_lto
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
@@ -71,17 +71,6 @@ def configure_args(recipe: Recipe, prefix: Path, user_opts: Sequence[str] = ()) 
     args += variants.configure_args(recipe.build.variants)
     args += user_opts
     return tuple(args)
-
-
-def uses_lto(args: Sequence[str]) -> bool:
-    """Whether configure will link with LTO: the last --with-lto/--without-lto decides."""
-    choice = False
-    for arg in args:
-        if arg == "--with-lto" or (arg.startswith("--with-lto=") and arg != "--with-lto=no"):
-            choice = True
-        elif arg in ("--without-lto", "--with-lto=no"):
-            choice = False
-    return choice
 
 
 def configure_env(args: Sequence[str], env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

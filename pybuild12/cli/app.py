@@ -99,9 +99,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
-    debug: bool = typer.Option(False, "--debug", help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1); "
-                               "without it, the traceback goes to a log file and the message names it."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit.",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug",
+        help=f"Show the traceback of an unexpected error (also {DEBUG_ENV}=1); "
+        "without it, the traceback goes to a log file and the message names it.",
+    ),
 ) -> None:
     global _debug
     _debug = debug or start().debug

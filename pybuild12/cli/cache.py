@@ -46,7 +46,8 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
         table.add_column(col)
     for a in items:
         age = duration(max(0.0, time.time() - a.meta.get("created", time.time())))
-        table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age, a.key[:16])
+        table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age,
+                      a.key[:16])
     out.print(table if items else "the artifact cache is empty")
     verdicts = compatscan.kept_results(paths.cache / "compat")
     if verdicts:
@@ -74,7 +75,11 @@ def cache_clear() -> None:
 
 @cache_app.command("prune")
 @interruptible
-def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.")) -> None:
+def cache_prune(
+    older_than: float = typer.Option(
+        30, "--older-than", metavar="DAYS", min=0, help="Remove artifacts and profiles older than this many days.",
+    ),
+) -> None:
     """Delete cached artifacts and recorded PGO profiles older than --older-than days."""
     from pybuild12.store import artifacts, profiles  # lazy: zstandard, for the cache commands only
 
@@ -87,8 +92,13 @@ def cache_prune(older_than: float = typer.Option(30, "--older-than", metavar="DA
 @cache_app.command("keygen")
 @interruptible
 def cache_keygen(
-    name: str = typer.Argument(..., metavar="NAME", help="The key's name, e.g. team-ci-1 (a number lets you rotate keys)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", metavar="FILE", help="Where to write the secret key [default: the config directory's signing-key, which --push uses]."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="The key's name, e.g. team-ci-1 (a number lets you rotate keys).",
+    ),
+    out_file: Optional[Path] = typer.Option(
+        None, "--out", metavar="FILE",
+        help="Where to write the secret key [default: the config directory's signing-key, which --push uses].",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
 ) -> None:
     """Make an Ed25519 signing key for --push; print its public key for the machines that install.
@@ -107,7 +117,8 @@ def cache_keygen(
     signing.write_secret(path, secret, force=force)
     public = str(secret.public)
     out.print(escape(public))
-    err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): keep it on the machines that --push")
+    err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): "
+              "keep it on the machines that --push")
     if out_file is not None and path.absolute() != (config / signing.SECRET_FILE).absolute():
         err.print(f"--push signs with it when {signing.SIGNING_KEY_ENV}='{escape(str(path.absolute()))}'")
     err.print("machines that install from the shared cache trust it with either of:\n"
@@ -172,8 +183,9 @@ def profile_list(as_json: bool = typer.Option(False, "--json", help="Print JSON 
 
     items = list(profiles.Store(settings().paths.profiles))
     if as_json:
-        out.print_json(json.dumps([{"key": p.key, "source": p.meta["inputs"].get("source"), "files": p.meta.get("files"),
-                                    "created": p.meta.get("created"), "path": str(p.path)} for p in items]))
+        out.print_json(json.dumps([{"key": p.key, "source": p.meta["inputs"].get("source"),
+                                    "files": p.meta.get("files"), "created": p.meta.get("created"),
+                                    "path": str(p.path)} for p in items]))
         return
     table = Table(box=None)
     for col in ("source", "files", "age", "key"):

@@ -88,15 +88,39 @@ def _console_for_tables() -> Console:
 @interruptible
 def verify(
     name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP),
-    python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Verify this interpreter instead (any Python: a build, pyenv's, the system's)."),
-    full: bool = typer.Option(False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu)."),
+    python: Optional[Path] = typer.Option(
+        None, "--python", metavar="PATH",
+        help="Verify this interpreter instead (any Python: a build, pyenv's, the system's).",
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Also run CPython's own sub-interpreter regression tests (python -m test -u cpu).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with every check to stdout."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)]."),
-    files: bool = typer.Option(False, "--files", help="Instead: check the build's files against the sha256 manifest written when it was installed, naming every file changed, missing or added."),
-    suite: bool = typer.Option(False, "--suite", help="Instead: run CPython's whole regression suite (python -m test) on the build, in parallel; about 8 minutes on 2 cores."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="With --suite: test files run at once [default: the CPU count]."),
-    test_timeout: float = typer.Option(SUITE_TEST_TIMEOUT, "--test-timeout", min=1, help="With --suite: seconds one test file may take before it counts as failed (timed out)."),
-    suite_args: str = typer.Option("", "--suite-args", metavar="ARGS", help="With --suite: more arguments for python -m test, e.g. 'test_socket test_ssl' to run only those, '-x test_socket' to leave it out, '-u all' to enable every resource."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Workers for the parallelism check [default: min(CPUs, 4)].",
+    ),
+    files: bool = typer.Option(
+        False, "--files",
+        help="Instead: check the build's files against the sha256 manifest written when it was installed, naming "
+        "every file changed, missing or added.",
+    ),
+    suite: bool = typer.Option(
+        False, "--suite",
+        help="Instead: run CPython's whole regression suite (python -m test) on the build, in parallel; about 8 "
+        "minutes on 2 cores.",
+    ),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", min=1, help="With --suite: test files run at once [default: the CPU count].",
+    ),
+    test_timeout: float = typer.Option(
+        SUITE_TEST_TIMEOUT, "--test-timeout", min=1,
+        help="With --suite: seconds one test file may take before it counts as failed (timed out).",
+    ),
+    suite_args: str = typer.Option(
+        "", "--suite-args", metavar="ARGS",
+        help="With --suite: more arguments for python -m test, e.g. 'test_socket test_ssl' to run only those, "
+        "'-x test_socket' to leave it out, '-u all' to enable every resource.",
+    ),
 ) -> None:
     """Prove that sub-interpreters with their own GIL work in a build, and its variant.
 
@@ -124,7 +148,8 @@ def verify(
     with _errors_as_json(as_json):
         if suite:
             if files or full or workers:
-                raise UsageError("--suite runs CPython's whole test suite: give it without --files, --full or --workers")
+                raise UsageError("--suite runs CPython's whole test suite: "
+                                 "give it without --files, --full or --workers")
             _verify_suite(name, python, as_json, jobs, test_timeout, suite_args)
             return
         if jobs or suite_args or test_timeout != SUITE_TEST_TIMEOUT:
@@ -270,16 +295,41 @@ def _verify_files(installed: Installed, as_json: bool) -> None:
 @interruptible
 def compat(
     name: Optional[str] = typer.Argument(None, metavar="NAME", help=NAME_HELP),
-    python: Optional[Path] = typer.Option(None, "--python", metavar="PATH", help="Scan this interpreter's environment instead (3.12+)."),
-    venv: Optional[Path] = typer.Option(None, "--venv", metavar="DIR", help="Scan this virtual environment (its bin/python)."),
-    module: List[str] = typer.Option([], "--module", "-m", metavar="M", help="Probe only this module (e.g. lxml.etree); repeatable [default: every entry point and extension module of every installed distribution]."),
+    python: Optional[Path] = typer.Option(
+        None, "--python", metavar="PATH", help="Scan this interpreter's environment instead (3.12+).",
+    ),
+    venv: Optional[Path] = typer.Option(
+        None, "--venv", metavar="DIR", help="Scan this virtual environment (its bin/python).",
+    ),
+    module: List[str] = typer.Option(
+        [], "--module", "-m", metavar="M",
+        help="Probe only this module (e.g. lxml.etree); repeatable [default: every entry point and extension module "
+        "of every installed distribution].",
+    ),
     stdlib: bool = typer.Option(False, "--stdlib", help="Also probe the standard library's extension modules."),
-    require: Optional[str] = typer.Option(None, "--require", metavar="WHAT", help="Exit 7 unless every package can run in parallel this way: subinterpreters or freethreading (for CI gates)."),
-    allow_fallback: bool = typer.Option(False, "--allow-fallback", help="With --require subinterpreters: let a package that runs only through its pure-Python fallback pass."),
-    evidence: bool = typer.Option(False, "--evidence", help="Also show what each package's wheel and metadata claim: a free-threaded ABI tag (cp313t), the Free Threading classifier (always in --json)."),
-    refresh: bool = typer.Option(False, "--refresh", help="Probe every package again instead of answering from the kept results."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Packages probed at once [default: the CPU count]."),
-    timeout: float = typer.Option(COMPAT_TIMEOUT, "--timeout", min=1, help="Seconds a module's import may take before it counts as hung."),
+    require: Optional[str] = typer.Option(
+        None, "--require", metavar="WHAT",
+        help="Exit 7 unless every package can run in parallel this way: subinterpreters or freethreading "
+        "(for CI gates).",
+    ),
+    allow_fallback: bool = typer.Option(
+        False, "--allow-fallback",
+        help="With --require subinterpreters: let a package that runs only through its pure-Python fallback pass.",
+    ),
+    evidence: bool = typer.Option(
+        False, "--evidence",
+        help="Also show what each package's wheel and metadata claim: a free-threaded ABI tag (cp313t), "
+        "the Free Threading classifier (always in --json).",
+    ),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Probe every package again instead of answering from the kept results.",
+    ),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", min=1, help="Packages probed at once [default: the CPU count].",
+    ),
+    timeout: float = typer.Option(
+        COMPAT_TIMEOUT, "--timeout", min=1, help="Seconds a module's import may take before it counts as hung.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout."),
 ) -> None:
     """Which of an environment's packages can run in sub-interpreters or without the GIL.
@@ -336,7 +386,8 @@ def compat(
     reporter = RichReporter(err.console)
     outcome = compatscan.scan(target, cache_dir=settings().paths.cache / "compat", modules=module, stdlib=stdlib,
                                jobs=jobs, timeout=timeout, refresh=refresh,
-                               on_result=lambda p, done, total: reporter.status(f"{done}/{total} {p.name}: {p.reason()}"))
+                               on_result=lambda p, done, total: reporter.status(
+                                   f"{done}/{total} {p.name}: {p.reason()}"))
     if require == "freethreading" and not outcome.free_threaded:
         raise CheckError(f"{target} is not a free-threaded build: --require freethreading needs one",
                          hint="build one with 'pybuild12 install 3.14t' and scan a venv of it")

@@ -30,33 +30,56 @@ commands = command_group()
 @interruptible
 def install(
     ctx: typer.Context,
-    recipe: Optional[str] = typer.Argument(None, metavar="[RECIPE]", help=RECIPE_HELP + " Default: what .python-version pins."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count]."),
+    recipe: Optional[str] = typer.Argument(
+        None, metavar="[RECIPE]", help=RECIPE_HELP + " Default: what .python-version pins.",
+    ),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count].",
+    ),
     configure_opt: List[str] = typer.Option(
         [], "--configure-opt", metavar="OPT",
         help="Extra ./configure option; repeatable. PYBUILD12_CONFIGURE_OPTS adds shell words too.",
     ),
-    force: bool = typer.Option(False, "--force", help="Reinstall even if installed (from the artifact cache when it has this build; add --no-cache to compile); the old one stays until the new one passes."),
+    force: bool = typer.Option(
+        False, "--force",
+        help="Reinstall even if installed (from the artifact cache when it has this build; add --no-cache to "
+        "compile); the old one stays until the new one passes.",
+    ),
     keep_build: bool = typer.Option(False, "--keep-build", help="Keep the source/build tree in the cache directory."),
     commit: Optional[str] = typer.Option(
         None, "--commit", metavar="SHA",
-        help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> unless --name is given.",
+        help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> "
+        "unless --name is given.",
     ),
-    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's."),
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip the sub-interpreter verification after the build."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact or PGO profile."),
-    push: bool = typer.Option(False, "--push", help="Upload a newly built artifact to the shared cache (PYBUILD12_CACHE_URL)."),
+    name: Optional[str] = typer.Option(
+        None, "--name", metavar="NAME", help="Install under this name instead of the recipe's.",
+    ),
+    no_verify: bool = typer.Option(
+        False, "--no-verify", help="Skip the sub-interpreter verification after the build.",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Build from source: neither reuse nor store a cached artifact or PGO profile.",
+    ),
+    push: bool = typer.Option(
+        False, "--push", help="Upload a newly built artifact to the shared cache (PYBUILD12_CACHE_URL).",
+    ),
     pgo_profile: Optional[Path] = typer.Option(
         None, "--pgo-profile", metavar="FILE", exists=True, dir_okay=False, readable=True,
         help="Build with this recorded PGO profile (from 'pybuild12 profile export'): no training run, and "
-        "with SOURCE_DATE_EPOCH set the same inputs give the same binaries. Refused if recorded for other sources, options or compiler.",
+        "with SOURCE_DATE_EPOCH set the same inputs give the same binaries. Refused if recorded for other sources, "
+        "options or compiler.",
     ),
     use_ccache: bool = typer.Option(
         False, "--ccache",
         help="Compile through ccache if installed (also PYBUILD12_CCACHE=1). ccache's own settings apply "
         "(CCACHE_DIR, CCACHE_REMOTE_STORAGE, ccache.conf), so a fleet can share compile results.",
     ),
-    lto: Optional[bool] = typer.Option(None, "--lto/--no-lto", help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles in about a third of the time."),
+    lto: Optional[bool] = typer.Option(
+        None, "--lto/--no-lto",
+        help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped "
+        "ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles "
+        "in about a third of the time.",
+    ),
     optimize_level: Optional[str] = typer.Option(
         None, "--optimize", metavar="LEVEL",
         help="standard: GCC (the system compiler) with PGO and LTO, as the official Docker images build; max: clang "
@@ -64,9 +87,19 @@ def install(
         "python-build-standalone builds [default: as the recipe says; the shipped ones: standard]. max needs "
         "clang-19 llvm-19 lld-19 bolt-19 (--install-deps installs them).",
     ),
-    pgo: Optional[bool] = typer.Option(None, "--pgo/--no-pgo", help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain build, about a fifth of the cold build's time, for trying a variant."),
-    fresh_profile: bool = typer.Option(False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build."),
-    install_deps: bool = typer.Option(False, "--install-deps", help="First install missing build dependencies with apt-get or dnf (as root, or through sudo)."),
+    pgo: Optional[bool] = typer.Option(
+        None, "--pgo/--no-pgo",
+        help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe "
+        "says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain "
+        "build, about a fifth of the cold build's time, for trying a variant.",
+    ),
+    fresh_profile: bool = typer.Option(
+        False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build.",
+    ),
+    install_deps: bool = typer.Option(
+        False, "--install-deps",
+        help="First install missing build dependencies with apt-get or dnf (as root, or through sudo).",
+    ),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
 

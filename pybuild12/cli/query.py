@@ -84,7 +84,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
         table.add_row(r["name"], r.get("version", "?"), r.get("source", "?"), ",".join(r.get("variants", [])) or "-",
                       summary)
     out.print(table)
-    err.print("variants: add them to a recipe's name, e.g. 3.14t or 3.14+freethreaded, 3.14+debug, 3.14+jit, 3.14t+debug")
+    err.print("variants: add them to a recipe's name, "
+              "e.g. 3.14t or 3.14+freethreaded, 3.14+debug, 3.14+jit, 3.14t+debug")
 
 
 def _short_compiler(banner: str) -> str:

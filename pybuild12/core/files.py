@@ -9,7 +9,6 @@ are renamed over it only once complete; on any failure the part is deleted.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +21,8 @@ BLOCK = 1 << 20
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib  # lazy: hashing loads OpenSSL (3 ms), which the answering commands never need
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(BLOCK), b""):

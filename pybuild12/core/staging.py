@@ -9,8 +9,6 @@ points at nothing, and is deleted only after the new one is in place.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import shutil
 import tempfile
@@ -74,6 +72,9 @@ def promote(staged: Path, prefix: Path) -> None:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths (Linux >= 3.15); False when unsupported."""
+    import ctypes  # lazy: only a move into place needs renameat2, not the answering commands
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return False

@@ -1,0 +1,1 @@
+"""Using the builds in a project: venvs, the `env` shims, `.python-version` pins."""

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 from pybuild12.core.errors import RecipeError, quoted
 from pybuild12.request import variants
@@ -118,6 +118,17 @@ class Recipe:
         """'3.13' for '3.13.5'; the lib/pythonX.Y directory name."""
         major, minor = self.version.split(".")[:2]
         return f"{major}.{minor}"
+
+
+def uses_lto(args: Sequence[str]) -> bool:
+    """Whether configure will link with LTO: the last --with-lto/--without-lto decides."""
+    choice = False
+    for arg in args:
+        if arg == "--with-lto" or (arg.startswith("--with-lto=") and arg != "--with-lto=no"):
+            choice = True
+        elif arg in ("--without-lto", "--with-lto=no"):
+            choice = False
+    return choice
 
 
 # --------------------------------------------------------------------- search

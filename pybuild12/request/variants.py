@@ -22,11 +22,6 @@ from typing import Any, Iterable
 from pybuild12.core.errors import RecipeError
 from pybuild12.request.versions import minor_of
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 ORDER = ("freethreaded", "debug", "jit")
 # `3.14t`, `3.13.5t`: the t of python3.14t, as uv and pyenv spell a free-threaded request.
 _T_SUFFIX = re.compile(r"^(\d+\.\d+(?:\.\d+)?)t$")
@@ -36,6 +31,10 @@ _PATH_WITH_VARIANTS = re.compile(r"^(.+\.toml)((?:\+[^+/]*)+)$")
 @lru_cache(maxsize=1)
 def table() -> dict[str, Any]:
     text = resources.files("pybuild12").joinpath("resources/variants.toml").read_text("utf-8")
+    if sys.version_info >= (3, 11):  # lazy: only a variant's facts need the parser, not `which`
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     return tomllib.loads(text)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from pybuild12.build.plan import uses_lto
+from pybuild12.request.recipes import uses_lto
 from pybuild12.store.receipts import Receipt
 
 # configure options that the summary names by their meaning rather than as options

@@ -12,11 +12,13 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pybuild12 import __version__
 from pybuild12.core import files
-from pybuild12.request.recipes import Recipe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pybuild12.request.recipes import Recipe
 
 FILE = "pybuild12.json"
 SCHEMA = 1
