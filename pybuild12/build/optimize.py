@@ -25,7 +25,7 @@ from typing import Mapping
 
 from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
-from pybuild12.request.versions import minor_of
+from pybuild12.request.spelling import minor_of
 
 LLVM = 19  # Debian bookworm ships clang-19, lld-19, llvm-19 and bolt-19
 TOOLS = ("clang", "llvm-ar", "llvm-profdata", "ld.lld", "llvm-bolt", "merge-fdata")

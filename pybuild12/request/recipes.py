@@ -18,14 +18,13 @@ from typing import Any, Sequence, Union
 
 from pybuild12.core.errors import RecipeError, quoted
 from pybuild12.request import variants
-from pybuild12.request.versions import minor_of
+from pybuild12.request.spelling import NAME_RE, minor_of
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,63}$")
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?((a|b|rc)\d+)?\+?$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_RE = re.compile(r"^[0-9a-f]{7,40}$")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from pybuild12.core.errors import RecipeError
-from pybuild12.request.versions import minor_of
+from pybuild12.request.spelling import minor_of
 
 ORDER = ("freethreaded", "debug", "jit")
 # `3.14t`, `3.13.5t`: the t of python3.14t, as uv and pyenv spell a free-threaded request.

@@ -18,8 +18,8 @@ import re
 
 from pybuild12.core.errors import NotInstalledError, PyBuild12Error, RecipeError, UsageError, quoted
 from pybuild12.core.paths import Paths
-from pybuild12.request import recipes, resolve, variants
-from pybuild12.request.recipes import NAME_RE
+from pybuild12.request import variants
+from pybuild12.request.spelling import NAME_RE
 from pybuild12.store import registry
 
 RULE = "a build name is 1 to 64 letters, digits and . _ + @ -, starting with a letter or digit"
@@ -118,6 +118,8 @@ def describe(kind: frozenset[str]) -> str:
 
 def recipe_build_name(name: str) -> str | None:
     """What `pybuild12 install NAME` would name its build; None when NAME is no recipe."""
+    from pybuild12.request import resolve  # lazy: loads the recipes, which `which` of a build never needs
+
     try:
         return resolve.resolve(name)[1]
     except PyBuild12Error:
@@ -180,6 +182,8 @@ def not_installed(paths: Paths, name: str, origin: str = "argument") -> NotInsta
 
 
 def _how_to_build(name: str) -> str:
+    from pybuild12.request import recipes, resolve  # lazy: only a build that is not installed needs the recipes
+
     try:
         would_be = resolve.resolve(name)[1]
     except PyBuild12Error as exc:
