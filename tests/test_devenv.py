@@ -15,7 +15,7 @@ import pytest
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from pybuild12 import install as installer
 from pybuild12.core.errors import Interrupted, PyBuild12Error
-from pybuild12.devenv import venvs as devenv
+from pybuild12.devenv import shellenv, venvs as devenv
 from pybuild12.install import InstallOptions
 from pybuild12.request import variants
 from pybuild12.store import receipts, registry
@@ -125,32 +125,32 @@ echo "none=$PATH"
 def test_shims_link_only_what_the_build_lacks(paths):
     cpython_prefix(paths, "plain")
     cpython_prefix(paths, "ftdebug", free_threaded=True, debug=True)  # CPython installs python3.13td only
-    plain = devenv.shims(paths, registry.get(paths, "plain"))
+    plain = shellenv.shims(paths, registry.get(paths, "plain"))
     assert {p.name: os.readlink(p) for p in plain.iterdir()} == {
         "python": str(paths.prefix("plain") / "bin/python3.13"), "pip": str(paths.prefix("plain") / "bin/pip3")}
-    debug = devenv.shims(paths, registry.get(paths, "ftdebug"))
+    debug = shellenv.shims(paths, registry.get(paths, "ftdebug"))
     td = str(paths.prefix("ftdebug") / "bin/python3.13td")
     assert {p.name: os.readlink(p) for p in debug.iterdir()} == {
         "python": td, "python3.13t": td, "pip": str(paths.prefix("ftdebug") / "bin/pip3")}
     (paths.prefix("plain") / "bin/pip3").unlink()
     (paths.prefix("plain") / "bin/pip3.13").unlink()
-    assert sorted(p.name for p in devenv.shims(paths, registry.get(paths, "plain")).iterdir()) == ["python"]
+    assert sorted(p.name for p in shellenv.shims(paths, registry.get(paths, "plain")).iterdir()) == ["python"]
 
 
 def test_env_unset_takes_no_name_and_fish_gets_its_own_syntax(paths):
     refused = cli("env", "3.13.5", "--unset")
     assert refused.returncode == 2 and "--unset takes no build name" in refused.stderr
-    text = devenv.exports([Path("/d/shims/x"), Path("/opt/p q/bin")], "x", "fish")
+    text = shellenv.exports([Path("/d/shims/x"), Path("/opt/p q/bin")], "x", "fish")
     assert "set -gx PATH /d/shims/x '/opt/p q/bin' $PATH\n" in text
     assert "set -gx PYBUILD12_PATH_ADDED /d/shims/x '/opt/p q/bin'\n" in text
     assert "set -e PATH[(contains -i -- $_pybuild12_dir $PATH)]" in text
-    assert devenv.unsets("fish").endswith("set -e PYBUILD12_PATH_ADDED\nset -e PYBUILD12_ACTIVE\n")
+    assert shellenv.unsets("fish").endswith("set -e PYBUILD12_PATH_ADDED\nset -e PYBUILD12_ACTIVE\n")
 
 
 def test_default_shell_follows_SHELL():
-    assert devenv.default_shell({"SHELL": "/usr/bin/zsh"}) == "zsh"
-    assert devenv.default_shell({"SHELL": "/bin/tcsh"}) == "sh"
-    assert devenv.default_shell({}) == "sh"
+    assert shellenv.default_shell({"SHELL": "/usr/bin/zsh"}) == "zsh"
+    assert shellenv.default_shell({"SHELL": "/bin/tcsh"}) == "sh"
+    assert shellenv.default_shell({}) == "sh"
 
 
 # ------------------------------------------------------------------ which
@@ -366,7 +366,7 @@ def test_venv_refuses_a_non_empty_directory_that_is_not_a_venv(tmp_path):
 
 def test_uninstall_takes_the_builds_shims_with_it(paths):
     cpython_prefix(paths, "plain")
-    shims = devenv.shims(paths, registry.get(paths, "plain"))
+    shims = shellenv.shims(paths, registry.get(paths, "plain"))
     assert (shims / "python").is_symlink()
     registry.remove(paths, "plain")
     assert not shims.exists() and not paths.prefix("plain").exists()

@@ -136,3 +136,24 @@ def test_the_layout_test_sees_a_cycle_and_an_upward_import(tmp_path):
             test_no_cycles()
     finally:
         globals()["MODULES"] = saved
+
+
+# Below the CLI, os.environ is read only as the environment a child process gets (the
+# caller passed none): never for a setting, which core/settings.py reads.
+ENVIRON_AS_CHILD_ENVIRONMENT = {
+    "pybuild12.build.preflight",  # compilers and pkg-config run with the caller's PATH and flags
+    "pybuild12.checks.suite",  # CPython's tests run in a cleaned copy of the environment
+    "pybuild12.checks.compatprobe",  # the probes run without PYTHON_GIL/PYTHONPATH/PYTHONHOME
+    "pybuild12.core.runner",  # which program PATH finds
+    "pybuild12.devenv.shellenv",  # the user's SHELL, to print shell code it reads
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_environment_is_read_for_settings_in_one_place(name):
+    if name == "pybuild12.core.settings" or name.startswith("pybuild12.cli"):
+        return
+    text = MODULES[name].read_text("utf-8")
+    reads = "os.environ" in text or "getenv(" in text
+    assert not reads or name in ENVIRON_AS_CHILD_ENVIRONMENT, \
+        f"{name} reads the environment: take the value from core/settings.py's Settings instead"

@@ -1,7 +1,8 @@
-"""The build: a plan (a pure list of steps) and the reading of its results.
+"""The build: a plan (a pure list of steps), the reading of its results (CPython's module
+report, the PGO training's progress) and the Makefile adjustments made after configure.
 
-`plan()` decides every argv without running anything, so tests (and
-`--dry-run`) can see exactly what will run. Execution goes through
+`plan()` decides every argv without running anything, so tests can see exactly what
+will run. Execution goes through
 `runner.call`. The configure line is the one pyenv users know:
 `./configure --prefix=<final prefix> --enable-optimizations [--with-lto] <recipe> <user>`.
 `make install` writes into a staging DESTDIR, so nothing reaches the final

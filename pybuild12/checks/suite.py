@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pybuild12.build import plan as build
+from pybuild12.build import plan
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, CheckError, UsageError
 from pybuild12.core.report import Reporter
@@ -238,7 +238,7 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
     come from the machine."""
     if not python.exists():
         raise CheckError(f"no interpreter at {python}")
-    jobs = workers or build.default_jobs()
+    jobs = workers or plan.default_jobs()
     clean, gone = clean_environment(os.environ if env is None else env)
     lines: list[str] = []
     start = time.monotonic()

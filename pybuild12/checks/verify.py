@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12.checks import interp, smoke as check
+from pybuild12.checks import interp, smoke
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError, UsageError
 
@@ -140,10 +140,10 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
 
 def required_modules_check(python: Path, modules: Sequence[str]) -> Check:
     """Whether every module the build's recipe requires imports (the install's own check,
-    check.smoke, imports them)."""
+    smoke.smoke, imports them)."""
     name = "required modules"
     try:
-        results = check.smoke(python, None, modules)
+        results = smoke.smoke(python, None, modules)
     except CheckError as exc:
         return Check(name, FAILED, exc.message)
     failed = [r for r in results if r.name.startswith("module ") and not r.ok]

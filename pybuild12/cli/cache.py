@@ -38,15 +38,15 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
     items = list(artifacts.Cache(paths.artifacts))
     if as_json:
         out.print_json(json.dumps([{"key": a.key, "name": a.meta.get("name"), "version": a.meta.get("version"),
-                                    "size": a.size, "created": a.meta.get("created"), "path": str(a.path)}
+                                    "size": a.size, "created": a.created, "path": str(a.path)}
                                    for a in items]))
         return
     table = Table(box=None)
     for col in ("name", "version", "size", "age", "key"):
         table.add_column(col)
     for a in items:
-        age = duration(max(0.0, time.time() - a.meta.get("created", time.time())))
-        table.add_row(str(a.meta.get("name", "?")), str(a.meta.get("version", "?")), f"{a.size / 1e6:.0f} MB", age,
+        age = duration(max(0.0, time.time() - (a.created or time.time())))
+        table.add_row(a.name, a.version, f"{a.size / 1e6:.0f} MB", age,
                       a.key[:16])
     out.print(table if items else "the artifact cache is empty")
     verdicts = compatscan.kept_results(paths.cache / "compat")

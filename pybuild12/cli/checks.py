@@ -46,7 +46,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to std
 
     from pybuild12.build import preflight  # lazy: the prerequisites, for this command only
 
-    checks = preflight.doctor(str(settings().paths.data))
+    checks = preflight.doctor(str(settings().paths.data), settings().env)
     rows = preflight.merged(checks)
     if as_json:
         out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in rows),

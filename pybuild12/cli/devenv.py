@@ -41,7 +41,7 @@ def run(ctx: typer.Context) -> None:
     (PYBUILD12_VERSION, else the nearest .python-version). 'pybuild12 run -- --help' shows
     the python's help.
     """
-    from pybuild12.devenv import venvs  # lazy: exec
+    from pybuild12.devenv import shellenv  # lazy: exec
 
     argv = words(ctx)  # as typed: click drops the first '--', and 'run NAME -- ARGS' needs to know where it was
     if argv == ["--help"]:
@@ -61,7 +61,7 @@ def run(ctx: typer.Context) -> None:
         raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(args)}?",
                                 hint=f'name one: "pybuild12 run NAME -- {shlex.join(args)}", or pin one '
                                 "with 'pybuild12 pin NAME'") from None
-    venvs.exec_python(found.python, args)
+    shellenv.exec_python(found.python, args)
 
 
 def _python_argument(word: str) -> bool:
@@ -124,22 +124,22 @@ def env_(
     the build's bin/. Evaluated again, for the same build or another, it first takes out
     what it added before; --unset takes it out and unsets PYBUILD12_ACTIVE.
     """
-    from pybuild12.devenv import venvs  # lazy: the shims and the shell code
+    from pybuild12.devenv import shellenv  # lazy: the shims and the shell code
 
-    shell = shell or venvs.default_shell()
-    if shell not in venvs.SHELLS:
-        raise typer.BadParameter(f"--shell must be one of {', '.join(venvs.SHELLS)}")
+    shell = shell or shellenv.default_shell()
+    if shell not in shellenv.SHELLS:
+        raise typer.BadParameter(f"--shell must be one of {', '.join(shellenv.SHELLS)}")
     if unset:
         if name is not None:
             raise UsageError(f"--unset takes no build name (got {name[:40]!r})",
                              hint="'pybuild12 env --unset' undoes whatever 'pybuild12 env' added last")
-        sys.stdout.write(venvs.unsets(shell))
+        sys.stdout.write(shellenv.unsets(shell))
         return
     found = build(name)
-    shims = venvs.shims(settings().paths, found)
+    shims = shellenv.shims(settings().paths, found)
     if not (shims / "pip").exists():
         err.print(f"[yellow]warning:[/] {escape(found.name)} has no pip3; 'python -m ensurepip' installs it")
-    sys.stdout.write(venvs.exports([shims, found.prefix / "bin"], found.name, shell))
+    sys.stdout.write(shellenv.exports([shims, found.prefix / "bin"], found.name, shell))
 
 
 @commands.command("pin")

@@ -126,7 +126,7 @@ def install(
     )
     paths, reporter = settings().paths, RichReporter(err.console)
     if install_deps and installer.installed_as_asked(recipe, options, paths=paths, settings=settings()) is None:
-        deps.install_deps(recipe, options, paths=paths, reporter=reporter,
+        deps.install_deps(recipe, options, paths=paths, reporter=reporter, env=settings().env,
                           on_line=functools.partial(err.print, markup=False, highlight=False))
     try:
         outcome = installer.install(recipe, options, paths=paths, reporter=reporter, settings=settings())

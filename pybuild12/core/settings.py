@@ -30,6 +30,7 @@ CACHE_TRUST_ENV = "PYBUILD12_CACHE_TRUST"  # public keys whose signatures are ac
 SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"  # the key file `--push` signs with
 VERSION_ENV = "PYBUILD12_VERSION"  # the build a command means when none is named (as PYENV_VERSION)
 DEBUG_ENV = "PYBUILD12_DEBUG"  # 1: show the traceback of an unexpected error
+EPOCH_ENV = "SOURCE_DATE_EPOCH"  # reproducible builds: the date written into the build and the receipt
 
 CONNECT_TIMEOUT = 15.0  # seconds
 READ_TIMEOUT = 60.0  # seconds a server may keep us waiting, unless HTTP_TIMEOUT_ENV says otherwise
@@ -108,6 +109,16 @@ class Settings:
     @property
     def version(self) -> str | None:
         return self._get(VERSION_ENV) or None
+
+    @cached_property
+    def source_date_epoch(self) -> int | None:
+        value = self._get(EPOCH_ENV)
+        if not value:
+            return None
+        if not value.isdigit():
+            raise RecipeError(f"{EPOCH_ENV} must be a number of seconds since 1970, got {value!r}",
+                              hint=f"e.g. {EPOCH_ENV}=$(git log -1 --format=%ct)")
+        return int(value)
 
     @property
     def debug(self) -> bool:

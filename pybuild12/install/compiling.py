@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.build import ccache, optimize, plan as build
-from pybuild12.checks import smoke as check
+from pybuild12.build import ccache, optimize, plan
+from pybuild12.checks import smoke
 from pybuild12.core import leftovers, runner
 from pybuild12.core.errors import BuildError, RecipeError, UsageError
 from pybuild12.core.paths import Paths
@@ -101,13 +101,13 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
                 count = profiles.restore(pgo.profile, tree)
                 run.log(f"restored {count} .gcda files from {pgo.profile.path} (key {pgo.key})")
         if step.phase == "configure":
-            build.check_variants_configured(recipe, tree, run.log_path)
-            build.partition_lto(recipe, tree, run.log_path)
+            plan.check_variants_configured(recipe, tree, run.log_path)
+            plan.partition_lto(recipe, tree, run.log_path)
             if recipe.build.optimize == "max":
                 optimize.tune_bolt(tree, run.log_path)
         if step.phase == "compile":
-            report = build.module_report(run.log_path.read_text("utf-8", errors="replace"))
-            build.check_required_modules(recipe, report, run.log_path)
+            report = plan.module_report(run.log_path.read_text("utf-8", errors="replace"))
+            plan.check_required_modules(recipe, report, run.log_path)
     return report
 
 
@@ -121,7 +121,7 @@ def _recompile_site_packages(run: Run, recipe: Recipe, staged: Path, prefix: Pat
     sites = [p for p in staged.glob("lib/python3*/site-packages") if any(p.rglob("__pycache__"))]
     if not sites:
         return
-    python = check.python_of(staged, recipe)
+    python = smoke.python_of(staged, recipe)
     clean = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
     clean["PYTHONHASHSEED"] = "0"  # set constants marshal in a fixed order
     with run.phase("bytecode", "site-packages"):
@@ -130,17 +130,17 @@ def _recompile_site_packages(run: Run, recipe: Recipe, staged: Path, prefix: Pat
                         phase="bytecode", log_path=run.log_path, env=clean)
 
 
-def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str], timeout: float) -> None:
+def _run_step(run: Run, step: plan.Step, tree: Path, env: Mapping[str, str], timeout: float) -> None:
     stage = ""
 
     def on_line(line: str) -> None:
         nonlocal stage
-        new_stage = build.pgo_stage(line)
+        new_stage = plan.pgo_stage(line)
         if new_stage:
             stage = new_stage
             run.reporter.status(stage)
         elif stage.startswith("PGO 2/3"):
-            counter = build.training_progress(line)
+            counter = plan.training_progress(line)
             if counter:
                 run.reporter.status(f"{stage}, {counter}")
 
@@ -155,8 +155,8 @@ def _run_step(run: Run, step: build.Step, tree: Path, env: Mapping[str, str], ti
         except BuildError:
             with open(run.log_path, "rb") as fh:
                 fh.seek(start)
-                failed = build.training_failures(fh.read().decode("utf-8", errors="replace"))
-            task = build.profile_task(tree / "Makefile") if failed is not None else None
+                failed = plan.training_failures(fh.read().decode("utf-8", errors="replace"))
+            task = plan.profile_task(tree / "Makefile") if failed is not None else None
             if task is None:
                 raise
             # CPython 3.13+ stops the build when a test of the training run fails (one did

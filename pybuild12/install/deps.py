@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
 from pybuild12.build import preflight
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, PrerequisiteError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
 from pybuild12.install.flow import request
 from pybuild12.install.job import InstallOptions
 from pybuild12.request import variants
@@ -21,16 +22,17 @@ DEPS_TIMEOUT = 1800.0  # seconds for apt-get or dnf
 
 
 def install_deps(spec: str, options: InstallOptions, *, paths: Paths, reporter: Reporter,
-                 on_line: Callable[[str], None] | None = None) -> None:
+                 on_line: Callable[[str], None] | None = None, env: Mapping[str, str] | None = None) -> None:
     """Install what the build of `spec` needs: the usual build dependencies, and for a JIT
     build the clang and llvm-readobj of the LLVM its CPython pins. The package manager's
     output goes to `on_line` (default: `reporter.info`) and to a log of its own."""
-    checks = preflight.doctor(str(paths.data))
+    env = dict(Settings.from_env().env if env is None else env)  # what the checks and apt-get see
+    checks = preflight.doctor(str(paths.data), env)
     recipe = request(spec, options)[0]
     groups: tuple[str, ...] = ()
     if "jit" in recipe.build.variants:
         checks = [c for c in checks if c.group != "jit"]
-        checks += preflight.jit_toolchain(variants.llvm_major(recipe.version))
+        checks += preflight.jit_toolchain(variants.llvm_major(recipe.version), env)
         groups += ("jit",)
     if recipe.build.optimize == "max":
         groups += ("optimize",)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12.build import optimize, plan as build, preflight
+from pybuild12.build import optimize, plan, preflight
 from pybuild12.core import leftovers, locks, runlog, staging
 from pybuild12.core.errors import CheckError, UsageError
 from pybuild12.core.paths import Paths
@@ -43,8 +43,8 @@ from pybuild12.install.verification import (
 )
 from pybuild12.request import resolve, variants
 from pybuild12.request.recipes import Recipe
-from pybuild12.sources import fetch as sources
-from pybuild12.store import artifacts, buildinfo, key as keys, manifest, receipts, registry, remote, signing
+from pybuild12.sources import fetch
+from pybuild12.store import artifacts, buildinfo, key as keys, manifest, receipts, remote, signing
 from pybuild12.store.key import key_of
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
@@ -62,11 +62,11 @@ def install(
     settings = settings or Settings.from_env()
     env = dict(settings.env)
     recipe, name, expected_version = request(spec, options)
-    user_opts = build.user_configure_opts(options.configure_opts, settings.configure_opts)
+    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     signer = publish.signer(settings, paths, no_cache=options.no_cache) if options.push else None
-    jobs = options.jobs or build.default_jobs()
+    jobs = options.jobs or plan.default_jobs()
     prefix = paths.prefix(name)
-    epoch = registry.source_date_epoch(env)
+    epoch = settings.source_date_epoch
     toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
     # The compiler's version is in the artifact key and the receipt.
     compiler = toolchain.banner if toolchain else preflight.compiler_version(env)
@@ -85,12 +85,12 @@ def install(
         _preflight(recipe, env, reporter)
         run = runlog.start(paths, name, str(recipe.path), reporter)
         with _workspace(paths, name, recipe, run, settings, keep=options.keep_build) as work:
-            source_pin, resolution = sources.pin(recipe, paths=paths, settings=settings, run=run)
-            inputs = _key_inputs(recipe, source_pin, build.configure_args(recipe, prefix, user_opts), prefix,
+            source_pin, resolution = fetch.pin(recipe, paths=paths, settings=settings, run=run)
+            inputs = _key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix,
                                  compiler, env, toolchain)
             key = key_of(inputs)
             pgo = choose_profile(recipe, options, inputs, paths)
-            steps = build.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
+            steps = plan.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
             job = Job(recipe, name, options, paths, settings, env, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
@@ -121,7 +121,7 @@ def _key_inputs(recipe: Recipe, source_pin: str, configure_args, prefix: Path, c
     llvm = variants.llvm_major(recipe.version) if "jit" in recipe.build.variants else None
     jit_llvm = preflight.llvm_version(llvm, env) if llvm else None
     return keys.inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin, configure_args=configure_args,
-                       prefix=prefix, compiler=compiler, build_env=build.build_env(env),
+                       prefix=prefix, compiler=compiler, build_env=plan.build_env(env),
                        variants=keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain))
 
 
@@ -134,13 +134,13 @@ def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origi
     with job.run.phase("unpack", "from the artifact cache"):
         cache.unpack(hit, job.staged)
     made = Made(check_staged(job.run, job.staged, job.recipe, job.expected_version),
-                 dict(hit.meta.get("source", {}), cached_artifact=job.key), artifact=hit, origin=origin,
-                 pgo=hit.meta.get("pgo_profile"), modules=hit.meta.get("modules"))
+                 dict(hit.source, cached_artifact=job.key), artifact=hit, origin=origin,
+                 pgo=hit.pgo_profile, modules=hit.modules)
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         write_manifest(job)
-    elif origin == "local" and job.options.verify and (hit.meta.get("verification") or {}).get("ok") \
+    elif origin == "local" and job.options.verify and (hit.verification or {}).get("ok") \
             and _unpacked_intact(job):
-        made.verification = {**hit.meta["verification"], "reused": f"verified when artifact {job.key[:12]} was "
+        made.verification = {**hit.verification, "reused": f"verified when artifact {job.key[:12]} was "
                              "packed; its files match the manifest"}
         job.run.log(f"verification of artifact {job.key} reused: every file matches its manifest")
         return made
@@ -166,7 +166,7 @@ def _unpacked_intact(job: Job) -> bool:
 
 def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolution) -> Made:
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
-    job.work.tree = sources.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
+    job.work.tree = fetch.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
                                     run=job.run, resolution=resolution)
     ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.env, pgo,
                                          job.options.ccache or job.settings.ccache, job.staged, job.prefix,
@@ -195,9 +195,9 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
 def _receipt(job: Job, made: Made, compiler: str) -> Receipt:
     """The receipt of either path."""
     receipt = receipts.new(job.recipe, name=job.name, python=made.python.relative_to(job.staged),
-                           configure_args=tuple(build.configure_step(job.steps)[1:]),
-                           make_jobs=build.make_jobs(job.steps), compiler=compiler, source=made.source,
-                           host=registry.host_facts(), timings=job.run.timings, log=job.run.log_path)
+                           configure_args=tuple(plan.configure_step(job.steps)[1:]),
+                           make_jobs=plan.make_jobs(job.steps), compiler=compiler, source=made.source,
+                           host=receipts.host_facts(), timings=job.run.timings, log=job.run.log_path)
     artifact = {"key": job.key, "from_cache": made.origin is not None,
                 **({"origin": made.origin} if made.origin else {})}
     optimized = None
@@ -296,12 +296,12 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, settings: Sett
             run.reporter.info(f"build tree kept at {build_root}")
         else:
             shutil.rmtree(build_root, ignore_errors=True)
-            sources.release(recipe, work.tree, paths=paths, settings=settings, run=run)
+            fetch.release(recipe, work.tree, paths=paths, settings=settings, run=run)
 
 
 def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:
     """What this install asks for that the installed build of the same name is not."""
-    return buildinfo.differences(existing, configure_args=build.configure_args(recipe, prefix, user_opts),
+    return buildinfo.differences(existing, configure_args=plan.configure_args(recipe, prefix, user_opts),
                                  optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
                                  commit=options.commit)
 
@@ -327,7 +327,7 @@ def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
     existing = receipts.read(prefix) if prefix.is_dir() else None
     if existing is None:
         return None
-    user_opts = build.user_configure_opts(options.configure_opts, settings.configure_opts)
+    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     _refuse_changes(name, _changes(existing, recipe, prefix, user_opts, options))
     return Installed(name, prefix, existing, already_installed=True)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pybuild12.build import preflight
-from pybuild12.checks import smoke as check, verify as verifier
+from pybuild12.checks import smoke, verify as verifier
 from pybuild12.core.errors import CheckError
 from pybuild12.core.report import Reporter
 from pybuild12.core.runlog import Run
@@ -19,12 +19,12 @@ from pybuild12.store import manifest
 
 def check_staged(run: Run, staged: Path, recipe: Recipe, expected_version: str | None) -> Path:
     """Run the minimal check on the staged interpreter; return its path."""
-    python = check.python_of(staged, recipe)
+    python = smoke.python_of(staged, recipe)
     with run.phase("check", str(python.relative_to(staged))):
-        results = check.smoke(python, expected_version, recipe.build.required_modules, log_path=run.log_path)
+        results = smoke.smoke(python, expected_version, recipe.build.required_modules, log_path=run.log_path)
         for r in results:
             run.log(f"check {r.name}: {'ok' if r.ok else 'FAILED'}: {r.detail}")
-        check.enforce(results)
+        smoke.enforce(results)
     return python
 
 

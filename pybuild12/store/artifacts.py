@@ -34,6 +34,10 @@ LEVEL = 3  # measured: about as fast as the disk, a third of the size
 
 @dataclass(frozen=True)
 class Artifact:
+    """A packed build and its sidecar (`meta`: the JSON beside it, which the shared cache
+    signs field by field, see signing.SIGNED_FIELDS). The properties are the facts an
+    install and `cache list` read from it, each read here only."""
+
     key: str
     path: Path
     meta: dict[str, Any]
@@ -41,6 +45,36 @@ class Artifact:
     @property
     def size(self) -> int:
         return self.path.stat().st_size
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", "?"))
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "?"))
+
+    @property
+    def created(self) -> float | None:
+        return self.meta.get("created")
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The receipt's `source` facts of the build packed."""
+        return dict(self.meta.get("source") or {})
+
+    @property
+    def pgo_profile(self) -> dict[str, Any] | None:
+        return self.meta.get("pgo_profile")
+
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        """The verification of the build packed, when one ran; `ok` says how it went."""
+        return self.meta.get("verification") or None
+
+    @property
+    def modules(self) -> dict[str, list[str]] | None:
+        return self.meta.get("modules")
 
 
 class Cache:

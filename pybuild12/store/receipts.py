@@ -9,6 +9,7 @@ and keeps keys it does not know, so a receipt read and written again loses nothi
 from __future__ import annotations
 
 import json
+import platform
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,6 +146,18 @@ def new(recipe: Recipe, *, name: str, python: Path, configure_args: tuple[str, .
         source=source, configure_args=tuple(configure_args), make_jobs=make_jobs, compiler=compiler, host=host,
         timings=dict(timings), log=str(log), variants=tuple(recipe.build.variants),
         required_modules=tuple(recipe.build.required_modules))
+
+
+def host_facts() -> dict:
+    """The machine a build was made on (a reproducible receipt keeps the machine and libc only)."""
+    libc, libc_version = platform.libc_ver()
+    return {
+        "hostname": platform.node(),
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "libc": f"{libc} {libc_version}".strip(),
+    }
 
 
 def write(prefix: Path, receipt: Receipt) -> Path:

@@ -1,4 +1,4 @@
-"""Installed builds and their receipts (`pybuild12.json` in each prefix).
+"""Installed builds: listed, looked up by name, removed; each with its receipt (receipts.py).
 
 A receipt is the record of what was built and how: enough to tell two builds
 apart and to rebuild one. It carries a schema number so later versions can
@@ -8,14 +8,13 @@ read (and migrate) older receipts.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from pybuild12.core import leftovers
-from pybuild12.core.errors import BusyError, NotInstalledError, RecipeError
+from pybuild12.core.errors import BusyError, NotInstalledError
 from pybuild12.core.paths import Paths
 from pybuild12.core.staging import RETIRED_PREFIX, STAGING_PREFIX
 from pybuild12.store import receipts
@@ -116,25 +115,3 @@ def remove(paths: Paths, name: str, *, force: bool = False) -> Path:
     shutil.rmtree(doomed)
     shutil.rmtree(paths.shims / name, ignore_errors=True)  # `pybuild12 env`'s links to it
     return build.prefix
-
-
-def source_date_epoch(env: Mapping[str, str]) -> int | None:
-    """SOURCE_DATE_EPOCH (reproducible builds): the date written into the build and the receipt."""
-    value = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise RecipeError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, got {value!r}",
-                          hint="e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)")
-    return int(value)
-
-
-def host_facts() -> dict:
-    libc, libc_version = platform.libc_ver()
-    return {
-        "hostname": platform.node(),
-        "system": platform.system(),
-        "release": platform.release(),
-        "machine": platform.machine(),
-        "libc": f"{libc} {libc_version}".strip(),
-    }
