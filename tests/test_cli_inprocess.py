@@ -15,7 +15,7 @@ from pybuild12 import install as installer
 from pybuild12.checks import compat, suite
 from pybuild12.cli import app as cli_app, checks as cli_checks
 from pybuild12.core.errors import CheckError
-from pybuild12.devenv import venvs
+from pybuild12.devenv import shellenv
 from pybuild12.request import recipes
 from pybuild12.store import registry
 
@@ -41,7 +41,7 @@ def builds(paths):
 def executed(monkeypatch):
     """What `run` hands to exec: (python, args), recorded instead of replacing this process."""
     calls: list[tuple[Path, list[str]]] = []
-    monkeypatch.setattr(venvs, "exec_python", lambda python, args: calls.append((python, list(args))))
+    monkeypatch.setattr(shellenv, "exec_python", lambda python, args: calls.append((python, list(args))))
     return calls
 
 
