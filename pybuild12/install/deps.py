@@ -26,7 +26,7 @@ def install_deps(spec: str, options: InstallOptions, *, paths: Paths, reporter: 
     """Install what the build of `spec` needs: the usual build dependencies, and for a JIT
     build the clang and llvm-readobj of the LLVM its CPython pins. The package manager's
     output goes to `on_line` (default: `reporter.info`) and to a log of its own."""
-    env = dict(Settings.from_env().env if env is None else env)  # what the checks and apt-get see
+    env = Settings.from_env(env).env  # what the checks and apt-get see
     checks = preflight.doctor(str(paths.data), env)
     recipe = request(spec, options)[0]
     groups: tuple[str, ...] = ()

@@ -92,7 +92,7 @@ def install(
             pgo = choose_profile(recipe, options, inputs, paths)
             steps = plan.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
-            job = Job(recipe, name, options, paths, settings, env, run, work, prefix,
+            job = Job(recipe, name, options, paths, settings, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
@@ -168,7 +168,7 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
     job.work.tree = fetch.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
                                     run=job.run, resolution=resolution)
-    ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.env, pgo,
+    ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.settings.env, pgo,
                                          job.options.ccache or job.settings.ccache, job.staged, job.prefix,
                                          job.settings.step_timeout)
     try:

@@ -41,8 +41,7 @@ class Job:
     name: str
     options: InstallOptions
     paths: Paths
-    settings: Settings
-    env: dict[str, str]  # what the build's commands run with
+    settings: Settings  # its env is what the build's commands run with
     run: Run
     work: "Workspace"
     prefix: Path
