@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
@@ -25,6 +26,38 @@ if TYPE_CHECKING:
 
 commands = command_group()
 
+# The options that shape the build (and its artifact key), declared once for `install`
+# and `key`.
+CONFIGURE_OPT = typer.Option(
+    [], "--configure-opt", metavar="OPT",
+    help="Extra ./configure option; repeatable. PYBUILD12_CONFIGURE_OPTS adds shell words too.",
+)
+COMMIT = typer.Option(
+    None, "--commit", metavar="SHA",
+    help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> "
+    "unless --name is given.",
+)
+NAME = typer.Option(None, "--name", metavar="NAME", help="Install under this name instead of the recipe's.")
+LTO = typer.Option(
+    None, "--lto/--no-lto",
+    help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped "
+    "ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles "
+    "in about a third of the time.",
+)
+OPTIMIZE = typer.Option(
+    None, "--optimize", metavar="LEVEL",
+    help="standard: GCC (the system compiler) with PGO and LTO, as the official Docker images build; max: clang "
+    "19 with ThinLTO, PGO, BOLT (x86-64 Linux) and the tail-calling interpreter (3.14+), as "
+    "python-build-standalone builds [default: as the recipe says; the shipped ones: standard]. max needs "
+    "clang-19 llvm-19 lld-19 bolt-19 (--install-deps installs them).",
+)
+PGO = typer.Option(
+    None, "--pgo/--no-pgo",
+    help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe "
+    "says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain "
+    "build, about a fifth of the cold build's time, for trying a variant.",
+)
+
 
 @commands.command("install", cls=Command)
 @interruptible
@@ -36,24 +69,15 @@ def install(
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", min=1, help="Parallel make jobs [default: the CPU count].",
     ),
-    configure_opt: List[str] = typer.Option(
-        [], "--configure-opt", metavar="OPT",
-        help="Extra ./configure option; repeatable. PYBUILD12_CONFIGURE_OPTS adds shell words too.",
-    ),
+    configure_opt: List[str] = CONFIGURE_OPT,
     force: bool = typer.Option(
         False, "--force",
         help="Reinstall even if installed (from the artifact cache when it has this build; add --no-cache to "
         "compile); the old one stays until the new one passes.",
     ),
     keep_build: bool = typer.Option(False, "--keep-build", help="Keep the source/build tree in the cache directory."),
-    commit: Optional[str] = typer.Option(
-        None, "--commit", metavar="SHA",
-        help="Build another commit of a git recipe (7 to 40 hex digits); the build is named RECIPE@<12 hex> "
-        "unless --name is given.",
-    ),
-    name: Optional[str] = typer.Option(
-        None, "--name", metavar="NAME", help="Install under this name instead of the recipe's.",
-    ),
+    commit: Optional[str] = COMMIT,
+    name: Optional[str] = NAME,
     no_verify: bool = typer.Option(
         False, "--no-verify", help="Skip the sub-interpreter verification after the build.",
     ),
@@ -74,31 +98,20 @@ def install(
         help="Compile through ccache if installed (also PYBUILD12_CCACHE=1). ccache's own settings apply "
         "(CCACHE_DIR, CCACHE_REMOTE_STORAGE, ccache.conf), so a fleet can share compile results.",
     ),
-    lto: Optional[bool] = typer.Option(
-        None, "--lto/--no-lto",
-        help="Build with (or without) link-time optimization, --with-lto [default: as the recipe says; the shipped "
-        "ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles "
-        "in about a third of the time.",
-    ),
-    optimize_level: Optional[str] = typer.Option(
-        None, "--optimize", metavar="LEVEL",
-        help="standard: GCC (the system compiler) with PGO and LTO, as the official Docker images build; max: clang "
-        "19 with ThinLTO, PGO, BOLT (x86-64 Linux) and the tail-calling interpreter (3.14+), as "
-        "python-build-standalone builds [default: as the recipe says; the shipped ones: standard]. max needs "
-        "clang-19 llvm-19 lld-19 bolt-19 (--install-deps installs them).",
-    ),
-    pgo: Optional[bool] = typer.Option(
-        None, "--pgo/--no-pgo",
-        help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe "
-        "says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain "
-        "build, about a fifth of the cold build's time, for trying a variant.",
-    ),
+    lto: Optional[bool] = LTO,
+    optimize_level: Optional[str] = OPTIMIZE,
+    pgo: Optional[bool] = PGO,
     fresh_profile: bool = typer.Option(
         False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build.",
     ),
     install_deps: bool = typer.Option(
         False, "--install-deps",
         help="First install missing build dependencies with apt-get or dnf (as root, or through sudo).",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json",
+        help="Print the outcome as JSON on stdout (name, python, prefix, version, key, origin: local, shared, "
+        "imported or null when compiled; seconds) instead of the python's path.",
     ),
 ) -> None:
     """Download, build (--enable-optimizations), check and install a CPython.
@@ -131,9 +144,9 @@ def install(
     try:
         outcome = installer.install(recipe, options, paths=paths, reporter=reporter, settings=settings())
     except publish.PushFailed as exc:
-        _installed(exc.outcome)  # the build is in place; only the upload failed
+        _installed(exc.outcome, as_json)  # the build is in place; only the upload failed
         raise
-    _installed(outcome)
+    _installed(outcome, as_json)
 
 
 def _recipe_or_pin(recipe: Optional[str]) -> str:
@@ -146,15 +159,65 @@ def _recipe_or_pin(recipe: Optional[str]) -> str:
     return choice.name
 
 
-def _installed(outcome: Installed) -> None:
+def _installed(outcome: Installed, as_json: bool = False) -> None:
     from pybuild12.cli.console import duration  # lazy: beside rich's progress display
 
+    total = sum(((outcome.receipt.timings if outcome.receipt else None) or {}).values())
     if outcome.already_installed:
         err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
     else:
-        total = sum(((outcome.receipt.timings if outcome.receipt else None) or {}).values())
         err.print(f"[green]installed[/] {escape(outcome.name)} in {duration(total)}")
-    out.print(str(outcome.python))
+    if not as_json:
+        out.print(str(outcome.python))
+        return
+    receipt = outcome.receipt
+    artifact = (receipt.artifact if receipt else None) or {}
+    out.print_json(json.dumps({
+        "name": outcome.name, "python": str(outcome.python), "prefix": str(outcome.prefix),
+        "version": receipt.version if receipt else None, "key": artifact.get("key"),
+        "origin": "installed" if outcome.already_installed else artifact.get("origin"),
+        "already_installed": outcome.already_installed, "seconds": round(total, 1)}))
+
+
+@commands.command("key", cls=Command)
+@interruptible
+def key(
+    ctx: typer.Context,
+    recipe: Optional[str] = typer.Argument(
+        None, metavar="[RECIPE]", help=RECIPE_HELP + " Default: what .python-version pins.",
+    ),
+    configure_opt: List[str] = CONFIGURE_OPT,
+    commit: Optional[str] = COMMIT,
+    name: Optional[str] = NAME,
+    lto: Optional[bool] = LTO,
+    optimize_level: Optional[str] = OPTIMIZE,
+    pgo: Optional[bool] = PGO,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON on stdout: name, version, prefix, key, source and every input of the key.",
+    ),
+) -> None:
+    """Print the artifact key an install with these options would use, without building.
+
+    The key covers everything that shapes the binary: the recipe, the source (a git
+    recipe's commit is resolved, which may fetch), the configure line, the prefix, the
+    compiler's version (probed here), CC/CFLAGS and the like, the platform and libc, the
+    variants. Two builds with the same key are interchangeable, so it is the key for a CI
+    cache (`key: python-$(pybuild12 key main)`): the install that follows looks for this
+    key in the artifact caches, and its receipt records it.
+    """
+    from pybuild12 import install as installer  # lazy: the install layer, for this command only
+    from pybuild12.cli.console import RichReporter  # lazy: rich's progress display
+
+    recipe = _recipe_or_pin(recipe)
+    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"))
+    options = installer.InstallOptions(name=name, configure_opts=tuple(configure_opt), commit=commit, lto=lto,
+                                       optimizations=pgo, optimize=optimize_level)
+    keyed = installer.artifact_key(recipe, options, paths=settings().paths, reporter=RichReporter(err.console),
+                                   settings=settings())
+    if as_json:
+        out.print_json(json.dumps(keyed.to_json()))
+    else:
+        out.print(keyed.key)
 
 
 @commands.command("uninstall")

@@ -46,11 +46,13 @@ class Run:
             fh.write(text.rstrip("\n") + "\n")
 
 
-def start(paths: Paths, name: str, what: str, reporter: Reporter) -> Run:
-    """A new run of the build `name`, its log opened with a first line saying `what` it builds."""
+def start(paths: Paths, name: str, what: str, reporter: Reporter, *, command: str = "install") -> Run:
+    """A new run of the build `name`, its log opened with a first line saying `what` it builds
+    (`command`: the command the run is for, when not an install)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    run = Run(paths.logs / f"{name}-{stamp}-{os.getpid()}.log", reporter)
-    run.log(f"pybuild12 {__version__} install {name} from {what}")
+    prefix = "" if command == "install" else f"{command}-"
+    run = Run(paths.logs / f"{prefix}{name}-{stamp}-{os.getpid()}.log", reporter)
+    run.log(f"pybuild12 {__version__} {command} {name} from {what}")
     reporter.info(f"log: {run.log_path}")
     return run

@@ -32,6 +32,7 @@ from pybuild12.core.settings import Settings
 from pybuild12.install import publish
 from pybuild12.install.compiling import PgoPlan, choose_profile, compile_build, keep_profile
 from pybuild12.install.job import InstallOptions, Job, Made, Workspace
+from pybuild12.install.keying import compiler_of, key_inputs, request
 from pybuild12.install.verification import (
     check_staged,
     keep,
@@ -41,10 +42,10 @@ from pybuild12.install.verification import (
     warn_lacking,
     write_manifest,
 )
-from pybuild12.request import resolve, variants
+from pybuild12.request import variants
 from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch
-from pybuild12.store import artifacts, buildinfo, key as keys, manifest, receipts, remote, signing
+from pybuild12.store import artifacts, buildinfo, manifest, receipts, remote, signing
 from pybuild12.store.key import key_of
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
@@ -67,9 +68,7 @@ def install(
     jobs = options.jobs or plan.default_jobs()
     prefix = paths.prefix(name)
     epoch = settings.source_date_epoch
-    toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
-    # The compiler's version is in the artifact key and the receipt.
-    compiler = toolchain.banner if toolchain else preflight.compiler_version(env)
+    toolchain, compiler = compiler_of(recipe, env)
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
@@ -86,7 +85,7 @@ def install(
         run = runlog.start(paths, name, str(recipe.path), reporter)
         with _workspace(paths, name, recipe, run, settings, keep=options.keep_build) as work:
             source_pin, resolution = fetch.pin(recipe, paths=paths, settings=settings, run=run)
-            inputs = _key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix,
+            inputs = key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix,
                                  compiler, env, toolchain)
             key = key_of(inputs)
             pgo = choose_profile(recipe, options, inputs, paths)
@@ -113,16 +112,6 @@ def install(
             publish.upload(reporter, outcome, made.artifact, made.origin, _store(settings), signer, spec,
                            run.phase("upload", "to the shared cache"))
         return outcome
-
-
-def _key_inputs(recipe: Recipe, source_pin: str, configure_args, prefix: Path, compiler: str,
-                env: Mapping[str, str], toolchain: optimize.Toolchain | None) -> dict:
-    """The artifact key's inputs (see `store.key`), the JIT's LLVM probed on this machine."""
-    llvm = variants.llvm_major(recipe.version) if "jit" in recipe.build.variants else None
-    jit_llvm = preflight.llvm_version(llvm, env) if llvm else None
-    return keys.inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin, configure_args=configure_args,
-                       prefix=prefix, compiler=compiler, build_env=plan.build_env(env),
-                       variants=keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain))
 
 
 def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> Made:
@@ -256,12 +245,6 @@ def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
         reporter.warn(f"{len(users)} running process(es) use the build being replaced (pid "
                       f"{', '.join(map(str, sorted(users)[:5]))}): they keep the files they have open, "
                       "and load any module they import from now on from the new build")
-
-
-def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
-    """The recipe to build, the build's name, and the version it must report (None: any)."""
-    return resolve.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
-                            lto=options.lto, optimize=options.optimize)
 
 
 def _store(settings: Settings, trusted=()) -> remote.SharedCache:

@@ -1,0 +1,81 @@
+"""The artifact key an install uses, and `pybuild12 key`: the same key without building.
+
+The install and `pybuild12 key` go through `key_inputs` alike, so a CI cache keyed on
+`pybuild12 key` holds exactly the build the install that follows looks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pybuild12.build import optimize, plan, preflight
+from pybuild12.core import runlog
+from pybuild12.core.paths import Paths
+from pybuild12.core.report import Reporter
+from pybuild12.core.settings import Settings
+from pybuild12.install.job import InstallOptions
+from pybuild12.request import resolve, variants
+from pybuild12.request.recipes import GitSource, Recipe
+from pybuild12.sources import fetch
+from pybuild12.store import key as keys
+
+
+def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
+    """The recipe to build, the build's name, and the version it must report (None: any)."""
+    return resolve.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
+                           lto=options.lto, optimize=options.optimize)
+
+
+def compiler_of(recipe: Recipe, env: Mapping[str, str]) -> tuple[optimize.Toolchain | None, str]:
+    """`--optimize max`'s toolchain (None otherwise), and the compiler's version line, which
+    the key and the receipt hold."""
+    toolchain = optimize.require(env) if recipe.build.optimize == "max" else None
+    return toolchain, toolchain.banner if toolchain else preflight.compiler_version(env)
+
+
+def key_inputs(recipe: Recipe, source_pin: str, configure_args, prefix: Path, compiler: str,
+               env: Mapping[str, str], toolchain: optimize.Toolchain | None) -> dict:
+    """The artifact key's inputs (see `store.key`), the JIT's LLVM probed on this machine."""
+    llvm = variants.llvm_major(recipe.version) if "jit" in recipe.build.variants else None
+    jit_llvm = preflight.llvm_version(llvm, env) if llvm else None
+    return keys.inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin, configure_args=configure_args,
+                       prefix=prefix, compiler=compiler, build_env=plan.build_env(env),
+                       variants=keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain))
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """What `pybuild12 key` answers: the build an install would make, and its key."""
+
+    name: str
+    version: str
+    prefix: Path
+    key: str
+    inputs: dict[str, Any]
+    source: str  # the tarball's sha256 or the resolved commit
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "prefix": str(self.prefix), "key": self.key,
+                "source": self.source, "inputs": self.inputs}
+
+
+def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths: Paths,
+                 reporter: Reporter = Reporter(), settings: Settings | None = None) -> Keyed:
+    """The key an install of `spec` with `options` would use, without building: a git
+    recipe's commit is resolved (which may fetch), the compiler probed."""
+    settings = settings or Settings.from_env()
+    env = dict(settings.env)
+    recipe, name, _ = request(spec, options)
+    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
+    prefix = paths.prefix(name)
+    toolchain, compiler = compiler_of(recipe, env)
+    if isinstance(recipe.source, GitSource):
+        run = runlog.start(paths, name, str(recipe.path), reporter, command="key")
+        source_pin, _ = fetch.pin(recipe, paths=paths, settings=settings, run=run)
+    else:
+        source_pin = recipe.source.sha256
+    inputs = key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix, compiler, env,
+                        toolchain)
+    return Keyed(name, recipe.version, prefix, keys.key_of(inputs), inputs, source_pin)
