@@ -145,6 +145,76 @@ def cache_trust(
         err.print(f"{escape(key.name)} is trusted already ({path})")
 
 
+@cache_app.command("export")
+@interruptible
+def cache_export(
+    name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
+    to: Path = typer.Option(..., "--to", metavar="DIR", help="The directory to copy it into (made if absent)."),
+    sign: bool = typer.Option(
+        False, "--sign", help="Sign its sidecar with the signing key (PYBUILD12_CACHE_SIGNING_KEY or the config "
+        "directory's signing-key), for importers that ask for a trusted signature (cache import --signed).",
+    ),
+) -> None:
+    """Copy an installed build's artifact (and its sidecar) out of the artifact cache into DIR,
+    for a CI cache to save: `pybuild12 cache import DIR` takes it in on the next run."""
+    from pybuild12.core.errors import UsageError  # lazy: as the store
+    from pybuild12.store import artifacts, names, signing, transfer  # lazy: zstandard, cryptography
+
+    paths = settings().paths
+    installed = names.get(paths, name)
+    key = ((installed.receipt.artifact if installed.receipt else None) or {}).get("key")
+    artifact = artifacts.Cache(paths.artifacts).get(key) if key else None
+    if artifact is None:
+        raise UsageError(f"the artifact cache has no artifact of {installed.name}"
+                         + (f" (key {key[:12]})" if key else ""),
+                         hint=f"it was installed with --no-cache, or the cache was cleared since; 'pybuild12 install "
+                         f"{installed.name} --force' packs it again")
+    signer = None
+    if sign:
+        signer = signing.signing_key(settings().signing_key, paths.config)
+        if signer is None:
+            raise UsageError(f"--sign needs a signing key: set {signing.SIGNING_KEY_ENV} to a key file, or create "
+                             f"{paths.config / signing.SECRET_FILE} ('pybuild12 cache keygen NAME')")
+    target = transfer.export_to(artifact, to, signer=signer)
+    err.print(f"exported {escape(installed.name)} (artifact {artifact.key[:12]}, {artifact.size / 1e6:.0f} MB"
+              f"{', signed by ' + escape(signer.name) if signer else ''}) to {escape(str(to))}")
+    out.print(str(target))
+
+
+@cache_app.command("import")
+@interruptible
+def cache_import(
+    directory: Path = typer.Argument(..., metavar="DIR", help="A directory 'cache export' wrote into."),
+    signed: bool = typer.Option(
+        False, "--signed", help="Take only artifacts signed by a trusted key (PYBUILD12_CACHE_TRUST, 'cache trust').",
+    ),
+) -> None:
+    """Take the artifacts of DIR (a restored CI cache) into the artifact cache, each checked.
+
+    Nothing is trusted for being in DIR: an artifact whose archive differs from its
+    sidecar's sha256 (or, with --signed, that no trusted key signed) is refused with a
+    warning; one taken in is unpacked with every member vetted and compared file by file
+    with its manifest by the install that uses it, which builds from source if anything
+    differs. Refusals are warnings: the install that follows builds instead (exit 0).
+    """
+    from pybuild12.store import artifacts, signing, transfer  # lazy: zstandard, cryptography
+
+    paths = settings().paths
+    if not directory.is_dir():
+        err.print(f"nothing to import: {escape(str(directory))} is not a directory")
+        return
+    trusted = signing.trusted_keys(settings().cache_trust, paths.config) if signed else []
+    outcomes = transfer.import_from(directory, artifacts.Cache(paths.artifacts), trusted=trusted, signed=signed)
+    for outcome in outcomes:
+        if not outcome.ok:
+            err.print(f"[yellow]warning:[/] artifact {outcome.key[:12]} in {escape(str(directory))} refused: "
+                      f"{escape(outcome.reason)}; it is not used")
+    taken = [o for o in outcomes if o.ok]
+    err.print(f"imported {len(taken)} artifact(s), refused {len(outcomes) - len(taken)}")
+    for outcome in taken:
+        out.print(outcome.key)
+
+
 profile_app = typer.Typer(
     help="Recorded PGO profiles: the training run's data, reused so optimized rebuilds skip it.\n\n"
     "Every --enable-optimizations build records its profile; a later build of the same sources, configure "

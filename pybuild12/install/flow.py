@@ -24,7 +24,7 @@ from typing import Iterator, Mapping
 
 from pybuild12.build import optimize, plan, preflight
 from pybuild12.core import leftovers, locks, runlog, staging
-from pybuild12.core.errors import CheckError, UsageError
+from pybuild12.core.errors import CheckError, PyBuild12Error, UsageError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
 from pybuild12.core.runlog import Run
@@ -45,7 +45,7 @@ from pybuild12.install.verification import (
 from pybuild12.request import variants
 from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch
-from pybuild12.store import artifacts, buildinfo, manifest, receipts, remote, signing
+from pybuild12.store import artifacts, buildinfo, manifest, receipts, remote, signing, transfer
 from pybuild12.store.key import key_of
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
@@ -96,9 +96,8 @@ def install(
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
                            else (None, None))
-            if hit is not None:
-                made = _from_cache(job, cache, hit, origin)
-            else:
+            made = _from_cache(job, cache, hit, origin) if hit is not None else None
+            if made is None:
                 _say_why_compiling(reporter, name, cache, pgo, changes)
                 made = _from_source(job, cache, pgo, resolution)
             receipt = _receipt(job, made, compiler)
@@ -114,19 +113,28 @@ def install(
         return outcome
 
 
-def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> Made:
+def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origin: str) -> Made | None:
     """The cached path: unpack a verified build, check it (which imports the sub-interpreter
     module and creates an interpreter), and verify it again unless the artifact was
     verified on this machine (the local cache keeps what this machine built and verified,
     and what it fetched from the shared cache and verified) and its files match the
-    manifest it was packed with."""
+    manifest it was packed with. An artifact imported from a CI cache must match its
+    manifest file for file, or it is refused (None: compile instead); its recorded
+    verification is reused only then."""
     with job.run.phase("unpack", "from the artifact cache"):
         cache.unpack(hit, job.staged)
+    if origin == transfer.IMPORTED and not _imported_intact(job, cache, hit):
+        return None
     made = Made(check_staged(job.run, job.staged, job.recipe, job.expected_version),
                  dict(hit.source, cached_artifact=job.key), artifact=hit, origin=origin,
                  pgo=hit.pgo_profile, modules=hit.modules)
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         write_manifest(job)
+    elif origin == transfer.IMPORTED and job.options.verify and (hit.verification or {}).get("ok"):
+        made.verification = {**hit.verification, "reused": f"verified by the run that exported artifact "
+                             f"{job.key[:12]}; its files match the manifest"}
+        job.run.log(f"verification of imported artifact {job.key} reused: every file matches its manifest")
+        return made
     elif origin == "local" and job.options.verify and (hit.verification or {}).get("ok") \
             and _unpacked_intact(job):
         made.verification = {**hit.verification, "reused": f"verified when artifact {job.key[:12]} was "
@@ -141,6 +149,27 @@ def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origi
             job.run.reporter.warn(f"could not note the verification in the artifact cache ({exc.strerror})")
     keep_if_unverified(job, made, cached=True)
     return made
+
+
+def _imported_intact(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact) -> bool:
+    """Whether an imported artifact unpacked into exactly the files of its manifest; if not,
+    it leaves the cache and the staging directory, and the install compiles."""
+    try:
+        with job.run.phase("manifest", "compare every file with the imported artifact's manifest"):
+            found = manifest.compare(job.staged, job.name)
+    except PyBuild12Error as exc:
+        what = exc.message.replace(str(job.staged), "the unpacked build")
+    else:
+        if found.ok:
+            return True
+        what = (f"{len(found.changed)} file(s) changed, {len(found.missing)} missing, {len(found.added)} added "
+                "against its manifest")
+    job.run.reporter.warn(f"imported artifact {hit.key[:12]} refused: {what}; removed from the cache, building "
+                          "from source")
+    job.run.log(f"imported artifact {hit.key} refused: {what}")
+    cache.remove(hit.key)
+    shutil.rmtree(job.staged, ignore_errors=True)
+    return False
 
 
 def _unpacked_intact(job: Job) -> bool:
@@ -211,7 +240,7 @@ def _cached_build(cache: artifacts.Cache | None, key: str, settings: Settings, r
         return None, None
     hit = cache.get(key)
     if hit is not None:
-        return hit, "local"
+        return hit, transfer.IMPORTED if hit.meta.get(transfer.IMPORTED) else "local"
     if settings.cache_url:
         shared = _store(settings, signing.trusted_keys(settings.cache_trust, paths.config))
         with run.phase("shared cache", "look up"):

@@ -109,11 +109,15 @@ class Cache:
         files.write_json(sidecar, full)
         return Artifact(key, path, full)
 
-    def adopt(self, key: str, file: Path, meta: dict[str, Any]) -> Artifact:
+    def adopt(self, key: str, file: Path, meta: dict[str, Any], *, keep_verification: bool = False) -> Artifact:
         """Take a checked artifact file (downloaded from a shared cache) into this cache,
-        without the verification another machine made of it: this one verifies it itself."""
+        without the verification another machine made of it (this one verifies it itself),
+        unless `keep_verification` (an import, which the install compares with its manifest)."""
         path, sidecar = self._paths(key)
+        verification = meta.get("verification")
         meta = shareable(meta)
+        if keep_verification and verification is not None:
+            meta["verification"] = verification
         os.replace(file, path)
         files.write_json(sidecar, meta)
         return Artifact(key, path, meta)
