@@ -9,8 +9,14 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from fakecpython import make_git_recipe, make_git_repo, make_recipe, make_tarball, needs_host_interpreters, \
-    passing_verifier
+from fakecpython import (
+    make_git_recipe,
+    make_git_repo,
+    make_recipe,
+    make_tarball,
+    needs_host_interpreters,
+    passing_verifier,
+)
 from pybuild12 import install as installer
 from pybuild12.build import optimize
 from pybuild12.checks import verify as verifier
