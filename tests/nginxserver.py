@@ -1,8 +1,16 @@
-"""A real nginx (Debian's nginx-core, with its WebDAV module) on loopback, started by the test."""
+"""A real nginx (Debian's nginx-core, with its WebDAV module) on loopback, started by the test.
+
+`auth` makes it a store that wants credentials: "basic" (HTTP basic, `user` and
+`password`, from an htpasswd file) or "bearer" (`Authorization: Bearer <token>`), for
+every request, or with `open_reads` for PUT only (a store anyone may read).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,10 +20,13 @@ from pathlib import Path
 import pytest
 
 
-def start(root: Path) -> tuple[str, subprocess.Popen]:
+def start(root: Path, auth: str | None = None, *, user: str = "builder", password: str = "", token: str = "",
+          open_reads: bool = False) -> tuple[str, subprocess.Popen]:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if nginx is None:
         pytest.skip("nginx is not installed (scripts/test installs nginx-core)")
+    if auth not in (None, "basic", "bearer"):
+        raise ValueError(f"auth must be None, 'basic' or 'bearer', not {auth!r}")
     store = root / "store"
     store.mkdir(parents=True)
     store.chmod(0o777)
@@ -25,9 +36,10 @@ def start(root: Path) -> tuple[str, subprocess.Popen]:
     temp = {name: root / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir()
-    user = "user root;\n" if os.geteuid() == 0 else ""
+    as_root = "user root;\n" if os.geteuid() == 0 else ""
+    checks, maps = _auth_conf(root, auth, user, password, token, open_reads)
     conf = root / "nginx.conf"
-    conf.write_text(f"""{user}daemon off;
+    conf.write_text(f"""{as_root}daemon off;
 worker_processes 1;
 pid {root}/nginx.pid;
 error_log {root}/error.log;
@@ -39,6 +51,7 @@ http {{
     fastcgi_temp_path {temp['fastcgi']};
     uwsgi_temp_path {temp['uwsgi']};
     scgi_temp_path {temp['scgi']};
+{maps}
     server {{
         listen 127.0.0.1:{port};
         root {store};
@@ -47,6 +60,7 @@ http {{
             dav_methods PUT DELETE;
             create_full_put_path on;
             dav_access user:rw group:r all:r;
+{checks}
         }}
     }}
 }}
@@ -64,3 +78,34 @@ http {{
             time.sleep(0.05)
     proc.kill()
     pytest.fail("nginx did not start listening within 10 s")
+
+
+def _auth_conf(root: Path, auth: str | None, user: str, password: str, token: str,
+               open_reads: bool) -> tuple[str, str]:
+    """The lines that make the location want credentials, and the http block's maps for them."""
+    if auth is None:
+        return "", ""
+    if auth == "basic":
+        (root / "htpasswd").write_text(f"{user}:{_hashed(password)}\n")
+        lines = f'auth_basic "pybuild12 store"; auth_basic_user_file {root}/htpasswd;'
+        return (f"            limit_except GET {{ {lines} }}" if open_reads else f"            {lines}"), ""
+    if not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", token):
+        raise ValueError("a bearer token for the test store is made of token68 characters (RFC 6750)")
+    # `if` cannot test two things, and is not allowed in limit_except: a map of method and header
+    allowed = "".join(f'        "{method} Bearer {token}" 0;\n' for method in ("GET", "HEAD", "PUT"))
+    reads = '        "~^(GET|HEAD) " 0;\n' if open_reads else ""
+    maps = ('    map "$request_method $http_authorization" $pybuild12_denied {\n        default 1;\n'
+            f"{allowed}{reads}    }}")
+    return "            if ($pybuild12_denied) { return 401; }", maps
+
+
+def _hashed(password: str) -> str:
+    """`password` for an htpasswd file: apr1 through openssl when it is there (Python's crypt
+    module is gone in 3.13), else salted SHA-1 in the {SSHA} form nginx reads too."""
+    openssl = shutil.which("openssl")
+    if openssl is not None:
+        out = subprocess.run([openssl, "passwd", "-apr1", "-stdin"], input=password, capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.startswith("$apr1$"):
+            return out.stdout.strip()
+    salt = os.urandom(8)
+    return "{SSHA}" + base64.b64encode(hashlib.sha1(password.encode() + salt).digest() + salt).decode()

@@ -84,8 +84,8 @@ def test_a_first_run_builds_and_saves_a_second_restores_it(ci, recipe, tmp_path)
     assert second.ok, second.log
     assert second.outputs["cache-hit"] == "github" and second.outputs["key"] == key
     assert second.ran == ["setup", "key", "restore", "install"]  # nothing saved again
-    assert int(second.outputs["build-seconds"]) <= 5
-    assert "imported 1 artifact(s)" in second.log
+    assert 0 < float(second.outputs["build-seconds"]) < float(first.outputs["build-seconds"])
+    assert "imported 1 artifact(s)" in second.log and "compiling" not in second.log
     receipt = json.loads((Path(second.outputs["python-path"]).parents[1] / "pybuild12.json").read_text())
     assert "exported" in receipt["verification"]["reused"]  # verified once, by the first run
     assert python_on_path(second) == python_on_path(first)

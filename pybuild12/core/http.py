@@ -70,10 +70,15 @@ class HTTPStatus(FetchError):
 
 def download(url: str, directory: Path, *, part_prefix: str, label: str, progress: Progress | None = None,
              warn: Callable[[str], None] | None = None, watch: "Watchdog | None" = None,
-             retries: int = RETRIES, timeouts: tuple[float, float] = TIMEOUTS) -> tuple[Path, str]:
+             retries: int = RETRIES, timeouts: tuple[float, float] = TIMEOUTS,
+             auth: requests.auth.AuthBase | None = None) -> tuple[Path, str]:
     """Download `url` into a new `.part` file in `directory`; returns it and the URL it came
     from (after redirects). Up to TRIES tries; only a `TryAgain` failure earns the next one
-    (`retries`: urllib3's, within each try). On any failure no part file is left."""
+    (`retries`: urllib3's, within each try). On any failure no part file is left.
+
+    `auth` is for a store that wants credentials (the shared cache's token); without it,
+    requests uses the URL's user:password@, else the netrc login for the host. requests
+    drops the Authorization header on a redirect to another host."""
     watch = watch or Watchdog(None)
     failure = ""
     for attempt in range(1, TRIES + 1):
@@ -83,7 +88,7 @@ def download(url: str, directory: Path, *, part_prefix: str, label: str, progres
             time.sleep(BACKOFF * (attempt - 1))
         watch.begin(url, attempt)
         try:
-            return _download(url, directory, part_prefix, label, progress, watch, retries, timeouts)
+            return _download(url, directory, part_prefix, label, progress, watch, retries, timeouts, auth)
         except TryAgain as exc:
             failure = exc.message
         finally:
@@ -92,11 +97,12 @@ def download(url: str, directory: Path, *, part_prefix: str, label: str, progres
 
 
 def _download(url: str, directory: Path, part_prefix: str, label: str, progress: Progress | None,
-              watch: "Watchdog", retries: int, timeouts: tuple[float, float]) -> tuple[Path, str]:
+              watch: "Watchdog", retries: int, timeouts: tuple[float, float],
+              auth: requests.auth.AuthBase | None = None) -> tuple[Path, str]:
     fd, part = files.new_part(directory, part_prefix)
     try:
         with os.fdopen(fd, "wb") as out:
-            total, chunks, origin = _open(url, watch, retries, timeouts)
+            total, chunks, origin = _open(url, watch, retries, timeouts, auth)
             done = 0
             for chunk in chunks:
                 watch.heard()
@@ -112,8 +118,8 @@ def _download(url: str, directory: Path, part_prefix: str, label: str, progress:
         raise
 
 
-def _open(url: str, watch: "Watchdog", retries: int,
-          timeouts: tuple[float, float]) -> tuple[Optional[int], Iterator[bytes], str]:
+def _open(url: str, watch: "Watchdog", retries: int, timeouts: tuple[float, float],
+          auth: requests.auth.AuthBase | None = None) -> tuple[Optional[int], Iterator[bytes], str]:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         path = Path(url2pathname(parsed.path))
@@ -128,7 +134,7 @@ def _open(url: str, watch: "Watchdog", retries: int,
     watch.asking(read)
     try:
         response = session(retry_reads=False, on_retry=watch.restart, retries=retries).get(
-            url, stream=True, timeout=(connect, read))
+            url, stream=True, timeout=(connect, read), auth=auth)
     except requests.ReadTimeout:
         raise TryAgain(f"timed out: no answer within {read:g} s") from None
     except requests.RequestException as exc:

@@ -26,6 +26,7 @@ STEP_TIMEOUT_ENV = "PYBUILD12_STEP_TIMEOUT"  # seconds one build step may take
 CONFIGURE_OPTS_ENV = "PYBUILD12_CONFIGURE_OPTS"  # shell words added to every ./configure
 CCACHE_ENV = "PYBUILD12_CCACHE"  # 1: compile through ccache
 CACHE_URL_ENV = "PYBUILD12_CACHE_URL"  # the shared artifact cache
+CACHE_TOKEN_ENV = "PYBUILD12_CACHE_TOKEN"  # a bearer token sent with every request to the shared cache
 CACHE_TRUST_ENV = "PYBUILD12_CACHE_TRUST"  # public keys whose signatures are accepted
 SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"  # the key file `--push` signs with
 VERSION_ENV = "PYBUILD12_VERSION"  # the build a command means when none is named (as PYENV_VERSION)
@@ -96,6 +97,12 @@ class Settings:
     @property
     def cache_url(self) -> str | None:
         return self.env.get(CACHE_URL_ENV) or None
+
+    @property
+    def cache_token(self) -> str | None:
+        """The bearer token for the shared cache; surrounding whitespace (the newline of
+        `$(cat token-file)`) is no part of it."""
+        return self._get(CACHE_TOKEN_ENV) or None
 
     @property
     def cache_trust(self) -> str:

@@ -277,8 +277,10 @@ def _warn_if_in_use(prefix: Path, reporter: Reporter) -> None:
 
 
 def _store(settings: Settings, trusted=()) -> remote.SharedCache:
-    """The shared cache the settings name (PYBUILD12_CACHE_URL), with their HTTP timeouts."""
-    return remote.SharedCache(settings.cache_url or "", trusted, timeouts=settings.http_timeouts)
+    """The shared cache the settings name (PYBUILD12_CACHE_URL), with their HTTP timeouts and
+    the token of PYBUILD12_CACHE_TOKEN."""
+    return remote.SharedCache(settings.cache_url or "", trusted, timeouts=settings.http_timeouts,
+                              token=settings.cache_token)
 
 
 def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> None:

@@ -20,20 +20,33 @@ only serves a hint); what it points to counts only through a trusted signature.
 
 A look-up is one attempt and at most one quick retry: the install has a fallback
 (building), so a busy or broken store costs a second, and the reason is shown.
+
+Credentials. A store that wants them for PUT (or GET too) gets, on every request
+(the sidecar and index GETs, the artifact's download, the uploads), the first of:
+the bearer token in PYBUILD12_CACHE_TOKEN (`Authorization: Bearer ...`); the
+USER:PASSWORD@ of PYBUILD12_CACHE_URL (HTTP basic); the login for the store's host
+in ~/.netrc (or the file $NETRC names), which requests applies when a request has
+no credentials of its own. The URL's pair is passed explicitly so that it wins over
+a netrc entry, as with curl. requests drops them on a redirect to another host (an
+artifact served from a CDN does not get the store's token). Messages name which
+credentials were used, never their value: URLs go through `http.shown`, and a 401
+or 403 says "the token in PYBUILD12_CACHE_TOKEN", "the netrc login for HOST".
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from urllib.parse import urlparse
 
 from pybuild12.core import files, http, paths
 from pybuild12.core.errors import FetchError, quoted
-from pybuild12.core.settings import CACHE_URL_ENV as ENV
+from pybuild12.core.settings import CACHE_TOKEN_ENV as TOKEN_ENV, CACHE_URL_ENV as ENV
 from pybuild12.store import artifacts, key as keys, signing
 
 if TYPE_CHECKING:
@@ -69,12 +82,54 @@ class Lookup:
 
 class SharedCache:
     def __init__(self, base_url: str, trusted: Iterable[signing.PublicKey] = (), *,
-                 timeouts: tuple[float, float] = http.TIMEOUTS) -> None:
+                 timeouts: tuple[float, float] = http.TIMEOUTS, token: str | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.timeouts = timeouts
         self.shown = http.shown(self.base)
         self.trusted = list(trusted)
+        self.token = token or None
+        self.auth = _auth(self.base, self.token)  # None: requests looks in netrc
         self.session = http.session(retries=LOOKUP_RETRIES, retry_reads=False)  # silence: one timeout
+        self.session.auth = self.auth
+
+    def __repr__(self) -> str:
+        return f"SharedCache({self.shown!r})"
+
+    @property
+    def host(self) -> str:
+        """The store's host name, as netrc files name it (no port, no user:password@)."""
+        return urlparse(self.base).hostname or self.shown
+
+    def credentials(self) -> str:
+        """Which credentials the store's requests carry, for a message ("" for none); never
+        their value."""
+        if self.token:
+            return f"the token in {TOKEN_ENV}"
+        if self.auth is not None:
+            return f"the USER:PASSWORD in {ENV}"
+        from requests.utils import get_netrc_auth
+
+        if get_netrc_auth(self.base):
+            return f"the netrc login for {self.host} (~/.netrc or $NETRC)"
+        return ""
+
+    def _hidden(self, text: str) -> str:
+        """`text` (an error's, which may quote the URL: requests' InvalidURL does) without the
+        URL's user:password@ and with the token blanked."""
+        login = urlparse(self.base).netloc.rpartition("@")[0]
+        text = text.replace(f"{login}@", "") if login else text
+        return text.replace(self.token, "***") if self.token else text
+
+    def _what_to_check(self, used: str, verb: str) -> str:
+        """What to check after a 401 or 403 to a request that carried `used` (see `credentials`)."""
+        if not used:
+            return (f"set {TOKEN_ENV}, add {self.host} to ~/.netrc, or check the credentials in {ENV} "
+                    "(https://USER:PASSWORD@HOST/...)")
+        if self.token:
+            return f"check that the token is valid and may {verb} the store"
+        if self.auth is not None:
+            return f"check them and that they may {verb} the store"
+        return f"check that login's password and that it may {verb} the store"
 
     def _url(self, name: str) -> str:
         return f"{self.base}/{name}"
@@ -140,8 +195,10 @@ class SharedCache:
         status, url = response.status_code, http.shown(response.url or self.base)
         response.close()
         if status in (401, 403):
-            warn(f"shared cache not used: HTTP {status} from {url}; check the credentials in {ENV} "
-                 "(https://USER:PASSWORD@HOST/...) and that the store lets them read; building from source")
+            used = self.credentials()
+            sent = f"with {used}" if used else "without credentials"
+            warn(f"shared cache not used: HTTP {status} from {url} {sent}; {self._what_to_check(used, 'read')}; "
+                 "building from source")
             return Lookup(DENIED, f"{status} from {self.shown}")
         warn(f"shared cache not used: HTTP {status} from {url}"
              + (" (again on a retry)" if status >= 500 else "") + "; building from source")
@@ -156,14 +213,15 @@ class SharedCache:
             with http.Watchdog(stalled) as watch:
                 part, _ = http.download(url, local.directory, part_prefix=f".{key}.", label=f"artifact {key[:12]}",
                                         progress=progress, warn=warn, watch=watch, retries=LOOKUP_RETRIES,
-                                        timeouts=self.timeouts)
+                                        timeouts=self.timeouts, auth=self.auth)
         except http.HTTPStatus as exc:
             warn(f"shared cache has the sidecar of {key[:12]} but not its artifact "
                  f"(HTTP {exc.status} from {http.shown(url)}); building from source")
             return Lookup(MISS if exc.status in (404, 410) else UNREACHABLE, f"{exc.status} from {self.shown}")
         except FetchError as exc:
-            warn(f"shared cache download failed ({exc.message}); building from source")
-            return Lookup(UNREACHABLE, f"{exc.message} at {self.shown}")
+            reason = self._hidden(exc.message)
+            warn(f"shared cache download failed ({reason}); building from source")
+            return Lookup(UNREACHABLE, f"{reason} at {self.shown}")
         try:
             if files.sha256_of(part) != meta["sha256"]:
                 part.unlink(missing_ok=True)
@@ -222,6 +280,7 @@ class SharedCache:
 
         sidecar = json.dumps(signing.sign(artifacts.shareable(artifact.meta), key), sort_keys=True).encode()
         uploads = http.session()  # an upload has no fallback: the usual retries
+        uploads.auth = self.auth
         try:
             with open(artifact.path, "rb") as fh:
                 response = uploads.put(self._url(artifact.path.name), data=fh, timeout=self.timeouts)
@@ -230,8 +289,13 @@ class SharedCache:
                                    timeout=self.timeouts, headers={"Content-Type": "application/json"})
             _raise_for_status(response)
         except requests.RequestException as exc:
-            raise FetchError(f"uploading {artifact.key[:12]} to the shared cache {self.shown} failed: {exc}",
-                             hint=f"check {ENV} and that the store accepts PUT") from None
+            failed = f"uploading {artifact.key[:12]} to the shared cache {self.shown} failed: {self._hidden(str(exc))}"
+            status = exc.response.status_code if exc.response is not None else None
+            if status not in (401, 403):
+                raise FetchError(failed, hint=f"check {ENV} and that the store accepts PUT") from None
+            used = self.credentials()
+            refused = f"the store refused {used}" if used else "the store wants credentials to write, none were sent"
+            raise FetchError(f"{failed}: {refused}", hint=self._what_to_check(used, "write to")) from None
         if isinstance(artifact.meta.get("inputs"), dict):
             self._index(artifact.key, artifact.meta["inputs"], uploads)
 
@@ -248,6 +312,43 @@ class SharedCache:
                         headers={"Content-Type": "application/json"})
         except requests.RequestException:
             pass
+
+
+def _auth(base: str, token: str | None) -> requests.auth.AuthBase | None:
+    """The credentials every request to the store carries: the token, else the URL's
+    USER:PASSWORD@ (explicit, so that a netrc entry for the host does not override them);
+    None leaves requests to look the host up in netrc."""
+    if token:
+        return _bearer_type()(token)
+    if "@" not in urlparse(base).netloc:
+        return None
+    from requests.auth import HTTPBasicAuth
+    from requests.utils import get_auth_from_url
+
+    login = get_auth_from_url(base)  # ("", "") unless both are there, as requests reads a URL
+    return HTTPBasicAuth(*login) if any(login) else None
+
+
+@functools.cache
+def _bearer_type() -> type:
+    """requests' AuthBase for a bearer token; made on first use, as requests is imported."""
+    from requests.auth import AuthBase
+
+    class BearerToken(AuthBase):
+        """`Authorization: Bearer <token>` on each request; requests drops the header when a
+        redirect leaves the host."""
+
+        def __init__(self, token: str) -> None:
+            self._token = token
+
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            return request
+
+        def __repr__(self) -> str:
+            return "BearerToken(<hidden>)"
+
+    return BearerToken
 
 
 def _raise_for_status(response: requests.Response) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, sources_dir
+from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, install_apart, sources_dir
 
 # The streams the integration tests run in (scripts/test: `-n 3 --dist loadgroup`, one
 # xdist worker each), so that one build's single-threaded or network-bound steps
@@ -35,6 +35,7 @@ from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, so
 STREAMS = {
     "test_docker_image": "images-and-debug",
     "test_debug_build": "images-and-debug",
+    "test_action_build": "images-and-debug",
     "test_jit_build": "images-and-debug",
     "test_lto_build": "images-and-debug",
     "test_fresh_machine": "machines-and-git",
@@ -107,3 +108,13 @@ def real_build(mirror_server, tmp_path_factory) -> RealBuild:
     receipt_path = home / "data" / "pythons" / RECIPE / "pybuild12.json"
     receipt = json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
     return RealBuild(home, env, mirror_server, proc, receipt)
+
+
+@pytest.fixture(scope="session")
+def debug_build(mirror_server, tmp_path_factory):
+    """`pybuild12 install 3.13.5+debug` (no PGO, no LTO: about 2 minutes) in a home of its
+    own, made as on a machine without gdbm's headers; test_debug_build.py checks it, and
+    test_action_build.py restores it through the GitHub Action's cache."""
+    home = tmp_path_factory.mktemp("debug-home")
+    proc, env = install_apart(home, "3.13.5+debug", mirror=mirror_server, extra_env={"ac_cv_header_gdbm_h": "no"})
+    return {"proc": proc, "prefix": home / "data" / "pythons" / "3.13.5+debug", "env": env, "home": home}

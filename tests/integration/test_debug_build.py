@@ -18,17 +18,8 @@ import sys
 
 import pytest
 
-from realbuild import install_apart
-
 pytestmark = pytest.mark.integration
-NAME = "3.13.5+debug"
-
-
-@pytest.fixture(scope="session")
-def debug_build(mirror_server, tmp_path_factory):
-    home = tmp_path_factory.mktemp("debug-home")
-    proc, env = install_apart(home, "3.13.5+debug", mirror=mirror_server, extra_env={"ac_cv_header_gdbm_h": "no"})
-    return {"proc": proc, "prefix": home / "data" / "pythons" / NAME, "env": env}
+NAME = "3.13.5+debug"  # the debug_build fixture (conftest.py) installs it
 
 
 def test_debug_install_is_plain_and_verified(debug_build):
