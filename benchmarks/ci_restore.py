@@ -71,7 +71,7 @@ def main() -> int:
                 if not outcome.ok:
                     print(outcome.log[-3000:], file=sys.stderr)
                     return 1
-                results[label] = (int(outcome.outputs["build-seconds"]), wall, outcome.outputs["cache-hit"])
+                results[label] = (float(outcome.outputs["build-seconds"]), wall, outcome.outputs["cache-hit"])
         finally:
             nginx.terminate()
             nginx.wait()
@@ -79,12 +79,12 @@ def main() -> int:
     cold_wall = results["cold"][1]
     print(f"machine: {desc}")
     for label, (seconds, wall, tier) in results.items():
-        print(f"{label:14} install {seconds:4d} s, action {wall:6.1f} s (tier {tier}), "
+        print(f"{label:14} install {seconds:6.1f} s, action {wall:6.1f} s (tier {tier}), "
               f"{cold_wall / wall:5.1f}x the cold run")
     if args.record:
         with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-            row = "; ".join(f"{label} {wall:.1f} s (install {seconds} s)"
+            row = "; ".join(f"{label} {wall:.1f} s (install {seconds:.1f} s)"
                             for label, (seconds, wall, _) in results.items())
             fh.write(f"| {when} | ci_restore | {args.spec} --no-pgo, action.yml by the harness | {row} | "
                      f"**{cold_wall / results['actions cache'][1]:.0f}x** Actions cache, "

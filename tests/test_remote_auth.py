@@ -403,3 +403,31 @@ def test_cli_with_a_wrong_token_builds_from_source_and_a_push_exits_5(tmp_path, 
     assert any(denied in line and line.endswith("building from source") for line in lines), lines
     assert "✓ compile with PGO" in plain.stderr and plain.stdout.strip().endswith(f"/fake/bin/python{HOST_MINOR}")
     assert_no_secret(pushed.stdout, pushed.stderr, plain.stdout, plain.stderr)
+
+
+
+def test_the_token_never_reaches_the_builds_commands(tmp_path, paths, monkeypatch):
+    """configure, make and the training run get the environment without the store's token."""
+    from fakecpython import HOST, make_recipe, make_tarball, passing_verifier
+    from pybuild12 import install as installer
+    from pybuild12.checks import verify as verifier
+    from pybuild12.core.settings import Settings
+
+    if HOST is None:
+        pytest.skip("no CPython 3.12+ for the fake CPython to wrap")
+    monkeypatch.setattr(verifier, "run", passing_verifier)
+    seen = []
+
+    class Recording(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            seen.append(dict(kwargs.get("env") or {}))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Recording)
+    tarball, sha = make_tarball(tmp_path / "src")
+    recipe = make_recipe(tmp_path, tarball, sha, build="optimizations = false\n")
+    settings = Settings.from_env({**os.environ, "PYBUILD12_CACHE_TOKEN": "s3cret-token"})
+    installer.install(str(recipe), paths=paths, settings=settings)
+    assert any("PYBUILD12_HOME" in env for env in seen)  # the steps got an environment of their own
+    assert not any("PYBUILD12_CACHE_TOKEN" in env for env in seen)
+    assert Settings({"PYBUILD12_CACHE_TOKEN": "t", "X": "1"}).for_builds().env == {"X": "1"}

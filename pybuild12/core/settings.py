@@ -29,6 +29,7 @@ CACHE_URL_ENV = "PYBUILD12_CACHE_URL"  # the shared artifact cache
 CACHE_TOKEN_ENV = "PYBUILD12_CACHE_TOKEN"  # a bearer token sent with every request to the shared cache
 CACHE_TRUST_ENV = "PYBUILD12_CACHE_TRUST"  # public keys whose signatures are accepted
 SIGNING_KEY_ENV = "PYBUILD12_CACHE_SIGNING_KEY"  # the key file `--push` signs with
+SECRETS = (CACHE_TOKEN_ENV,)  # never handed to a build's commands
 VERSION_ENV = "PYBUILD12_VERSION"  # the build a command means when none is named (as PYENV_VERSION)
 DEBUG_ENV = "PYBUILD12_DEBUG"  # 1: show the traceback of an unexpected error
 EPOCH_ENV = "SOURCE_DATE_EPOCH"  # reproducible builds: the date written into the build and the receipt
@@ -47,6 +48,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         """The settings of this process's environment (or of `env`)."""
         return cls(dict(os.environ if env is None else env))
+
+    def for_builds(self) -> "Settings":
+        """These settings without the secrets (the shared cache's token), for the build's
+        commands: configure, make and the training run need none of them."""
+        return Settings({k: v for k, v in self.env.items() if k not in SECRETS})
 
     def _get(self, name: str) -> str:
         return self.env.get(name, "").strip()

@@ -61,7 +61,7 @@ def install(
 ) -> Installed:
     """Install `spec`; `settings` are those of this process's environment unless given."""
     settings = settings or Settings.from_env()
-    env = dict(settings.env)
+    env = dict(settings.for_builds().env)  # the build, its probes and preflight need no secret
     recipe, name, expected_version = request(spec, options)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     signer = publish.signer(settings, paths, no_cache=options.no_cache) if options.push else None
@@ -91,7 +91,7 @@ def install(
             pgo = choose_profile(recipe, options, inputs, paths)
             steps = plan.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
-            job = Job(recipe, name, options, paths, settings, run, work, prefix,
+            job = Job(recipe, name, options, paths, settings.for_builds(), run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
