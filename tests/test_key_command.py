@@ -69,6 +69,17 @@ def test_the_key_of_a_git_recipe_resolves_its_commit_as_the_install_does(tmp_pat
     assert moved.source == two and moved.key == outcome.receipt.artifact["key"] != keyed.key
 
 
+def test_a_full_commit_hash_is_its_own_pin_without_a_fetch(tmp_path, paths):
+    repo = tmp_path / "upstream" / "cpython"
+    one, _ = make_git_repo(repo)
+    recipe = make_git_recipe(tmp_path, (tmp_path / "nowhere").as_uri(), one.upper())  # unreachable: no fetch
+    keyed = installer.artifact_key(str(recipe), InstallOptions(), paths=paths)
+    assert keyed.source == one and not list(paths.logs.glob("key-*"))
+    recipe.write_text(recipe.read_text().replace((tmp_path / "nowhere").as_uri(), repo.as_uri()))
+    outcome = installer.install(str(recipe), paths=paths)
+    assert outcome.receipt.artifact["key"] == installer.artifact_key(str(recipe), paths=paths).key
+
+
 def test_the_key_of_optimize_max_probes_its_toolchain(tarball_recipe, tmp_path, paths, monkeypatch):
     bindir = tmp_path / "llvm-19" / "bin"
     bindir.mkdir(parents=True)

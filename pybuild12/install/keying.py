@@ -18,7 +18,7 @@ from pybuild12.core.settings import Settings
 from pybuild12.install.job import InstallOptions
 from pybuild12.request import resolve, variants
 from pybuild12.request.recipes import GitSource, Recipe
-from pybuild12.sources import fetch
+from pybuild12.sources import fetch, gitsource
 from pybuild12.store import key as keys
 
 
@@ -64,14 +64,17 @@ class Keyed:
 def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths: Paths,
                  reporter: Reporter = Reporter(), settings: Settings | None = None) -> Keyed:
     """The key an install of `spec` with `options` would use, without building: a git
-    recipe's commit is resolved (which may fetch), the compiler probed."""
+    recipe's commit is resolved (which may fetch, unless it is a full hash), the compiler
+    probed."""
     settings = settings or Settings.from_env()
     env = dict(settings.env)
     recipe, name, _ = request(spec, options)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     prefix = paths.prefix(name)
     toolchain, compiler = compiler_of(recipe, env)
-    if isinstance(recipe.source, GitSource):
+    if isinstance(recipe.source, GitSource) and gitsource.FULL_HASH.match(recipe.source.commit):
+        source_pin = recipe.source.commit.lower()  # what the install resolves it to: no fetch needed
+    elif isinstance(recipe.source, GitSource):
         run = runlog.start(paths, name, str(recipe.path), reporter, command="key")
         source_pin, _ = fetch.pin(recipe, paths=paths, settings=settings, run=run)
     else:
