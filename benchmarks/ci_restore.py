@@ -84,11 +84,12 @@ def main() -> int:
     if args.record:
         with open(ROOT / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
             when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-            row = "; ".join(f"{label} {wall:.1f} s (install {seconds:.1f} s)"
-                            for label, (seconds, wall, _) in results.items())
-            fh.write(f"| {when} | ci_restore | {args.spec} --no-pgo, action.yml by the harness | {row} | "
-                     f"**{cold_wall / results['actions cache'][1]:.0f}x** Actions cache, "
-                     f"**{cold_wall / results['shared store'][1]:.0f}x** shared | {desc} |\n")
+            fh.write(f"\n### CI restore, {when}, {args.spec} --no-pgo, action.yml by the harness "
+                     f"(`ci_restore.py`), {desc}\n\n```\n")
+            for label, (seconds, wall, tier) in results.items():
+                fh.write(f"{label:14} install {seconds:6.1f} s, action {wall:6.1f} s (tier {tier}), "
+                         f"{cold_wall / wall:5.1f}x the cold run\n")
+            fh.write("```\n")
     return 0
 
 
