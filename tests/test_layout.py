@@ -142,6 +142,7 @@ def test_the_layout_test_sees_a_cycle_and_an_upward_import(tmp_path):
 # caller passed none): never for a setting, which core/settings.py reads.
 ENVIRON_AS_CHILD_ENVIRONMENT = {
     "pybuild12.build.preflight",  # compilers and pkg-config run with the caller's PATH and flags
+    "pybuild12.build.sanitizers",  # a sanitizer build's python runs with the caller's options after its own
     "pybuild12.checks.suite",  # CPython's tests run in a cleaned copy of the environment
     "pybuild12.checks.compatprobe",  # the probes run without PYTHON_GIL/PYTHONPATH/PYTHONHOME
     "pybuild12.core.runner",  # which program PATH finds

@@ -282,9 +282,9 @@ def test_doctor_shows_each_pinned_llvm_as_optional(tmp_path):
 def test_list_says_what_each_recipe_can_be_built_as():
     out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True)
     recipes_found = {r["name"]: r for r in json.loads(out.stdout)["recipes"]}
-    assert recipes_found["3.12.13"]["variants"] == ["debug"]
-    assert recipes_found["main"]["variants"] == ["debug"]
-    assert recipes_found["3.13.5"]["variants"] == ["freethreaded", "debug", "jit"]
+    assert recipes_found["3.12.13"]["variants"] == ["debug", "asan"]  # TSan and UBSan's options: 3.13
+    assert recipes_found["main"]["variants"] == ["debug", "asan"]
+    assert recipes_found["3.13.5"]["variants"] == ["freethreaded", "debug", "jit", "tsan", "asan", "ubsan"]
 
 
 @needs_host_interpreters

@@ -86,7 +86,8 @@ def test_json_shape_is_stable():
     assert set(data) == SHAPE
     assert all(set(c) == CHECK_SHAPE for c in data["checks"])
     assert [c["name"] for c in data["checks"]] == ["variant", *verify.CHECK_NAMES]
-    assert data["build"] == {"freethreaded": False, "debug": False, "jit": False}
+    assert data["build"] == {"freethreaded": False, "debug": False, "jit": False, "tsan": False, "asan": False,
+                             "ubsan": False}
     assert out.returncode == (0 if data["ok"] else 7)
 
 

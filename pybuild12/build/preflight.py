@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
-from pybuild12.build import optimize
+from pybuild12.build import optimize, sanitizers
 from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
 from pybuild12.request import variants
@@ -138,6 +138,7 @@ def doctor(data_dir: str, env: Mapping[str, str] | None = None, *, min_free_gb: 
     for llvm in sorted(set(variants.table()["jit"]["llvm"].values())):
         checks += jit_toolchain(llvm, env, required=False)
     checks += optimize_toolchain(env, required=False)
+    checks += sanitizer_toolchain(variants.SANITIZERS, env, required=False)
     free = shutil.disk_usage(probe).free / 2**30
     checks.append(Check("disk", f"free space at {probe}", free >= min_free_gb, True,
                         f"{free:.1f} GiB free (a build needs about {min_free_gb:.0f} GiB while it runs)", "-", "-"))
@@ -270,6 +271,8 @@ def install_hint(checks: Iterable[Check]) -> str:
     """What to install for the missing `checks`: only packages this machine's apt has, and
     for the others (an LLVM the release does not ship) where they come from instead."""
     checks = list(checks)
+    if not _debian_packages(checks):  # a setting, not a package (vm.mmap_rnd_bits): the detail says how
+        return "fix it as the line above says, then run the same command again"
     lines = distro.install_lines(_debian_packages(checks), {c.fedora for c in checks if c.fedora != "-"})
     return "install them, then run the same command again:\n" + "\n".join(lines)
 
@@ -329,3 +332,40 @@ def merged(checks: Iterable[Check]) -> list[Check]:
                                    required=seen.required or c.required,
                                    detail=seen.detail if not seen.ok or c.ok else c.detail)
     return list(rows.values())
+
+
+# ---------------------------------------------------------------- sanitizer builds
+
+
+def sanitizer_toolchain(wanted: Iterable[str], env: Mapping[str, str] | None = None, *,
+                        required: bool = True) -> list[Check]:
+    """What the sanitizer builds among `wanted` need: the pinned LLVM's clang, its
+    compiler-rt (a program linked with each -fsanitize= flag), and for ThreadSanitizer an
+    ASLR setting it can start with."""
+    chosen = [s for s in variants.SANITIZERS if s in set(wanted)]
+    if not chosen:
+        return []
+    env = dict(os.environ if env is None else env)
+    major = sanitizers.llvm()
+    debian, fedora = sanitizers.packages()
+    clang = sanitizers.find_clang(env)
+    what = f"clang {major} (sanitizer builds)"
+    checks = [Check(f"clang-{major}", what, clang is not None, required,
+                    clang.banner if clang else f"neither clang-{major} nor a clang of LLVM {major} on PATH",
+                    debian[0], fedora[0], group="sanitizers", llvm=major)]
+    for sanitizer in chosen:
+        flag = variants.table()[sanitizer]["sanitizer"]
+        problem = sanitizers.runtime_missing(clang, flag, env) if clang else "needs clang first"
+        checks.append(Check(f"rt-{sanitizer}", f"compiler-rt: -fsanitize={flag}", problem is None, required,
+                            f"links with clang {clang.version}" if problem is None and clang else problem or "",
+                            debian[1], fedora[1], group="sanitizers", llvm=major))
+    symbolizer = sanitizers.symbolizer_of(str(clang.cc)) if clang else None
+    checks.append(Check(f"llvm-symbolizer-{major}", "llvm-symbolizer (function names in reports)",
+                        symbolizer is not None, required,
+                        str(symbolizer) if symbolizer else f"not beside clang {major}", debian[2], fedora[2],
+                        group="sanitizers", llvm=major))
+    if "tsan" in chosen:
+        problem = sanitizers.aslr_problem()
+        checks.append(Check("aslr", "vm.mmap_rnd_bits (ThreadSanitizer)", problem is None, required,
+                            problem or f"{sanitizers.mmap_rnd_bits()} bits", "-", "-", group="sanitizers"))
+    return checks

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from pybuild12.build import sanitizers
 from pybuild12.checks import interp
 from pybuild12.checks.compat import BROKEN, CRASH, ENTRY, HANG, OK, Module
 from pybuild12.core import runner
@@ -32,6 +33,14 @@ def _child_env() -> dict[str, str]:
     """The user's environment without what would change the verdicts: PYTHON_GIL forces
     the GIL on or off on a free-threaded build, whatever the extensions declare."""
     return {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "PYTHONPATH", "PYTHONHOME")}
+
+
+def _probe_env(python: Path) -> dict[str, str]:
+    """The child's environment; on a sanitizer build with its runtime options, stopping at
+    the first report, so that a report is the module being probed's (it dies of it)."""
+    env = _child_env()
+    env.update({name: f"{value}:halt_on_error=1" for name, value in sanitizers.runtime_env(python, env).items()})
+    return env
 
 
 def ask(python: Path, *args: str, timeout: float = 120) -> dict[str, Any]:
@@ -57,7 +66,7 @@ def _run_child(python: Path, args: Sequence[str], timeout: float) -> _Child:
     one before, else the child (and anything it started) is killed."""
     with interp.script(PROBE) as probe, tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([str(python), "-I", str(probe), *args], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=errors, env=_child_env(), start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=errors, env=_probe_env(python), start_new_session=True)
         assert proc.stdout is not None
         lines: queue.Queue[bytes | None] = queue.Queue()
 
@@ -99,6 +108,9 @@ def _death(child: _Child, timeout: float) -> tuple[str, str]:
     """(crash or hang, what happened) for a child that ended before its work was done."""
     if child.returncode is None:
         return HANG, f"no answer in {timeout:g} s (killed)"
+    report = sanitizers.report_in(child.stderr, lines=4)
+    if report is not None:
+        return CRASH, "the sanitizer reported: " + " / ".join(line.strip() for line in report.splitlines())
     tail = (child.stderr.strip().splitlines() or [""])[-1].strip()
     if child.returncode < 0:
         return CRASH, f"the child died of {signal.Signals(-child.returncode).name} {tail}".strip()

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from pybuild12.build import sanitizers
 from pybuild12.core import runner
 
 
@@ -22,6 +23,11 @@ class Answer:
     data: dict[str, Any] | None  # the last line of stdout as JSON; None when there is none
     returncode: int
     stderr: str
+
+    @property
+    def sanitizer_report(self) -> str | None:
+        """The start of the first report a sanitizer's runtime wrote, if any."""
+        return sanitizers.report_in(self.stderr)
 
     @property
     def clean(self) -> bool:
@@ -43,6 +49,7 @@ def run(python: Path, name: str, args: Sequence[str] = (), *, timeout: float,
         env: Mapping[str, str] | None = None, log_path: Path | None = None) -> Answer:
     """Run resource script `name` with `python -I`; OSError (no such interpreter) and
     runner.TimedOut reach the caller, which knows what they mean for its check."""
+    env = sanitizers.with_runtime(python, env)  # a sanitizer build runs with its options
     with script(name) as path:
         proc = runner.capture([str(python), "-I", str(path), *args], timeout=timeout, env=env, log_path=log_path)
     try:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pybuild12.build import plan
+from pybuild12.build import plan, sanitizers
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, CheckError, UsageError
 from pybuild12.core.report import Reporter
@@ -262,7 +262,8 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
         ok, result = True, None
         try:
             try:
-                runner.call(argv, phase="run the test suite", log_path=log_path, cwd=Path(work), env=clean,
+                runner.call(argv, phase="run the test suite", log_path=log_path, cwd=Path(work),
+                            env=sanitizers.with_runtime(python, clean),
                             on_line=on_line, timeout=max(timeout * 4, 3600.0))
             except BuildError:
                 ok = False  # regrtest exits non-zero when a test failed: what failed is read below

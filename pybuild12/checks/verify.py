@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from pybuild12.build import sanitizers
 from pybuild12.checks import interp, smoke
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError, UsageError
@@ -132,7 +133,11 @@ def run(python: Path, *, full: bool = False, workers: int | None = None, expect:
     checks = _checks(data)
     if not answer.clean:
         checks += (Check("verifier exit", FAILED, f"exit code {answer.returncode}: {answer.stderr.strip()[-300:]}"),)
-    build, variant_checks = _variant_checks(python, expect)
+    build, variant_checks, variant_stderr = _variant_checks(python, expect)
+    marker = sanitizers.installed(sanitizers.prefix_of(python))
+    if marker is not None:
+        checks += (sanitizer_check(marker["sanitizers"], answer.stderr + "\n" + variant_stderr,
+                                   marker.get("known", [])),)
     if required:
         checks += (required_modules_check(python, required),)
     return Report(str(python), data["python"]["version"], data.get("api", {}), variant_checks + checks, build)
@@ -157,17 +162,30 @@ def _checks(data: dict) -> tuple[Check, ...]:
     return tuple(Check(c["name"], c["status"], c["reason"], c.get("figures", {})) for c in data["checks"])
 
 
-def _variant_checks(python: Path, expect: Sequence[str]) -> tuple[dict, tuple[Check, ...]]:
-    """resources/verify_variant.py's findings: the build's variants and their proofs."""
+def _variant_checks(python: Path, expect: Sequence[str]) -> tuple[dict, tuple[Check, ...], str]:
+    """resources/verify_variant.py's findings: the build's variants and their proofs (and
+    what the interpreter wrote to stderr meanwhile)."""
     args = ["--expect", ",".join(expect)] if expect else []
     try:
         answer = interp.run(python, "verify_variant.py", args, timeout=TIMEOUT)
     except runner.TimedOut:
-        return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),)
+        return {}, (Check("variant", FAILED, "the variant checks did not finish in time"),), ""
     if answer.data is None:
         return {}, (Check("variant", FAILED, f"the interpreter crashed (exit code {answer.returncode}): "
-                                             f"{answer.tail()}"),)
-    return answer.data.get("build", {}), _checks(answer.data)
+                                             f"{answer.tail()}"),), answer.stderr
+    return answer.data.get("build", {}), _checks(answer.data), answer.stderr
+
+
+def sanitizer_check(chosen: Sequence[str], stderr: str, known: Sequence[str] = ()) -> Check:
+    """On a sanitizer build: whether its runtime reported anything while the checks ran
+    (own-GIL interpreters, and threads on a free-threaded build): CPython's own bug, or
+    the suppressions' gap, either way a build that cannot be trusted to report only yours."""
+    names = ", ".join(chosen)
+    report = sanitizers.report_in(stderr)
+    if report is not None:
+        return Check("sanitizer", FAILED, f"the {names} runtime reported while the checks ran:\n{report}")
+    also = f" (and pybuild12's for this version's known reports: {', '.join(known)})" if known else ""
+    return Check("sanitizer", PASSED, f"the checks ran under {names} with the build's suppressions{also}: no report")
 
 
 def enforce(report: Report) -> None:

@@ -122,8 +122,11 @@ def env_(
     Then python, pip (and python3.13t on a free-threaded build) are the build's: they are
     links in a directory of pybuild12's own (<data>/shims/NAME), which goes on PATH before
     the build's bin/. Evaluated again, for the same build or another, it first takes out
-    what it added before; --unset takes it out and unsets PYBUILD12_ACTIVE.
+    what it added before; --unset takes it out and unsets PYBUILD12_ACTIVE. On a sanitizer
+    build (+tsan, +asan, +ubsan) it also sets the runtime's options (TSAN_OPTIONS ...: the
+    build's suppressions first, your own options after them).
     """
+    from pybuild12.build import sanitizers  # lazy: a sanitizer build's options
     from pybuild12.devenv import shellenv  # lazy: the shims and the shell code
 
     shell = shell or shellenv.default_shell()
@@ -139,7 +142,8 @@ def env_(
     shims = shellenv.shims(settings().paths, found)
     if not (shims / "pip").exists():
         err.print(f"[yellow]warning:[/] {escape(found.name)} has no pip3; 'python -m ensurepip' installs it")
-    sys.stdout.write(shellenv.exports([shims, found.prefix / "bin"], found.name, shell))
+    variables = sanitizers.runtime_env(found.python, os.environ)  # a sanitizer build's runtime options
+    sys.stdout.write(shellenv.exports([shims, found.prefix / "bin"], found.name, shell, variables))
 
 
 @commands.command("pin")

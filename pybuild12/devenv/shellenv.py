@@ -7,8 +7,9 @@ import os
 import re
 import shlex
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from pybuild12.build import sanitizers
 from pybuild12.core.paths import Paths
 from pybuild12.store.registry import Installed
 
@@ -18,7 +19,9 @@ ACTIVE = "PYBUILD12_ACTIVE"  # the build `env` put on PATH
 
 
 def exec_python(python: Path, args: Sequence[str]) -> None:
-    """Replace this process with the build's python: stdin, stdout, stderr and the exit code are its own."""
+    """Replace this process with the build's python: stdin, stdout, stderr and the exit code
+    are its own; a sanitizer build's runtime options are set (the user's own kept after them)."""
+    os.environ.update(sanitizers.runtime_env(python, os.environ))
     os.execv(str(python), [str(python), *args])
 
 
@@ -102,18 +105,22 @@ end
 """
 
 
-def exports(dirs: Sequence[Path], name: str, shell: str) -> str:
+def exports(dirs: Sequence[Path], name: str, shell: str, variables: Mapping[str, str] | None = None) -> str:
     """Shell code that puts `dirs` first on PATH, after taking out what an earlier
-    `pybuild12 env` added: evaluated twice, it leaves PATH as evaluated once."""
+    `pybuild12 env` added: evaluated twice, it leaves PATH as evaluated once. `variables`
+    (a sanitizer build's runtime options) are set as well."""
+    variables = variables or {}
     if shell == "fish":
         quoted = " ".join(shlex.quote(str(d)) for d in dirs)
         return (_FISH_UNDO + f"set -gx PATH {quoted} $PATH\nset -gx {ADDED} {quoted}\n"
-                f"set -gx {ACTIVE} {shlex.quote(name)}\n")
+                f"set -gx {ACTIVE} {shlex.quote(name)}\n"
+                + "".join(f"set -gx {k} {shlex.quote(v)}\n" for k, v in variables.items()))
     joined = shlex.quote(":".join(str(d) for d in dirs))
     # `hash -r`: bash and zsh remember where they found `python3` before.
     return (_POSIX_UNDO + f'PATH={joined}"${{PATH:+:$PATH}}"\nexport PATH\n'
             f"{ADDED}={joined}\nexport {ADDED}\n{ACTIVE}={shlex.quote(name)}\nexport {ACTIVE}\n"
-            "hash -r 2>/dev/null || true\n")
+            + "".join(f"{k}={shlex.quote(v)}\nexport {k}\n" for k, v in variables.items())
+            + "hash -r 2>/dev/null || true\n")
 
 
 def unsets(shell: str) -> str:

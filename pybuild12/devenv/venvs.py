@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import tempfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from pybuild12.build import sanitizers
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, Interrupted, PyBuild12Error
 
@@ -203,6 +205,27 @@ def _run_venv(python: Path, directory: Path, log_path: Path, *, clear: bool = Fa
         raise PyBuild12Error(f"creating the venv failed: {' / '.join(last) or exc.message}",
                              hint=f"the log: {log_path}; the build needs its ensurepip module "
                              "(every pybuild12 build has it)") from None
+    _activate_sanitizer_options(python, directory)
+
+
+def _activate_sanitizer_options(python: Path, directory: Path) -> None:
+    """A venv of a sanitizer build: its activate scripts set the build's runtime options
+    (suppressions, handle_segv ...) before any the user has, once however often sourced."""
+    ours = sanitizers.runtime_env(python, {})
+    if not ours:
+        return
+    posix, fish = ["", "# pybuild12: the sanitizer options of this venv's build, before your own"], [""]
+    for name, value in ours.items():
+        quoted = shlex.quote(value)
+        posix.append(f'case "${{{name}:-}}" in {shlex.quote(value)}*) ;; '
+                     f'*) {name}={quoted}"${{{name}:+:${name}}}"; export {name} ;; esac')
+        fish.append(f"if not string match -q -- {shlex.quote(value + '*')} \"${name}\"\n"
+                    f"    set -gx {name} (string join : -- {quoted} ${name})\nend")
+    for script, lines in (("activate", posix), ("activate.fish", fish)):
+        path = directory / "bin" / script
+        if path.is_file():
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
 
 
 def _refuse_another_interpreter(python: Path, directory: Path, build_name: str) -> None:

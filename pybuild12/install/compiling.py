@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.build import ccache, optimize, plan
+from pybuild12.build import ccache, optimize, plan, sanitizers
 from pybuild12.checks import smoke
 from pybuild12.core import leftovers, runner
 from pybuild12.core.errors import BuildError, RecipeError, UsageError
@@ -73,6 +73,12 @@ def compile_build(run: Run, recipe: Recipe, steps, work: Workspace, env: Mapping
     """Run the build steps, through ccache if asked; returns ccache's figures for the receipt
     and CPython's report of the modules it could not build."""
     env = leftovers.marked(env, work.build_root)
+    # The build runs its python (sysconfig, ensurepip, compileall): a sanitizer build's with
+    # the tree's suppressions, as CPython's CI builds it.
+    env = {**env, **sanitizers.extend(sanitizers.options(recipe.build.variants, work.tree.path / "Tools",
+                                                         freethreaded="freethreaded" in recipe.build.variants,
+                                                         for_build=True,
+                                                         symbolizer=sanitizers.symbolizer_of(env.get("CC"))), env)}
     tool = ccache.setup(env, work.build_root / ".ccache-bin") if use_ccache else None
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
@@ -96,6 +102,8 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
         _run_step(run, step, tree, env, timeout)
         if step is last_install:  # CPython's files and pip are in place
             _recompile_site_packages(run, recipe, staged, prefix, env)
+            sanitizers.install_suppressions(tree, staged, recipe.build.variants,
+                                            sanitizers.symbolizer_of(env.get("CC")), recipe.version)
         if step.phase == "configure" and pgo.profile is not None:
             with run.phase("profile", "restore the recorded PGO profile"):
                 count = profiles.restore(pgo.profile, tree)

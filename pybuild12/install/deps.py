@@ -36,6 +36,11 @@ def install_deps(spec: str, options: InstallOptions, *, paths: Paths, reporter: 
         groups += ("jit",)
     if recipe.build.optimize == "max":
         groups += ("optimize",)
+    chosen = variants.sanitizers_of(recipe.build.variants)
+    if chosen:
+        checks = [c for c in checks if c.group != "sanitizers"]
+        checks += preflight.sanitizer_toolchain(chosen, env)
+        groups += ("sanitizers",)
     command = preflight.install_command(checks, groups=groups)
     if command is None:
         reporter.info("build dependencies: nothing missing (or no apt-get/dnf here)")

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12.build import optimize, plan, preflight
+from pybuild12.build import optimize, plan, preflight, sanitizers
 from pybuild12.core import leftovers, locks, runlog, staging
 from pybuild12.core.errors import CheckError, PyBuild12Error, UsageError
 from pybuild12.core.paths import Paths
@@ -61,8 +61,10 @@ def install(
 ) -> Installed:
     """Install `spec`; `settings` are those of this process's environment unless given."""
     settings = settings or Settings.from_env()
-    env = dict(settings.for_builds().env)  # the build, its probes and preflight need no secret
     recipe, name, expected_version = request(spec, options)
+    # The build, its probes and preflight need no secret; a sanitizer build has its clang as CC.
+    build_settings = Settings(sanitizers.build_environment(recipe.build.variants, settings.for_builds().env))
+    env = dict(build_settings.env)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     signer = publish.signer(settings, paths, no_cache=options.no_cache) if options.push else None
     jobs = options.jobs or plan.default_jobs()
@@ -91,7 +93,7 @@ def install(
             pgo = choose_profile(recipe, options, inputs, paths)
             steps = plan.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
-            job = Job(recipe, name, options, paths, settings.for_builds(), run, work, prefix,
+            job = Job(recipe, name, options, paths, build_settings, run, work, prefix,
                        staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
@@ -287,6 +289,7 @@ def _preflight(recipe: Recipe, env: Mapping[str, str], reporter: Reporter) -> No
     checks = preflight.run(recipe.build.required_modules, env, source_kind=recipe.source.kind)
     if "jit" in recipe.build.variants:
         checks += preflight.jit_toolchain(variants.llvm_major(recipe.version), env)
+    checks += preflight.sanitizer_toolchain(variants.sanitizers_of(recipe.build.variants), env)
     for absent in preflight.enforce(checks):
         reporter.warn(f"{absent.what} not found: the {absent.name} module will be missing "
                       f"(apt-get install {absent.debian} / dnf install {absent.fedora})")

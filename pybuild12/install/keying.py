@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pybuild12.build import optimize, plan, preflight
+from pybuild12.build import optimize, plan, preflight, sanitizers
 from pybuild12.core import runlog
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
@@ -40,9 +40,15 @@ def key_inputs(recipe: Recipe, source_pin: str, configure_args, prefix: Path, co
     """The artifact key's inputs (see `store.key`), the JIT's LLVM probed on this machine."""
     llvm = variants.llvm_major(recipe.version) if "jit" in recipe.build.variants else None
     jit_llvm = preflight.llvm_version(llvm, env) if llvm else None
+    optional = keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain)
+    # pybuild12's suppressions of a version's known CPython reports are installed with a
+    # sanitizer build: another list is another artifact.
+    known = [line for sanitizer in variants.sanitizers_of(recipe.build.variants)
+             for line in sanitizers.known_races(sanitizer, recipe.version)]
+    if known:
+        optional["known_suppressions"] = known
     return keys.inputs(recipe_sha256=recipe.content_sha256, source_pin=source_pin, configure_args=configure_args,
-                       prefix=prefix, compiler=compiler, build_env=plan.build_env(env),
-                       variants=keys.optional(recipe, jit_llvm=jit_llvm, toolchain=toolchain))
+                       prefix=prefix, compiler=compiler, build_env=plan.build_env(env), variants=optional)
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,8 @@ def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths
     recipe's commit is resolved (which may fetch, unless it is a full hash), the compiler
     probed."""
     settings = settings or Settings.from_env()
-    env = dict(settings.env)
     recipe, name, _ = request(spec, options)
+    env = sanitizers.build_environment(recipe.build.variants, settings.env)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     prefix = paths.prefix(name)
     toolchain, compiler = compiler_of(recipe, env)

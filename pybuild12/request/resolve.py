@@ -85,7 +85,7 @@ def with_optimize(recipe: Recipe, level: str) -> Recipe:
     if level == "max":
         if variants.plain(build.variants):
             raise UsageError(f"--optimize max builds with PGO and LTO, which a {'+'.join(build.variants)} build "
-                             "goes without", hint="leave out --optimize max, or the +debug variant")
+                             "goes without", hint="leave out --optimize max, or the variant (+debug, a sanitizer)")
         build = replace(build, optimizations=True, lto=True)
     return replace(recipe, build=build)
 
@@ -94,6 +94,7 @@ def with_variants(recipe: Recipe, wanted: tuple[str, ...], *, version_known: boo
     """The recipe built as the variants ask besides its own (`3.14t+debug`), refused where
     its version cannot build them. A debug build goes without PGO and LTO."""
     merged = variants.ordered((*recipe.build.variants, *wanted))
+    variants.check_combination(merged, recipe.name + variants.suffix(merged))
     variants.check_supported(recipe.name, recipe.version if version_known else None, merged)
     build = replace(recipe.build, variants=merged)
     if variants.plain(merged):

@@ -1,8 +1,9 @@
 """Build variants: free-threaded, debug and JIT builds, asked for as uv users do.
 
 `3.14t` and `3.14+freethreaded` (PEP 703/779), `3.14+debug` (--with-pydebug),
-`3.14+jit` (PEP 744, built in but off until PYTHON_JIT=1), and any mix of them
-(`3.14t+debug`, `main+freethreaded`). A build's name carries its variants in one
+`3.14+jit` (PEP 744, built in but off until PYTHON_JIT=1), the sanitizers `+tsan`,
+`+asan` and `+ubsan` (build/sanitizers.py), and any mix of them that can work
+(`3.14t+debug`, `3.13t+tsan`, `main+freethreaded`; not `+tsan+asan`). A build's name carries its variants in one
 order (`3.14.10+freethreaded+debug`), so `3.14t+debug` and `3.14+debug+freethreaded`
 are the same build. The facts (configure options, first version, the LLVM major the
 JIT needs) are data: `resources/variants.toml`.
@@ -22,7 +23,8 @@ from typing import Any, Iterable
 from pybuild12.core.errors import RecipeError
 from pybuild12.request.spelling import minor_of
 
-ORDER = ("freethreaded", "debug", "jit")
+ORDER = ("freethreaded", "debug", "jit", "tsan", "asan", "ubsan")
+SANITIZERS = ("tsan", "asan", "ubsan")
 # `3.14t`, `3.13.5t`: the t of python3.14t, as uv and pyenv spell a free-threaded request.
 _T_SUFFIX = re.compile(r"^(\d+\.\d+(?:\.\d+)?)t$")
 _PATH_WITH_VARIANTS = re.compile(r"^(.+\.toml)((?:\+[^+/]*)+)$")
@@ -85,12 +87,26 @@ def parse(spec: str) -> Request:
             raise RecipeError(
                 f"unknown build variant {word!r} in {spec!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
                 hint=("variants: " + ", ".join(ORDER)
-                      + "; e.g. 3.14t (free-threaded), 3.14+debug, 3.14+jit, 3.14t+debug"),
+                      + "; e.g. 3.14t (free-threaded), 3.14+debug, 3.14+jit, 3.14t+debug, 3.13t+tsan"),
             )
         found.append(word)
     if not base:
         raise RecipeError(f"{spec!r} names no recipe before its variants", hint="e.g. 3.14+freethreaded")
+    check_combination(found, spec)
     return Request(base, ordered(found))
+
+
+def check_combination(wanted: Iterable[str], spec: str) -> None:
+    """Refuse variants that cannot be built together (ThreadSanitizer with AddressSanitizer:
+    each owns the process's memory layout)."""
+    chosen = ordered(wanted)
+    base = spec.split("+")[0]
+    for variant in chosen:
+        clash = [other for other in table()[variant].get("conflicts", ()) if other in chosen]
+        if clash:
+            raise RecipeError(f"{spec!r}: +{variant} and +{clash[0]} cannot be built together "
+                              "(each sanitizer's runtime owns the process's memory layout)",
+                              hint=f"build them apart: {base}+{variant} and {base}+{clash[0]}")
 
 
 def check_supported(recipe_name: str, version: str | None, variants: Iterable[str]) -> None:
@@ -120,7 +136,14 @@ def check_supported(recipe_name: str, version: str | None, variants: Iterable[st
 
 
 def describe(variant: str) -> str:
-    return {"freethreaded": "free-threaded", "debug": "as a debug build", "jit": "with the JIT"}[variant]
+    return {"freethreaded": "free-threaded", "debug": "as a debug build", "jit": "with the JIT",
+            "tsan": "with ThreadSanitizer", "asan": "with AddressSanitizer",
+            "ubsan": "with UndefinedBehaviorSanitizer"}[variant]
+
+
+def sanitizers_of(variants: Iterable[str]) -> tuple[str, ...]:
+    """The sanitizer variants among `variants` (tsan, asan, ubsan)."""
+    return tuple(v for v in ordered(variants) if v in SANITIZERS)
 
 
 def configure_args(variants: Iterable[str]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """Checks of a build's variant, run by the interpreter under test (never by pybuild12's own).
 
 Usage:
-  python -I verify_variant.py [--expect freethreaded,debug,jit]
+  python -I verify_variant.py [--expect freethreaded,debug,jit,tsan,asan,ubsan]
   python -I verify_variant.py --gil-scan [--path DIR] [MODULE ...]
 
 The first form prints one JSON document {"build": {...}, "checks": [...]} (check
@@ -44,10 +44,15 @@ def detected():
         jit = bool(sys._jit.is_available())
     elif sys.version_info >= (3, 13):
         jit = "-D_Py_JIT" in (sysconfig.get_config_var("PY_CORE_CFLAGS") or "")
+    # A sanitizer build's flags are in the CFLAGS it gives extensions (configure's BASECFLAGS).
+    flags = " ".join(str(sysconfig.get_config_var(n) or "") for n in ("CFLAGS", "LDFLAGS")).split()
     return {
         "freethreaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
         "debug": hasattr(sys, "gettotalrefcount"),
         "jit": bool(jit),
+        "tsan": "-fsanitize=thread" in flags,
+        "asan": "-fsanitize=address" in flags,
+        "ubsan": "-fsanitize=undefined" in flags,
     }
 
 
@@ -116,7 +121,7 @@ def gil_scan(modules, path=None):
 
 def check_variant(found, expected):
     missing = [v for v in expected if not found.get(v)]
-    have = [v for v in ("freethreaded", "debug", "jit") if found.get(v)] or ["default"]
+    have = [v for v in ("freethreaded", "debug", "jit", "tsan", "asan", "ubsan") if found.get(v)] or ["default"]
     if missing:
         record("variant", "failed", "expected %s, but this is a %s build" % ("+".join(expected), "+".join(have)),
                **found)

@@ -29,7 +29,8 @@ _VERSION_REQUEST = re.compile(r"^\d+(?:\.\d+){0,2}$")
 # Only final releases answer a version request: a prerelease (main's 3.12.0a7+) is found by
 # its build's name, as uv leaves prereleases out unless asked for.
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
-_LABELS = {"freethreaded": "free-threaded", "debug": "debug", "jit": "JIT"}
+_LABELS = {"freethreaded": "free-threaded", "debug": "debug", "jit": "JIT", "tsan": "TSan", "asan": "ASan",
+           "ubsan": "UBSan"}
 
 
 def check(name: str, *, what: str = "build name") -> str:

@@ -25,6 +25,10 @@ import pytest
 
 from realbuild import RECIPE, SESSION_OPTS, TARBALL, QuietHandler, RealBuild, install_apart, sources_dir
 
+# racy/ is a small project of its own (a C extension and its tests), which the sanitizer
+# build's tests install and run with that build: not pybuild12's tests.
+collect_ignore = ["racy"]
+
 # The streams the integration tests run in (scripts/test: `-n 3 --dist loadgroup`, one
 # xdist worker each), so that one build's single-threaded or network-bound steps
 # (configure, the PGO training run, install, verification, mmdebstrap, apt and pip in the
@@ -41,6 +45,7 @@ STREAMS = {
     "test_fresh_machine": "machines-and-git",
     "test_git_build": "machines-and-git",
     "test_optimize_build": "machines-and-git",
+    "test_sanitizer_build": "session-build",
 }
 # The session's build (PGO), then the build with its recorded profile, is the longest
 # stream: the others yield the CPU to it (their builds run at this niceness), and use
