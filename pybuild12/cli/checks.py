@@ -35,7 +35,9 @@ commands = command_group()
 @commands.command("doctor")
 @interruptible
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk.
+    """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk, and
+    what the JIT, --optimize max and sanitizer builds (+tsan, +asan, +ubsan: clang 19,
+    compiler-rt, llvm-symbolizer, vm.mmap_rnd_bits) need.
 
     Says what is missing and which packages provide it: this release's (from /etc/os-release),
     naming any that its apt lacks and where to get it instead, else Debian/Ubuntu's and

@@ -81,7 +81,8 @@ def escape(text: str) -> str:
 
 RECIPE_HELP = ("Recipe name (see 'pybuild12 list'), alias such as 3.13, or a path to a recipe .toml file; "
                "with variants as uv spells them: 3.14t or 3.14+freethreaded (no GIL), 3.14+debug, 3.14+jit, "
-               "combined as 3.14t+debug. A variant is a build of its own, named e.g. 3.14.10+freethreaded.")
+               "combined as 3.14t+debug; sanitizers +tsan, +asan, +ubsan (3.13t+tsan finds races in C extensions). "
+               "A variant is a build of its own, named e.g. 3.14.10+freethreaded.")
 NAME_HELP = "Build name; default: PYBUILD12_VERSION, else the nearest .python-version."
 
 # What a command interrupted by Ctrl-C or SIGTERM leaves behind, said in its own terms;

@@ -54,8 +54,8 @@ OPTIMIZE = typer.Option(
 PGO = typer.Option(
     None, "--pgo/--no-pgo",
     help="Build with (or without) profile-guided optimization, --enable-optimizations [default: as the recipe "
-    "says; the shipped ones: with, except +debug builds]. --no-pgo also drops LTO unless --lto is given: a plain "
-    "build, about a fifth of the cold build's time, for trying a variant.",
+    "says; the shipped ones: with, except +debug and sanitizer builds]. --no-pgo also drops LTO unless --lto is "
+    "given: a plain build, about a fifth of the cold build's time, for trying a variant.",
 )
 
 

@@ -85,7 +85,8 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdo
                       summary)
     out.print(table)
     err.print("variants: add them to a recipe's name, "
-              "e.g. 3.14t or 3.14+freethreaded, 3.14+debug, 3.14+jit, 3.14t+debug")
+              "e.g. 3.14t or 3.14+freethreaded, 3.14+debug, 3.14+jit, 3.14t+debug, "
+              "3.13t+tsan, 3.13+asan, 3.13+ubsan")
 
 
 def _short_compiler(banner: str) -> str:
