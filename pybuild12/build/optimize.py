@@ -78,11 +78,9 @@ def packages(llvm: int = LLVM) -> tuple[list[str], list[str]]:
     return [p.format(llvm=llvm) for p in DEBIAN], list(FEDORA)
 
 
-def find(env: Mapping[str, str], llvm: int = LLVM) -> tuple[Toolchain | None, list[str]]:
-    """The LLVM `llvm` toolchain on this machine, and the tools it lacks.
-
-    `clang-N` on PATH leads to its real directory (Debian: /usr/lib/llvm-N/bin), which
-    must hold the other tools too; a plain `clang` of LLVM N is taken the same way."""
+def find_clang(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain | None:
+    """The directory of LLVM `llvm`'s clang: `clang-N` on PATH leads to its real directory
+    (Debian: /usr/lib/llvm-N/bin); a plain `clang` of LLVM N is taken the same way."""
     for program in (f"clang-{llvm}", "clang"):
         found = shutil.which(program, path=env.get("PATH"))
         if not found:
@@ -93,12 +91,19 @@ def find(env: Mapping[str, str], llvm: int = LLVM) -> tuple[Toolchain | None, li
         except (OSError, runner.TimedOut, PrerequisiteError):
             continue
         match = _VERSION.search(out)
-        if not match or int(match.group(1)) != llvm:
-            continue
-        absent = [tool for tool in TOOLS if not (bindir / tool).exists()]
-        banner = out.splitlines()[0].strip()
-        return (Toolchain(bindir, match.group(0).split()[1], banner) if not absent else None), absent
-    return None, list(TOOLS)
+        if match and int(match.group(1)) == llvm:
+            return Toolchain(bindir, match.group(0).split()[1], out.splitlines()[0].strip())
+    return None
+
+
+def find(env: Mapping[str, str], llvm: int = LLVM) -> tuple[Toolchain | None, list[str]]:
+    """The LLVM `llvm` toolchain on this machine, and the tools it lacks: clang's
+    directory must hold the other tools too."""
+    clang = find_clang(env, llvm)
+    if clang is None:
+        return None, list(TOOLS)
+    absent = [tool for tool in TOOLS if not (clang.bindir / tool).exists()]
+    return (clang if not absent else None), absent
 
 
 def require(env: Mapping[str, str], llvm: int = LLVM) -> Toolchain:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from pybuild12.build import optimize
 from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
 from pybuild12.request import variants
@@ -32,7 +32,6 @@ from pybuild12.request.spelling import minor_of
 INSTALLED = Path("share") / "pybuild12" / "sanitizers"  # under the prefix
 MARKER = "sanitizers.json"
 MMAP_RND_BITS = Path("/proc/sys/vm/mmap_rnd_bits")
-_VERSION = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
 # The first line of a report of each runtime (UBSan's: `file.c:12:5: runtime error: ...`).
 _REPORT = re.compile(r"^(?:WARNING: ThreadSanitizer:|==\d+==ERROR: (?:Address|Leak)Sanitizer:|"
                      r"\S+:\d+:\d+: runtime error: |ThreadSanitizer: |AddressSanitizer: |"
@@ -59,20 +58,10 @@ class Clang:
 
 def find_clang(env: Mapping[str, str]) -> Clang | None:
     """`clang-N` of the pinned LLVM on PATH (or a plain `clang` of it), by its real directory."""
-    major = llvm()
-    for program in (f"clang-{major}", "clang"):
-        found = shutil.which(program, path=env.get("PATH"))
-        if not found:
-            continue
-        bindir = Path(os.path.realpath(found)).parent
-        try:
-            out = runner.capture([str(bindir / "clang"), "--version"], timeout=30).stdout
-        except (OSError, runner.TimedOut, PrerequisiteError):
-            continue
-        match = _VERSION.search(out)
-        if match and int(match.group(1)) == major and (bindir / "clang++").exists():
-            return Clang(bindir / "clang", bindir / "clang++", match.group(0).split()[1], out.splitlines()[0].strip())
-    return None
+    found = optimize.find_clang(env, llvm())
+    if found is None or not (found.bindir / "clang++").exists():
+        return None
+    return Clang(found.bindir / "clang", found.bindir / "clang++", found.version, found.banner)
 
 
 def runtime_missing(clang: Clang, sanitizer: str, env: Mapping[str, str] | None = None) -> str | None:
