@@ -64,8 +64,8 @@ def test_help_lists_the_commands_in_order_and_the_exit_codes():
     assert out.exit_code == 0, out.output
     section = out.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
     listed = [line.split()[0] for line in section.splitlines() if not line.startswith("   ")]
-    assert listed == ["install", "list", "uninstall", "which", "run", "venv", "env", "pin", "doctor", "verify",
-                      "compat", "cache", "profile"]
+    assert listed == ["install", "list", "uninstall", "which", "key", "bisect", "run", "venv", "env", "pin", "doctor",
+                      "verify", "compat", "cache", "profile"]
     assert "Exit codes:" in out.stdout and "8 no such build installed" in " ".join(out.stdout.split())
 
 

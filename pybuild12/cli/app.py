@@ -28,9 +28,9 @@ _debug = False
 
 # The commands in the order `pybuild12 --help` lists them (a build made, found, removed,
 # used, checked; then the stores), each with the module that holds it.
-COMMANDS = {"install": install, "list": query, "uninstall": install, "which": query, "run": devenv, "venv": devenv,
-            "env": devenv, "pin": devenv, "doctor": checks, "verify": checks, "compat": checks, "cache": cache,
-            "profile": cache}
+COMMANDS = {"install": install, "list": query, "uninstall": install, "which": query, "key": install,
+            "bisect": install, "run": devenv, "venv": devenv, "env": devenv, "pin": devenv, "doctor": checks,
+            "verify": checks, "compat": checks, "cache": cache, "profile": cache}
 
 
 class Group(TyperGroup):

@@ -243,3 +243,81 @@ def uninstall(
     with locks.for_build(paths, name, RichReporter(err.console)):
         prefix = registry.remove(paths, name, force=force)
     err.print(f"removed {escape(name)} ({prefix})")
+
+
+@commands.command("bisect", cls=Command, options_metavar="--good REV --bad REV [OPTIONS]",
+                  context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+@interruptible
+def bisect(
+    ctx: typer.Context,
+    recipe: Optional[str] = typer.Argument(
+        None, metavar="RECIPE -- COMMAND...",
+        help="A git recipe (main, or a recipe file of kind git), with variants: main+debug.",
+    ),
+    good: Optional[str] = typer.Option(None, "--good", metavar="REV",
+                                       help="A commit, tag or branch where COMMAND passes (exits 0)."),
+    bad: Optional[str] = typer.Option(None, "--bad", metavar="REV", help="One where it fails."),
+    fixed: bool = typer.Option(False, "--fixed", help="Find the commit that fixed it: --good is newer than --bad."),
+    resume: bool = typer.Option(False, "--resume", help="Go on with the bisect that Ctrl-C (or a crash) stopped."),
+    keep: Optional[str] = typer.Option(None, "--keep", metavar="NAME",
+                                       help="Install the commit it finds as an installed build named NAME."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="Parallel make jobs [default: the CPU count]."),
+    configure_opt: List[str] = CONFIGURE_OPT,
+    lto: Optional[bool] = LTO,
+    optimize_level: Optional[str] = OPTIMIZE,
+    pgo: Optional[bool] = typer.Option(
+        None, "--pgo/--no-pgo", help="Build each step with PGO [default: without: quick builds; --pgo to bisect a "
+        "speed regression]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer and every step as JSON on stdout."),
+) -> None:
+    """Find the CPython commit that broke (or fixed) COMMAND: pybuild12 bisect main --good REV --bad REV -- COMMAND...
+
+    Each step builds the commit git picks (quickly: no PGO, no LTO, through ccache, no
+    verification; any install option or variant may be given), then runs COMMAND in this
+    directory with that build's bin first on PATH and its python as $PYBUILD12_PYTHON.
+    COMMAND's exit code decides, as 'git bisect run' reads it: 0 good, 125 skip, anything
+    else bad (a crash too). A commit that does not build is skipped, not blamed. Every
+    step's build is kept in the artifact cache under its own key (and under
+    <cache>/bisect/, never among the installed builds): a repeated or overlapping bisect
+    builds nothing again. Works offline on the recipe's cached repository.
+
+    Exit 0 with the first bad (or fixed) commit found; 1 when skipped commits hide it
+    (they are listed); Ctrl-C stops cleanly, and --resume goes on.
+    """
+    from pybuild12 import install as installer  # lazy: the install layer, for this command only
+    from pybuild12.cli.console import RichReporter  # lazy: rich's progress display
+    from pybuild12.core.errors import UsageError  # lazy: as the install layer
+    from pybuild12.install import bisecting  # lazy: as the install layer
+
+    words = list(ctx.args)
+    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"))
+    reporter = RichReporter(err.console)
+    runner = bisecting.Bisect(settings().paths, settings(), reporter)
+    if resume:
+        if recipe or good or bad or words:
+            raise UsageError("--resume takes nothing else: the bisect goes on as it was started",
+                             hint="pybuild12 bisect --resume")
+        answer = runner.resume()
+    else:
+        missing = [o for o, v in (("RECIPE", recipe), ("--good", good), ("--bad", bad)) if not v]
+        if missing or not words:
+            raise UsageError(f"bisect needs {', '.join(missing + ([] if words else ['a COMMAND after --']))}",
+                             hint="pybuild12 bisect main --good v3.13.0 --bad main -- python -m pytest tests/")
+        options = installer.InstallOptions(jobs=jobs, configure_opts=tuple(configure_opt), lto=lto,
+                                           optimizations=pgo, optimize=optimize_level)
+        answer = runner.start(recipe, good, bad, words, cwd=Path.cwd(), fixed=fixed, keep=keep, options=options)
+    kind = "fixed" if answer.fixed else "bad"
+    if answer.first:
+        err.print(f"[green]first {kind} commit:[/] {answer.first} {escape(answer.subject)}")
+    else:
+        err.print(f"[yellow]the first {kind} commit is one of {len(answer.candidates)}[/], skipped because they did "
+                  f"not build (or the command exited 125): {', '.join(c[:12] for c in answer.candidates)}")
+    if answer.skipped:
+        err.print(f"skipped: {', '.join(c[:12] for c in answer.skipped)}")
+    if as_json:
+        out.print_json(json.dumps(answer.to_json()))
+    else:
+        out.print(answer.first or "")
+    if not answer.first:
+        raise typer.Exit(code=1)

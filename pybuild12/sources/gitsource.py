@@ -143,6 +143,48 @@ def resolve(
     raise FetchError("cannot fetch " + "; ".join(dict.fromkeys(failures)), hint=_offline_hint(source, mirror))
 
 
+def history(source: GitSource, cache: Path, *, log_path: Path, env: Mapping[str, str], mirror: str | None = None,
+            on_line: Callable[[str], None] | None = None, timeout: float | None = None) -> tuple[Path, str]:
+    """The cached repository of `source` with its history (branches and tags, blobless),
+    fetched from the first remote that answers (the mirror first). Offline, a repository
+    that has a history already is used as it is. Returns (repository, where it came from)."""
+    repo = repo_dir(cache, source.url)
+    env = _env(env)
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(repo) + ".lock", timeout=LOCK_TIMEOUT):
+        if not (repo / "HEAD").is_file():
+            shutil.rmtree(repo, ignore_errors=True)
+            runner.call(["git", "init", "--quiet", "--bare", str(repo)], phase="fetch", log_path=log_path, env=env)
+        remotes = [("mirror", u) for u in [mirror_url(source.url, mirror)] if u] + [("origin", source.url)]
+        failures = []
+        for name, url in remotes:
+            _set_remote(repo, name, url, log_path, env)
+        for name, url in remotes:
+            try:
+                _fetch_history(repo, name, log_path, env, on_line, timeout)
+                return repo, url
+            except FetchError as exc:
+                failures.append(f"{url}: {exc.message}")
+        has_commits = runner.capture(git(repo, "rev-list", "-n", "1", "--all"), log_path=log_path, env=env)
+        if has_commits.returncode == 0 and has_commits.stdout.strip():
+            return repo, "cache (offline: " + "; ".join(failures) + ")"
+    raise FetchError("cannot fetch the history of " + source.url + ": " + "; ".join(dict.fromkeys(failures)),
+                     hint=_offline_hint(source, mirror))
+
+
+def rev(repo: Path, name: str, *, log_path: Path, env: Mapping[str, str]) -> str | None:
+    """The full hash of a commit, tag or branch `name` in the cached repository (its
+    branches are the remotes': mirror's first, then origin's); None when there is none."""
+    env = _env(env)
+    if name.startswith("-"):
+        return None
+    for candidate in (name, f"refs/remotes/mirror/{name}", f"refs/remotes/origin/{name}"):
+        found = _lookup(repo, candidate, log_path, env)
+        if found:
+            return found
+    return None
+
+
 def _offline_hint(source: GitSource, mirror: str | None) -> str:
     """What to try when no remote answered; with PYBUILD12_MIRROR set, what it is set to and
     what it lacked, rather than advice to set it."""
