@@ -163,7 +163,7 @@ def test_an_interrupted_bisect_resumes_where_it_stopped(history, paths, tmp_path
         return real(self, plan, python, prefix)
 
     monkeypatch.setattr(bisecting.Bisect, "_run", interrupted_once)
-    with pytest.raises(Interrupted):
+    with pytest.raises(Interrupted, match="bisect --resume"):
         _bisect(paths).start(history["recipe"], shas[0], shas[-1], CHECK, cwd=tmp_path)
     state = json.loads((paths.cache / "bisect" / "state.json").read_text())
     assert len(state["steps"]) == 1

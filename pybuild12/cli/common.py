@@ -91,6 +91,7 @@ INTERRUPTED = {
     "install": "removed what this run created; earlier installs are unchanged",
     "uninstall": "the build is either still installed as it was or removed whole",
     "venv": "the virtual environment may be incomplete; the same command makes it again",
+    "bisect": "the bisect stopped before its current step's verdict: 'pybuild12 bisect --resume' goes on from there",
     "cache_clear": "some cached artifacts or profiles may be gone; installed builds are unchanged",
     "cache_prune": "some cached artifacts or profiles may be gone; installed builds are unchanged",
 }

@@ -212,7 +212,12 @@ class Bisect:
             subject = self._git("log", "-1", "--format=%s", head).stdout.strip()
             number = len(plan.steps) + 1
             self.reporter.info(f"step {number} of about {number + left}: {head[:12]} {subject[:60]}")
-            step = self._step(plan, head, subject)
+            try:
+                step = self._step(plan, head, subject)
+            except (Interrupted, KeyboardInterrupt):
+                raise Interrupted(f"bisect stopped at step {number} ({head[:12]}), before its verdict; the "
+                                  "builds of the steps before are kept: 'pybuild12 bisect --resume' goes on "
+                                  "from here") from None
             verdict = {"good": term_old if not plan.fixed else term_new,
                        "bad": term_new if not plan.fixed else term_old, "skip": "skip"}[step["result"]]
             plan.steps.append(step)
