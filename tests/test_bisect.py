@@ -194,3 +194,12 @@ def test_the_cli_says_the_answer_and_prints_json(history, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "pybuild12", "bisect", history["recipe"], "--good", "v1"],
                              env=env, capture_output=True, text=True)
     assert missing.returncode == UsageError.exit_code and "--bad" in missing.stderr and "COMMAND" in missing.stderr
+
+
+def test_a_second_bisect_at_once_is_refused(history, paths, tmp_path):
+    import filelock
+
+    (paths.cache / "bisect").mkdir(parents=True)
+    with filelock.FileLock(str(paths.cache / "bisect" / "bisect.lock")):
+        with pytest.raises(UsageError, match="another bisect is running"):
+            _bisect(paths).start(history["recipe"], "v1", history["shas"][-1], CHECK, cwd=tmp_path)

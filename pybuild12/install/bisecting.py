@@ -21,9 +21,12 @@ import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
+
+import filelock
 
 from pybuild12.build import sanitizers
 from pybuild12.core import runner
@@ -124,8 +127,29 @@ class Bisect:
 
     # -------------------------------------------------------------- start, resume
 
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        """One bisect at a time: they share the state and the clone."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.root / "bisect.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise UsageError("another bisect is running (it holds " + str(self.root / "bisect.lock") + ")",
+                             hint="wait for it to end, or stop it with Ctrl-C; then 'pybuild12 bisect --resume' "
+                             "goes on with it") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def start(self, spec: str, good: str, bad: str, command: Sequence[str], *, cwd: Path, fixed: bool = False,
               keep: str | None = None, options: InstallOptions = InstallOptions()) -> Answer:
+        with self._alone():
+            return self._start(spec, good, bad, command, cwd=cwd, fixed=fixed, keep=keep, options=options)
+
+    def _start(self, spec: str, good: str, bad: str, command: Sequence[str], *, cwd: Path, fixed: bool,
+               keep: str | None, options: InstallOptions) -> Answer:
         if not command:
             raise UsageError("no command to run at each step",
                              hint="pybuild12 bisect main --good REV --bad REV -- python -c 'import mylib'")
@@ -167,6 +191,10 @@ class Bisect:
         return self._loop(plan, out.stdout)
 
     def resume(self) -> Answer:
+        with self._alone():
+            return self._resume()
+
+    def _resume(self) -> Answer:
         try:
             plan = Plan(**json.loads((self.root / STATE).read_text("utf-8")))
         except (OSError, ValueError, TypeError):
