@@ -67,7 +67,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to std
         screen = _console_for_tables()
         screen.print(table)
         if any(not c.ok and not c.required for c in rows):
-            screen.print("* optional: needed only by some builds (JIT, --optimize max, optional modules)")
+            screen.print("* optional: needed only by some builds (JIT, --optimize max, sanitizers, optional modules)")
         command = preflight.install_command(checks)
         if command:
             err.print(f"to install what is missing: {' '.join(command)} (or: pybuild12 install --install-deps)")
