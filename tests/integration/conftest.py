@@ -46,6 +46,7 @@ STREAMS = {
     "test_git_build": "machines-and-git",
     "test_optimize_build": "machines-and-git",
     "test_sanitizer_build": "session-build",
+    "test_bisect_build": "machines-and-git",
 }
 # The session's build (PGO), then the build with its recorded profile, is the longest
 # stream: the others yield the CPU to it (their builds run at this niceness), and use

@@ -1,7 +1,8 @@
 """`pybuild12 bisect` on real CPython builds: a history made from the 3.13.5 release tree
-(the tarball the other integration tests fetch) and a few small commits, one of which
-breaks something a user's code sees (colorsys.rgb_to_hsv), one of which does not
-compile. Bisect names the breaking commit, skips the broken one, and a second bisect
+(the tarball the other integration tests fetch) and four small commits: a harmless one,
+one that does not compile, its fix, and the one that breaks something a user's code sees
+(colorsys.rgb_to_hsv), which is --bad. git tests the broken commit first (the middle of
+four), then one or two that build. Bisect names the breaking commit, skips the broken one, and a second bisect
 over the same range builds nothing. Each step is a quick build (no PGO, no LTO) through
 ccache, so the commits after the first compile from its cache.
 """
@@ -44,8 +45,6 @@ def history(mirror_server, tmp_path_factory):
     shas.append(commit(repo, {"Python/ceval.c": ceval}, "Fix the build of ceval.c", day=13))
     broken = colorsys + "\n\ndef rgb_to_hsv(r, g, b):\n    return (0.0, 0.0, 0.0)\n"
     shas.append(commit(repo, {"Lib/colorsys.py": broken}, "Speed up colorsys.rgb_to_hsv", day=14))
-    shas.append(commit(repo, {"Lib/this.py": (repo / "Lib/this.py").read_text() + "# another\n"},
-                       "Tidy Lib/this.py again", day=15))
     recipe = root / "cpython-local.toml"
     recipe.write_text(f'version = "3.13.5"\nsummary = "3.13.5 with a few commits"\n\n[source]\nkind = "git"\n'
                       f'url = "{repo.as_uri()}"\ncommit = "{shas[0]}"\n')
