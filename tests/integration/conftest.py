@@ -33,8 +33,9 @@ collect_ignore = ["racy"]
 # xdist worker each), so that one build's single-threaded or network-bound steps
 # (configure, the PGO training run, install, verification, mmdebstrap, apt and pip in the
 # containers) overlap another's compile. Each holds about a third of the work: the tests
-# that share the session's real build; the image pair (two builds) with the debug build;
-# the fresh machines (two builds) with the free-threaded git build. A module not named
+# that share the session's real build, with the ThreadSanitizer build; the image pair
+# (two builds) with the debug build; the fresh machines (two builds) with the
+# free-threaded git build and the bisect over a few commits. A module not named
 # here is a group of its own, which xdist hands to whichever worker is free.
 STREAMS = {
     "test_docker_image": "images-and-debug",
