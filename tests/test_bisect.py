@@ -184,13 +184,15 @@ def test_keep_installs_the_commit_it_finds(history, paths, tmp_path):
 
 def test_the_cli_says_the_answer_and_prints_json(history, tmp_path):
     env = {**os.environ, "PYBUILD12_HOME": str(tmp_path / "home")}
+    talking = CHECK[:2] + ["print('the command says hello'); " + CHECK[2]]  # its output must not spoil the JSON
     out = subprocess.run([sys.executable, "-m", "pybuild12", "bisect", history["recipe"], "--good", "v1", "--bad",
-                          history["shas"][-1], "--json", "--", *CHECK], env=env, capture_output=True, text=True,
+                          history["shas"][-1], "--json", "--", *talking], env=env, capture_output=True, text=True,
                          cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(out.stdout)
     assert data["first_bad"] == history["shas"][4] and data["subject"] == "commit 5: bad"
     assert "first bad commit:" in out.stderr and "step 1 of about" in out.stderr
+    assert "the command says hello" in out.stderr
     missing = subprocess.run([sys.executable, "-m", "pybuild12", "bisect", history["recipe"], "--good", "v1"],
                              env=env, capture_output=True, text=True)
     assert missing.returncode == UsageError.exit_code and "--bad" in missing.stderr and "COMMAND" in missing.stderr

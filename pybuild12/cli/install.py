@@ -293,7 +293,7 @@ def bisect(
     words = list(ctx.args)
     exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"))
     reporter = RichReporter(err.console)
-    runner = bisecting.Bisect(settings().paths, settings(), reporter)
+    runner = bisecting.Bisect(settings().paths, settings(), reporter, stdout_to_stderr=as_json)
     if resume:
         if recipe or good or bad or words:
             raise UsageError("--resume takes nothing else: the bisect goes on as it was started",

@@ -99,8 +99,10 @@ def bisect_paths(paths: Paths) -> Paths:
 
 class Bisect:
     def __init__(self, paths: Paths, settings: Settings, reporter: Reporter,
-                 on_step: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_step: Callable[[dict[str, Any]], None] | None = None, *, stdout_to_stderr: bool = False) -> None:
+        """`stdout_to_stderr`: the command's output goes to stderr (--json keeps stdout for the answer)."""
         self.paths, self.settings, self.reporter = paths, settings, reporter
+        self.stdout_to_stderr = stdout_to_stderr
         self.root = paths.cache / "bisect"
         self.on_step = on_step or (lambda step: None)
 
@@ -305,7 +307,7 @@ class Bisect:
         env["PATH"] = os.pathsep.join(filter(None, (str(prefix / "bin"), env.get("PATH", ""))))
         env["PYBUILD12_PYTHON"] = str(python)
         try:
-            proc = subprocess.run(plan.command, cwd=plan.cwd, env=env)
+            proc = subprocess.run(plan.command, cwd=plan.cwd, env=env, stdout=2 if self.stdout_to_stderr else None)
         except OSError as exc:
             raise UsageError(f"cannot run {plan.command[0]}: {exc.strerror}",
                              hint="give the command after --, as you would type it in that directory") from None
