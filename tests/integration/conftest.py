@@ -35,7 +35,7 @@ collect_ignore = ["racy"]
 # containers) overlap another's compile. Each holds about a third of the work: the tests
 # that share the session's real build, with the ThreadSanitizer build; the image pair
 # (two builds) with the debug build; the fresh machines (two builds) with the
-# free-threaded git build and the bisect over a few commits. A module not named
+# free-threaded git build. A module not named
 # here is a group of its own, which xdist hands to whichever worker is free.
 STREAMS = {
     "test_docker_image": "images-and-debug",
@@ -47,7 +47,6 @@ STREAMS = {
     "test_git_build": "machines-and-git",
     "test_optimize_build": "machines-and-git",
     "test_sanitizer_build": "session-build",
-    "test_bisect_build": "machines-and-git",
 }
 # The session's build (PGO), then the build with its recorded profile, is the longest
 # stream: the others yield the CPU to it (their builds run at this niceness), and use
