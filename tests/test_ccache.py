@@ -69,9 +69,11 @@ def test_without_ccache_the_build_goes_on_with_a_warning(tmp_path, paths, monkey
 
 @pytest.mark.skipif(shutil.which("ccache") is None or shutil.which("gcc") is None, reason="needs ccache and gcc")
 def test_real_ccache_hits_across_build_directories(tmp_path):
-    """Two build trees at different paths compile the same file: the second is a ccache hit."""
+    """Two build trees at different paths compile the same file with debug information, as
+    CPython's flags ask (-g): the second is a ccache hit."""
     env = dict(os.environ, CCACHE_DIR=str(tmp_path / "ccache-dir"))
-    env.pop("CCACHE_BASEDIR", None)
+    for name in ("CCACHE_BASEDIR", "CCACHE_HASHDIR", "CCACHE_NOHASHDIR"):
+        env.pop(name, None)
     tool = ccache.setup(env, tmp_path / "links")
     assert tool is not None and tool.version.startswith("ccache version")
     before = tool.stats(env)
@@ -81,7 +83,8 @@ def test_real_ccache_hits_across_build_directories(tmp_path):
         (build / "Python" / "x.c").write_text("int answer(void) { return 42; }\n")
         build_env = tool.environment(env, build)
         assert shutil.which("gcc", path=build_env["PATH"]) == str(tmp_path / "links" / "gcc")
-        subprocess.run(["gcc", "-c", "Python/x.c", "-o", "Python/x.o"], cwd=build, env=build_env, check=True)
+        subprocess.run(["gcc", "-g", "-O2", "-c", "Python/x.c", "-o", "Python/x.o"], cwd=build, env=build_env,
+                       check=True)
         assert (build / "Python" / "x.o").stat().st_size > 0
     facts = ccache.summary(tool, before, tool.stats(env), env)
     assert facts["misses"] == 1 and facts["hits"] == 1

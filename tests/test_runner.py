@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +95,19 @@ def test_feed_streams_into_a_command_and_reports_its_end(tmp_path):
     with pytest.raises(runner.TimedOut):
         runner.feed(["sleep", "60"], lambda fh: None, timeout=1)
     assert time.monotonic() - start < 15
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="no scheduler autogroups on this system")
+def test_a_niced_pybuild12s_build_commands_yield_the_cpu_too(tmp_path):
+    """A build step runs in a session of its own, which Linux schedules as a group of its own:
+    without the group's own nice value, `nice pybuild12 install` would build at full weight."""
+    log = tmp_path / "build.log"
+    # The step waits (5 s at most) for its group's nice value, which pybuild12 sets just after starting it.
+    step = ("for i in $(seq 50); do grep -q 'nice 7$' /proc/self/autogroup && break; sleep 0.1; done; "
+            "cat /proc/self/autogroup")
+    script = (f"import os; from pathlib import Path; from pybuild12.core import runner; os.nice(7); "
+              f"runner.call(['sh', '-c', {step!r}], phase='compile', log_path=Path({str(log)!r}))")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    group = next(line for line in log.read_text().splitlines() if line.startswith("/autogroup-"))
+    assert group.endswith(" nice 7")
+    assert group.split()[0] != Path("/proc/self/autogroup").read_text().split()[0]  # a session, and group, of its own

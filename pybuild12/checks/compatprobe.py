@@ -67,6 +67,7 @@ def _run_child(python: Path, args: Sequence[str], timeout: float) -> _Child:
     with interp.script(PROBE) as probe, tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([str(python), "-I", str(probe), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=errors, env=_probe_env(python), start_new_session=True)
+        runner.carry_niceness(proc.pid)
         assert proc.stdout is not None
         lines: queue.Queue[bytes | None] = queue.Queue()
 

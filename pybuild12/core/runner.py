@@ -5,7 +5,9 @@ the console only sees what the caller's `on_line` callback chooses to show.
 A failing command raises `BuildError` with the phase, the log's last lines and
 its path. On Ctrl-C the whole process group of the command (make spawns many)
 is stopped before the interrupt propagates, so nothing keeps running behind
-the user's back.
+the user's back. Such a command runs in a session of its own, and on Linux in a
+scheduling group of its own (autogroup): the group is given pybuild12's own niceness, so
+that `nice pybuild12 install` yields the CPU as `nice make` would.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def call(
             bufsize=1,
             start_new_session=not interactive,
         )
+        if not interactive:
+            carry_niceness(proc.pid)
         watchdog = threading.Timer(limit, _stop, (proc,))
         watchdog.daemon = True
         watchdog.start()
@@ -107,6 +111,24 @@ def call(
             hint=disk_full_hint("\n".join(tail)),
         )
     return elapsed
+
+
+def carry_niceness(pid: int) -> None:
+    """Give the scheduling autogroup of `pid` (a new session's leader) this process's niceness.
+
+    Linux puts every new session in an autogroup of its own, and the scheduler shares the
+    CPU between autogroups before it looks at any process's nice value: a build started
+    with setsid by a `nice`d pybuild12 would compete at full weight with everything else.
+    The autogroup's own nice value (/proc/PID/autogroup) restores it, for the whole
+    session, make's children included. Without autogroups (other kernels, other systems)
+    there is nothing to do."""
+    niceness = os.nice(0) if hasattr(os, "nice") else 0
+    if niceness <= 0:
+        return
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{min(niceness, 19)}\n")
+    except OSError:
+        pass  # no autogroups here, or the command has ended already
 
 
 def _stop(proc: subprocess.Popen) -> None:

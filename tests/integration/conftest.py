@@ -35,7 +35,8 @@ collect_ignore = ["racy"]
 # containers) overlap another's compile. Each holds about a third of the work: the tests
 # that share the session's real build, with the ThreadSanitizer build; the image pair
 # (two builds) with the debug build; the fresh machines (two builds) with the
-# free-threaded git build. A module not named
+# free-threaded git build and the bisect over the same tree (through one ccache: the
+# second of them compiles nothing it does not change). A module not named
 # here is a group of its own, which xdist hands to whichever worker is free.
 STREAMS = {
     "test_docker_image": "images-and-debug",
@@ -45,6 +46,7 @@ STREAMS = {
     "test_lto_build": "images-and-debug",
     "test_fresh_machine": "machines-and-git",
     "test_git_build": "machines-and-git",
+    "test_bisect_build": "machines-and-git",
     "test_optimize_build": "machines-and-git",
     "test_sanitizer_build": "session-build",
 }
@@ -114,6 +116,13 @@ def real_build(mirror_server, tmp_path_factory) -> RealBuild:
     receipt_path = home / "data" / "pythons" / RECIPE / "pybuild12.json"
     receipt = json.loads(receipt_path.read_text()) if receipt_path.exists() else {}
     return RealBuild(home, env, mirror_server, proc, receipt)
+
+
+@pytest.fixture(scope="session")
+def git_tree_ccache(tmp_path_factory) -> Path:
+    """The CCACHE_DIR of the builds of the 3.13.5 tree from git, free-threaded and without
+    PGO (test_git_build.py, test_bisect_build.py): one's compile fills it for the other."""
+    return tmp_path_factory.mktemp("git-tree-ccache")
 
 
 @pytest.fixture(scope="session")

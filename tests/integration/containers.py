@@ -38,6 +38,9 @@ class Store:
         self.runroot = Path(tempfile.mkdtemp(prefix="pb12-"))
         self.options = ["--root", str(directory / "root"), "--runroot", str(self.runroot),
                         "--storage-driver", driver]
+        # podman's runtime directory (/run/libpod by default) is the store's own too: `system
+        # reset` empties it, and a store in use beside this one must not lose it.
+        self.podman_options = [*self.options, "--tmpdir", str(self.runroot / "libpod")]
 
     @classmethod
     def holding(cls, directory: Path, images: dict[str, Path]) -> Store:
@@ -61,7 +64,7 @@ class Store:
         return made
 
     def podman(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(["podman", *self.options, *args], capture_output=True, text=True, **kwargs)
+        return subprocess.run(["podman", *self.podman_options, *args], capture_output=True, text=True, **kwargs)
 
     def buildah(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(["buildah", *self.options, *args], capture_output=True, text=True, **kwargs)

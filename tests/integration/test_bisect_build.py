@@ -2,9 +2,11 @@
 (the tarball the other integration tests fetch) and four small commits: a harmless one,
 one that does not compile, its fix, and the one that breaks something a user's code sees
 (colorsys.rgb_to_hsv), which is --bad. git tests the broken commit first (the middle of
-four), then one or two that build. Bisect names the breaking commit, skips the broken one, and a second bisect
-over the same range builds nothing. Each step is a quick build (no PGO, no LTO) through
-ccache, so the commits after the first compile from its cache.
+four), then one or two that build. Bisect names the breaking commit, skips the broken one,
+and a second bisect over the same range builds nothing. Each step is a quick build (no
+PGO, no LTO) through ccache; the steps are free-threaded builds, as the git build of the
+same tree (test_git_build.py) is, and share its CCACHE_DIR: whichever runs second
+compiles from the first's cache, as a bisect of `main` after a day's work on it would.
 """
 
 from __future__ import annotations
@@ -20,15 +22,13 @@ import pytest
 from gitrepos import commit, git
 from realbuild import TARBALL, sources_dir
 
-# Heavy for now: in CI's three streams it took 25 minutes (against 7 on an idle machine)
-# and moved the fresh-machine tests onto the image tests' podman clean-up.
-pytestmark = [pytest.mark.integration, pytest.mark.heavy]
+pytestmark = pytest.mark.integration
 CHECK = ["python3", "-c", "import colorsys, sys; sys.exit(0 if colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0) "
          "else 1)"]
 
 
 @pytest.fixture(scope="module")
-def history(mirror_server, tmp_path_factory):
+def history(mirror_server, tmp_path_factory, git_tree_ccache):
     root = tmp_path_factory.mktemp("bisect")
     with tarfile.open(sources_dir() / TARBALL) as tar:
         tar.extractall(root, filter="data")
@@ -51,15 +51,16 @@ def history(mirror_server, tmp_path_factory):
     recipe.write_text(f'version = "3.13.5"\nsummary = "3.13.5 with a few commits"\n\n[source]\nkind = "git"\n'
                       f'url = "{repo.as_uri()}"\ncommit = "{shas[0]}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
-    env["PYBUILD12_HOME"] = str(root / "home")
+    env.update(PYBUILD12_HOME=str(root / "home"), CCACHE_DIR=str(git_tree_ccache))
     return {"repo": repo, "shas": shas, "recipe": recipe, "env": env, "root": root}
 
 
 def _bisect(history) -> subprocess.CompletedProcess:
     work = history["root"] / "project"
     work.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "bisect", str(history["recipe"]), "--good", "v3.13.5",
-                           "--bad", history["shas"][-1][:12], "--json", "--", *CHECK], env=history["env"], cwd=work,
+    argv = ["bisect", f"{history['recipe']}+freethreaded", "--good", "v3.13.5", "--bad", history["shas"][-1][:12],
+            "--json", "--", *CHECK]
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", *argv], env=history["env"], cwd=work,
                           capture_output=True, text=True, timeout=3600)
     sys.stderr.write(proc.stderr)
     return proc

@@ -111,7 +111,7 @@ def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = P
     try:
         for where, tag, log in zip(stores, tags, logs, strict=True):
             with open(log, "w") as out:
-                running.append(subprocess.Popen(["podman", *where.options, *argv, "-t", tag, str(context)],
+                running.append(subprocess.Popen(["podman", *where.podman_options, *argv, "-t", tag, str(context)],
                                                 stdout=out, stderr=subprocess.STDOUT))
         for proc, log in zip(running, logs, strict=True):
             assert proc.wait(timeout=3600) == 0, f"podman build failed (log: {log}):\n{log.read_text()[-4000:]}"

@@ -7,7 +7,8 @@ It is asked for as `RECIPE.toml+freethreaded`, as `main+freethreaded` would be,
 so this one build proves both git sources and the free-threaded variant
 (--disable-gil, PEP 703) with its verification: the GIL stays off, threads scale.
 The recipe leaves out the optimizations (a plain build, a fifth of the time):
-the session's real build covers PGO and LTO.
+the session's real build covers PGO and LTO. It compiles through ccache, into the
+CCACHE_DIR that the bisect over the same tree (test_bisect_build.py) shares.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def git_build(mirror_server, tmp_path_factory):
+def git_build(mirror_server, tmp_path_factory, git_tree_ccache):
     work = tmp_path_factory.mktemp("git-build")
     with tarfile.open(sources_dir() / TARBALL) as tar:
         tar.extractall(work, filter="data")
@@ -58,7 +59,8 @@ def git_build(mirror_server, tmp_path_factory):
         '[build]\noptimizations = false\n'
     )
     home = tmp_path_factory.mktemp("git-home")
-    proc, env = install_apart(home, f"{recipe}+freethreaded")
+    proc, env = install_apart(home, f"{recipe}+freethreaded", "--ccache",
+                              extra_env={"CCACHE_DIR": str(git_tree_ccache)})
     prefix = home / "data" / "pythons" / NAME
     return {"proc": proc, "full": full, "pinned": pinned, "prefix": prefix, "env": env, "url": repo.as_uri()}
 

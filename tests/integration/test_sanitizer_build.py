@@ -142,6 +142,25 @@ def test_the_same_function_made_atomic_reports_nothing(racy_venv):
     assert "4 threads" in report or "passed" in report
 
 
+def test_compat_names_the_module_whose_import_races(racy_venv, tsan_build):
+    python = racy_venv["venv"] / "bin" / "python"
+    # Ground truth first: the import, as a user would run it under the build's options, reports the race.
+    truth = subprocess.run([str(python), "-c", "import racy_import"], env=racy_venv["env"], capture_output=True,
+                           text=True, timeout=300)
+    assert "WARNING: ThreadSanitizer: data race" in truth.stderr and truth.returncode == 66, truth.stderr[-3000:]
+    scanned = subprocess.run([sys.executable, "-m", "pybuild12", "compat", "--venv", str(racy_venv["venv"]),
+                              "-m", "racy_import", "-m", "racy", "--json", "--timeout", "120"],
+                             env=tsan_build["env"], capture_output=True, text=True, timeout=900)
+    answer = json.loads(scanned.stdout)
+    found = {m["name"]: m for m in answer["modules"]}
+    assert found["racy_import"]["main"] == "crash" and found["racy_import"]["verdict"] == "crashes on import", found
+    assert "the sanitizer reported: WARNING: ThreadSanitizer: data race" in found["racy_import"]["detail"], found
+    assert "count" in found["racy_import"]["detail"]  # the racing function, from the report's stack
+    assert found["racy"]["main"] == "ok", found  # importing the other module races on nothing
+    package = next(p for p in answer["packages"] if p["name"] == "racy")
+    assert package["verdict"] == "crashes" and package["module"] == "racy_import", package
+
+
 @pytest.mark.heavy
 def test_asan_reports_a_use_after_free_with_its_stack(mirror_server, tmp_path_factory):
     _sanitizer_toolchain_or_skip()
