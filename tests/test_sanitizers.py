@@ -294,6 +294,16 @@ def test_a_venvs_activate_script_sets_them_once_before_the_users_own(sanitizer_p
     assert "set -gx TSAN_OPTIONS" in (venv / "bin" / "activate.fish").read_text()
 
 
+def test_the_venv_is_made_by_the_builds_python_under_its_options(sanitizer_prefix, tmp_path, monkeypatch):
+    """`python -m venv` of an ASan build fails on LeakSanitizer's report at exit without
+    the build's options (detect_leaks=0): pybuild12 venv runs it with them."""
+    monkeypatch.setenv("TSAN_OPTIONS", "mine=1")
+    log = tmp_path / "venv.log"
+    venvs._run_venv(sanitizer_prefix["python"], tmp_path / "venv", log)
+    ours = sanitizers.runtime_env(sanitizer_prefix["python"], {})["TSAN_OPTIONS"]
+    assert f'{{"TSAN_OPTIONS": "{ours}:mine=1"}}' in log.read_text()
+
+
 # ------------------------------------------------------------------ the reports
 
 

@@ -199,7 +199,10 @@ def _run_venv(python: Path, directory: Path, log_path: Path, *, clear: bool = Fa
     log_path.write_text("")
     argv = [str(python), "-m", "venv", *(["--clear"] if clear else []), str(directory)]
     try:
-        runner.call(argv, phase="create the venv", log_path=log_path, timeout=VENV_TIMEOUT)
+        # A sanitizer build's python runs under its options here too: without them
+        # (detect_leaks=0) an ASan build's `-m venv` fails on the leaks LeakSanitizer reports at exit.
+        runner.call(argv, phase="create the venv", log_path=log_path, timeout=VENV_TIMEOUT,
+                    env=sanitizers.with_runtime(python, None))
     except BuildError as exc:
         last = (exc.log_tail or "").strip().splitlines()[-3:]
         raise PyBuild12Error(f"creating the venv failed: {' / '.join(last) or exc.message}",
@@ -231,7 +234,7 @@ def _activate_sanitizer_options(python: Path, directory: Path) -> None:
 def _refuse_another_interpreter(python: Path, directory: Path, build_name: str) -> None:
     """Nothing when the venv in `directory` is one of the build's; an error naming both otherwise."""
     cfg = _read_cfg(directory / "pyvenv.cfg")
-    proc = runner.capture([str(python), "-I", "-c", _IDENTITY])
+    proc = runner.capture([str(python), "-I", "-c", _IDENTITY], env=sanitizers.with_runtime(python, None))
     lines = proc.stdout.splitlines()
     if proc.returncode != 0 or len(lines) != 2:
         raise PyBuild12Error(f"{python} cannot run: {proc.stderr.strip()[-300:]}",
