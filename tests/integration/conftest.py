@@ -50,6 +50,7 @@ STREAMS = {
     "test_optimize_build": "machines-and-git",
     "test_sanitizer_build": "session-build",
 }
+LAST = {"test_bisect_build"}
 # The session's build (PGO), then the build with its recorded profile, is the longest
 # stream: the others yield the CPU to it (their builds run at this niceness), and use
 # what it leaves (its configure, training run, install and tests are single-threaded).
@@ -66,6 +67,9 @@ def pytest_collection_modifyitems(config, items):
             module = item.module.__name__
             group = "session-build" if "real_build" in item.fixturenames else STREAMS.get(module, module)
             item.add_marker(pytest.mark.xdist_group(group))
+    # The bisect runs after the git build of the same tree, whose compile fills their shared
+    # ccache (a stream runs its tests in this order).
+    items.sort(key=lambda item: Path(item.fspath).stem in LAST)
 
 
 @pytest.hookimpl(tryfirst=True)
