@@ -35,8 +35,8 @@ collect_ignore = ["racy"]
 # containers) overlap another's compile. Each holds about a third of the work: the tests
 # that share the session's real build, with the ThreadSanitizer build; the image pair
 # (two builds) with the debug build; the fresh machines (two builds) with the
-# free-threaded git build (and, run by hand with --heavy, the bisect over the same tree,
-# through one ccache: the second of them compiles little). A module not named
+# free-threaded git build and the bisect over the same tree (through one ccache: the
+# second of them compiles little). A module not named
 # here is a group of its own, which xdist hands to whichever worker is free.
 STREAMS = {
     "test_docker_image": "images-and-debug",

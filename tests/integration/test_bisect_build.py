@@ -22,11 +22,7 @@ import pytest
 from gitrepos import commit, git
 from realbuild import TARBALL, sources_dir
 
-# Heavy for now: in CI's streams (rehearsed 2026-12-03) it passed but took 28 minutes at
-# the yielding niceness, most of it the broken commit's step compiling half the tree into a
-# cold ccache, which would put CI at about 55 minutes. Next: order the stream so that the
-# git build fills the shared ccache first.
-pytestmark = [pytest.mark.integration, pytest.mark.heavy]
+pytestmark = pytest.mark.integration
 CHECK = ["python3", "-c", "import colorsys, sys; sys.exit(0 if colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0) "
          "else 1)"]
 
