@@ -1,16 +1,17 @@
 """Compiling through ccache (`install --ccache`, `PYBUILD12_CCACHE=1`).
 
-The build's PATH starts with a directory of compiler-named links to ccache
-(its "masquerade" mode), so CPython's configure still finds `gcc` and records
-`gcc`, not `ccache gcc`, in the installed build's sysconfig: extensions built
-later with that Python do not depend on ccache. `CCACHE_BASEDIR` is set to the
-build directory and `CCACHE_NOHASHDIR` to 1 (unless the user's environment sets
-them, or `CCACHE_HASHDIR`) so hits carry across build trees: every build has a
+The build's PATH starts with a directory of compiler-named links to ccache (its
+"masquerade" mode), so CPython's configure still finds `gcc` and records `gcc`,
+not `ccache gcc`, in the installed build's sysconfig: extensions built later
+with that Python do not depend on ccache. `CCACHE_BASEDIR` is set to the build
+directory and `CCACHE_NOHASHDIR` to 1 (unless the user's environment sets them,
+or `CCACHE_HASHDIR`) so hits carry across build trees: every build has a
 directory of its own, and CPython compiles with -g, for which ccache otherwise
 hashes the working directory. (The debug information of a hit names the tree of
-the build that compiled it first; pybuild12 removes a build tree after its install
-unless --keep-build.) Every other ccache setting is the user's: `CCACHE_DIR`, `CCACHE_REMOTE_STORAGE`
-(a fleet's shared HTTP or Redis storage) and ccache.conf pass through unchanged.
+the build that compiled it first; pybuild12 removes a build tree after its
+install unless --keep-build.) Every other ccache setting is the user's:
+`CCACHE_DIR`, `CCACHE_REMOTE_STORAGE` (a fleet's shared HTTP or Redis storage)
+and ccache.conf pass through unchanged.
 ccache does not change what is compiled, so it is not part of the artifact key.
 """
 

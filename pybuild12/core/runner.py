@@ -126,7 +126,7 @@ def carry_niceness(pid: int) -> None:
     if niceness <= 0:
         return
     try:
-        Path(f"/proc/{pid}/autogroup").write_text(f"{min(niceness, 19)}\n")
+        Path(f"/proc/{pid}/autogroup").write_text(f"{niceness}\n")
     except OSError:
         pass  # no autogroups here, or the command has ended already
 
