@@ -110,4 +110,6 @@ def test_a_niced_pybuild12s_build_commands_yield_the_cpu_too(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     group = next(line for line in log.read_text().splitlines() if line.startswith("/autogroup-"))
     assert group.endswith(" nice 7")
-    assert group.split()[0] != Path("/proc/self/autogroup").read_text().split()[0]  # a session, and group, of its own
+    # A session, and group, of its own. The default group (a process that never started a session,
+    # as under some CI runners) reads as empty.
+    assert group.split()[:1] != Path("/proc/self/autogroup").read_text().split()[:1]
