@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,8 +106,8 @@ def test_asan_exists_on_312_too():
 
 def test_cli_refuses_tsan_with_asan_with_a_usage_exit(tmp_path):
     env = {**os.environ, "PYBUILD12_HOME": str(tmp_path)}
-    out = subprocess.run(["python", "-m", "pybuild12", "install", "3.13t+tsan+asan"], env=env, capture_output=True,
-                         text=True)
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "install", "3.13t+tsan+asan"], env=env,
+                         capture_output=True, text=True)
     assert out.returncode == RecipeError.exit_code
     assert "cannot be built together" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "data" / "pythons").exists() or not any((tmp_path / "data" / "pythons").iterdir())
@@ -262,7 +263,7 @@ def test_the_checks_run_the_python_with_its_options(sanitizer_prefix, monkeypatc
 def test_run_execs_the_python_with_the_options(sanitizer_prefix):
     code = ("import sys; from pathlib import Path; from pybuild12.devenv import shellenv; "
             "shellenv.exec_python(Path(sys.argv[1]), [])")
-    out = subprocess.run(["python", "-c", code, str(sanitizer_prefix["python"])], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code, str(sanitizer_prefix["python"])], capture_output=True, text=True,
                          env={**os.environ, "TSAN_OPTIONS": "mine=1"})
     given = json.loads(out.stdout)["TSAN_OPTIONS"]
     assert given.startswith("handle_segv=0:suppressions=") and given.endswith(":mine=1")
