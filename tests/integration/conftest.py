@@ -33,8 +33,8 @@ collect_ignore = ["racy"]
 # xdist worker each), so that one build's single-threaded or network-bound steps
 # (configure, the PGO training run, install, verification, mmdebstrap, apt and pip in the
 # containers) overlap another's compile. Each holds about a third of the work: the tests
-# that share the session's real build, with the ThreadSanitizer build; the image pair
-# (two builds) with the debug build; the fresh machines (two builds) with the
+# that share the session's real build, with the ThreadSanitizer build; the image (two
+# builds with --heavy) with the debug build; the fresh machine (two with --heavy) with the
 # free-threaded git build and the bisect over the same tree (through one ccache: the
 # second of them compiles little). A module not named
 # here is a group of its own, which xdist hands to whichever worker is free.

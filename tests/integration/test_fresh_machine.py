@@ -1,4 +1,4 @@
-"""The README's two commands on fresh machines: minimal Debian bookworm and trixie.
+"""The README's two commands on fresh machines: minimal Debian trixie (and bookworm, heavy).
 
 Each machine is a container of a root file system that mmdebstrap makes here
 (minbase, with sudo and ca-certificates, as a fresh server install has them, and a

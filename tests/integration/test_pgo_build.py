@@ -3,7 +3,8 @@
 The second build compiles straight with `-fprofile-use`: no instrumented build,
 no training run. It is installed under another name (another prefix, so no
 artifact matches), over an earlier build there, and must pass the same
-verification.
+verification. That second build is `heavy` (run by hand: `scripts/test --heavy`):
+CI's time budget has no room for it; CI checks the profile the session's build recorded.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def test_the_real_build_recorded_its_profile(real_build):
     assert listed[0]["files"] > 300  # one .gcda per object file of the interpreter and its modules
 
 
+@pytest.mark.heavy
 def test_build_with_the_profile_skips_training_and_passes_verification(real_build, reused):
     proc, exported, receipt = reused
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -61,6 +63,7 @@ def test_build_with_the_profile_skips_training_and_passes_verification(real_buil
     assert "✓ profile" in proc.stderr and "✓ compile with the recorded PGO profile" in proc.stderr
 
 
+@pytest.mark.heavy
 def test_the_reused_build_is_the_same_python(real_build, reused):
     ran = real_build.cli("run", NAME, "--", "-c",
                          "import sys, sysconfig, _interpreters; i = _interpreters.create();"
@@ -70,6 +73,7 @@ def test_the_reused_build_is_the_same_python(real_build, reused):
     assert ran.returncode == 0 and version == RECIPE and "--enable-optimizations" in config_args
 
 
+@pytest.mark.heavy
 def test_the_build_that_replaced_another_has_its_own_pip(real_build, reused):
     # Inside `make install`, ensurepip would find the replaced build's pip "already satisfied"
     # and install none: pybuild12 installs it apart, ignoring what the prefix has.
