@@ -51,9 +51,9 @@ STREAMS = {
     "test_sanitizer_build": "session-build",
 }
 LAST = {"test_bisect_build"}
-# The session's build (PGO), then the build with its recorded profile, is the longest
-# stream: the others yield the CPU to it (their builds run at this niceness), and use
-# what it leaves (its configure, training run, install and tests are single-threaded).
+# The session's build (PGO), then the ThreadSanitizer build, is the longest stream: the
+# others yield the CPU to it (their builds run at this niceness), and use what it leaves
+# (its configure, training run, install and tests are single-threaded).
 YIELDING = 10
 _yielded = False
 

@@ -60,24 +60,23 @@ def store(request, tmp_path_factory) -> Store:
     made = Store.holding(work, tars)
     for tar in tars.values():
         tar.unlink()
-    if not request.config.getoption("--heavy"):
-        yield made
-        made.remove()
-        return
-    # The twin gets the very same images (an import would stamp them with another time).
-    made.twin = Store(work / f"{made.driver}-twin", made.driver)
-    for image in (BASE, BUILDER):
-        archive = work / "image.oci"
-        saved = made.podman("save", "--format", "oci-archive", "-o", str(archive), image)
-        assert saved.returncode == 0, saved.stderr
-        loaded = made.twin.podman("load", "-q", "-i", str(archive))
-        assert loaded.returncode == 0, loaded.stderr
-        archive.unlink()
-        image_id = made.podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
-        tagged = made.twin.podman("tag", image_id, image)
-        assert tagged.returncode == 0, f"{image} did not load into the twin store as the same image: {tagged.stderr}"
+    if request.config.getoption("--heavy"):
+        # The twin gets the very same images (an import would stamp them with another time).
+        made.twin = Store(work / f"{made.driver}-twin", made.driver)
+        for image in (BASE, BUILDER):
+            archive = work / "image.oci"
+            saved = made.podman("save", "--format", "oci-archive", "-o", str(archive), image)
+            assert saved.returncode == 0, saved.stderr
+            loaded = made.twin.podman("load", "-q", "-i", str(archive))
+            assert loaded.returncode == 0, loaded.stderr
+            archive.unlink()
+            image_id = made.podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+            tagged = made.twin.podman("tag", image_id, image)
+            assert tagged.returncode == 0, \
+                f"{image} did not load into the twin store as the same image: {tagged.stderr}"
     yield made
-    made.twin.remove()
+    if made.twin is not None:
+        made.twin.remove()
     made.remove()
 
 
