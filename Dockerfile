@@ -10,6 +10,13 @@
 # With SOURCE_DATE_EPOCH and a recorded PGO profile (PGO_PROFILE) the same inputs
 # give the same image, bit for bit; without a profile the build trains a fresh one
 # and the PGO-compiled binaries differ from build to build.
+#
+# From a team's shared store instead of compiling (what CI built and pushed there):
+#   docker build --build-arg CACHE_URL=https://cache.example/pybuild12 \
+#       --build-arg CACHE_TRUST="$(cat trusted-key)" --build-arg PYBUILD12_HOME=/opt/pybuild12 \
+#       --build-arg RECIPE=3.13.5 .
+# Builds are not relocatable: the store must hold a build made with the same
+# PYBUILD12_HOME, recipe, options and compiler (`pybuild12 key` prints the key to look for).
 
 ARG BASE_IMAGE=debian:bookworm-slim@sha256:4b50eb66f977b4062683ff434ef18ac191da862dbe966961bc11990cf5791a8d
 # BUILDER_IMAGE: the build stage's base, BASE_IMAGE unless given. One of the same Debian
@@ -17,8 +24,12 @@ ARG BASE_IMAGE=debian:bookworm-slim@sha256:4b50eb66f977b4062683ff434ef18ac191da8
 # each build; the final image is made from BASE_IMAGE either way.
 ARG BUILDER_IMAGE=${BASE_IMAGE}
 
+# PYBUILD12_HOME: where the build is installed (its prefix is $PYBUILD12_HOME/data/pythons/NAME).
+ARG PYBUILD12_HOME=/opt/pybuild12
+
 FROM ${BUILDER_IMAGE} AS builder
-ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYBUILD12_HOME=/opt/pybuild12
+ARG PYBUILD12_HOME
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PYBUILD12_HOME=${PYBUILD12_HOME}
 
 # CPython's build dependencies (no Tk: the image has no display), git for git
 # recipes, and Debian's python3 to run pybuild12 itself.
@@ -44,6 +55,9 @@ RUN --mount=type=secret,id=ca \
 # only test/__init__.py and test/support of the test package (what the
 # sub-interpreter API of 3.12/3.13 needs); the default keeps all of it.
 # INSTALL_OPTS: more `pybuild12 install` options, e.g. "--no-pgo" for a quick plain build.
+# CACHE_URL and CACHE_TRUST: a shared store to install from (PYBUILD12_CACHE_URL and the
+# public key of its signer, PYBUILD12_CACHE_TRUST); the build compiles from source
+# when the store has no artifact of it. Without them nothing is cached (--no-cache).
 ARG RECIPE=main
 ARG MIRROR=
 ARG PGO_PROFILE=
@@ -51,8 +65,12 @@ ARG TESTS=all
 ARG SOURCE_DATE_EPOCH
 ARG JOBS=
 ARG INSTALL_OPTS=
+ARG CACHE_URL=
+ARG CACHE_TRUST=
 # hadolint ignore=SC2086
-RUN python="$(PYBUILD12_MIRROR="${MIRROR:+/src/$MIRROR}" /opt/bootstrap/bin/pybuild12 install "$RECIPE" --no-cache \
+RUN cache=--no-cache && if [ -n "$CACHE_URL" ]; then cache=; fi \
+    && python="$(PYBUILD12_MIRROR="${MIRROR:+/src/$MIRROR}" PYBUILD12_CACHE_URL="$CACHE_URL" \
+        PYBUILD12_CACHE_TRUST="$CACHE_TRUST" /opt/bootstrap/bin/pybuild12 install "$RECIPE" $cache \
         ${PGO_PROFILE:+--pgo-profile "/src/$PGO_PROFILE"} ${JOBS:+--jobs "$JOBS"} $INSTALL_OPTS)" \
     && stdlib="$("$python" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')" \
     && if [ "$TESTS" = support ]; then \
@@ -61,23 +79,25 @@ RUN python="$(PYBUILD12_MIRROR="${MIRROR:+/src/$MIRROR}" /opt/bootstrap/bin/pybu
         && find "$stdlib/test/__pycache__" -type f ! -name '__init__.*' -delete \
         && /opt/bootstrap/bin/pybuild12 verify --python "$python"; \
     elif [ "$TESTS" != all ]; then echo "TESTS must be all or support, not '$TESTS'" >&2; exit 2; fi \
-    && mkdir -p /opt/pybuild12/bin \
+    && mkdir -p "$PYBUILD12_HOME/bin" \
     && for tool in python python3 "$(basename "$python")" pip pip3; do \
-        ln -s "$(dirname "$python")/$tool" "/opt/pybuild12/bin/$tool"; \
+        ln -s "$(dirname "$python")/$tool" "$PYBUILD12_HOME/bin/$tool"; \
     done \
     && /src/docker/runtime-packages "$(dirname "$(dirname "$python")")" > /opt/runtime-packages \
-    && rm -rf /opt/pybuild12/cache /opt/pybuild12/logs /opt/pybuild12/data/locks
+    && rm -rf "$PYBUILD12_HOME/cache" "$PYBUILD12_HOME/logs" "$PYBUILD12_HOME/data/locks"
 
 # pybuild12 in the image runs on the Python it built (verify, list, which, venv ...).
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
-    && /opt/pybuild12/bin/python3 -m venv /opt/pybuild12/tool \
-    && /opt/pybuild12/tool/bin/pip install -q --no-cache-dir --disable-pip-version-check /src \
-    && ln -s ../tool/bin/pybuild12 /opt/pybuild12/bin/pybuild12
+    && "$PYBUILD12_HOME/bin/python3" -m venv "$PYBUILD12_HOME/tool" \
+    && "$PYBUILD12_HOME/tool/bin/pip" install -q --no-cache-dir --disable-pip-version-check /src \
+    && ln -s ../tool/bin/pybuild12 "$PYBUILD12_HOME/bin/pybuild12"
 
 
 FROM ${BASE_IMAGE}
-ENV LANG=C.UTF-8 PYBUILD12_HOME=/opt/pybuild12 PATH=/opt/pybuild12/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ARG PYBUILD12_HOME
+ENV LANG=C.UTF-8 PYBUILD12_HOME=${PYBUILD12_HOME} \
+    PATH=${PYBUILD12_HOME}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 COPY --from=builder /opt/runtime-packages /tmp/runtime-packages
 # Only the shared libraries the build links against; apt's and dpkg's logs and
 # caches go, since they differ from one build to the next.
@@ -87,5 +107,5 @@ RUN apt-get update -qq \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/ldconfig/aux-cache /var/log/apt \
         /var/log/dpkg.log /var/log/alternatives.log /var/cache/debconf/*-old /var/lib/dpkg/*-old \
         /tmp/runtime-packages
-COPY --from=builder /opt/pybuild12 /opt/pybuild12
+COPY --from=builder ${PYBUILD12_HOME} ${PYBUILD12_HOME}
 CMD ["python3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -68,9 +69,12 @@ def faults(request) -> TestFaults:
 @pytest.fixture(autouse=True)
 def pybuild12_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("pybuild12-home")
+    # None of the developer's own settings (a team's shared store, a mirror, options) may
+    # reach the tests: only the test harness's own variables stay.
+    for var in list(os.environ):
+        if var.startswith("PYBUILD12_") and not var.startswith(("PYBUILD12_TEST_", "PYBUILD12_FAULT_")):
+            monkeypatch.delenv(var)
     monkeypatch.setenv("PYBUILD12_HOME", str(home))
-    for var in ("PYBUILD12_MIRROR", "PYBUILD12_CONFIGURE_OPTS"):
-        monkeypatch.delenv(var, raising=False)
     return home
 
 

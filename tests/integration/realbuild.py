@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock
+from timeline import record_build
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = "3.13.5"
@@ -21,6 +26,41 @@ SESSION_OPTS = ("--no-lto",)
 def sources_dir() -> Path:
     """Where scripts/fetch-test-sources put the tarball."""
     return Path(os.environ.get("PYBUILD12_TEST_SOURCES", ROOT / ".test-sources"))
+
+
+def once(shared: Path, name: str, make: Callable[[], dict]) -> dict:
+    """`make()` run once for the whole test run, whichever xdist worker asks first; the
+    others wait for it and get what it returned (JSON). `shared` is a directory every
+    worker of the run sees (the `shared_dir` fixture)."""
+    result = shared / f"{name}.json"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not result.exists():
+            result.write_text(json.dumps(make()))
+        return json.loads(result.read_text())
+
+
+def completed(proc: subprocess.CompletedProcess) -> dict:
+    """A finished process as JSON (for `once`)."""
+    return {"args": [str(a) for a in proc.args], "returncode": proc.returncode, "stdout": proc.stdout,
+            "stderr": proc.stderr}
+
+
+def run_of(data: dict) -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(data["args"], data["returncode"], data["stdout"], data["stderr"])
+
+
+@dataclass(frozen=True)
+class SharedStore:
+    """The session build's artifact, signed and served as a team's shared store would
+    serve it: what the image and the fresh machine install from instead of compiling."""
+    url: str
+    trust: str  # the public key that signed it (PYBUILD12_CACHE_TRUST)
+    home: Path  # the PYBUILD12_HOME it was built in: builds are not relocatable
+    install_args: tuple[str, ...]  # the request that gives the same key
+
+    def env(self) -> dict[str, str]:
+        return {"PYBUILD12_HOME": str(self.home), "PYBUILD12_CACHE_URL": self.url,
+                "PYBUILD12_CACHE_TRUST": self.trust}
 
 
 @dataclass(frozen=True)
@@ -40,17 +80,25 @@ class RealBuild:
         return self.home / "data" / "pythons" / RECIPE
 
 
-def install_apart(home: Path, *args: str, mirror: str | None = None,
-                  extra_env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
-    """`pybuild12 install ARGS` into a home of its own (a build besides the session's
-    shared one); its output goes to the test's stderr. Returns the run and its env."""
+def apart_env(home: Path, *, mirror: str | None = None, extra_env: dict | None = None) -> dict:
+    """The environment of pybuild12 with a home of its own (and the mirror)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
     env.update(extra_env or {})
     env["PYBUILD12_HOME"] = str(home)
     if mirror:
         env["PYBUILD12_MIRROR"] = mirror
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", *args], env=env, capture_output=True,
-                          text=True, timeout=3600)
+    return env
+
+
+def install_apart(home: Path, *args: str, mirror: str | None = None,
+                  extra_env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    """`pybuild12 install ARGS` into a home of its own (a build besides the session's
+    shared one), its wall and CPU time recorded for the run's summary; its output goes
+    to the test's stderr. Returns the run and its env."""
+    env = apart_env(home, mirror=mirror, extra_env=extra_env)
+    with record_build(" ".join(Path(a).name for a in args)):
+        proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", *args], env=env, capture_output=True,
+                              text=True, timeout=3600)
     sys.stderr.write(proc.stderr)
     return proc, env
 

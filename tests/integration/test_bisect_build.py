@@ -18,6 +18,7 @@ import sys
 import tarfile
 
 import pytest
+from timeline import record_build
 
 from gitrepos import commit, git
 from realbuild import TARBALL, sources_dir
@@ -68,7 +69,8 @@ def _bisect(history) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def first_run(history):
-    return _bisect(history)
+    with record_build("bisect: 3.13.5+freethreaded steps over 4 commits"):
+        return _bisect(history)
 
 
 def test_bisect_names_the_commit_that_broke_colorsys(history, first_run):

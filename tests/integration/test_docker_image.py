@@ -1,19 +1,22 @@
-"""The Dockerfile, built twice with podman: the same inputs must give the same image.
+"""The Dockerfile, built with podman: from a shared store in CI, from source (twice:
+the same inputs must give the same image) in the heavy tier.
 
 No registry is reachable, so the base image (Debian minbase) and the builder base
 (the same with the Dockerfile's build dependencies, passed as BUILDER_IMAGE so that
 no build installs them again) are made here with mmdebstrap, in a container store
-of the tests' own (overlay, or vfs where overlay cannot be mounted). The CPython
-tarball goes into the build context, and the two builds run at once, each with
-`--no-cache` and SOURCE_DATE_EPOCH, each in a store of its own (as on two machines:
-nothing the one build leaves can reach the other). They build 3.13.5 plain (`INSTALL_OPTS=--no-pgo`):
-that proves the image reproducible at the lowest cost. CI builds the image once (its
-time budget has no room for the second build); the pair is `heavy`, run by hand with
-`scripts/test --heavy`. What PGO adds to reproducibility (a recorded profile) is proved
-by the `heavy` test at the end, which builds the image twice with the session's real
-build's profile. Then a container creates an own-GIL sub-interpreter and runs
-`pybuild12 verify`. Needs root, podman, buildah and mmdebstrap (scripts/test installs
-them); skipped without, failed without under CI.
+of the tests' own (overlay, or vfs where overlay cannot be mounted).
+
+CI builds the image once, from the session build's artifact: the store the run serves
+it from (`shared_store`) is passed as CACHE_URL and CACHE_TRUST, with the session
+build's PYBUILD12_HOME and options, so the image installs that build, signed and
+checked, without compiling (what a team does with what its CI built). What this
+proves: the Dockerfile's install, verification, pruning and final stage, and that the
+image runs an own-GIL sub-interpreter and verifies; not that a compile inside the
+image works. That is the heavy tier's (`scripts/test --heavy`): the image built from
+source twice at once, `--no-cache` with SOURCE_DATE_EPOCH, each in a store of its own
+(as on two machines), giving the same ID, with the same checks on it; and the pair
+built with the session build's recorded PGO profile. Needs root, podman, buildah and
+mmdebstrap (scripts/test installs them); skipped without, failed without under CI.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from timeline import record_build
 
 from containers import Store, ca_bundle, mmdebstrap, need_container_tools, tracked_files
 from realbuild import RECIPE, ROOT, TARBALL, sources_dir
@@ -97,18 +101,20 @@ def context(tmp_path_factory) -> Path:
 PLAIN = ("--build-arg", "INSTALL_OPTS=--no-pgo")
 
 
-def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = PLAIN) -> tuple[str, ...]:
-    """Build the image twice, both builds at once (one's configure, pip and apt steps run
-    while the other compiles), each from scratch in a store of its own (`store` and its
-    twin); returns the two image IDs. Without a twin (no --heavy), once: one ID."""
+def build_images(store: Store, context: Path, name: str, how: tuple[str, ...] = PLAIN, *,
+                 twice: bool = True) -> tuple[str, ...]:
+    """Build the image (`twice`: also in the twin store, both builds at once: one's
+    configure, pip and apt steps run while the other compiles), each from scratch in a
+    store of its own; returns the image IDs."""
     argv = ["build", "--isolation", "chroot", "--network", "host", "--no-cache",
             "--timestamp", EPOCH, "--build-arg", f"BASE_IMAGE={BASE}", "--build-arg", f"BUILDER_IMAGE={BUILDER}",
-            "--build-arg", f"RECIPE={RECIPE}", "--build-arg", "MIRROR=mirror", *how,
+            "--build-arg", f"RECIPE={RECIPE}", *how,
             "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}", "--build-arg", "TESTS=support"]
     ca = ca_bundle()
     if ca is not None:
         argv += ["--secret", f"id=ca,src={ca}"]
-    stores = (store, store.twin) if store.twin is not None else (store,)
+    stores = (store, store.twin) if twice else (store,)
+    assert None not in stores, "a second build needs the twin store (--heavy)"
     order = ("first", "second")[:len(stores)]
     tags = [f"localhost/pybuild12-test:{name}-{n}" for n in order]
     logs = [context.parent / f"{name}-{n}.log" for n in order]
@@ -131,7 +137,28 @@ def built_twice(store: Store, context: Path, name: str, how: tuple[str, ...] = P
 
 @pytest.fixture(scope="module")
 def images(context, store) -> tuple[str, ...]:
-    return built_twice(store, context, "plain")
+    """The image built from source twice (heavy: the twin store exists only with --heavy)."""
+    with record_build("image from source, twice at once (3.13.5 --no-pgo)"):
+        return build_images(store, context, "plain", (*PLAIN, "--build-arg", "MIRROR=mirror"))
+
+
+@pytest.fixture(scope="module")
+def artifact_image(context, store, shared_store) -> str:
+    """The image built once from the session build's artifact in the run's shared store."""
+    recipe, *options = shared_store.install_args
+    how = ("--build-arg", f"PYBUILD12_HOME={shared_store.home}", "--build-arg", f"CACHE_URL={shared_store.url}",
+           "--build-arg", f"CACHE_TRUST={shared_store.trust}", "--build-arg", f"INSTALL_OPTS={' '.join(options)}")
+    assert recipe == RECIPE
+    with record_build("image from the shared store"):
+        return build_images(store, context, "artifact", how, twice=False)[0]
+
+
+@pytest.fixture(params=["artifact", pytest.param("source", marks=pytest.mark.heavy)])
+def image(request) -> tuple[str, str]:
+    """An image and its PYBUILD12_HOME: from the shared store (CI), or from source (heavy)."""
+    if request.param == "artifact":
+        return request.getfixturevalue("artifact_image"), str(request.getfixturevalue("shared_store").home)
+    return request.getfixturevalue("images")[0], "/opt/pybuild12"
 
 
 def saved_image(store: Store, image: str, out: Path) -> tuple[dict, list[dict[str, str]]]:
@@ -179,26 +206,35 @@ def test_two_builds_give_the_same_image(store, images, tmp_path):
     assert first == second, differences(store, first, second, tmp_path)
 
 
-def test_the_image_runs_an_own_gil_subinterpreter(store, images):
+def test_the_image_installed_the_session_builds_artifact_without_compiling(store, artifact_image, shared_store,
+                                                                         real_build):
+    receipt = store.run_in(artifact_image, "cat", f"{shared_store.home}/data/pythons/{RECIPE}/pybuild12.json")
+    assert receipt.returncode == 0, receipt.stderr
+    made = json.loads(receipt.stdout)
+    assert made["artifact"] == {"key": real_build.receipt["artifact"]["key"], "from_cache": True, "origin": "shared"}
+    assert "compile" not in made["timings"] and made["verification"]["ok"] is True
+
+
+def test_the_image_runs_an_own_gil_subinterpreter(store, image):
     code = ("import _interpreters as i, sys; cfg = i.new_config('isolated'); assert cfg.gil == 'own';"
             "n = i.create(cfg); i.run_string(n, 'import _interpreters as j; c = j.get_current(); "
             "print(c[0] if isinstance(c, tuple) else c)');"
             "print('created', n, sys.version.split()[0]); i.destroy(n)")
-    proc = store.run_in(images[0], "python3", "-c", code)
+    proc = store.run_in(image[0], "python3", "-c", code)
     assert proc.returncode == 0, proc.stderr
     sub_id, created = proc.stdout.splitlines()
     assert created.split() == ["created", sub_id, RECIPE] and int(sub_id) > 0
 
 
-def test_the_image_has_pybuild12_and_verifies_its_build(store, images):
-    proc = store.run_in(images[0], "pybuild12", "verify", RECIPE)
+def test_the_image_has_pybuild12_and_verifies_its_build(store, image):
+    proc = store.run_in(image[0], "pybuild12", "verify", RECIPE)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "high-level API" in proc.stdout and "failed" not in proc.stdout
 
 
-def test_the_image_holds_no_toolchain(store, images):
-    proc = store.run_in(images[0], "sh", "-c",
-                        "command -v gcc cc make; ls /opt/pybuild12; "
+def test_the_image_holds_no_toolchain(store, image):
+    proc = store.run_in(image[0], "sh", "-c",
+                        f"command -v gcc cc make; ls {image[1]}; "
                         "python3 -c 'import test.support, test.support.interpreters'")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["bin", "data", "tool"]
@@ -214,5 +250,6 @@ def test_two_pgo_builds_with_a_recorded_profile_give_the_same_image(context, sto
     assert exported.returncode == 0, exported.stderr
     # The session's build is PGO without LTO (realbuild.SESSION_OPTS): its profile is for that.
     how = ("--build-arg", f"PGO_PROFILE={profile}", "--build-arg", "INSTALL_OPTS=--no-lto")
-    first, second = built_twice(store, context, "pgo", how)
+    with record_build("image from source with the recorded PGO profile, twice at once"):
+        first, second = build_images(store, context, "pgo", (*how, "--build-arg", "MIRROR=mirror"))
     assert first == second, differences(store, first, second, tmp_path)

@@ -1,26 +1,29 @@
-"""The README's two commands on fresh machines: minimal Debian trixie (and bookworm, heavy).
+"""The README's two commands on fresh machines: minimal Debian bookworm and trixie.
 
 Each machine is a container of a root file system that mmdebstrap makes here
 (minbase, with sudo and ca-certificates, as a fresh server install has them, and a
 user `dev` with sudo), holding a copy of this checkout as a clone would. As `dev`,
-the README's first command runs verbatim, given a release recipe built without PGO
-(GitHub, where `main` comes from, is unreachable here; the tarball comes from a
-local mirror). Then, from a login shell as the user would open one: `pybuild12` is
-on PATH, `which` and `verify` answer, the system Python holds only what Debian
-installed, and `scripts/setup --uninstall` removes pybuild12 but not its builds.
-The README's second command is run on a few unit tests: its own set-up (apt, a venv
-for the test extras) works there too.
+the README's first command runs verbatim, given a release recipe (GitHub, where `main`
+comes from, is unreachable here; the tarball comes from a local mirror). Then, from a
+login shell as the user would open one: `pybuild12` is on PATH, `which` and `verify`
+answer, the system Python holds only what Debian installed, and `scripts/setup
+--uninstall` removes pybuild12 but not its builds. The README's second command is run
+on a few unit tests: its own set-up (apt, a venv for the test extras) works there too.
 
-CI runs trixie, Debian's stable release. Bookworm (a second build of its own, run at the
-same time) is `heavy`, run by hand with `scripts/test --heavy`: CI's time budget has no
-room for two.
-
-Root without sudo, on a fresh bookworm, is the `heavy` test at the end (a third
-build; run by hand: `scripts/test --heavy`).
+CI sets up the machine of this machine's own Debian release (its compiler and C
+library are the session build's) as a member of a team whose CI shares its builds: the
+environment names the run's shared store (`shared_store`: the session build's artifact,
+signed) and the PYBUILD12_HOME it was built in, and the first command installs that
+build from the store without compiling. What this proves: the set-up (apt, the venv,
+the link, PATH at the next login), the shared store's path on a fresh machine, and the
+checks; not a compile there. The other release compiles from source (`3.13.5
+--no-pgo`) in the heavy tier (`scripts/test --heavy`), with root without sudo on a
+fresh bookworm (a third build). On a machine that is neither, CI compiles trixie.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from timeline import record_build
 
 from containers import Store, ca_bundle, mmdebstrap, need_container_tools, tracked_files
 from realbuild import RECIPE, ROOT, TARBALL, sources_dir
@@ -36,13 +40,27 @@ from realbuild import RECIPE, ROOT, TARBALL, sources_dir
 pytestmark = pytest.mark.integration
 
 SUITES = ("trixie", "bookworm")
-HEAVY_SUITES = {"bookworm"}  # run by hand (--heavy)
+
+
+def host_suite() -> str | None:
+    """This machine's Debian release, when it is one of SUITES."""
+    try:
+        fields = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+    except OSError:
+        return None
+    codename = fields.get("VERSION_CODENAME", "").strip('"')
+    return codename if codename in SUITES else None
+
+
+# The suite CI sets up, from the shared store (or, on another host, trixie from source).
+FROM_STORE = host_suite()
+CI_SUITE = FROM_STORE or "trixie"
 USER = "dev"
 HOME = f"/home/{USER}"
 HOMES = {USER: HOME, "root": "/root"}
 HOSTNAME = "fresh-machine"
 MACHINE_CA = "/etc/ssl/certs/machine-ca.crt"  # this machine's CA bundle, copied in
-INSTALL_ARGS = f"{RECIPE} --no-pgo"
+SOURCE_ARGS = f"{RECIPE} --no-pgo"  # a quick build from source
 # A machine knows its own name (else sudo warns "unable to resolve host" on every call).
 HOSTS_HOOK = f'--customize-hook=printf "127.0.0.1 localhost\\n127.0.1.1 {HOSTNAME}\\n" > "$1/etc/hosts"'
 
@@ -85,20 +103,25 @@ class Machine:
     store: Store
     container: str
     setup: subprocess.CompletedProcess
+    install_args: str  # what the first command was given
+    team: dict[str, str]  # the team's settings in the user's environment (the shared store), if any
+    prefix: str  # where the build went
 
     def run(self, command: str, *, user: str = USER, timeout: int = 600) -> subprocess.CompletedProcess:
         """`command` in a login shell of `user` (`dev`: in the checkout; root: as root)."""
-        argv = login_shell(self.store, self.container, command, user=user, in_checkout=user == USER)
+        argv = login_shell(self.store, self.container, command, user=user, in_checkout=user == USER,
+                           team=self.team if user == USER else None)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
 def login_shell(store: Store, container: str, command: str, *, user: str = USER,
-                in_checkout: bool = True) -> list[str]:
+                in_checkout: bool = True, team: dict[str, str] | None = None) -> list[str]:
     """The command line that runs `command` in a login shell of `user` (in the checkout
     of that user's home), with what the machine's network asks of every user: the CA of
-    a TLS-inspecting proxy (pip reaches PyPI through it), and the CPython tarball's mirror."""
+    a TLS-inspecting proxy (pip reaches PyPI through it), and the CPython tarball's mirror;
+    and with `team`, what a team's member has in their environment (its shared store)."""
     home = HOMES[user]
-    env = {"HOME": home, "USER": user, "LOGNAME": user, "PYBUILD12_MIRROR": f"file://{home}/mirror"}
+    env = {"HOME": home, "USER": user, "LOGNAME": user, "PYBUILD12_MIRROR": f"file://{home}/mirror", **(team or {})}
     if ca_bundle() is not None:
         env["PIP_CERT"] = MACHINE_CA
     return store.run_argv(container, "bash", "-lc", command, user=user, env=env,
@@ -140,24 +163,37 @@ def fresh_machines(work: Path, suites: tuple[str, ...], *, sudo: bool = True) ->
     return store, containers
 
 
+def _suites(heavy: bool) -> tuple[str, ...]:
+    return tuple(s for s in SUITES if heavy or s == CI_SUITE)
+
+
 @pytest.fixture(scope="module")
 def machines(request, tmp_path_factory):
     """Each suite's machine after the README's first command ran there as `dev` (all at once;
-    the heavy suites only with --heavy)."""
-    heavy = request.config.getoption("--heavy")
+    the heavy suites only with --heavy): CI's from the shared store, the others from source."""
+    suites = _suites(request.config.getoption("--heavy"))
+    shared = request.getfixturevalue("shared_store") if FROM_STORE in suites else None
     work = tmp_path_factory.mktemp("fresh")
-    store, containers = fresh_machines(work, tuple(s for s in SUITES if heavy or s not in HEAVY_SUITES))
-    command = f"{readme_commands()[0]} {INSTALL_ARGS}"
-    running = {suite: subprocess.Popen(login_shell(store, container, command), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
+    store, containers = fresh_machines(work, suites)
+    plans = {}
+    for suite in suites:
+        if suite == FROM_STORE:
+            plans[suite] = (" ".join(shared.install_args), shared.env(),
+                            f"{shared.home}/data/pythons/{shared.install_args[0]}")
+        else:
+            plans[suite] = (SOURCE_ARGS, {}, f"{HOME}/.local/share/pybuild12/pythons/{RECIPE}")
+    running = {suite: subprocess.Popen(login_shell(store, container, f"{readme_commands()[0]} {plans[suite][0]}",
+                                                   team=plans[suite][1]),
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for suite, container in containers.items()}
     made = {}
     try:
-        for suite, proc in running.items():
-            out, err = proc.communicate(timeout=3600)
-            (work / f"{suite}-setup.log").write_text(err)
-            made[suite] = Machine(suite, store, containers[suite],
-                                  subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+        with record_build(f"fresh machines: {', '.join(f'{s} ({plans[s][0]})' for s in suites)}"):
+            for suite, proc in running.items():
+                out, err = proc.communicate(timeout=3600)
+                (work / f"{suite}-setup.log").write_text(err)
+                made[suite] = Machine(suite, store, containers[suite],
+                                      subprocess.CompletedProcess(proc.args, proc.returncode, out, err), *plans[suite])
     finally:
         for proc in running.values():
             if proc.poll() is None:
@@ -167,7 +203,7 @@ def machines(request, tmp_path_factory):
     store.remove()
 
 
-@pytest.fixture(params=[pytest.param(s, marks=pytest.mark.heavy) if s in HEAVY_SUITES else s for s in SUITES])
+@pytest.fixture(params=[s if s == CI_SUITE else pytest.param(s, marks=pytest.mark.heavy) for s in SUITES])
 def machine(request, machines) -> Machine:
     return machines[request.param]
 
@@ -180,7 +216,7 @@ def test_the_first_command_sets_up_and_prints_the_python(machine):
     setup = machine.setup
     assert setup.returncode == 0, f"{machine.suite}: {setup.stderr[-4000:]}"
     python = setup.stdout.strip().splitlines()[-1]
-    assert python == f"{HOME}/.local/share/pybuild12/pythons/{RECIPE}/bin/python3.13"
+    assert python == f"{machine.prefix}/bin/python3.13"
     # What it installed for itself, said so, and where.
     assert f"pybuild12 is {HOME}/.local/bin/pybuild12" in setup.stderr
     assert "not on PATH in this shell" in setup.stderr  # a fresh login's PATH lacks ~/.local/bin until it exists
@@ -196,8 +232,18 @@ def test_pybuild12_is_on_path_at_the_next_login_and_verifies(machine):
     assert "high-level API" in found.stdout and "failed" not in found.stdout
 
 
+def test_the_team_machine_installed_the_stores_build_without_compiling(machine, real_build):
+    if not machine.team:
+        pytest.skip(f"{machine.suite} compiled its build from source (no shared store in its environment)")
+    receipt = machine.run(f"cat {machine.prefix}/pybuild12.json")
+    assert receipt.returncode == 0, receipt.stderr
+    made = json.loads(receipt.stdout)
+    assert made["artifact"] == {"key": real_build.receipt["artifact"]["key"], "from_cache": True, "origin": "shared"}
+    assert "compile" not in made["timings"] and made["verification"]["ok"] is True
+
+
 def test_running_it_again_builds_nothing(machine):
-    again = machine.run(f"{readme_commands()[0]} {INSTALL_ARGS}")
+    again = machine.run(f"{readme_commands()[0]} {machine.install_args}")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.strip().splitlines()[-1] == machine.setup.stdout.strip().splitlines()[-1]
     assert "already installed" in again.stderr and "installing:" not in again.stderr and "compile" not in again.stderr
@@ -222,12 +268,12 @@ def test_the_second_command_sets_itself_up(machine):
 
 
 def test_setup_uninstall_removes_pybuild12_and_keeps_the_builds(machines):
-    machine = machines[SUITES[0]]
+    machine = machines[CI_SUITE]
     removed = machine.run("scripts/setup --uninstall")
     assert removed.returncode == 0, removed.stderr
     gone = machine.run("command -v pybuild12 || ls -d ~/.local/bin/pybuild12 ~/.local/share/pybuild12/venv")
     assert gone.returncode != 0 and gone.stdout == "", gone.stdout  # neither the command, the link nor the venv
-    kept = machine.run(f"~/.local/share/pybuild12/pythons/{RECIPE}/bin/python3 -c 'print(42)'")
+    kept = machine.run(f"{machine.prefix}/bin/python3 -c 'print(42)'")
     assert kept.stdout == "42\n", kept.stderr
 
 
@@ -238,7 +284,7 @@ def test_the_first_command_as_root_on_a_machine_without_sudo(tmp_path):
     store, containers = fresh_machines(tmp_path, ("bookworm",), sudo=False)
     try:
         argv = login_shell(store, containers["bookworm"],
-                           f"{readme_commands()[0]} {INSTALL_ARGS} && pybuild12 verify {RECIPE}", user="root")
+                           f"{readme_commands()[0]} {SOURCE_ARGS} && pybuild12 verify {RECIPE}", user="root")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
         assert done.returncode == 0, done.stderr[-4000:]
         assert "pybuild12 is /usr/local/bin/pybuild12" in done.stderr and "not on PATH" not in done.stderr

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import RECIPE, TARBALL, compile_extension, install_apart, sources_dir
+from realbuild import RECIPE, TARBALL, compile_extension, completed, install_apart, once, run_of, sources_dir
 
 pytestmark = pytest.mark.integration
 NAME = "cpython-git+freethreaded"
@@ -41,8 +41,13 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def git_build(mirror_server, tmp_path_factory, git_tree_ccache):
-    work = tmp_path_factory.mktemp("git-build")
+def git_build(mirror_server, shared_dir, git_tree_ccache):
+    made = once(shared_dir, "git-build", lambda: _make_git_build(shared_dir / "git-build", git_tree_ccache))
+    return {**made, "proc": run_of(made["proc"]), "prefix": Path(made["prefix"])}
+
+
+def _make_git_build(work: Path, ccache: Path) -> dict:
+    work.mkdir()
     with tarfile.open(sources_dir() / TARBALL) as tar:
         tar.extractall(work, filter="data")
     repo = work / "cpython"
@@ -58,11 +63,11 @@ def git_build(mirror_server, tmp_path_factory, git_tree_ccache):
         f'[source]\nkind = "git"\nurl = "{repo.as_uri()}"\ncommit = "{pinned}"\n\n'
         '[build]\noptimizations = false\n'
     )
-    home = tmp_path_factory.mktemp("git-home")
-    proc, env = install_apart(home, f"{recipe}+freethreaded", "--ccache",
-                              extra_env={"CCACHE_DIR": str(git_tree_ccache)})
+    home = work / "home"
+    proc, env = install_apart(home, f"{recipe}+freethreaded", "--ccache", extra_env={"CCACHE_DIR": str(ccache)})
     prefix = home / "data" / "pythons" / NAME
-    return {"proc": proc, "full": full, "pinned": pinned, "prefix": prefix, "env": env, "url": repo.as_uri()}
+    return {"proc": completed(proc), "full": full, "pinned": pinned, "prefix": str(prefix), "env": env,
+            "url": repo.as_uri()}
 
 
 def test_git_install_succeeds(git_build):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from realbuild import install_apart
+from realbuild import apart_env, completed, install_apart, once, run_of
 
 pytestmark = pytest.mark.integration
 NAME = "3.13.5+freethreaded+tsan"
@@ -41,11 +41,17 @@ def _sanitizer_toolchain_or_skip() -> None:
 
 
 @pytest.fixture(scope="module")
-def tsan_build(mirror_server, tmp_path_factory):
+def tsan_build(mirror_server, shared_dir):
     _sanitizer_toolchain_or_skip()
-    home = tmp_path_factory.mktemp("tsan-home")
-    proc, env = install_apart(home, "3.13.5t+tsan", "--ccache", mirror=mirror_server)
-    return {"proc": proc, "prefix": home / "data" / "pythons" / NAME, "env": env, "home": home}
+    home = shared_dir / "tsan-home"
+
+    def make() -> dict:
+        proc, _ = install_apart(home, "3.13.5t+tsan", "--ccache", mirror=mirror_server)
+        return completed(proc)
+
+    made = once(shared_dir, "tsan-build", make)
+    return {"proc": run_of(made), "prefix": home / "data" / "pythons" / NAME,
+            "env": apart_env(home, mirror=mirror_server), "home": home}
 
 
 def _venv_with_racy(build, directory: Path) -> Path:
