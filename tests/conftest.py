@@ -12,6 +12,9 @@ from pybuild12.core.paths import Paths
 from pybuild12.core.settings import Settings
 from suiterules import fail_skip_in_ci
 
+# Where the run's time went (PYBUILD12_TEST_TIMELINE): one line per test, per real build.
+pytest_plugins = ["timeline"]
+
 
 def pytest_addoption(parser):
     parser.addoption("--heavy", action="store_true",
