@@ -30,6 +30,19 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not item.get_closest_marker("heavy")]
 
 
+# pytest-timeout's default (pyproject.toml) is a unit test's. An integration test that names
+# no timeout of its own (tests/integration/conftest.py gives them theirs) gets this one:
+# a real build takes minutes, and CI's whole run has 90.
+INTEGRATION_TIMEOUT = 3600
+
+
+def pytest_collection_finish(session):
+    """After every conftest's pytest_collection_modifyitems, so a marker added there wins."""
+    for item in session.items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(INTEGRATION_TIMEOUT))
+
+
 def pytest_configure(config):
     # Started in the background by a shell without job control (`... &`), the suite
     # inherits SIGINT ignored, and so would every pybuild12 it starts: the tests that
