@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,24 @@ def pybuild12_home(tmp_path_factory, monkeypatch) -> Path:
     for var in ("PYBUILD12_MIRROR", "PYBUILD12_CONFIGURE_OPTS"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def refused_url() -> Iterator[Callable[..., str]]:
+    """refused_url(path="") -> a loopback URL on which a connection is refused. Its port stays
+    bound, never listening, until the test ends: a port found free and closed again could be
+    taken meanwhile by another xdist worker's server, which would then answer."""
+    held: list[socket.socket] = []
+
+    def url(path: str = "") -> str:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
+
+    yield url
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ Modes:
   long       announces the whole length, sends it and 4 KiB of junk after
   lying      announces half the length and sends that half (valid HTTP, wrong file)
   redirect   302 to `redirect_to` + /ok/<file> (another server: another host:port)
-A socket that is not listening (`closed_port_url`) stands for connection refused.
+Connection refused is the `refused_url` fixture's (tests/conftest.py).
 With `tls` (an SSLContext, see `self_signed`) the server speaks https. Names in `always_ok`
 are served whole whatever the mode (a shared cache's sidecar beside a misbehaving artifact).
 """
@@ -142,14 +142,6 @@ def _head(status: int, length: int) -> bytes:
 
 def _send(sock: socket.socket, status: int, body: bytes) -> None:
     sock.sendall(_head(status, len(body)) + body)
-
-
-def closed_port_url() -> str:
-    """A loopback URL on which nothing listens: connection refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def self_signed(directory) -> tuple[ssl.SSLContext, str] | None:

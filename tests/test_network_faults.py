@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from faultserver import FaultServer, closed_port_url, self_signed
+from faultserver import FaultServer, self_signed
 from pybuild12.core import files, http
 from pybuild12.core.errors import FetchError
 from pybuild12.core.settings import HTTP_TIMEOUT_ENV, Settings
@@ -64,9 +64,9 @@ def assert_nothing_kept(paths):
     assert not (paths.downloads / NAME).exists()
 
 
-def test_connection_refused_is_a_clear_error(paths, payload):
+def test_connection_refused_is_a_clear_error(paths, payload, refused_url):
     with pytest.raises(FetchError) as info:
-        fetch(paths, source_at(closed_port_url(), payload))
+        fetch(paths, source_at(refused_url(), payload))
     assert "could not download" in info.value.message and "Connection refused" in info.value.message
     assert download.MIRROR_ENV in info.value.hint
     assert_nothing_kept(paths)
@@ -215,8 +215,8 @@ def test_redirect_to_another_host_is_followed_and_recorded(paths, payload, serve
     assert fetched.origin == f"{other.url}/ok/{NAME}"  # the receipt says where the bytes came from
 
 
-def test_redirect_to_a_host_that_is_down(paths, payload, server):
-    server.redirect_to = closed_port_url()
+def test_redirect_to_a_host_that_is_down(paths, payload, server, refused_url):
+    server.redirect_to = refused_url()
     with pytest.raises(FetchError, match="Connection refused"):
         fetch(paths, source_at(server.url, payload, "redirect"))
     assert_nothing_kept(paths)
