@@ -300,6 +300,7 @@ def test_persistent_503_gives_up_after_retries(httpserver, source, cache_dir, no
     assert _leftovers(cache_dir) == []
 
 
+@pytest.mark.timing  # a wall-clock bound: run alone (scripts/test), not beside a busy worker
 def test_404_fails_at_once(httpserver, source, cache_dir):
     # BACKOFF is left at its real value: a 404 must not be retried at all.
     httpserver.expect_request(UPSTREAM).respond_with_data(b"gone", status=404)

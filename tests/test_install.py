@@ -254,18 +254,32 @@ def test_prefix_option_refused_before_any_work(fake, paths):
 
 def test_busy_name_waits_for_the_holder_and_names_it(fake, paths):
     """A second install of a name being worked on waits its turn, saying for whom."""
+    # The holder lets go 1 s after it is told to, and it is told when the install says it
+    # waits: an install slowed down by a busy machine still finds the lock held.
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from pybuild12.core import locks\n"
-         "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(1.5)",
-         str(paths.locks / "fake.lock")], stdout=subprocess.PIPE, text=True)
+         "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.readline(); time.sleep(1)",
+         str(paths.locks / "fake.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
-    rec = Recorder()
-    start = time.monotonic()
-    outcome = installer.install(str(fake), paths=paths, reporter=rec)
-    holder.wait(timeout=10)
+    told = []
+
+    class Releasing(Recorder):
+        def info(self, text):
+            super().info(text)
+            if text.startswith("waiting for") and not told:
+                holder.stdin.write("go\n")
+                holder.stdin.flush()
+                told.append(time.monotonic())
+
+    rec = Releasing()
+    try:
+        outcome = installer.install(str(fake), paths=paths, reporter=rec)
+    finally:
+        holder.stdin.close()  # its readline returns: it lets go whatever happened here
+        holder.wait(timeout=10)
     waits = [e[1] for e in rec.events if e[0] == "info" and e[1].startswith("waiting for")]
     assert len(waits) == 1 and f"pid {holder.pid}" in waits[0] and "'fake'" in waits[0]
-    assert time.monotonic() - start >= 1.0
+    assert time.monotonic() - told[0] >= 1.0  # it went on only once the holder had let go
     assert outcome.prefix.is_dir() and not outcome.already_installed
 
 

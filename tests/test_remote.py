@@ -152,6 +152,7 @@ def test_a_forbidden_store_says_so_and_what_to_check(ci, tmp_path):
     assert server.hits[f"/403/{KEY}.json"] == 1  # a refusal is not asked again
 
 
+@pytest.mark.timing  # a wall-clock bound: run alone (scripts/test), not beside a busy worker
 def test_a_failing_store_costs_one_quick_retry_then_a_warning(ci, tmp_path):
     with FaultServer({f"{KEY}.json": b"{}"}) as server:
         start = time.monotonic()
