@@ -111,7 +111,8 @@ def _hashed(password: str) -> str:
     module is gone in 3.13), else salted SHA-1 in the {SSHA} form nginx reads too."""
     openssl = shutil.which("openssl")
     if openssl is not None:
-        out = subprocess.run([openssl, "passwd", "-apr1", "-stdin"], input=password, capture_output=True, text=True)
+        out = subprocess.run([openssl, "passwd", "-apr1", "-stdin"], input=password, capture_output=True, text=True,
+                             timeout=60)
         if out.returncode == 0 and out.stdout.startswith("$apr1$"):
             return out.stdout.strip()
     salt = os.urandom(8)

@@ -84,7 +84,8 @@ def assert_intact(paths: Paths, prefix: Path, faults, what: str, mark: str = "on
     python = prefix / f"bin/python{HOST_MINOR}"
     try:
         ok = (mark_of(prefix) == mark and
-              subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True).stdout == "42\n")
+              subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True,
+                             timeout=60).stdout == "42\n")
     except OSError:
         ok = False
     if not ok:
@@ -232,7 +233,7 @@ def test_uninstall_of_a_build_in_use_is_refused(in_use, paths):
     with pytest.raises(BusyError):
         registry.remove(paths, "inuse")
     user.kill()
-    user.wait()
+    user.wait(timeout=10)
     code, _, err = run_cli("uninstall", "inuse")
     assert code == 0 and not prefix.exists()
 
@@ -275,7 +276,7 @@ def test_a_build_in_another_root_at_the_same_path_is_not_a_leftover(paths, tmp_p
     finally:
         for p in (other, here):
             p.kill()
-            p.wait()
+            p.wait(timeout=10)
 
 
 def test_reclaim_stops_only_marked_processes(paths, tmp_path):
@@ -292,7 +293,7 @@ def test_reclaim_stops_only_marked_processes(paths, tmp_path):
     finally:
         for p in (marked, bystander):
             p.kill()
-            p.wait()
+            p.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- resources
@@ -308,7 +309,7 @@ def tmpfs(tmp_path):
         if os.geteuid() != 0:
             pytest.skip("mounting a tmpfs needs root")
         proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
         mounted.append(where)
@@ -316,7 +317,7 @@ def tmpfs(tmp_path):
 
     yield mount
     for where in reversed(mounted):
-        subprocess.run(["umount", "-l", str(where)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False, timeout=60)
 
 
 @pytest.mark.fault("resources")
@@ -346,7 +347,7 @@ def test_read_only_data_directory(tmpfs, tmp_path, paths, faults):
     tarball, sha = make_tarball(tmp_path / "one", mark="one")
     recipe = str(make_recipe(tmp_path / "one", tarball, sha))
     assert run_cli("install", recipe, "--no-verify")[0] == 0
-    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True, timeout=60)
     code, _, err = run_cli("install", recipe, "--force", "--no-verify")
     assert code == 10 and "read-only" in err and "PYBUILD12_HOME" in err and "Traceback" not in err, err
     code, _, err = run_cli("uninstall", "fake")
@@ -362,7 +363,7 @@ def test_read_only_cache_directory_only_costs_the_cache(tmpfs, tmp_path, paths, 
     for sub in ("downloads", "build"):
         (paths.cache / sub).mkdir(parents=True)
     artifacts_dir = tmpfs(paths.artifacts, 4)
-    subprocess.run(["mount", "-o", "remount,ro", str(artifacts_dir)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(artifacts_dir)], check=True, timeout=60)
     code, _, err = run_cli("install", recipe, "--no-verify")
     assert code == 0, err
     assert "could not be kept in the artifact cache" in err and "installing it anyway" in err

@@ -271,7 +271,7 @@ def test_part_file_held_by_a_live_process_is_kept(tmp_path):
         assert files.sweep_parts(tmp_path) == [] and part.exists()
     finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=10)
     assert files.sweep_parts(tmp_path) == [part] and not part.exists()
 
 

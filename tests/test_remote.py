@@ -468,7 +468,7 @@ def test_cli_push_without_a_signing_key_is_refused_before_building(tmp_path, ngi
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     env = {k: v for k, v in os.environ.items() if k != signing.SIGNING_KEY_ENV}
     out = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe), "--push"], capture_output=True,
-                         text=True, env={**env, remote.ENV: nginx[0]})
+                         text=True, env={**env, remote.ENV: nginx[0]}, timeout=60)
     assert out.returncode == UsageError.exit_code
     assert "--push needs a signing key" in out.stderr and "pybuild12 cache keygen" in out.stderr
     assert "fetch" not in out.stderr and stored(nginx) == []
