@@ -160,6 +160,15 @@ def _wait_for_log(paths: Paths, text: str, timeout: float = 30) -> None:
     pytest.fail(f"{text!r} never appeared in the log")
 
 
+def _running(proc: subprocess.Popen, program: str | Path, timeout: float = 30) -> None:
+    """Wait until `proc` runs `program` (its exec is done: /proc shows its program and its
+    environment), rather than sleeping a while and hoping it is, which a busy machine breaks."""
+    want, deadline = os.path.realpath(program), time.monotonic() + timeout
+    while os.path.realpath(f"/proc/{proc.pid}/exe") != want:
+        assert proc.poll() is None and time.monotonic() < deadline, f"{program} never ran in pid {proc.pid}"
+        time.sleep(0.01)
+
+
 # ---------------------------------------------------------------- concurrency
 
 
@@ -217,10 +226,10 @@ def in_use(paths):
     (prefix / "bin").mkdir(parents=True)
     shutil.copy2(shutil.which("sleep"), prefix / "bin" / "sleep")
     user = subprocess.Popen([str(prefix / "bin" / "sleep"), "30"])
-    time.sleep(0.2)
+    _running(user, prefix / "bin" / "sleep")
     yield prefix, user
     user.kill()
-    user.wait()
+    user.wait(timeout=10)
 
 
 @pytest.mark.fault("concurrency")
@@ -286,7 +295,8 @@ def test_reclaim_stops_only_marked_processes(paths, tmp_path):
                               start_new_session=True)
     bystander = subprocess.Popen(["sleep", "30"], cwd=tree)  # a user's shell in a kept build tree, say
     try:
-        time.sleep(0.2)
+        for p in (marked, bystander):
+            _running(p, shutil.which("sleep"))
         stopped = leftovers.stop_build_processes(tree)
         assert set(stopped) == {marked.pid}
         assert marked.wait(timeout=5) == -signal.SIGKILL and bystander.poll() is None
