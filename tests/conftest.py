@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from faultreport import TALLY, TestFaults
 from pybuild12.core.paths import Paths
 from pybuild12.core.settings import Settings
 from suiterules import fail_skip_in_ci
+
+# Where the run's time went (PYBUILD12_TEST_TIMELINE): one line per test, per real build.
+pytest_plugins = ["timeline"]
 
 
 def pytest_addoption(parser):
@@ -26,6 +31,19 @@ def pytest_collection_modifyitems(config, items):
     if heavy:
         config.hook.pytest_deselected(items=heavy)
         items[:] = [item for item in items if not item.get_closest_marker("heavy")]
+
+
+# pytest-timeout's default (pyproject.toml) is a unit test's. An integration test that names
+# no timeout of its own (tests/integration/conftest.py gives them theirs) gets this one:
+# a real build takes minutes, and CI's whole run has 90.
+INTEGRATION_TIMEOUT = 3600
+
+
+def pytest_collection_finish(session):
+    """After every conftest's pytest_collection_modifyitems, so a marker added there wins."""
+    for item in session.items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(INTEGRATION_TIMEOUT))
 
 
 def pytest_configure(config):
@@ -76,6 +94,24 @@ def pybuild12_home(tmp_path_factory, monkeypatch) -> Path:
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYBUILD12_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def refused_url() -> Iterator[Callable[..., str]]:
+    """refused_url(path="") -> a loopback URL on which a connection is refused. Its port stays
+    bound, never listening, until the test ends: a port found free and closed again could be
+    taken meanwhile by another xdist worker's server, which would then answer."""
+    held: list[socket.socket] = []
+
+    def url(path: str = "") -> str:
+        sock = socket.socket()
+        held.append(sock)
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
+
+    yield url
+    for sock in held:
+        sock.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ Modes:
   long       announces the whole length, sends it and 4 KiB of junk after
   lying      announces half the length and sends that half (valid HTTP, wrong file)
   redirect   302 to `redirect_to` + /ok/<file> (another server: another host:port)
-A socket that is not listening (`closed_port_url`) stands for connection refused.
+Connection refused is the `refused_url` fixture's (tests/conftest.py).
 With `tls` (an SSLContext, see `self_signed`) the server speaks https. Names in `always_ok`
 are served whole whatever the mode (a shared cache's sidecar beside a misbehaving artifact).
 """
@@ -144,14 +144,6 @@ def _send(sock: socket.socket, status: int, body: bytes) -> None:
     sock.sendall(_head(status, len(body)) + body)
 
 
-def closed_port_url() -> str:
-    """A loopback URL on which nothing listens: connection refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 def self_signed(directory) -> tuple[ssl.SSLContext, str] | None:
     """A server context with a new self-signed certificate for 127.0.0.1, and the
     certificate's path (for REQUESTS_CA_BUNDLE); None without the openssl command."""
@@ -163,7 +155,7 @@ def self_signed(directory) -> tuple[ssl.SSLContext, str] | None:
     cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, timeout=60)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context, cert

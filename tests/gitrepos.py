@@ -18,6 +18,7 @@ FIXED = {
 def git(repo: Path, *args: str, date: str = "2023-05-10T12:00:00+00:00", **kwargs) -> str:
     env = {**os.environ, **FIXED, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
            "HOME": str(repo.parent)}  # no user config leaks in (signing, hooks)
+    kwargs.setdefault("timeout", 60)
     out = subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True,
                          **kwargs)
     return out.stdout.strip()

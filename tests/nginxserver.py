@@ -30,14 +30,18 @@ def start(root: Path, auth: str | None = None, *, user: str = "builder", passwor
     store = root / "store"
     store.mkdir(parents=True)
     store.chmod(0o777)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     temp = {name: root / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir()
     as_root = "user root;\n" if os.geteuid() == 0 else ""
     checks, maps = _auth_conf(root, auth, user, password, token, open_reads)
+    # The listening socket is made here, on a port the kernel picks, and handed to nginx
+    # (NGINX=fd;, as in its binary upgrade): a port found free and then named in the
+    # config could be taken by another xdist worker's server before nginx binds it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
     conf = root / "nginx.conf"
     conf.write_text(f"""{as_root}daemon off;
 worker_processes 1;
@@ -65,19 +69,22 @@ http {{
     }}
 }}
 """)
-    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    with sock:
+        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, pass_fds=[sock.fileno()],
+                                env={**os.environ, "NGINX": f"{sock.fileno()};"})
+    # The socket listens already (a request waits in its backlog until nginx accepts): nginx
+    # is up once it has read its config and written its pid file, or it has failed.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return f"http://127.0.0.1:{port}/pybuild12", proc
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"nginx did not start: {proc.stderr.read().decode()[-500:]}")
-            time.sleep(0.05)
+        if (root / "nginx.pid").exists():
+            return f"http://127.0.0.1:{port}/pybuild12", proc
+        if proc.poll() is not None:
+            pytest.fail(f"nginx did not start: {proc.stderr.read().decode()[-500:]}")
+        time.sleep(0.05)
     proc.kill()
-    pytest.fail("nginx did not start listening within 10 s")
+    proc.wait(timeout=10)
+    pytest.fail("nginx did not start within 10 s")
 
 
 def _auth_conf(root: Path, auth: str | None, user: str, password: str, token: str,
@@ -104,7 +111,8 @@ def _hashed(password: str) -> str:
     module is gone in 3.13), else salted SHA-1 in the {SSHA} form nginx reads too."""
     openssl = shutil.which("openssl")
     if openssl is not None:
-        out = subprocess.run([openssl, "passwd", "-apr1", "-stdin"], input=password, capture_output=True, text=True)
+        out = subprocess.run([openssl, "passwd", "-apr1", "-stdin"], input=password, capture_output=True, text=True,
+                             timeout=60)
         if out.returncode == 0 and out.stdout.startswith("$apr1$"):
             return out.stdout.strip()
     salt = os.urandom(8)

@@ -63,7 +63,7 @@ def python_on_path(outcome) -> str:
     """The python3.X a later step of the job runs (the action's PATH first), checked to run."""
     path = os.pathsep.join([*outcome.path, os.environ["PATH"]])
     found = shutil.which("python3.%s" % outcome.outputs["python-version"].split(".")[1], path=path)
-    ran = subprocess.run([found, "-c", "import test.support"], capture_output=True, text=True)
+    ran = subprocess.run([found, "-c", "import test.support"], capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     return found
 
@@ -154,13 +154,13 @@ def _tool(name: str) -> str:
 
 def test_the_action_matches_githubs_schema():
     proc = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_zizmor_finds_nothing(tmp_path):
     proc = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", "--format", "json", str(ACTION)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
     findings = json.loads(proc.stdout or "[]")
     assert proc.returncode == 0 and findings == [], proc.stdout + proc.stderr
 
@@ -171,7 +171,7 @@ def test_zizmor_would_find_an_input_spliced_into_a_script(tmp_path):
     bad.write_text(ACTION.read_text().replace('run: bash "$GITHUB_ACTION_PATH/scripts/action-step" key',
                                               'run: echo "${{ inputs.python }}"', 1))
     proc = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", "--format", "json", str(bad)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
     assert "template-injection" in proc.stdout, proc.stdout + proc.stderr
 
 

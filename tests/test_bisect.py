@@ -194,7 +194,7 @@ def test_the_cli_says_the_answer_and_prints_json(history, tmp_path):
     assert "first bad commit:" in out.stderr and "step 1 of about" in out.stderr
     assert "the command says hello" in out.stderr
     missing = subprocess.run([sys.executable, "-m", "pybuild12", "bisect", history["recipe"], "--good", "v1"],
-                             env=env, capture_output=True, text=True)
+                             env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == UsageError.exit_code and "--bad" in missing.stderr and "COMMAND" in missing.stderr
 
 

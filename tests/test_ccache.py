@@ -84,7 +84,7 @@ def test_real_ccache_hits_across_build_directories(tmp_path):
         build_env = tool.environment(env, build)
         assert shutil.which("gcc", path=build_env["PATH"]) == str(tmp_path / "links" / "gcc")
         subprocess.run(["gcc", "-g", "-O2", "-c", "Python/x.c", "-o", "Python/x.o"], cwd=build, env=build_env,
-                       check=True)
+                       check=True, timeout=60)
         assert (build / "Python" / "x.o").stat().st_size > 0
     facts = ccache.summary(tool, before, tool.stats(env), env)
     assert facts["misses"] == 1 and facts["hits"] == 1

@@ -16,7 +16,7 @@ from pybuild12.request import recipes
 
 def cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
 
 
 def test_help_documents_exit_codes_and_commands():
@@ -142,7 +142,7 @@ def test_doctor_piped_fits_the_width_and_names_each_program_once(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     for columns, width in ((None, 80), ("132", 132)):
         out = subprocess.run([sys.executable, "-m", "pybuild12", "doctor"], capture_output=True, text=True,
-                             env={**env, **({"COLUMNS": columns} if columns else {})})
+                             env={**env, **({"COLUMNS": columns} if columns else {})}, timeout=60)
         assert out.returncode in (0, 4) and out.stdout.startswith(" item ")
         assert max(len(line) for line in out.stdout.splitlines()) <= width, out.stdout
         items = [line.split()[0] for line in out.stdout.splitlines()[1:] if line[1:2].strip()]  # a row's first line
@@ -157,7 +157,7 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path):
     assert cli("install", str(recipe), "--no-verify").returncode == 0
     proc = subprocess.run([sys.executable, "-m", "pybuild12", "run", "fake", "--", "-c",
                            "import sys; print(sys.stdin.read().upper()); sys.exit(7)"],
-                          input="hello", capture_output=True, text=True)
+                          input="hello", capture_output=True, text=True, timeout=60)
     assert proc.returncode == 7 and proc.stdout == "HELLO\n"
 
 
@@ -173,7 +173,7 @@ def test_run_gives_every_argument_after_the_script_or_module_to_python(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "pybuild12", "run", *args], capture_output=True, text=True,
-                              cwd=project)
+                              cwd=project, timeout=120)
 
     for args, seen in [
         (["show.py", "--help", "-x", "--version", "--", "-c"], ["--help", "-x", "--version", "--", "-c"]),
@@ -195,22 +195,24 @@ def test_run_gives_every_argument_after_the_script_or_module_to_python(tmp_path)
 
 def test_run_help_needs_no_build(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pybuild12", "run", "--help"], capture_output=True, text=True,
-                         cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"})
+                         cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"},
+                         timeout=60)
     assert out.returncode == 0 and "Every argument after NAME" in out.stdout and out.stderr == ""
 
 
 def test_run_without_a_pin_says_how_to_pin(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pybuild12", "run", "--", "-c", "print(1)"],
                           capture_output=True, text=True, cwd=tmp_path,
-                          env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"})
+                          env={k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"}, timeout=60)
     assert proc.returncode == 8 and "pybuild12 pin NAME" in proc.stderr
     assert "pybuild12 run NAME -- -c 'print(1)'" in proc.stderr  # the '--' typed is not repeated
 
 
 def test_pinned_but_not_installed_says_how_to_install(tmp_path):
     assert subprocess.run([sys.executable, "-m", "pybuild12", "pin", "3.14.10"], cwd=tmp_path,
-                          capture_output=True, text=True).returncode == 0
-    proc = subprocess.run([sys.executable, "-m", "pybuild12", "which"], cwd=tmp_path, capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=60).returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "pybuild12", "which"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
     assert proc.returncode == 8
     assert f"pinned by {tmp_path / '.python-version'}" in proc.stderr and "pybuild12 install 3.14.10" in proc.stderr
 
@@ -325,7 +327,7 @@ HEAVY = ("requests", "urllib3", "cryptography", "zstandard", "pydantic", "pydant
 
 def imported(*argv: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run `python -X importtime ARGV`; the modules it imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, timeout=60)
     modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "encodings" in modules, proc.stderr[-2000:]  # the report was read
     return proc, modules

@@ -25,6 +25,7 @@ PYBUILD12 = shlex.join([sys.executable, "-m", "pybuild12"])
 
 
 def cli(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("timeout", 120)
     return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, cwd=cwd, **kw)
 
 
@@ -82,7 +83,7 @@ echo "active-after=${{PYBUILD12_ACTIVE-unset}} ${{PYBUILD12_PATH_ADDED-unset}}"
 echo "python-after=$(command -v python || echo none)"
 echo "pip-after=$(command -v pip || echo none)"
 """
-    proc = subprocess.run([shell, "-c", script], capture_output=True, text=True)
+    proc = subprocess.run([shell, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     seen = dict(line.split("=", 1) for line in proc.stdout.splitlines())
     shims = paths.shims / "3.13.5+freethreaded"
@@ -114,7 +115,7 @@ echo "two=$PATH $(python)"
 eval "$({PYBUILD12} env --unset --shell bash)"
 echo "none=$PATH"
 """
-    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     seen = dict(line.split("=", 1) for line in proc.stdout.splitlines())
     assert seen["one"] == os.pathsep.join([str(paths.shims / "one"), str(one / "bin"), base]) + " one python3.13 "
@@ -206,7 +207,7 @@ def test_venv_again_keeps_the_packages_and_clear_recreates_it(fake_build, tmp_pa
     assert again.returncode == 0, again.stderr
     assert f"{target} already is a venv of fake; --clear recreates it empty" in again.stderr
     imported = subprocess.run([str(target / "bin/python"), "-c", "import mine; print(mine.VALUE)"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=60)
     assert imported.stdout == "42\n", imported.stderr
     cleared = cli("venv", "--clear", "fake", str(target))
     assert cleared.returncode == 0, cleared.stderr
@@ -224,7 +225,7 @@ def test_venv_of_another_interpreter_is_refused_naming_both(fake_build, tmp_path
         pytest.skip("no second interpreter on this machine")
     fake_build()
     target = tmp_path / "venv"
-    subprocess.run([other, "-m", "venv", "--without-pip", str(target)], check=True)
+    subprocess.run([other, "-m", "venv", "--without-pip", str(target)], check=True, timeout=120)
     package = drop_package(target)
     refused = cli("venv", "fake", str(target))
     assert refused.returncode == 1
@@ -247,14 +248,15 @@ def test_free_threaded_build_gets_its_t_names(fake_build, tmp_path):
     made = cli("venv", "fake+freethreaded", str(target))
     assert made.returncode == 0, made.stderr
     t_name = target / "bin" / f"python{HOST_MINOR}t"
-    ran = subprocess.run([str(t_name), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    ran = subprocess.run([str(t_name), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                         timeout=60)
     assert ran.stdout.strip() == str(target), ran.stderr
 
 
 def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert proc.poll() is None, f"pybuild12 ended before {what}: {proc.communicate()}"
+        assert proc.poll() is None, f"pybuild12 ended before {what}: {proc.communicate(timeout=10)}"
         assert time.monotonic() < deadline, f"no {what} in {timeout} s"
         time.sleep(0.01)
 

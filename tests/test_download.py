@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 
 import pytest
@@ -46,13 +45,6 @@ def _requested(httpserver) -> list[str]:
 
 def _leftovers(cache_dir) -> list[str]:
     return sorted(p.name for p in cache_dir.iterdir() if p.name != download.LOCKS) if cache_dir.exists() else []
-
-
-def _closed_port_url(path: str = "") -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
 
 
 # ------------------------------------------------------------------ basics
@@ -243,11 +235,11 @@ def test_checksum_mismatch_takes_precedence_over_unreachable(httpserver, source,
     assert _leftovers(cache_dir) == []
 
 
-def test_nothing_reachable(cache_dir, payload, no_backoff):
-    source = TarballSource(url=_closed_port_url(f"/{FILENAME}"), sha256=hashlib.sha256(payload).hexdigest())
+def test_nothing_reachable(cache_dir, payload, no_backoff, refused_url):
+    source = TarballSource(url=refused_url(f"/{FILENAME}"), sha256=hashlib.sha256(payload).hexdigest())
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
-        download.fetch(source, cache_dir, mirror=_closed_port_url("/mirror"))
+        download.fetch(source, cache_dir, mirror=refused_url("/mirror"))
     assert time.monotonic() - start < 10
     err = info.value
     assert "could not download" in err.message and FILENAME in err.message
@@ -308,6 +300,7 @@ def test_persistent_503_gives_up_after_retries(httpserver, source, cache_dir, no
     assert _leftovers(cache_dir) == []
 
 
+@pytest.mark.timing  # a wall-clock bound: run alone (scripts/test), not beside a busy worker
 def test_404_fails_at_once(httpserver, source, cache_dir):
     # BACKOFF is left at its real value: a 404 must not be retried at all.
     httpserver.expect_request(UPSTREAM).respond_with_data(b"gone", status=404)

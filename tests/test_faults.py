@@ -84,7 +84,8 @@ def assert_intact(paths: Paths, prefix: Path, faults, what: str, mark: str = "on
     python = prefix / f"bin/python{HOST_MINOR}"
     try:
         ok = (mark_of(prefix) == mark and
-              subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True).stdout == "42\n")
+              subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True,
+                             timeout=60).stdout == "42\n")
     except OSError:
         ok = False
     if not ok:
@@ -159,6 +160,15 @@ def _wait_for_log(paths: Paths, text: str, timeout: float = 30) -> None:
     pytest.fail(f"{text!r} never appeared in the log")
 
 
+def _running(proc: subprocess.Popen, program: str | Path, timeout: float = 30) -> None:
+    """Wait until `proc` runs `program` (its exec is done: /proc shows its program and its
+    environment), rather than sleeping a while and hoping it is, which a busy machine breaks."""
+    want, deadline = os.path.realpath(program), time.monotonic() + timeout
+    while os.path.realpath(f"/proc/{proc.pid}/exe") != want:
+        assert proc.poll() is None and time.monotonic() < deadline, f"{program} never ran in pid {proc.pid}"
+        time.sleep(0.01)
+
+
 # ---------------------------------------------------------------- concurrency
 
 
@@ -216,10 +226,10 @@ def in_use(paths):
     (prefix / "bin").mkdir(parents=True)
     shutil.copy2(shutil.which("sleep"), prefix / "bin" / "sleep")
     user = subprocess.Popen([str(prefix / "bin" / "sleep"), "30"])
-    time.sleep(0.2)
+    _running(user, prefix / "bin" / "sleep")
     yield prefix, user
     user.kill()
-    user.wait()
+    user.wait(timeout=10)
 
 
 @pytest.mark.fault("concurrency")
@@ -232,7 +242,7 @@ def test_uninstall_of_a_build_in_use_is_refused(in_use, paths):
     with pytest.raises(BusyError):
         registry.remove(paths, "inuse")
     user.kill()
-    user.wait()
+    user.wait(timeout=10)
     code, _, err = run_cli("uninstall", "inuse")
     assert code == 0 and not prefix.exists()
 
@@ -275,7 +285,7 @@ def test_a_build_in_another_root_at_the_same_path_is_not_a_leftover(paths, tmp_p
     finally:
         for p in (other, here):
             p.kill()
-            p.wait()
+            p.wait(timeout=10)
 
 
 def test_reclaim_stops_only_marked_processes(paths, tmp_path):
@@ -285,14 +295,15 @@ def test_reclaim_stops_only_marked_processes(paths, tmp_path):
                               start_new_session=True)
     bystander = subprocess.Popen(["sleep", "30"], cwd=tree)  # a user's shell in a kept build tree, say
     try:
-        time.sleep(0.2)
+        for p in (marked, bystander):
+            _running(p, shutil.which("sleep"))
         stopped = leftovers.stop_build_processes(tree)
         assert set(stopped) == {marked.pid}
         assert marked.wait(timeout=5) == -signal.SIGKILL and bystander.poll() is None
     finally:
         for p in (marked, bystander):
             p.kill()
-            p.wait()
+            p.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- resources
@@ -308,7 +319,7 @@ def tmpfs(tmp_path):
         if os.geteuid() != 0:
             pytest.skip("mounting a tmpfs needs root")
         proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(where)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
         mounted.append(where)
@@ -316,7 +327,7 @@ def tmpfs(tmp_path):
 
     yield mount
     for where in reversed(mounted):
-        subprocess.run(["umount", "-l", str(where)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False, timeout=60)
 
 
 @pytest.mark.fault("resources")
@@ -346,7 +357,7 @@ def test_read_only_data_directory(tmpfs, tmp_path, paths, faults):
     tarball, sha = make_tarball(tmp_path / "one", mark="one")
     recipe = str(make_recipe(tmp_path / "one", tarball, sha))
     assert run_cli("install", recipe, "--no-verify")[0] == 0
-    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True, timeout=60)
     code, _, err = run_cli("install", recipe, "--force", "--no-verify")
     assert code == 10 and "read-only" in err and "PYBUILD12_HOME" in err and "Traceback" not in err, err
     code, _, err = run_cli("uninstall", "fake")
@@ -362,7 +373,7 @@ def test_read_only_cache_directory_only_costs_the_cache(tmpfs, tmp_path, paths, 
     for sub in ("downloads", "build"):
         (paths.cache / sub).mkdir(parents=True)
     artifacts_dir = tmpfs(paths.artifacts, 4)
-    subprocess.run(["mount", "-o", "remount,ro", str(artifacts_dir)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro", str(artifacts_dir)], check=True, timeout=60)
     code, _, err = run_cli("install", recipe, "--no-verify")
     assert code == 0, err
     assert "could not be kept in the artifact cache" in err and "installing it anyway" in err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -201,13 +200,11 @@ def test_a_mirror_directory_without_the_repository_is_named(ctx, tmp_path):
     assert "set PYBUILD12_MIRROR to" not in hint and "git clone --mirror" in hint
 
 
-def test_an_http_mirror_that_fails_is_named_without_its_credentials(ctx, tmp_path):
+def test_an_http_mirror_that_fails_is_named_without_its_credentials(ctx, tmp_path, refused_url):
     url = (tmp_path / "nowhere" / "cpython").as_uri()
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    down = refused_url()
     with pytest.raises(FetchError) as info:
-        resolve(ctx, url, "22f3425c3d", mirror=f"http://ci:s3cret@127.0.0.1:{port}/git")
+        resolve(ctx, url, "22f3425c3d", mirror=down.replace("//", "//ci:s3cret@") + "/git")
     hint = info.value.hint
-    assert f"PYBUILD12_MIRROR is set to http://127.0.0.1:{port}/git, and its cpython.git could not be fetched" in hint
+    assert f"PYBUILD12_MIRROR is set to {down}/git, and its cpython.git could not be fetched" in hint
     assert "s3cret" not in hint and "set PYBUILD12_MIRROR to" not in hint

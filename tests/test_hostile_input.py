@@ -138,7 +138,8 @@ def test_fuzzed_recipe_through_the_command_line_gives_no_traceback(tmp_path, fau
     for i, doc in enumerate(docs):
         path = tmp_path / f"bad{i}.toml"
         path.write_text(tomli_w.dumps(doc), "utf-8")
-        proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(path)], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(path)], capture_output=True, text=True,
+                              timeout=150)
         faults.tried(1)
         assert proc.returncode == RecipeError.exit_code, proc.stderr
         assert "Traceback" not in proc.stderr and str(path) in proc.stderr

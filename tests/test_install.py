@@ -85,7 +85,8 @@ def test_install_builds_checks_and_records(fake, paths):
     outcome = installer.install(str(fake), InstallOptions(jobs=3), paths=paths, reporter=rec)
     prefix = paths.prefix("fake")
     assert outcome.prefix == prefix and outcome.python == prefix / f"bin/python{HOST_MINOR}"
-    assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
+    assert subprocess.run([str(outcome.python), "-c", "print(1)"], capture_output=True, text=True,
+                          timeout=60).stdout == "1\n"
     assert [e[1] for e in rec.events if e[0] == "end"] == ["fetch", "extract", "configure", "compile", "install",
                                                            "install", "bytecode", "check", "verify", "manifest",
                                                            "profile", "cache"]
@@ -254,18 +255,32 @@ def test_prefix_option_refused_before_any_work(fake, paths):
 
 def test_busy_name_waits_for_the_holder_and_names_it(fake, paths):
     """A second install of a name being worked on waits its turn, saying for whom."""
+    # The holder lets go 1 s after it is told to, and it is told when the install says it
+    # waits: an install slowed down by a busy machine still finds the lock held.
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; from pybuild12.core import locks\n"
-         "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(1.5)",
-         str(paths.locks / "fake.lock")], stdout=subprocess.PIPE, text=True)
+         "with locks.hold(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.readline(); time.sleep(1)",
+         str(paths.locks / "fake.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "held\n"
-    rec = Recorder()
-    start = time.monotonic()
-    outcome = installer.install(str(fake), paths=paths, reporter=rec)
-    holder.wait(timeout=10)
+    told = []
+
+    class Releasing(Recorder):
+        def info(self, text):
+            super().info(text)
+            if text.startswith("waiting for") and not told:
+                holder.stdin.write("go\n")
+                holder.stdin.flush()
+                told.append(time.monotonic())
+
+    rec = Releasing()
+    try:
+        outcome = installer.install(str(fake), paths=paths, reporter=rec)
+    finally:
+        holder.stdin.close()  # its readline returns: it lets go whatever happened here
+        holder.wait(timeout=10)
     waits = [e[1] for e in rec.events if e[0] == "info" and e[1].startswith("waiting for")]
     assert len(waits) == 1 and f"pid {holder.pid}" in waits[0] and "'fake'" in waits[0]
-    assert time.monotonic() - start >= 1.0
+    assert time.monotonic() - told[0] >= 1.0  # it went on only once the holder had let go
     assert outcome.prefix.is_dir() and not outcome.already_installed
 
 
@@ -302,7 +317,7 @@ def test_real_sigint_during_make(fake, fake_two, paths):
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert mark(paths) == "one" and leftovers(paths) == []
-    sleeping = subprocess.run(["pgrep", "-f", "sleep 67"], capture_output=True, text=True).stdout.split()
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 67"], capture_output=True, text=True, timeout=60).stdout.split()
     assert sleeping == []
 
 
@@ -527,7 +542,7 @@ def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths
     read = ("import importlib.util, marshal, sys; data = open(importlib.util.cache_from_source(sys.argv[1]), 'rb')"
             ".read(); print(marshal.loads(data[16:]).co_filename); print(int.from_bytes(data[4:8], 'little'))")
     filename, flags = subprocess.run([HOST, "-c", read, str(source)], capture_output=True, text=True,
-                                     check=True).stdout.split()
+                                     check=True, timeout=60).stdout.split()
     assert filename == str(source)  # not the staging dir's path
     assert flags == "3"  # hash-checked, as SOURCE_DATE_EPOCH asks
     assert "bytecode" in outcome.receipt.timings
@@ -564,7 +579,8 @@ def test_a_build_that_fails_verification_is_kept_and_a_retry_does_not_compile(fa
     kept = paths.kept / "fake"
     python = kept / f"bin/python{HOST_MINOR}"
     assert f"'pybuild12 verify --python {python}'" in info.value.hint and python.exists()
-    assert subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True).stdout == "42\n"
+    assert subprocess.run([str(python), "-c", "print(6 * 7)"], capture_output=True, text=True,
+                          timeout=60).stdout == "42\n"
     assert "without compiling" in info.value.hint and info.value.log_path
     # The same install again: from the artifact cache, verified again, no compile.
     monkeypatch.setattr(verifier, "run", passing_verifier)
@@ -633,12 +649,13 @@ def test_list_shows_how_each_build_was_made(fake, paths, monkeypatch):
     installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
     installer.install(str(fake), InstallOptions(name="fake-pgo", verify=False), paths=paths)
     out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
-                         env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent)})
+                         env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}, timeout=60)
     builds = {b["name"]: b["build"] for b in json.loads(out.stdout)["installed"]}
     assert builds["fake"]["pgo"] is False and builds["fake"]["lto"] is False and builds["fake"]["verified"] == "passed"
     assert builds["fake-pgo"]["optimizations"] == "pgo+lto" and builds["fake-pgo"]["verified"] == "not verified"
     table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True,
-                           env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent), "COLUMNS": "200"}).stdout
+                           env={**os.environ, "PYBUILD12_HOME": str(paths.data.parent), "COLUMNS": "200"},
+                           timeout=60).stdout
     assert "pgo+lto" in table and "not verified" in table
 
 
@@ -646,11 +663,11 @@ def test_install_deps_is_not_run_for_a_build_that_is_installed_or_refused(fake, 
     installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
     env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
     same = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(fake), "--no-pgo", "--install-deps"],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, timeout=60)
     assert same.returncode == 0 and "already installed" in same.stderr
     assert "build dependencies" not in same.stderr and "running:" not in same.stderr
     other = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(fake), "--pgo", "--install-deps"],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=env, timeout=60)
     assert other.returncode == 2, other.stderr
     assert "not as asked now" in other.stderr and "build dependencies" not in other.stderr
 
@@ -665,7 +682,7 @@ def test_an_install_verified_beside_busy_processes_is_installed_with_parallelism
     finally:
         for b in burners:
             b.kill()
-            b.wait()
+            b.wait(timeout=10)
     checks = {c["name"]: c for c in outcome.receipt.verification["checks"]}
     assert checks["parallelism"]["status"] == "inconclusive", checks["parallelism"]
     assert outcome.receipt.verification["ok"] is True and outcome.python.exists()

@@ -110,9 +110,11 @@ def test_a_repository_without_configure_is_refused(tmp_path, paths):
 def test_list_shows_the_commit_of_git_builds(repo, tmp_path, paths):
     path, (one, _) = repo
     installer.install(str(make_git_recipe(tmp_path, path.as_uri(), one)), paths=paths)
-    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     installed = json.loads(out.stdout)["installed"]
     assert installed[0]["name"] == "fakegit" and installed[0]["commit"] == one
-    table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True).stdout
+    table = subprocess.run([sys.executable, "-m", "pybuild12", "list"], capture_output=True, text=True,
+                           timeout=60).stdout
     assert one[:12] in table

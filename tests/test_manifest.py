@@ -68,7 +68,7 @@ def test_damaged_manifest(prefix):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_verify_files_command(paths, prefix):

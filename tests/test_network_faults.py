@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from faultserver import FaultServer, closed_port_url, self_signed
+from faultserver import FaultServer, self_signed
 from pybuild12.core import files, http
 from pybuild12.core.errors import FetchError
 from pybuild12.core.settings import HTTP_TIMEOUT_ENV, Settings
@@ -64,9 +64,9 @@ def assert_nothing_kept(paths):
     assert not (paths.downloads / NAME).exists()
 
 
-def test_connection_refused_is_a_clear_error(paths, payload):
+def test_connection_refused_is_a_clear_error(paths, payload, refused_url):
     with pytest.raises(FetchError) as info:
-        fetch(paths, source_at(closed_port_url(), payload))
+        fetch(paths, source_at(refused_url(), payload))
     assert "could not download" in info.value.message and "Connection refused" in info.value.message
     assert download.MIRROR_ENV in info.value.hint
     assert_nothing_kept(paths)
@@ -125,8 +125,10 @@ def test_silent_server_is_given_up_on_after_its_tries_counting_the_wait(paths, p
     host = host_of(server)
     assert f"/silent/{NAME}: timed out: no answer within 0.5 s (3 tries)" in info.value.message
     assert "0.5 s" in info.value.hint and HTTP_TIMEOUT_ENV in info.value.hint
-    assert server.hits[f"/silent/{NAME}"] == http.TRIES == 3
-    assert elapsed < 0.5 * http.TRIES + 1.0  # not (RETRIES + 1) x 0.5 s, nor 60 s a try
+    assert server.hits[f"/silent/{NAME}"] == http.TRIES == 3  # not (RETRIES + 1) x 3: urllib3 does not retry
+    # Not the server's 30 s of silence a try: the 0.5 s were heeded. Loose, as it runs beside
+    # other tests (-n auto); the ticks below tell the 0.5 s exactly.
+    assert elapsed < 20
     assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 1 of 3\)")
     assert said(ticks, rf"waiting for {host} to answer \(0\.[1-5] s of 0\.5 s, try 3 of 3\)")
     assert_nothing_kept(paths)
@@ -137,7 +139,7 @@ def test_silent_mirror_falls_through_to_the_recipe_url(paths, payload, server, m
     source = source_at(server.url, payload)
     start = time.monotonic()
     fetched, warnings = fetch(paths, source, mirror=f"{server.url}/silent", stalled=ticks.append)
-    assert time.monotonic() - start < 0.3 * http.TRIES + 1.0
+    assert time.monotonic() - start < 20  # not the server's 30 s of silence (see the test above)
     assert fetched.origin == source.url and fetched.path.read_bytes() == payload
     assert server.hits[f"/silent/{NAME}"] == http.TRIES
     assert any(w.startswith(f"{server.url}/silent/{NAME}: timed out: no answer within 0.3 s")
@@ -150,7 +152,7 @@ def test_a_body_that_stalls_is_counted_then_tried_again(paths, payload, server, 
     start = time.monotonic()
     with pytest.raises(FetchError) as info:
         fetch(paths, source_at(server.url, payload, "stall"), stalled=ticks.append)
-    assert time.monotonic() - start < 0.4 * http.TRIES + 1.0
+    assert time.monotonic() - start < 20  # not the server's 30 s of silence
     assert "download interrupted: timed out, no data for 0.4 s (3 tries)" in info.value.message
     assert server.hits[f"/stall/{NAME}"] == http.TRIES
     assert said(ticks, rf"waiting for {host_of(server)} to send more \(0\.[1-4] s of 0\.4 s, try 2 of 3\)")
@@ -215,8 +217,8 @@ def test_redirect_to_another_host_is_followed_and_recorded(paths, payload, serve
     assert fetched.origin == f"{other.url}/ok/{NAME}"  # the receipt says where the bytes came from
 
 
-def test_redirect_to_a_host_that_is_down(paths, payload, server):
-    server.redirect_to = closed_port_url()
+def test_redirect_to_a_host_that_is_down(paths, payload, server, refused_url):
+    server.redirect_to = refused_url()
     with pytest.raises(FetchError, match="Connection refused"):
         fetch(paths, source_at(server.url, payload, "redirect"))
     assert_nothing_kept(paths)
@@ -269,7 +271,7 @@ def test_part_file_held_by_a_live_process_is_kept(tmp_path):
         assert files.sweep_parts(tmp_path) == [] and part.exists()
     finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=10)
     assert files.sweep_parts(tmp_path) == [part] and not part.exists()
 
 

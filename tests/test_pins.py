@@ -54,7 +54,7 @@ def test_write_refuses_bad_names(tmp_path):
 def test_pyenv_reads_the_pin(tmp_path):
     pins.write(tmp_path, "3.13.5")
     out = subprocess.run(["pyenv", "version-file-read", str(tmp_path / ".python-version")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "3.13.5"
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from rich.console import Console
 
 import nginxserver
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
-from faultserver import FaultServer, closed_port_url
+from faultserver import FaultServer
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
 from pybuild12.cli.console import RichReporter
@@ -125,12 +124,9 @@ def test_fetch_of_a_missing_key_is_a_quiet_miss(httpserver, ci, tmp_path):
     assert got is None and warnings == []
 
 
-def test_unreachable_store_warns_and_misses(tmp_path, ci):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def test_unreachable_store_warns_and_misses(tmp_path, ci, refused_url):
     warnings = []
-    shared = remote.SharedCache(f"http://127.0.0.1:{port}/c", [ci.public])
+    shared = remote.SharedCache(refused_url("/c"), [ci.public])
     shared.session.adapters["http://"].max_retries.total = 0
     assert shared.fetch(KEY, artifacts.Cache(tmp_path), warnings.append) is None
     assert "unreachable" in warnings[0]
@@ -156,6 +152,7 @@ def test_a_forbidden_store_says_so_and_what_to_check(ci, tmp_path):
     assert server.hits[f"/403/{KEY}.json"] == 1  # a refusal is not asked again
 
 
+@pytest.mark.timing  # a wall-clock bound: run alone (scripts/test), not beside a busy worker
 def test_a_failing_store_costs_one_quick_retry_then_a_warning(ci, tmp_path):
     with FaultServer({f"{KEY}.json": b"{}"}) as server:
         start = time.monotonic()
@@ -168,7 +165,7 @@ def test_a_failing_store_costs_one_quick_retry_then_a_warning(ci, tmp_path):
                         "building from source"]
 
 
-def test_messages_show_the_store_without_its_credentials(ci, packed, httpserver, tmp_path):
+def test_messages_show_the_store_without_its_credentials(ci, packed, httpserver, tmp_path, refused_url):
     assert http.shown("https://user:pass@cache.example/c") == "https://cache.example/c"
     assert http.shown("https://cache.example:8443/c") == "https://cache.example:8443/c"
     with FaultServer({f"{KEY}.json": b"{}"}) as server:
@@ -177,7 +174,7 @@ def test_messages_show_the_store_without_its_credentials(ci, packed, httpserver,
                                       tmp_path)
             said = " ".join([str(found), *warnings])
             assert f"{server.url}/{mode}" in said and "s3cret" not in said and "builder" not in said, said
-    found, warnings = look_up(closed_port_url().replace("//", "//builder:s3cret@") + "/c", [ci.public], tmp_path)
+    found, warnings = look_up(refused_url().replace("//", "//builder:s3cret@") + "/c", [ci.public], tmp_path)
     assert found.status == remote.UNREACHABLE and warnings and "s3cret" not in " ".join([str(found), *warnings])
 
     httpserver.expect_request(f"/c/{KEY}.tar.zst", method="PUT").respond_with_data("no", status=403)
@@ -471,7 +468,7 @@ def test_cli_push_without_a_signing_key_is_refused_before_building(tmp_path, ngi
     recipe = make_recipe(tmp_path, *make_tarball(tmp_path / "src"))
     env = {k: v for k, v in os.environ.items() if k != signing.SIGNING_KEY_ENV}
     out = subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe), "--push"], capture_output=True,
-                         text=True, env={**env, remote.ENV: nginx[0]})
+                         text=True, env={**env, remote.ENV: nginx[0]}, timeout=60)
     assert out.returncode == UsageError.exit_code
     assert "--push needs a signing key" in out.stderr and "pybuild12 cache keygen" in out.stderr
     assert "fetch" not in out.stderr and stored(nginx) == []

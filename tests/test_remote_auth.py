@@ -385,7 +385,8 @@ def test_cli_with_a_wrong_token_builds_from_source_and_a_push_exits_5(tmp_path, 
 
     def cli(*args: str, home: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "pybuild12", "install", str(recipe), "--no-verify", *args],
-                              capture_output=True, text=True, env={**env, "PYBUILD12_HOME": str(tmp_path / home)})
+                              capture_output=True, text=True, env={**env, "PYBUILD12_HOME": str(tmp_path / home)},
+                              timeout=150)
 
     pushed = cli("--push", home="pusher")
     assert pushed.returncode == 5, pushed.stderr

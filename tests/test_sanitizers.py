@@ -107,7 +107,7 @@ def test_asan_exists_on_312_too():
 def test_cli_refuses_tsan_with_asan_with_a_usage_exit(tmp_path):
     env = {**os.environ, "PYBUILD12_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-m", "pybuild12", "install", "3.13t+tsan+asan"], env=env,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=150)
     assert out.returncode == RecipeError.exit_code
     assert "cannot be built together" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "data" / "pythons").exists() or not any((tmp_path / "data" / "pythons").iterdir())
@@ -264,7 +264,7 @@ def test_run_execs_the_python_with_the_options(sanitizer_prefix):
     code = ("import sys; from pathlib import Path; from pybuild12.devenv import shellenv; "
             "shellenv.exec_python(Path(sys.argv[1]), [])")
     out = subprocess.run([sys.executable, "-c", code, str(sanitizer_prefix["python"])], capture_output=True, text=True,
-                         env={**os.environ, "TSAN_OPTIONS": "mine=1"})
+                         env={**os.environ, "TSAN_OPTIONS": "mine=1"}, timeout=60)
     given = json.loads(out.stdout)["TSAN_OPTIONS"]
     assert given.startswith("handle_segv=0:suppressions=") and given.endswith(":mine=1")
 
@@ -275,7 +275,8 @@ def test_env_exports_them_for_every_shell(sanitizer_prefix):
     assert "TSAN_OPTIONS='handle_segv=0:suppressions=/x y.txt'\nexport TSAN_OPTIONS\n" in posix
     fish = shellenv.exports([Path("/s")], "b", "fish", variables)
     assert "set -gx TSAN_OPTIONS 'handle_segv=0:suppressions=/x y.txt'\n" in fish
-    shown = subprocess.run(["bash", "-c", posix + 'printf %s "$TSAN_OPTIONS"'], capture_output=True, text=True)
+    shown = subprocess.run(["bash", "-c", posix + 'printf %s "$TSAN_OPTIONS"'], capture_output=True, text=True,
+                           timeout=60)
     assert shown.stdout == "handle_segv=0:suppressions=/x y.txt"
 
 
@@ -287,10 +288,10 @@ def test_a_venvs_activate_script_sets_them_once_before_the_users_own(sanitizer_p
     venvs._activate_sanitizer_options(sanitizer_prefix["python"], venv)
     ours = sanitizers.runtime_env(sanitizer_prefix["python"], {})["TSAN_OPTIONS"]
     script = f'export TSAN_OPTIONS=mine=1; . "{venv}/bin/activate"; . "{venv}/bin/activate"; printf %s "$TSAN_OPTIONS"'
-    shown = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    shown = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert shown.stdout == f"{ours}:mine=1", shown.stderr
     alone = subprocess.run(["bash", "-c", f'unset TSAN_OPTIONS; . "{venv}/bin/activate"; printf %s "$TSAN_OPTIONS"'],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=60)
     assert alone.stdout == ours
     assert "set -gx TSAN_OPTIONS" in (venv / "bin" / "activate.fish").read_text()
 

@@ -187,7 +187,7 @@ def test_add_trusted_appends_once(tmp_path):
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {})}, timeout=120)
 
 
 def test_keygen_writes_a_private_key_and_prints_the_public_one(pybuild12_home):

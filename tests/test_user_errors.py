@@ -37,7 +37,7 @@ NAME_COMMANDS = [["which"], ["env"], ["verify"], ["verify", "--files"], ["uninst
 
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     argv = [os.fsencode(a) for a in (sys.executable, "-m", "pybuild12", *args)]
-    proc = subprocess.run(argv, capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.run(argv, capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=120)
     return subprocess.CompletedProcess(args, proc.returncode, proc.stdout.decode(errors="replace"),
                                        proc.stderr.decode(errors="replace"))
 
@@ -83,14 +83,14 @@ BUG = ("import sys; from pybuild12 import cli; from pybuild12.store import regis
 
 
 def test_an_unexpected_error_is_one_line_and_a_log(pybuild12_home):
-    proc = subprocess.run([sys.executable, "-c", BUG, "list"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", BUG, "list"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "unexpected RuntimeError: something nobody foresaw" in proc.stderr and "--debug" in proc.stderr
     log = Path(re.search(r"log: (\S+)", proc.stderr).group(1))
     assert log.parent == pybuild12_home / "logs"
     assert "Traceback" in log.read_text() and "def broken" not in log.read_text() and "broken" in log.read_text()
 
-    debug = subprocess.run([sys.executable, "-c", BUG, "--debug", "list"], capture_output=True, text=True)
+    debug = subprocess.run([sys.executable, "-c", BUG, "--debug", "list"], capture_output=True, text=True, timeout=60)
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
     assert "log: " in debug.stderr
 
@@ -98,7 +98,7 @@ def test_an_unexpected_error_is_one_line_and_a_log(pybuild12_home):
 def test_output_into_a_closed_pipe_is_not_an_error(pybuild12_home):
     for command in ("list", "list --json", "doctor"):
         proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m pybuild12 {command} | head -1"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=60)
         assert proc.returncode in (0, 4), (command, proc.stderr)  # doctor: 4 when something is missing
         assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr and "Exception" not in proc.stderr
         assert len(proc.stdout.splitlines()) == 1
@@ -139,7 +139,7 @@ def test_run_with_python_arguments_and_nothing_pinned_says_how(pybuild12_home, t
     env = {k: v for k, v in os.environ.items() if k != "PYBUILD12_VERSION"}
     for args in (["-c", "print(1)"], ["foo.py"], ["-m", "json.tool"]):
         out = subprocess.run([sys.executable, "-m", "pybuild12", "run", *args], capture_output=True, text=True,
-                             cwd=tmp_path, env=env)
+                             cwd=tmp_path, env=env, timeout=60)
         assert out.returncode == 8, out.stderr
         assert "install -c" not in out.stderr and "install foo.py" not in out.stderr and "install -m" not in out.stderr
         assert f"pybuild12 run NAME -- {args[0]}" in out.stderr and "pybuild12 pin NAME" in out.stderr
@@ -347,11 +347,11 @@ def _exit_9(tmp_path):
         for _ in range(50):  # until the kernel shows the program it runs
             if os.path.realpath(f"/proc/{user.pid}/exe").startswith(str(prefix)):
                 break
-            subprocess.run(["sleep", "0.1"])
+            subprocess.run(["sleep", "0.1"], timeout=60)
         out = cli("uninstall", "busy")
     finally:
         user.kill()
-        user.wait()
+        user.wait(timeout=10)
     assert f"pid {user.pid}" in out.stderr and prefix.is_dir()
     return out
 
@@ -421,7 +421,7 @@ def test_an_interrupted_command_says_what_it_left_as_it_was(tmp_path, pybuild12_
         for _ in range(100):
             if marker.exists():
                 break
-            subprocess.run(["sleep", "0.1"])
+            subprocess.run(["sleep", "0.1"], timeout=60)
         running.proc.send_signal(signal.SIGINT)
         code, _, err = running.finish(timeout=30)
     finally:

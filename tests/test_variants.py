@@ -280,7 +280,8 @@ def test_doctor_shows_each_pinned_llvm_as_optional(tmp_path):
 
 
 def test_list_says_what_each_recipe_can_be_built_as():
-    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
+                         timeout=60)
     recipes_found = {r["name"]: r for r in json.loads(out.stdout)["recipes"]}
     assert recipes_found["3.12.13"]["variants"] == ["debug", "asan"]  # TSan and UBSan's options: 3.13
     assert recipes_found["main"]["variants"] == ["debug", "asan"]
@@ -294,14 +295,14 @@ def test_commands_that_take_a_name_accept_the_short_spelling(fake_variants, path
     installer.install(f"{recipe}+freethreaded", InstallOptions(), paths=paths)
     env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
     which = subprocess.run([sys.executable, "-m", "pybuild12", "which", "3.13.5t"], capture_output=True, text=True,
-                           env=env)
+                           env=env, timeout=60)
     assert which.returncode == 0, which.stderr
     assert which.stdout.strip() == str(paths.prefix("3.13.5+freethreaded") / "bin" / f"python{HOST_MINOR}t")
     listed = subprocess.run([sys.executable, "-m", "pybuild12", "list", "--json"], capture_output=True, text=True,
-                            env=env)
+                            env=env, timeout=60)
     assert {b["name"]: b["variants"] for b in json.loads(listed.stdout)["installed"]} == {
         "3.13.5+freethreaded": ["freethreaded"]}
     gone = subprocess.run([sys.executable, "-m", "pybuild12", "uninstall", "3.13.5t"], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=env, timeout=60)
     assert gone.returncode == 0, gone.stderr
     assert not paths.prefix("3.13.5+freethreaded").exists()

@@ -21,7 +21,7 @@ CHECK_SHAPE = {"name", "status", "reason", "figures"}
 
 def pyenv_python(version: str) -> Path:
     try:
-        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True).stdout.strip()
+        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True, timeout=60).stdout.strip()
     except OSError:
         prefix = ""
     python = Path(prefix) / "bin" / f"python{version.rsplit('.', 1)[0]}"
@@ -35,7 +35,7 @@ def by_name(report: verify.Report) -> dict[str, verify.Check]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_a_shim_that_cannot_run_python_is_heard(tmp_path, monkeypatch):
     assert "\n  pyenv: python3.13: command not found\n" in message
     assert "\n  The `python3.13' command exists in these Python versions:\n    3.13.0\n" in message
     out = subprocess.run([sys.executable, "-m", "pybuild12", "verify", "--python", "python3.13"], capture_output=True,
-                         text=True, env={**os.environ})
+                         text=True, env={**os.environ}, timeout=60)
     assert out.returncode == 2 and "these Python versions:" in out.stderr and "3.13.0" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -260,7 +260,7 @@ def test_parallelism_beside_two_busy_processes_is_inconclusive_not_failed():
     finally:
         for b in burners:
             b.kill()
-            b.wait()
+            b.wait(timeout=10)
     check = by_name(report)["parallelism"]
     assert check.status == "inconclusive", check
     assert "a busy machine?" in check.reason and check.figures["rounds"] == verify_interp().ROUNDS
