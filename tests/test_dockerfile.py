@@ -34,7 +34,10 @@ def test_base_image_is_pinned_by_digest_and_overridable():
 def test_final_stage_carries_no_toolchain_and_puts_the_build_on_path():
     final = stages()[-1]
     assert not re.search(r"build-essential|gcc|-dev\b|pkg-config", final)
-    assert "PATH=/opt/pybuild12/bin:" in final and "COPY --from=builder /opt/pybuild12 /opt/pybuild12" in final
+    assert "PATH=${PYBUILD12_HOME}/bin:" in final and "COPY --from=builder ${PYBUILD12_HOME} ${PYBUILD12_HOME}" in final
+    # the home (the build's prefix) is /opt/pybuild12 unless the build arg says otherwise
+    assert re.search(r"^ARG PYBUILD12_HOME=/opt/pybuild12$", DOCKERFILE.read_text().split("\nFROM ")[0], re.M)
+    assert all(re.search(r"^ARG PYBUILD12_HOME$", stage, re.M) for stage in stages()[1:])
 
 
 def test_runtime_packages_names_the_libraries_a_python_links(tmp_path):

@@ -23,7 +23,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from timeline import record_build
 
 from realbuild import (
     RECIPE,
@@ -39,6 +38,7 @@ from realbuild import (
     run_of,
     sources_dir,
 )
+from timeline import record_build
 
 # racy/ is a small project of its own (a C extension and its tests), which the sanitizer
 # build's tests install and run with that build: not pybuild12's tests.

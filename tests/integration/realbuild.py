@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from filelock import FileLock
+
 from timeline import record_build
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,10 +18,10 @@ import sys
 import tarfile
 
 import pytest
-from timeline import record_build
 
 from gitrepos import commit, git
 from realbuild import TARBALL, sources_dir
+from timeline import record_build
 
 pytestmark = pytest.mark.integration
 CHECK = ["python3", "-c", "import colorsys, sys; sys.exit(0 if colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0) "

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from timeline import record_build
 
 from containers import Store, ca_bundle, mmdebstrap, need_container_tools, tracked_files
 from realbuild import RECIPE, ROOT, TARBALL, sources_dir
+from timeline import record_build
 
 pytestmark = pytest.mark.integration
 
