@@ -77,6 +77,18 @@ def test_bytecode_python_writes_at_import_is_not_added_but_listed_bytecode_still
     assert "lib/python3.13/json/__pycache__/__init__.cpython-313.opt-1.pyc" in strict.added
 
 
+def test_drop_import_bytecode_removes_the_pyc_and_the_directories_left_empty(prefix):
+    for rel in ("lib/python3.13/__pycache__/os.cpython-313.pyc", "lib/python3.13/json/__pycache__/a.cpython-313.pyc",
+                "lib/python3.13/json/__pycache__/a.cpython-313.opt-2.pyc"):
+        (prefix / rel).parent.mkdir(exist_ok=True)
+        (prefix / rel).write_bytes(b"pyc")
+    (prefix / "lib/python3.13/json/__pycache__/keep.txt").write_text("")
+    assert manifest.drop_import_bytecode(prefix) == 3
+    assert not (prefix / "lib/python3.13/__pycache__").exists()
+    assert [p.name for p in (prefix / "lib/python3.13/json/__pycache__").iterdir()] == ["keep.txt"]
+    assert (prefix / "lib/python3.13/os.py").exists() and manifest.drop_import_bytecode(prefix) == 0
+
+
 def test_missing_manifest_says_how_to_get_one(prefix):
     (prefix / manifest.FILE).unlink()
     with pytest.raises(PyBuild12Error, match="no file manifest") as info:

@@ -115,3 +115,19 @@ def compare(prefix: Path, name: str, *, import_bytecode: bool = True) -> Differe
         added=tuple(sorted(added)),
         checked=len(recorded),
     )
+
+
+def drop_import_bytecode(prefix: Path) -> int:
+    """Remove every .pyc under `prefix`'s `__pycache__` directories (and the directories
+    left empty); returns how many files went."""
+    count = 0
+    for cache in sorted(prefix.rglob("__pycache__"), reverse=True):
+        if cache.is_symlink() or not cache.is_dir():
+            continue
+        for pyc in cache.glob("*.pyc"):
+            if pyc.is_file() and not pyc.is_symlink():
+                pyc.unlink()
+                count += 1
+        if not any(cache.iterdir()):
+            cache.rmdir()
+    return count
