@@ -20,6 +20,12 @@ Like CPython's configure, it writes the variants it takes up into pyconfig.h (Py
 Py_DEBUG) and the JIT's -D_Py_JIT into the Makefile; like CPython's make install, a
 free-threaded build gets `bin/pythonX.Yt` with `bin/pythonX.Y` a hard link to it.
 
+Like CPython's `make install` (Makefile.pre.in's libinstall), it byte-compiles its
+"standard library" (a copy of compileall.py) and site-packages with two compileall
+commands of the same shape; then it puts a stand-in for pip into site-packages and
+compiles it as pip does (naming the staging directory in the .pyc), whatever pybuild12
+asks of pip (the fake has no ensurepip).
+
 Like CPython's Makefile, the "training run" writes `.gcda` files and
 `profile-run-stamp`; with the stamp already there, make goes straight to
 the optimized build, and the install records which profile it used.
@@ -96,6 +102,8 @@ MAKEFILE = r"""include config.status
 # The fake has no ensurepip: make install itself puts a stand-in package into site-packages.
 ENSUREPIP=no
 PROFILE_TASK=	-m test --pgo --timeout=$(TESTTIMEOUT)
+PYTHON_FOR_BUILD=@HOST@ -E
+LIBDEST=$(PREFIX)/lib/python@MINOR@
 
 all: profile-run-stamp
 	@echo "Rebuilding with profile guided optimizations:"
@@ -135,6 +143,18 @@ install:
 	@if [ -n "$$FAKE_INSTALL_MB" ]; then dd if=/dev/zero of="$(DESTDIR)$(PREFIX)/lib/python@MINOR@/big.bin" bs=1M count=$$FAKE_INSTALL_MB 2>&1; fi
 	@if [ "$$FAKE_SLEEP_IN" = install ]; then echo "fake install sleeping"; sleep $$FAKE_SLEEP; fi
 	cp profile-used.txt "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/profile-used.txt"
+	"@HOST@" -c 'import compileall, shutil, sys; shutil.copy(compileall.__file__, sys.argv[1])' "$(DESTDIR)$(LIBDEST)"
+	mkdir -p "$(DESTDIR)$(LIBDEST)/site-packages"
+	@ # Build PYC files for the 3 optimization levels (0, 1, 2)
+	-PYTHONPATH=$(DESTDIR)$(LIBDEST) $(RUNSHARED) \
+		$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \
+		-o 0 -o 1 -o 2 $(COMPILEALL_OPTS) -d $(LIBDEST) -f \
+		-x 'bad_coding|badsyntax|site-packages' \
+		$(DESTDIR)$(LIBDEST)
+	-PYTHONPATH=$(DESTDIR)$(LIBDEST) $(RUNSHARED) \
+		$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \
+		-o 0 -o 1 -o 2 $(COMPILEALL_OPTS) -d $(LIBDEST)/site-packages -f \
+		-x badsyntax $(DESTDIR)$(LIBDEST)/site-packages
 	mkdir -p "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip"
 	echo "NAME = 'fakepip'" > "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages/fakepip/__init__.py"
 	"@HOST@" -m compileall -q "$(DESTDIR)$(PREFIX)/lib/python@MINOR@/site-packages"
@@ -146,11 +166,17 @@ needs_host_interpreters = pytest.mark.skipif(
 )
 
 
-def source_files(mark: str) -> dict[str, tuple[str, int]]:
+# How CPython's libinstall runs compileall (3.12 to 3.14), and another way a later one might.
+LIBINSTALL_COMPILEALL = "$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py"
+OTHER_COMPILEALL = "$(PYTHON_FOR_BUILD) -Wi -m compileall"
+
+
+def source_files(mark: str, *, compileall: str = LIBINSTALL_COMPILEALL) -> dict[str, tuple[str, int]]:
+    makefile = MAKEFILE.replace(LIBINSTALL_COMPILEALL, compileall)
     return {
         "configure": (CONFIGURE, 0o755),
         "Makefile": (
-            MAKEFILE.replace("@HOST@", HOST or sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
+            makefile.replace("@HOST@", HOST or sys.executable).replace("@MINOR@", HOST_MINOR).replace("@MARK@", mark),
             0o644,
         ),
     }
@@ -182,10 +208,11 @@ def make_git_recipe(directory: Path, url: str, commit: str, *, version: str = HO
 
 
 def make_tarball(directory: Path, *, version: str = HOST_VERSION, mark: str = "one",
-                 pad_mb: int = 0) -> tuple[Path, str]:
+                 pad_mb: int = 0, compileall: str = LIBINSTALL_COMPILEALL) -> tuple[Path, str]:
     """Write Python-<version>.tar.gz into `directory`; return (path, sha256). `pad_mb`
-    adds a file of that many MB of zeros (small packed, slow to extract)."""
-    files = source_files(mark)
+    adds a file of that many MB of zeros (small packed, slow to extract); `compileall`:
+    how make install runs compileall (OTHER_COMPILEALL: not as CPython 3.12 to 3.14 do)."""
+    files = source_files(mark, compileall=compileall)
     top = f"Python-{version}"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

@@ -182,6 +182,32 @@ def test_keep_installs_the_commit_it_finds(history, paths, tmp_path):
     assert receipt["source"]["commit"] == shas[4]
 
 
+def _step_receipts(paths):
+    pythons = bisecting.bisect_paths(paths).pythons
+    return [json.loads((p / "pybuild12.json").read_text()) for p in sorted(pythons.iterdir()) if p.is_dir()]
+
+
+@pytest.mark.parametrize("asked", [None, True])
+def test_steps_skip_make_installs_bytecode_unless_asked(history, paths, tmp_path, asked):
+    shas = history["shas"]
+    _bisect(paths).start(history["recipe"], shas[3], shas[5], CHECK, cwd=tmp_path,
+                         options=InstallOptions(compile_bytecode=asked))
+    steps = _step_receipts(paths)
+    assert steps and all(r["bytecode"] is bool(asked) for r in steps), steps
+    quick = bisecting.quick(InstallOptions(compile_bytecode=asked))
+    assert (quick.compile_bytecode, quick.default_bytecode) == (asked, False)
+
+
+def test_a_step_built_with_bytecode_before_still_answers(history, paths, tmp_path):
+    shas = history["shas"]
+    first = _bisect(paths).start(history["recipe"], shas[3], shas[5], CHECK, cwd=tmp_path,
+                                 options=InstallOptions(compile_bytecode=True))
+    assert all(r["bytecode"] is True for r in _step_receipts(paths))
+    # the same bisect as it runs by default (no bytecode): the builds are found, nothing is built
+    again = _bisect(paths).start(history["recipe"], shas[3], shas[5], CHECK, cwd=tmp_path)
+    assert again.first == first.first == shas[4] and all(s["cached"] for s in again.steps)
+
+
 def test_the_cli_says_the_answer_and_prints_json(history, tmp_path):
     env = {**os.environ, "PYBUILD12_HOME": str(tmp_path / "home")}
     talking = CHECK[:2] + ["print('the command says hello'); " + CHECK[2]]  # its output must not spoil the JSON

@@ -1,5 +1,7 @@
 
+import compileall
 import importlib.util
+import shutil
 import subprocess
 import sys
 
@@ -188,9 +190,10 @@ def test_profile_task_is_read_unexpanded_from_the_makefile(tmp_path):
     assert build.profile_task(makefile) is None and build.profile_task(tmp_path / "absent") is None
 
 
-def _ensurepip_root(tmp_path, *argv):
+def _ensurepip_root(tmp_path, *argv, pip_options=()):
     root = tmp_path / "root"
-    proc = subprocess.run([sys.executable, "-E", *argv, str(root) + "/"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-E", *argv, str(root) + "/", *pip_options], capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     return root, proc.stdout
 
@@ -206,3 +209,89 @@ def test_ensurepip_again_installs_pip_where_make_install_would_not(tmp_path):
     root, _ = _ensurepip_root(tmp_path, str(build.RESOURCES / "ensurepip_again.py"), "upgrade")
     assert list(root.rglob("site-packages/pip/__init__.py"))
     assert list(root.rglob("bin/pip3"))
+    assert list(root.rglob("site-packages/pip/__pycache__/*.pyc"))  # pip compiles what it installs ...
+    # ... unless the install compiles no bytecode (PYBUILD12_PIP_OPTIONS=--no-compile)
+    bare, _ = _ensurepip_root(tmp_path / "bare", str(build.RESOURCES / "ensurepip_again.py"), "upgrade",
+                              pip_options=("--no-compile",))
+    assert list(bare.rglob("site-packages/pip/__init__.py")) and not list(bare.rglob("*.pyc"))
+
+
+# Makefile.pre.in's libinstall of CPython 3.13.5, its last two commands as they are (the
+# same in 3.12 and 3.14: Python-3.12.10 and 3.14.0 have them line for line).
+LIBINSTALL_3_13 = """\
+\t@ # Build PYC files for the 3 optimization levels (0, 1, 2)
+\t-PYTHONPATH=$(DESTDIR)$(LIBDEST) $(RUNSHARED) \\
+\t\t$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \\
+\t\t-o 0 -o 1 -o 2 $(COMPILEALL_OPTS) -d $(LIBDEST) -f \\
+\t\t-x 'bad_coding|badsyntax|site-packages' \\
+\t\t$(DESTDIR)$(LIBDEST)
+\t-PYTHONPATH=$(DESTDIR)$(LIBDEST) $(RUNSHARED) \\
+\t\t$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \\
+\t\t-o 0 -o 1 -o 2 $(COMPILEALL_OPTS) -d $(LIBDEST)/site-packages -f \\
+\t\t-x badsyntax $(DESTDIR)$(LIBDEST)/site-packages
+"""
+
+
+def test_the_pip_step_is_told_not_to_compile_when_make_install_does_not(recipe, tmp_path):
+    def pip_step(r):
+        return build.plan(r, prefix=tmp_path, destdir=tmp_path, jobs=1)[3]
+
+    assert build.PIP_NO_COMPILE not in pip_step(recipe).argv
+    off = pip_step(resolve.with_compile_bytecode(recipe, False))
+    assert off.argv[-1] == build.PIP_NO_COMPILE == "PYBUILD12_PIP_OPTIONS=--no-compile"
+    debug = resolve.with_variants(recipe, ("debug",))
+    assert pip_step(debug).argv[-1] == build.PIP_NO_COMPILE
+    assert build.PIP_NO_COMPILE not in pip_step(resolve.with_compile_bytecode(debug, True)).argv
+    assert build.pip_compiling(off).argv == pip_step(recipe).argv
+
+
+def test_skip_compileall_makes_exactly_libinstalls_two_commands_no_ops(tmp_path):
+    (tmp_path / "Makefile").write_text("libinstall:\n" + LIBINSTALL_3_13 + "\t$(PYTHON_FOR_BUILD) -m ensurepip\n")
+    assert build.skip_compileall(tmp_path, tmp_path / "log") == 2
+    text = (tmp_path / "Makefile").read_text()
+    assert text.count("\t\t: $(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \\\n") == 2
+    assert text.replace("\t\t: $(PYTHON_FOR_BUILD)", "\t\t$(PYTHON_FOR_BUILD)") == (
+        "libinstall:\n" + LIBINSTALL_3_13 + "\t$(PYTHON_FOR_BUILD) -m ensurepip\n")
+    assert (tmp_path / "log").read_text() == (
+        "### Makefile: 2 compileall command(s) of make install made no-ops (': $(PYTHON_FOR_BUILD) -Wi "
+        "$(DESTDIR)$(LIBDEST)/compileall.py ...'): no bytecode compiled at install\n")
+    assert build.skip_compileall(tmp_path, tmp_path / "log") == 0  # done already: nothing more to change
+
+
+def test_a_makefile_without_those_commands_is_left_as_it_is(tmp_path):
+    other = "libinstall:\n\t$(PYTHON_FOR_BUILD) -Wi -m compileall -o 0 $(DESTDIR)$(LIBDEST)\n"
+    (tmp_path / "Makefile").write_text(other)
+    assert build.skip_compileall(tmp_path, tmp_path / "log") == 0
+    assert (tmp_path / "Makefile").read_text() == other and not (tmp_path / "log").exists()
+
+
+def _libinstall(tmp_path, skip: bool) -> list[str]:
+    """Run libinstall's compileall commands with make and this interpreter; the .pyc written."""
+    lib = tmp_path / "lib"
+    (lib / "site-packages").mkdir(parents=True)
+    shutil.copy(compileall.__file__, lib / "compileall.py")
+    (lib / "mod.py").write_text("x = 1\n")
+    (tmp_path / "Makefile").write_text(f"PYTHON_FOR_BUILD={sys.executable} -E\nLIBDEST={lib}\n"
+                                       "libinstall:\n" + LIBINSTALL_3_13)
+    if skip:
+        assert build.skip_compileall(tmp_path, tmp_path / "log") == 2
+    proc = subprocess.run(["make", "libinstall"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert ("\t: " in proc.stdout) is skip  # make shows the no-op commands as it runs them
+    return sorted(p.name for p in lib.rglob("*.pyc"))
+
+
+def test_the_no_op_commands_run_and_compile_nothing(tmp_path):
+    tag = sys.implementation.cache_tag
+    assert _libinstall(tmp_path / "as-is", skip=False) == sorted(
+        f"{m}.{tag}.{level}pyc" for m in ("compileall", "mod") for level in ("", "opt-1.", "opt-2."))
+    assert _libinstall(tmp_path / "skipped", skip=True) == []
+
+
+def test_ensurepip_mk_passes_the_pip_options_on(tmp_path):
+    argv = ["make", "-s", "-f", str(build.RESOURCES / "ensurepip.mk"), "pybuild12-ensurepip", "ENSUREPIP=upgrade",
+            "PYTHON_FOR_BUILD=echo", "PYBUILD12_ENSUREPIP=again.py", f"DESTDIR={tmp_path}"]
+    plain = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert plain.split() == ["again.py", "upgrade", f"{tmp_path}/"]
+    told = subprocess.run([*argv, build.PIP_NO_COMPILE], capture_output=True, text=True, check=True).stdout
+    assert told.split() == ["again.py", "upgrade", f"{tmp_path}/", "--no-compile"]

@@ -8,9 +8,11 @@ from pybuild12.store.receipts import Receipt
 PREFIX = "--prefix=/p/3.13.5"
 
 
-def receipt(*args, optimize=None, verification=None, commit=None, recipe_sha="r1"):
+def receipt(*args, optimize=None, verification=None, commit=None, recipe_sha="r1", bytecode=None):
     made = {"configure_args": [PREFIX, *args], "variants": [], "compiler": "gcc (Debian 12.2.0-14) 12.2.0",
             "recipe": {"content_sha256": recipe_sha}, "source": {"commit": commit} if commit else {}}
+    if bytecode is not None:
+        made["bytecode"] = bytecode
     if optimize:
         made["optimize"] = {"level": optimize}
     if verification is not None:
@@ -31,6 +33,8 @@ def test_facts_name_the_optimizations_and_the_verification():
     assert buildinfo.facts(receipt(optimize="max")).optimizations == "max"
     assert buildinfo.facts(receipt(verification={"ok": False, "checks": []})).verified == "failed"
     assert buildinfo.facts(None) is None
+    assert buildinfo.facts(receipt()).bytecode is True  # a receipt from before the option: it did
+    assert buildinfo.facts(receipt(bytecode=False)).as_json()["bytecode"] is False
 
 
 def asked(*args, optimize="standard", recipe_sha="r1", commit=None, **kw):
@@ -62,3 +66,16 @@ def test_a_commit_differs_unless_it_abbreviates_the_installed_one():
     assert buildinfo.differences(receipt(commit=full), configure_args=[PREFIX], optimize="standard",
                                  recipe_sha256="r1", commit="abcdef1") == [
         "commit: installed 22f3425c3d00, asked abcdef1"]
+
+
+def test_bytecode_differs_only_when_the_request_names_it():
+    without = receipt(bytecode=False)
+    asks = dict(configure_args=[PREFIX], optimize="standard", recipe_sha256="r1", commit=None)
+    # a request that names no option is answered by the installed build, whatever its variants' default
+    assert buildinfo.differences(without, **asks) == [] and buildinfo.differences(receipt(), **asks) == []
+    assert buildinfo.differences(without, **asks, compile_bytecode=False) == []
+    assert buildinfo.differences(without, **asks, compile_bytecode=True) == [
+        "stdlib bytecode compiled at install (--compile-bytecode): installed without, asked with"]
+    assert buildinfo.differences(receipt(), **asks, compile_bytecode=False) == [  # an older receipt: it did
+        "stdlib bytecode compiled at install (--compile-bytecode): installed with, asked without"]
+    assert buildinfo.differences(receipt(bytecode=True), **asks, compile_bytecode=True) == []

@@ -16,6 +16,7 @@ from pybuild12.checks import compat, suite
 from pybuild12.cli import app as cli_app, checks as cli_checks
 from pybuild12.core.errors import CheckError
 from pybuild12.devenv import shellenv
+from pybuild12.install import bisecting
 from pybuild12.request import recipes
 from pybuild12.store import registry
 
@@ -142,6 +143,8 @@ def test_run_help_alone_is_pybuild12s(executed):
     (["--lto", "--no-lto"], "--lto and --no-lto exclude each other"),
     (["--no-pgo", "--pgo"], "--pgo and --no-pgo exclude each other"),
     (["--push", "--no-cache"], "--push and --no-cache exclude each other"),
+    (["--compile-bytecode", "--no-compile-bytecode"],
+     "--compile-bytecode and --no-compile-bytecode exclude each other"),
     (["--fresh-profile", "--pgo-profile=" + __file__], "--pgo-profile and --fresh-profile exclude each other"),
 ])
 def test_options_that_exclude_each_other_are_refused(given, said, no_build):
@@ -154,6 +157,33 @@ def test_one_of_a_pair_alone_reaches_the_install(no_build):
     out = invoke("install", "3.13.5", "--no-lto", "--pgo")
     assert out.exit_code == CheckError.exit_code and "stopped before building" in out.stderr
     assert [(o.lto, o.optimizations) for o in no_build] == [(False, True)]
+    for given, asked in ((["--no-compile-bytecode"], False), (["--compile-bytecode"], True), ([], None)):
+        invoke("install", "3.13.5", *given)
+        assert no_build[-1].compile_bytecode is asked
+
+
+def test_bisect_passes_the_bytecode_option_on(monkeypatch):
+    seen = []
+
+    def start(self, spec, good, bad, command, *, cwd, fixed=False, keep=None, options=None):
+        seen.append(options)
+        raise CheckError("stopped before bisecting")
+
+    monkeypatch.setattr(bisecting.Bisect, "start", start)
+    for given, asked in ((["--compile-bytecode"], True), (["--no-compile-bytecode"], False), ([], None)):
+        out = invoke("bisect", "main", "--good", "a", "--bad", "b", *given, "--", "true")
+        assert out.exit_code == CheckError.exit_code and "stopped before bisecting" in out.stderr, out.stderr
+        assert seen[-1].compile_bytecode is asked
+
+
+@pytest.mark.parametrize("command", ["install", "key", "bisect"])
+def test_the_bytecode_option_says_its_default(command, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: the help's words unbroken
+    out = invoke(command, "--help")
+    assert out.exit_code == 0 and "--compile-bytecode" in out.stdout and "--no-compile-bytecode" in out.stdout
+    text = " ".join(out.stdout.split())
+    said = ("default: not" if command == "bisect" else "default: compile, except +debug and sanitizer builds")
+    assert said in text, text
 
 
 def test_an_unexpected_error_is_one_line_and_a_log_naming_the_command(monkeypatch, pybuild12_home):

@@ -15,6 +15,7 @@ from fakecpython import (
     HOST,
     HOST_MINOR,
     HOST_VERSION,
+    OTHER_COMPILEALL,
     make_recipe,
     make_tarball,
     needs_host_interpreters,
@@ -546,6 +547,93 @@ def test_site_packages_bytecode_names_the_prefix_not_the_staging_dir(fake, paths
     assert filename == str(source)  # not the staging dir's path
     assert flags == "3"  # hash-checked, as SOURCE_DATE_EPOCH asks
     assert "bytecode" in outcome.receipt.timings
+
+
+def stdlib_pyc(prefix):
+    """The .pyc of the fake's "standard library" (its copy of compileall.py), at 3 levels."""
+    return sorted(p.name.split(".", 1)[1] for p in (prefix / f"lib/python{HOST_MINOR}/__pycache__").glob("*.pyc"))
+
+
+SKIPPED = "compileall command(s) of make install made no-ops"
+
+
+def test_make_install_compiles_the_stdlib_by_default_and_the_makefile_is_left_alone(fake, paths):
+    outcome = installer.install(str(fake), InstallOptions(keep_build=True), paths=paths)
+    assert stdlib_pyc(outcome.prefix) == [f"cpython-{HOST_MINOR.replace('.', '')}.{t}pyc"
+                                          for t in ("opt-1.", "opt-2.", "")]
+    makefile = (paths.builds / "fake" / f"Python-{HOST_VERSION}" / "Makefile").read_text()
+    assert "\t\t$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py" in makefile and ": $(PYTHON" not in makefile
+    assert SKIPPED not in outcome.log_path.read_text()
+    assert outcome.receipt.bytecode is True
+    assert "compile_bytecode" not in json.loads(next(paths.artifacts.glob("*.json")).read_text())["inputs"]
+    assert "PYBUILD12_PIP_OPTIONS" not in outcome.log_path.read_text()  # pip compiles as it does by default
+
+
+def test_no_compile_bytecode_makes_the_makefiles_compileall_a_no_op(fake, paths):
+    outcome = installer.install(str(fake), InstallOptions(compile_bytecode=False, keep_build=True), paths=paths)
+    tree = paths.builds / "fake" / f"Python-{HOST_VERSION}"
+    makefile = (tree / "Makefile").read_text()
+    # exactly the two commands of libinstall, each still shown by make as it runs
+    assert makefile.count("\t\t: $(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py \\\n") == 2
+    assert makefile.count("compileall.py") == 2 and '-m compileall -q "$(DESTDIR)' in makefile  # the "pip" one stays
+    log = outcome.log_path.read_text()
+    assert f"### Makefile: 2 {SKIPPED}" in log
+    assert f": {HOST} -E -Wi {outcome.prefix}" not in log  # DESTDIR is the staging directory ...
+    assert f": {HOST} -E -Wi " in log and "/compileall.py \\\n" in log  # ... and make echoes the no-op
+    assert "PYBUILD12_PIP_OPTIONS=--no-compile" in log  # the pip step's command line
+    # the fake's stand-in for pip compiled its package (pip is told not to); the .pyc are not kept
+    assert "### removed 1 .pyc file(s) from the staged build: it is installed without bytecode" in log
+    assert list(outcome.prefix.rglob("*.pyc")) == [] and list(outcome.prefix.rglob("__pycache__")) == []
+    assert outcome.receipt.bytecode is False
+    meta = json.loads(next(paths.artifacts.glob("*.json")).read_text())
+    assert meta["inputs"]["compile_bytecode"] is False and meta["bytecode"] is False
+    from pybuild12.store import manifest
+    assert manifest.compare(outcome.prefix, "fake").ok
+    again = installer.install(str(fake), InstallOptions(compile_bytecode=False, force=True), paths=paths)
+    assert again.receipt.artifact["from_cache"] is True and again.receipt.bytecode is False
+
+
+def test_the_variants_default_and_an_explicit_option_wins(fake, paths):
+    debug = installer.install(f"{fake}+debug", paths=paths)
+    assert debug.name == "fake+debug" and debug.receipt.bytecode is False and stdlib_pyc(debug.prefix) == []
+    compiled = installer.install(f"{fake}+debug", InstallOptions(name="fake-debug-pyc", compile_bytecode=True),
+                                 paths=paths)
+    assert compiled.receipt.bytecode is True and len(stdlib_pyc(compiled.prefix)) == 3
+    assert compiled.receipt.artifact["key"] != debug.receipt.artifact["key"]
+    freethreaded = installer.install(f"{fake}+freethreaded", InstallOptions(optimizations=False), paths=paths)
+    assert freethreaded.receipt.bytecode is True and len(stdlib_pyc(freethreaded.prefix)) == 3
+
+
+def test_an_installed_build_answers_a_request_that_names_no_bytecode_option(fake, paths):
+    # installed with bytecode, as every +debug build was before its default changed
+    installer.install(f"{fake}+debug", InstallOptions(compile_bytecode=True), paths=paths)
+    assert installer.install(f"{fake}+debug", paths=paths).already_installed
+    with pytest.raises(UsageError) as info:
+        installer.install(f"{fake}+debug", InstallOptions(compile_bytecode=False), paths=paths)
+    assert "stdlib bytecode compiled at install (--compile-bytecode): installed with, asked without" in (
+        info.value.message)
+    replaced = installer.install(f"{fake}+debug", InstallOptions(compile_bytecode=False, force=True), paths=paths)
+    assert replaced.receipt.bytecode is False and stdlib_pyc(replaced.prefix) == []
+    assert installer.install(f"{fake}+debug", paths=paths).already_installed
+    assert installer.install(f"{fake}+debug", InstallOptions(compile_bytecode=False), paths=paths).already_installed
+    with pytest.raises(UsageError) as info:
+        installer.install(f"{fake}+debug", InstallOptions(compile_bytecode=True), paths=paths)
+    assert "stdlib bytecode compiled at install (--compile-bytecode): installed without, asked with" in (
+        info.value.message)
+
+
+def test_a_makefile_without_the_known_compileall_warns_and_compiles_anyway(tmp_path, paths):
+    tarball, sha = make_tarball(tmp_path / "src", compileall=OTHER_COMPILEALL)
+    recipe = make_recipe(tmp_path, tarball, sha)
+    rec = Recorder()
+    outcome = installer.install(str(recipe), InstallOptions(compile_bytecode=False), paths=paths, reporter=rec)
+    warnings = [e[1] for e in rec.events if e[0] == "warn"]
+    assert any("no compileall command pybuild12 knows how to skip" in w and "byte-compiles the standard library "
+               "anyway" in w for w in warnings), warnings
+    log = outcome.log_path.read_text()
+    assert SKIPPED not in log and "no compileall command found to skip" in log
+    assert "PYBUILD12_PIP_OPTIONS" not in log  # pip compiles too, as the rest of the install did
+    assert outcome.receipt.bytecode is True and len(stdlib_pyc(outcome.prefix)) == 3
 
 
 def test_install_writes_a_file_manifest_that_a_cache_reinstall_brings_back(fake, paths):

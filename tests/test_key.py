@@ -55,8 +55,22 @@ def test_every_optional_input_changes_the_key():
         "max, LLVM 19.1.7": key(build(optimize="max"), toolchain=Toolchain(Path("/llvm/bin"), "19.1.7")),
         "max, LLVM 19.1.6": key(build(optimize="max"), toolchain=Toolchain(Path("/llvm/bin"), "19.1.6")),
         "partitioned LTO": key(build(lto_partition="auto")),
+        "no bytecode": key(build(compile_bytecode=False)),
+        "debug with bytecode": key(build(variants=("debug",), compile_bytecode=True)),
     }
     assert len(set(found.values())) == len(found), found
+
+
+def test_bytecode_joins_the_key_only_when_make_install_compiles_none():
+    assert keys.optional(build(compile_bytecode=True)) == {}  # asked for what every key had: the same key
+    assert key(build(compile_bytecode=True)) == key()
+    assert keys.optional(build(compile_bytecode=False)) == {"compile_bytecode": False}
+    # debug and the sanitizers go without by default
+    for variant in ("debug", "tsan", "asan", "ubsan"):
+        assert keys.optional(build(variants=(variant,))) == {"variants": [variant], "compile_bytecode": False}
+        assert keys.optional(build(variants=(variant,), compile_bytecode=True)) == {"variants": [variant]}
+    assert keys.optional(build(variants=("freethreaded", "jit")), jit_llvm="19") == {
+        "variants": ["freethreaded", "jit"], "llvm": "19"}
 
 
 def test_the_platform_is_an_input():
@@ -70,7 +84,7 @@ def test_the_profile_key_leaves_out_what_a_profile_does_not_depend_on():
     assert not set(keys.NOT_IN_PROFILE) & set(profile) and profile["profile_format"] == keys.PROFILE_FORMAT
     assert all(not a.startswith("--prefix=") for a in profile["configure_args"])
     moved = keys.inputs(**{**BASE, "prefix": "/q", "configure_args": ["--prefix=/q", "--enable-optimizations"],
-                           "recipe_sha256": "x" * 64}, variants={"lto_partition": "auto"})
+                           "recipe_sha256": "x" * 64}, variants={"lto_partition": "auto", "compile_bytecode": False})
     assert keys.key_of(keys.profile_inputs(moved)) == keys.key_of(profile)
     for change in ({"compiler": "gcc 13"}, {"source_pin": "t" * 64}, {"build_env": {"CFLAGS": "-O1"}}):
         assert keys.key_of(keys.profile_inputs(keys.inputs(**{**BASE, **change}))) != keys.key_of(profile)

@@ -54,6 +54,19 @@ def test_the_key_of_a_release_recipe_is_the_receipts(tarball_recipe, paths):
     assert other.key == outcome.receipt.artifact["key"] != keyed.key
 
 
+def test_the_key_of_an_install_without_bytecode_is_the_receipts(tarball_recipe, paths):
+    keyed, outcome = key_then_install(str(tarball_recipe), InstallOptions(compile_bytecode=False), paths)
+    assert keyed.key == outcome.receipt.artifact["key"] and keyed.inputs["compile_bytecode"] is False
+    assert keyed.key != installer.artifact_key(str(tarball_recipe), InstallOptions(), paths=paths).key
+    debug = installer.artifact_key(f"{tarball_recipe}+debug", InstallOptions(), paths=paths)
+    assert debug.inputs["compile_bytecode"] is False  # the debug variant's default
+    compiled = installer.artifact_key(f"{tarball_recipe}+debug", InstallOptions(compile_bytecode=True), paths=paths)
+    assert "compile_bytecode" not in compiled.inputs
+    runner = CliRunner()
+    said = json.loads(runner.invoke(app, ["key", f"{tarball_recipe}+debug", "--compile-bytecode", "--json"]).stdout)
+    assert said["key"] == compiled.key
+
+
 def test_the_key_of_a_variant_is_the_receipts(tarball_recipe, paths):
     keyed, outcome = key_then_install(f"{tarball_recipe}+freethreaded", InstallOptions(), paths)
     assert keyed.key == outcome.receipt.artifact["key"] and keyed.inputs["variants"] == ["freethreaded"]

@@ -54,6 +54,41 @@ def test_changed_missing_and_added_files_are_named(prefix):
     assert not found.ok
 
 
+def test_bytecode_python_writes_at_import_is_not_added_but_listed_bytecode_still_counts(prefix):
+    cache = prefix / "lib/python3.13/__pycache__"
+    cache.mkdir()
+    (cache / "os.cpython-313.pyc").write_bytes(b"listed")
+    manifest.write(prefix)  # a build whose make install compiled os.py
+    (cache / "os.cpython-313.pyc").write_bytes(b"other")  # changed
+    json_cache = prefix / "lib/python3.13/json/__pycache__"
+    json_cache.mkdir()
+    (json_cache / "__init__.cpython-313.pyc").write_bytes(b"written at import")
+    (json_cache / "__init__.cpython-313.opt-1.pyc").write_bytes(b"by python -O")
+    (prefix / "lib/python3.13/stray.pyc").write_bytes(b"not in a __pycache__")
+    (json_cache / "notes.txt").write_text("not bytecode")
+    found = manifest.compare(prefix, "p")
+    assert found.changed == ("lib/python3.13/__pycache__/os.cpython-313.pyc",)
+    assert found.added == ("lib/python3.13/json/__pycache__/notes.txt", "lib/python3.13/stray.pyc")
+    (cache / "os.cpython-313.pyc").unlink()
+    assert manifest.compare(prefix, "p").missing == ("lib/python3.13/__pycache__/os.cpython-313.pyc",)
+    # an artifact from elsewhere is compared strictly: a planted .pyc would run in place of its source
+    strict = manifest.compare(prefix, "p", import_bytecode=False)
+    assert "lib/python3.13/json/__pycache__/__init__.cpython-313.pyc" in strict.added
+    assert "lib/python3.13/json/__pycache__/__init__.cpython-313.opt-1.pyc" in strict.added
+
+
+def test_drop_import_bytecode_removes_the_pyc_and_the_directories_left_empty(prefix):
+    for rel in ("lib/python3.13/__pycache__/os.cpython-313.pyc", "lib/python3.13/json/__pycache__/a.cpython-313.pyc",
+                "lib/python3.13/json/__pycache__/a.cpython-313.opt-2.pyc"):
+        (prefix / rel).parent.mkdir(exist_ok=True)
+        (prefix / rel).write_bytes(b"pyc")
+    (prefix / "lib/python3.13/json/__pycache__/keep.txt").write_text("")
+    assert manifest.drop_import_bytecode(prefix) == 3
+    assert not (prefix / "lib/python3.13/__pycache__").exists()
+    assert [p.name for p in (prefix / "lib/python3.13/json/__pycache__").iterdir()] == ["keep.txt"]
+    assert (prefix / "lib/python3.13/os.py").exists() and manifest.drop_import_bytecode(prefix) == 0
+
+
 def test_missing_manifest_says_how_to_get_one(prefix):
     (prefix / manifest.FILE).unlink()
     with pytest.raises(PyBuild12Error, match="no file manifest") as info:
@@ -77,6 +112,13 @@ def test_verify_files_command(paths, prefix):
     os.rename(prefix, installed)
     proc = cli("verify", "--files", "p")
     assert proc.returncode == 0 and "all 4 files match" in proc.stderr
+    # python imported os and json from the build and wrote their bytecode: nothing to report
+    for rel in ("lib/python3.13/__pycache__/os.cpython-313.pyc", "lib/python3.13/json/__pycache__/"
+                "__init__.cpython-313.pyc"):
+        (installed / rel).parent.mkdir(exist_ok=True)
+        (installed / rel).write_bytes(b"bytecode")
+    proc = cli("verify", "--files", "p")
+    assert proc.returncode == 0 and "all 4 files match" in proc.stderr and proc.stdout == ""
     (installed / "lib/python3.13/os.py").write_text("tampered\n")
     (installed / "lib/python3.13/extra.py").write_text("")
     proc = cli("verify", "--files", "p")

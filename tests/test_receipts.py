@@ -19,7 +19,7 @@ FULL = {
     "timings": {"compile": 300.5}, "log": "/logs/x.log", "artifact": {"key": "k" * 64, "from_cache": False},
     "variants": ["freethreaded"], "pgo_profile": {"key": "p" * 64, "origin": "trained"},
     "verification": {"ok": True, "checks": [{"name": "parallelism", "status": "passed"}]},
-    "required_modules": ["ssl", "zlib"], "modules": {"missing": ["_tkinter"]},
+    "required_modules": ["ssl", "zlib"], "modules": {"missing": ["_tkinter"]}, "bytecode": False,
 }
 
 
@@ -28,6 +28,7 @@ def test_todays_receipt_reads_into_types_and_writes_back_the_same_json():
     assert receipt.version == "3.13.5" and receipt.recipe.alias_of == ("3.13",)
     assert receipt.variants == ("freethreaded",) and receipt.configure_args[-1] == "--disable-gil"
     assert receipt.artifact["key"] == "k" * 64 and receipt.optimize is None and receipt.optimize_level == "standard"
+    assert receipt.bytecode is False and receipt.compiled_bytecode is False
     assert receipt.to_json() == FULL
 
 
@@ -40,7 +41,8 @@ def test_an_old_receipt_reads_with_defaults_and_keeps_what_it_had():
     assert receipt.recipe.name == "?" and receipt.version == "3.12.13"
     written = receipt.to_json()
     assert {k: written[k] for k in old} == {**old, "recipe": {**receipt.recipe.to_json(), "version": "3.12.13"}}
-    assert "variants" not in written and "timings" not in written
+    assert "variants" not in written and "timings" not in written and "bytecode" not in written
+    assert receipt.bytecode is None and receipt.compiled_bytecode is True  # every build before the option did
 
 
 def test_keys_this_version_does_not_know_are_kept(tmp_path):

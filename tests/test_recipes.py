@@ -358,6 +358,31 @@ def test_lto_comes_with_optimizations_unless_the_recipe_or_the_command_says_othe
     assert "key 'build.configure-args'" in message and "lto = true" in message
 
 
+def test_compile_bytecode_is_read_and_otherwise_follows_the_variants(recipe_file):
+    default = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA))))
+    assert default.build.compile_bytecode is None and default.build.compiles_bytecode is True
+    off = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\ncompile-bytecode = false\n"),
+                                       "off.toml")))
+    assert off.build.compile_bytecode is False and off.build.compiles_bytecode is False
+    debug = recipes.load(str(recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nvariants = ["debug"]\n'),
+                                         "debug.toml")))
+    assert debug.build.compile_bytecode is None and debug.build.compiles_bytecode is False
+    on = recipes.load(str(recipe_file(tarball_recipe(
+        GOOD_URL, GOOD_SHA, extra='[build]\nvariants = ["debug"]\ncompile-bytecode = true\n'), "on.toml")))
+    assert on.build.compiles_bytecode is True  # the recipe's own word wins over the variant's default
+    assert resolve.with_compile_bytecode(off, True).build.compiles_bytecode is True
+    assert all(recipes.load(name).build.compile_bytecode is None for name in ("main", "3.12.13", "3.13.5"))
+
+
+def test_compile_bytecode_spelling_and_type_are_checked(recipe_file):
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra="[build]\ncompile_bytecode = false\n"))
+    message = str(_load_error(path))
+    assert str(path) in message and "unknown key 'compile_bytecode'" in message
+    assert "did you mean 'compile-bytecode'?" in message
+    path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\ncompile-bytecode = "no"\n'), "t.toml")
+    assert "key 'build.compile-bytecode': expected true or false, got str 'no'" in str(_load_error(path))
+
+
 def test_unknown_required_module(recipe_file):
     path = recipe_file(tarball_recipe(GOOD_URL, GOOD_SHA, extra='[build]\nrequired-modules = ["ssl", "sqlite"]\n'))
     message = str(_load_error(path))

@@ -95,6 +95,16 @@ def test_jit_is_built_in_but_off_until_python_jit(tmp_path):
     assert variants.llvm_major("3.13.5") == 18
 
 
+@pytest.mark.parametrize("spec, compiles", [
+    ("3.13.5", True), ("3.13.5t", True), ("3.14+jit", True), ("3.13.5+debug", False), ("3.13.5t+tsan", False),
+    ("3.13.5+asan", False), ("3.13.5+ubsan", False), ("3.13.5t+debug", False),
+])
+def test_debug_and_sanitizer_builds_skip_make_installs_bytecode_unless_asked(spec, compiles):
+    assert installer.request(spec, InstallOptions())[0].build.compiles_bytecode is compiles
+    for asked in (True, False):  # an explicit option always wins
+        assert installer.request(spec, InstallOptions(compile_bytecode=asked))[0].build.compiles_bytecode is asked
+
+
 def test_no_pgo_makes_a_plain_build_and_lto_can_come_back(tmp_path):
     plain, _, _ = installer.request("3.13.5t", InstallOptions(optimizations=False))
     assert build.configure_args(plain, tmp_path)[1:] == ("--disable-gil",)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -121,7 +121,8 @@ def plan(
         Step("install", "install", ("make", "install", "ENSUREPIP=no", f"DESTDIR={destdir}"), every),
         Step("install", "install pip", ("make", "-f", "Makefile", "-f", str(RESOURCES / "ensurepip.mk"),
                                         "pybuild12-ensurepip", f"DESTDIR={destdir}",
-                                        f"PYBUILD12_ENSUREPIP={RESOURCES / 'ensurepip_again.py'}"), every),
+                                        f"PYBUILD12_ENSUREPIP={RESOURCES / 'ensurepip_again.py'}",
+                                        *(() if recipe.build.compiles_bytecode else (PIP_NO_COMPILE,))), every),
     )
 
 
@@ -243,6 +244,35 @@ def partition_lto(recipe: Recipe, tree: Path, log_path: Path) -> bool:
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"### Makefile: {PARTITION_NONE} replaced by -flto=auto (lto-partition = auto)\n")
     return True
+
+
+# `make install`'s byte-compiling of the standard library and of site-packages
+# (Makefile.pre.in's libinstall, 3.12 to 3.14: two commands, each a continued line
+# `-PYTHONPATH=$(DESTDIR)$(LIBDEST) $(RUNSHARED) \` then this, with `-o 0 -o 1 -o 2`).
+COMPILEALL = "$(PYTHON_FOR_BUILD) -Wi $(DESTDIR)$(LIBDEST)/compileall.py"
+_COMPILEALL_LINE = re.compile(r"^([ \t]+)(?=" + re.escape(COMPILEALL) + ")", re.M)
+# What the pip step adds when the install does not byte-compile (ensurepip.mk passes it on).
+PIP_NO_COMPILE = "PYBUILD12_PIP_OPTIONS=--no-compile"
+
+
+def skip_compileall(tree: Path, log_path: Path) -> int:
+    """Make `make install`'s compileall commands no-ops that the log still shows (`: ...`,
+    the shell's null command, its words expanded and not run). Returns how many were
+    changed: 0 when the Makefile has none in the form above, and then they run."""
+    makefile = tree / "Makefile"
+    text = makefile.read_text("utf-8")
+    changed, count = _COMPILEALL_LINE.subn(r"\1: ", text)
+    if count:
+        makefile.write_text(changed, "utf-8")
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(f"### Makefile: {count} compileall command(s) of make install made no-ops "
+                      f"(': {COMPILEALL} ...'): no bytecode compiled at install\n")
+    return count
+
+
+def pip_compiling(step: Step) -> Step:
+    """The pip step as it runs when `make install` byte-compiles after all: pip does too."""
+    return replace(step, argv=tuple(a for a in step.argv if a != PIP_NO_COMPILE))
 
 
 def check_variants_configured(recipe: Recipe, tree: Path, log_path: Path) -> None:

@@ -44,6 +44,13 @@ LTO = typer.Option(
     "ones: with]. With PGO it measured 1.15x over a plain build against 1.08x for PGO alone; --no-lto compiles "
     "in about a third of the time.",
 )
+COMPILE_BYTECODE = typer.Option(
+    None, "--compile-bytecode/--no-compile-bytecode",
+    help="Have make install byte-compile the standard library (.pyc at 3 optimization levels), or not [default: "
+    "compile, except +debug and sanitizer builds: with their slow interpreter it took 339 s of a debug build's "
+    "install and 420 s of a ThreadSanitizer build's on 2 shared cores; Python writes each .pyc at its first import "
+    "instead]. A build without is a build of its own artifact key.",
+)
 OPTIMIZE = typer.Option(
     None, "--optimize", metavar="LEVEL",
     help="standard: GCC (the system compiler) with PGO and LTO, as the official Docker images build; max: clang "
@@ -101,6 +108,7 @@ def install(
     lto: Optional[bool] = LTO,
     optimize_level: Optional[str] = OPTIMIZE,
     pgo: Optional[bool] = PGO,
+    compile_bytecode: Optional[bool] = COMPILE_BYTECODE,
     fresh_profile: bool = typer.Option(
         False, "--fresh-profile", help="Build and train a new PGO profile even if one is recorded for this build.",
     ),
@@ -130,12 +138,13 @@ def install(
     from pybuild12.install import deps, publish  # lazy: as the install layer
 
     recipe = _recipe_or_pin(recipe)
-    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--push", "--no-cache"),
+    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--compile-bytecode", "--no-compile-bytecode"),
+              ("--push", "--no-cache"),
               ("--pgo-profile", "--fresh-profile"), ("--pgo-profile", "--no-pgo"), ("--fresh-profile", "--no-pgo"))
     options = installer.InstallOptions(
         name=name, jobs=jobs, configure_opts=tuple(configure_opt), force=force, keep_build=keep_build, commit=commit,
         verify=not no_verify, no_cache=no_cache, push=push, pgo_profile=pgo_profile, fresh_profile=fresh_profile,
-        ccache=use_ccache, lto=lto, optimizations=pgo, optimize=optimize_level,
+        ccache=use_ccache, lto=lto, optimizations=pgo, optimize=optimize_level, compile_bytecode=compile_bytecode,
     )
     paths, reporter = settings().paths, RichReporter(err.console)
     if install_deps and installer.installed_as_asked(recipe, options, paths=paths, settings=settings()) is None:
@@ -192,6 +201,7 @@ def key(
     lto: Optional[bool] = LTO,
     optimize_level: Optional[str] = OPTIMIZE,
     pgo: Optional[bool] = PGO,
+    compile_bytecode: Optional[bool] = COMPILE_BYTECODE,
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON on stdout: name, version, prefix, key, source and every input of the key.",
     ),
@@ -209,9 +219,9 @@ def key(
     from pybuild12.cli.console import RichReporter  # lazy: rich's progress display
 
     recipe = _recipe_or_pin(recipe)
-    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"))
+    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--compile-bytecode", "--no-compile-bytecode"))
     options = installer.InstallOptions(name=name, configure_opts=tuple(configure_opt), commit=commit, lto=lto,
-                                       optimizations=pgo, optimize=optimize_level)
+                                       optimizations=pgo, optimize=optimize_level, compile_bytecode=compile_bytecode)
     keyed = installer.artifact_key(recipe, options, paths=settings().paths, reporter=RichReporter(err.console),
                                    settings=settings())
     if as_json:
@@ -269,12 +279,16 @@ def bisect(
     pgo: Optional[bool] = typer.Option(
         None, "--pgo/--no-pgo", help="Build each step with PGO [default: without: quick builds; --pgo to bisect a "
         "speed regression]."),
+    compile_bytecode: Optional[bool] = typer.Option(
+        None, "--compile-bytecode/--no-compile-bytecode",
+        help="Have each step's make install byte-compile the standard library [default: not: a step's build is "
+        "run once or twice, and Python writes the .pyc its command imports]."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer and every step as JSON on stdout."),
 ) -> None:
     """Find the CPython commit that broke (or fixed) COMMAND: pybuild12 bisect main --good REV --bad REV -- COMMAND...
 
-    Each step builds the commit git picks (quickly: no PGO, no LTO, through ccache, no
-    verification; any install option or variant may be given), then runs COMMAND in this
+    Each step builds the commit git picks (quickly: no PGO, no LTO, no bytecode compiled
+    at install, through ccache, no verification; any install option or variant may be given), then runs COMMAND in this
     directory with that build's bin first on PATH and its python as $PYBUILD12_PYTHON.
     COMMAND's exit code decides, as 'git bisect run' reads it: 0 good, 125 skip, anything
     else bad (a crash too). A commit that does not build is skipped, not blamed. Every
@@ -291,7 +305,7 @@ def bisect(
     from pybuild12.install import bisecting  # lazy: as the install layer
 
     words = list(ctx.args)
-    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"))
+    exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--compile-bytecode", "--no-compile-bytecode"))
     reporter = RichReporter(err.console)
     runner = bisecting.Bisect(settings().paths, settings(), reporter, stdout_to_stderr=as_json)
     if resume:
@@ -305,7 +319,8 @@ def bisect(
             raise UsageError(f"bisect needs {', '.join(missing + ([] if words else ['a COMMAND after --']))}",
                              hint="pybuild12 bisect main --good v3.13.0 --bad main -- python -m pytest tests/")
         options = installer.InstallOptions(jobs=jobs, configure_opts=tuple(configure_opt), lto=lto,
-                                           optimizations=pgo, optimize=optimize_level)
+                                           optimizations=pgo, optimize=optimize_level,
+                                           compile_bytecode=compile_bytecode)
         answer = runner.start(recipe, good, bad, words, cwd=Path.cwd(), fixed=fixed, keep=keep, options=options)
     kind = "fixed" if answer.fixed else "bad"
     if answer.first:

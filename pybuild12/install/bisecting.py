@@ -3,13 +3,13 @@
 Git does the bisecting: a bare clone of the recipe's cached repository (sharing its
 objects) holds the bisect's state, so a bisect survives Ctrl-C and `--resume` goes on
 where it stopped, and two bisects never share one. Each step builds the commit git
-picks through the ordinary install, quick by default (no PGO, no LTO, through ccache, no
-verification), into a prefix of its own under `<cache>/bisect/`: never an installed
-build (`list` does not show it), and kept, so a repeated or overlapping bisect finds the
-build installed, or in the artifact cache under the same key. The command then runs
-in the user's directory with that build's `bin` first on PATH and its python as
-$PYBUILD12_PYTHON: exit 0 is good, 125 skip, anything else (a crash too) bad; a commit
-that does not build is skipped, never blamed.
+picks through the ordinary install, quick by default (no PGO, no LTO, no bytecode
+compiled at install, through ccache, no verification), into a prefix of its own under
+`<cache>/bisect/`: never an installed build (`list` does not show it), and kept, so a
+repeated or overlapping bisect finds the build installed, or in the artifact cache
+under the same key. The command then runs in the user's directory with that build's
+`bin` first on PATH and its python as $PYBUILD12_PYTHON: exit 0 is good, 125 skip,
+anything else (a crash too) bad; a commit that does not build is skipped, never blamed.
 """
 
 from __future__ import annotations
@@ -85,10 +85,12 @@ class Answer:
 
 def quick(options: InstallOptions) -> InstallOptions:
     """A step's install options: what the user gave, quick where they said nothing (no PGO,
-    no LTO, through ccache, no verification: the command is the test)."""
+    no LTO, no bytecode compiled at install, through ccache, no verification: the command
+    is the test, and Python compiles what it imports). The bytecode is a default only: a
+    step's build installed with it (before that default) is still the one asked for."""
     return replace(options, optimizations=False if options.optimizations is None else options.optimizations,
-                   lto=False if options.lto is None else options.lto, ccache=True, verify=False, name=None,
-                   commit=None, force=False, push=False)
+                   lto=False if options.lto is None else options.lto, default_bytecode=False, ccache=True,
+                   verify=False, name=None, commit=None, force=False, push=False)
 
 
 def bisect_paths(paths: Paths) -> Paths:
@@ -270,7 +272,9 @@ class Bisect:
         options = replace(_options_from(plan.options), commit=commit)
         step: dict[str, Any] = {"commit": commit, "subject": subject}
         # A commit that did not build with these options is not built again by a later bisect.
-        failure_key = json.dumps([plan.spec, commit, plan.options], sort_keys=True)
+        # Whether make install byte-compiles is not one of them: its compileall never fails the build.
+        tried = {k: v for k, v in plan.options.items() if k not in ("compile_bytecode", "default_bytecode")}
+        failure_key = json.dumps([plan.spec, commit, tried], sort_keys=True)
         known = self._unbuildable().get(failure_key)
         if known is not None:
             step.update(result="skip", exit=None, build=f"does not build ({known}; found before): skipped",
@@ -355,7 +359,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
-_OPTION_FIELDS = ("jobs", "configure_opts", "optimizations", "lto", "optimize", "ccache", "no_cache")
+_OPTION_FIELDS = ("jobs", "configure_opts", "optimizations", "lto", "optimize", "ccache", "no_cache",
+                  "compile_bytecode", "default_bytecode")
 
 
 def _options_json(options: InstallOptions) -> dict[str, Any]:

@@ -68,10 +68,18 @@ def keep_profile(run: Run, pgo: PgoPlan, tree: Path, facts: dict, paths: Paths, 
     return pgo_facts
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """What the compiled path's steps found, for the receipt and the artifact."""
+
+    ccache: dict | None  # ccache's figures; None without ccache
+    report: dict[str, list[str]]  # CPython's report of the modules it could not build
+    bytecode: bool  # whether `make install` byte-compiled the standard library
+
+
 def compile_build(run: Run, recipe: Recipe, steps, work: Workspace, env: Mapping[str, str], pgo: PgoPlan,
-             use_ccache: bool, staged: Path, prefix: Path, timeout: float) -> tuple[dict | None, dict[str, list[str]]]:
-    """Run the build steps, through ccache if asked; returns ccache's figures for the receipt
-    and CPython's report of the modules it could not build."""
+                  use_ccache: bool, staged: Path, prefix: Path, timeout: float) -> Compiled:
+    """Run the build steps, through ccache if asked."""
     env = leftovers.marked(env, work.build_root)
     # The build runs its python (sysconfig, ensurepip, compileall): a sanitizer build's with
     # the tree's suppressions, as CPython's CI builds it.
@@ -83,23 +91,25 @@ def compile_build(run: Run, recipe: Recipe, steps, work: Workspace, env: Mapping
     if use_ccache and tool is None:
         run.reporter.warn("ccache not found: compiling without it (apt-get install ccache / dnf install ccache)")
     if tool is None:
-        return None, _build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix, timeout)
+        return Compiled(None, *_build(run, recipe, steps, work.tree.path, env, pgo, staged, prefix, timeout))
     before = tool.stats(env)
-    report = _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo, staged, prefix,
-                    timeout)
+    report, bytecode = _build(run, recipe, steps, work.tree.path, tool.environment(env, work.build_root), pgo,
+                              staged, prefix, timeout)
     facts = ccache.summary(tool, before, tool.stats(env), env)
     run.log(f"ccache: {facts}")
-    return facts, report
+    return Compiled(facts, report, bytecode)
 
 
 def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], pgo: PgoPlan,
-           staged: Path, prefix: Path, timeout: float) -> dict[str, list[str]]:
+           staged: Path, prefix: Path, timeout: float) -> tuple[dict[str, list[str]], bool]:
     """Run the steps; returns CPython's report of the modules it could not build (after
-    the last compile step: a PGO build prints one per stage)."""
+    the last compile step: a PGO build prints one per stage), and whether `make install`
+    byte-compiled."""
     last_install = [s for s in steps if s.phase == "install"][-1]
     report: dict[str, list[str]] = {}
+    bytecode = recipe.build.compiles_bytecode
     for step in steps:
-        _run_step(run, step, tree, env, timeout)
+        _run_step(run, plan.pip_compiling(step) if bytecode else step, tree, env, timeout)
         if step is last_install:  # CPython's files and pip are in place
             _recompile_site_packages(run, recipe, staged, prefix, env)
             sanitizers.install_suppressions(tree, staged, recipe.build.variants,
@@ -113,10 +123,23 @@ def _build(run: Run, recipe: Recipe, steps, tree: Path, env: Mapping[str, str], 
             plan.partition_lto(recipe, tree, run.log_path)
             if recipe.build.optimize == "max":
                 optimize.tune_bolt(tree, run.log_path)
+            if not bytecode:
+                bytecode = _skip_compileall(run, tree)
         if step.phase == "compile":
             report = plan.module_report(run.log_path.read_text("utf-8", errors="replace"))
             plan.check_required_modules(recipe, report, run.log_path)
-    return report
+    return report, bytecode
+
+
+def _skip_compileall(run: Run, tree: Path) -> bool:
+    """Take `make install`'s compileall out of the configured Makefile; True when it could
+    not be found there, so that the install byte-compiles after all (and pip with it)."""
+    if plan.skip_compileall(tree, run.log_path):
+        return False
+    run.reporter.warn("the Makefile has no compileall command pybuild12 knows how to skip "
+                      f"({plan.COMPILEALL}): make install byte-compiles the standard library anyway")
+    run.log("### Makefile: no compileall command found to skip; make install byte-compiles as usual")
+    return True
 
 
 def _recompile_site_packages(run: Run, recipe: Recipe, staged: Path, prefix: Path, env: Mapping[str, str]) -> None:

@@ -129,7 +129,7 @@ def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origi
         return None
     made = Made(check_staged(job.run, job.staged, job.recipe, job.expected_version),
                  dict(hit.source, cached_artifact=job.key), artifact=hit, origin=origin,
-                 pgo=hit.pgo_profile, modules=hit.modules)
+                 pgo=hit.pgo_profile, modules=hit.modules, bytecode=hit.bytecode)
     if not (job.staged / manifest.FILE).exists():  # packed before manifests were
         write_manifest(job)
     elif origin == transfer.IMPORTED and job.options.verify and (hit.verification or {}).get("ok"):
@@ -158,7 +158,7 @@ def _imported_intact(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact) 
     it leaves the cache and the staging directory, and the install compiles."""
     try:
         with job.run.phase("manifest", "compare every file with the imported artifact's manifest"):
-            found = manifest.compare(job.staged, job.name)
+            found = manifest.compare(job.staged, job.name, import_bytecode=False)  # before anything imported
     except PyBuild12Error as exc:
         what = exc.message.replace(str(job.staged), "the unpacked build")
     else:
@@ -177,6 +177,7 @@ def _imported_intact(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact) 
 def _unpacked_intact(job: Job) -> bool:
     """Whether the unpacked build is byte for byte what was verified."""
     with job.run.phase("manifest", "compare every file with the artifact's manifest"):
+        # unlisted .pyc are not "added": the check's imports write them where make install compiled none
         found = manifest.compare(job.staged, job.name)
     if not found.ok:
         job.run.reporter.warn(f"the unpacked build differs from its manifest ({len(found.changed)} changed, "
@@ -188,18 +189,19 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
     job.work.tree = fetch.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
                                     run=job.run, resolution=resolution)
-    ccache_facts, report = compile_build(job.run, job.recipe, job.steps, job.work, job.settings.env, pgo,
-                                         job.options.ccache or job.settings.ccache, job.staged, job.prefix,
-                                         job.settings.step_timeout)
+    compiled = compile_build(job.run, job.recipe, job.steps, job.work, job.settings.env, pgo,
+                             job.options.ccache or job.settings.ccache, job.staged, job.prefix,
+                             job.settings.step_timeout)
     try:
         python = check_staged(job.run, job.staged, job.recipe, job.expected_version)
     except CheckError as exc:  # not installed, not thrown away: kept for a look at what is wrong
         kept = keep(job)
         raise CheckError(exc.message, log_path=exc.log_path or str(job.run.log_path),
                          hint=f"the build is kept at {kept} to look into; {exc.hint or 'see the log'}") from None
-    made = Made(python, job.work.tree.facts, ccache=ccache_facts, modules=lacking_modules(report))
+    made = Made(python, job.work.tree.facts, ccache=compiled.ccache, modules=lacking_modules(compiled.report),
+                bytecode=compiled.bytecode)
     made.verification = verify_if_asked(job, made.python)
-    write_manifest(job)  # before packing: a reinstall from the cache brings it along
+    write_manifest(job, bytecode=made.bytecode)  # before packing: a reinstall from the cache brings it along
     made.pgo = keep_profile(job.run, pgo, job.work.tree.path, made.source, job.paths, store=not job.options.no_cache)
     if cache is not None:
         # Packed whatever its verification said: a retry installs it without compiling
@@ -207,7 +209,8 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
         made.artifact = _pack(job.run, cache, job.key, job.staged,
                               {"inputs": job.inputs, "source": made.source, "name": job.name,
                                "version": job.recipe.version, "pgo_profile": made.pgo,
-                               "verification": made.verification, "modules": made.modules})
+                               "verification": made.verification, "modules": made.modules,
+                               "bytecode": made.bytecode})
     keep_if_unverified(job, made, cached=made.artifact is not None)
     return made
 
@@ -227,7 +230,8 @@ def _receipt(job: Job, made: Made, compiler: str) -> Receipt:
     configure_env = next(s.env for s in job.steps if s.phase == "configure")
     return replace(receipt, artifact=artifact, optimize=optimized,
                    configure_env=dict(configure_env) if configure_env else None, pgo_profile=made.pgo or None,
-                   ccache=made.ccache or None, verification=made.verification or None, modules=made.modules)
+                   ccache=made.ccache or None, verification=made.verification or None, modules=made.modules,
+                   bytecode=made.bytecode)
 
 
 def _cached_build(cache: artifacts.Cache | None, key: str, settings: Settings, run: Run, paths: Paths,
@@ -320,7 +324,7 @@ def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: I
     """What this install asks for that the installed build of the same name is not."""
     return buildinfo.differences(existing, configure_args=plan.configure_args(recipe, prefix, user_opts),
                                  optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
-                                 commit=options.commit)
+                                 commit=options.commit, compile_bytecode=recipe.build.compile_bytecode)
 
 
 def _refuse_changes(name: str, changes: list[str]) -> None:

@@ -31,6 +31,10 @@ class InstallOptions:
     lto: bool | None = None  # True/False: build with/without --with-lto, whatever the recipe says
     optimizations: bool | None = None  # True/False: build with/without PGO (--enable-optimizations)
     optimize: str | None = None  # "standard" or "max" (clang, ThinLTO, PGO, BOLT), whatever the recipe says
+    compile_bytecode: bool | None = None  # True/False: make install byte-compiles the stdlib, whatever the default
+    # What make install does when neither compile_bytecode nor the recipe says (None: as the
+    # variants say). A default, not a choice: an installed build made otherwise still answers.
+    default_bytecode: bool | None = None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Made:
     # CPython's own report of the modules it could not build (missing, disabled, failed,
     # failed_import); {} when it built them all, None when not known (an older artifact).
     modules: dict | None = None
+    bytecode: bool = True  # whether `make install` byte-compiled the standard library
 
 
 @dataclass

@@ -25,7 +25,8 @@ from pybuild12.store import key as keys
 def request(spec: str, options: InstallOptions) -> tuple[Recipe, str, str | None]:
     """The recipe to build, the build's name, and the version it must report (None: any)."""
     return resolve.resolve(spec, name=options.name, commit=options.commit, optimizations=options.optimizations,
-                           lto=options.lto, optimize=options.optimize)
+                           lto=options.lto, optimize=options.optimize, compile_bytecode=options.compile_bytecode,
+                           default_bytecode=options.default_bytecode)
 
 
 def compiler_of(recipe: Recipe, env: Mapping[str, str]) -> tuple[optimize.Toolchain | None, str]:

@@ -99,6 +99,13 @@ def warn_lacking(reporter: Reporter, recipe: Recipe, name: str, modules: dict | 
                           "build.unneeded-modules")
 
 
-def write_manifest(job: Job) -> None:
+def write_manifest(job: Job, *, bytecode: bool = True) -> None:
+    """The manifest of the staged build. A build whose `make install` compiled no bytecode
+    is listed (and packed) as `make install` left it: without the .pyc that its checks'
+    imports wrote (which ones depends on the checks that ran; Python writes them again
+    at the first import)."""
     with job.run.phase("manifest", "sha256 of every file"):
+        if not bytecode:
+            dropped = manifest.drop_import_bytecode(job.staged)
+            job.run.log(f"### removed {dropped} .pyc file(s) from the staged build: it is installed without bytecode")
         manifest.write(job.staged)

@@ -99,6 +99,18 @@ class BuildOptions:
     # GCC's LTO link on CPython 3.13 and earlier: "none" (configure's -flto-partition=none, one
     # serial link) or "auto" (partitioned, its parts linked in parallel, as 3.14's configure does).
     lto_partition: str = "none"
+    # Whether `make install` byte-compiles the standard library (compileall -o 0 -o 1 -o 2,
+    # the slow interpreter's minutes), as the recipe or the install asks; None when neither
+    # says, and then as `default_bytecode` says (a bisect step's: False), else the variants.
+    compile_bytecode: bool | None = None
+    default_bytecode: bool | None = None
+
+    @property
+    def compiles_bytecode(self) -> bool:
+        for choice in (self.compile_bytecode, self.default_bytecode):
+            if choice is not None:
+                return choice
+        return variants.compiles_bytecode(self.variants)
 
 
 @dataclass(frozen=True)
@@ -274,7 +286,7 @@ def _parse_source(path: Path, table: dict) -> Source:
 def _parse_build(path: Path, table: dict) -> BuildOptions:
     _check_keys(path, "build", table, {"optimizations": False, "lto": False, "configure-args": False,
                                        "required-modules": False, "unneeded-modules": False, "variants": False,
-                                       "optimize": False, "lto-partition": False})
+                                       "optimize": False, "lto-partition": False, "compile-bytecode": False})
     optimizations = _typed(path, "build.optimizations", table.get("optimizations", True), bool)
     lto = _typed(path, "build.lto", table.get("lto", optimizations), bool)
     args = tuple(_string_list(path, "build.configure-args", table.get("configure-args", [])))
@@ -305,9 +317,12 @@ def _parse_build(path: Path, table: dict) -> BuildOptions:
     if partition not in LTO_PARTITIONS:
         raise RecipeError(f"{path}: key 'build.lto-partition': {partition!r} is not one of: "
                           f"{', '.join(LTO_PARTITIONS)}" + _did_you_mean(partition, LTO_PARTITIONS))
+    bytecode = table.get("compile-bytecode")
+    if bytecode is not None:
+        _typed(path, "build.compile-bytecode", bytecode, bool)
     return BuildOptions(optimizations=optimizations, lto=lto, configure_args=args, required_modules=modules,
                         unneeded_modules=unneeded, variants=variants.ordered(wanted), optimize=level,
-                        lto_partition=partition)
+                        lto_partition=partition, compile_bytecode=bytecode)
 
 
 # ----------------------------------------------------------------- validation

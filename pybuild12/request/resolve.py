@@ -20,7 +20,9 @@ def check_level(level: str) -> str:
 
 
 def resolve(spec: str, *, name: str | None = None, commit: str | None = None, optimizations: bool | None = None,
-            lto: bool | None = None, optimize: str | None = None) -> tuple[Recipe, str, str | None]:
+            lto: bool | None = None, optimize: str | None = None,
+            compile_bytecode: bool | None = None,
+            default_bytecode: bool | None = None) -> tuple[Recipe, str, str | None]:
     """The recipe to build, the build's name, and the version it must report (None: any).
 
     `3.14t+debug` is recipe 3.14 (an alias of 3.14.10) with two variants, named
@@ -40,6 +42,10 @@ def resolve(spec: str, *, name: str | None = None, commit: str | None = None, op
         if optimize == "max" and False in (optimizations, lto):
             raise UsageError("--optimize max builds with PGO and LTO: leave out --no-pgo and --no-lto")
         recipe = with_optimize(recipe, optimize)
+    if compile_bytecode is not None:
+        recipe = with_compile_bytecode(recipe, compile_bytecode)
+    if default_bytecode is not None:
+        recipe = replace(recipe, build=replace(recipe.build, default_bytecode=default_bytecode))
     expected_version: str | None = recipe.version
     tail = variants.suffix(recipe.build.variants)
     build_name = name if name is not None else recipe.name + tail
@@ -69,6 +75,12 @@ def with_commit(recipe: Recipe, commit: str) -> Recipe:
 def with_lto(recipe: Recipe, lto: bool) -> Recipe:
     """The same recipe built with or without link-time optimization (`install --lto/--no-lto`)."""
     return replace(recipe, build=replace(recipe.build, lto=lto))
+
+
+def with_compile_bytecode(recipe: Recipe, compile_bytecode: bool) -> Recipe:
+    """The same recipe with or without `make install` byte-compiling the standard library
+    (`install --compile-bytecode/--no-compile-bytecode`), whatever the recipe and variants say."""
+    return replace(recipe, build=replace(recipe.build, compile_bytecode=compile_bytecode))
 
 
 def with_optimizations(recipe: Recipe, optimizations: bool) -> Recipe:

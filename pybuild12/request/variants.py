@@ -156,6 +156,12 @@ def plain(variants: Iterable[str]) -> bool:
     return any(table()[v].get("plain", False) for v in variants)
 
 
+def compiles_bytecode(variants: Iterable[str]) -> bool:
+    """Whether `make install` byte-compiles the standard library by default: not for a
+    variant that says `compile_bytecode = false` (debug and the sanitizers)."""
+    return all(table()[v].get("compile_bytecode", True) for v in variants)
+
+
 def llvm_major(version: str) -> int | None:
     """The LLVM major version CPython `version`'s JIT is built with (Tools/jit pins one)."""
     major, minor = minor_of(version)

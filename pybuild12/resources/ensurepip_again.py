@@ -2,13 +2,14 @@
 
 Run by the build tree's interpreter, as CPython's `make install` runs ensurepip:
 
-    python ensurepip_again.py upgrade|install ROOT
+    python ensurepip_again.py upgrade|install ROOT [PIP-OPTION...]
 
 That interpreter sees the site-packages of the final prefix. When an earlier
 build installed there already has the same pip, pip answers "Requirement
 already satisfied" and installs nothing under ROOT, so the new build would
 have no pip. This runs ensurepip's own bootstrap (same wheel, same scripts)
-with pip's --ignore-installed added.
+with pip's --ignore-installed added, and the PIP-OPTIONs given (--no-compile: no .pyc
+when `make install` compiles none either).
 """
 
 import ensurepip
@@ -16,12 +17,12 @@ import sys
 
 
 def main() -> int:
-    mode, root = sys.argv[1], sys.argv[2]
+    mode, root, options = sys.argv[1], sys.argv[2], sys.argv[3:]
     run_pip = getattr(ensurepip, "_run_pip", None)
     if run_pip is not None:
         def run_pip_ignoring_installed(args, *rest, **kwargs):
             if args[:1] == ["install"]:
-                args = ["install", "--ignore-installed", *args[1:]]
+                args = ["install", "--ignore-installed", *options, *args[1:]]
             return run_pip(args, *rest, **kwargs)
 
         ensurepip._run_pip = run_pip_ignoring_installed

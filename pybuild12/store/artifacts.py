@@ -76,6 +76,12 @@ class Artifact:
     def modules(self) -> dict[str, list[str]] | None:
         return self.meta.get("modules")
 
+    @property
+    def bytecode(self) -> bool:
+        """Whether the build packed has the standard library's .pyc (artifacts packed before
+        the option was recorded all have)."""
+        return self.meta.get("bytecode", True) is not False
+
 
 class Cache:
     def __init__(self, directory: Path) -> None:

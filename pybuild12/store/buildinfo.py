@@ -27,6 +27,7 @@ class BuildFacts:
     compiler: str
     configure_options: tuple[str, ...]  # beyond --prefix, PGO and LTO
     verified: str  # "passed", "passed, N inconclusive", "failed", "not verified", "unknown"
+    bytecode: bool  # whether `make install` byte-compiled the standard library
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "variants": list(self.variants), "configure_options": list(self.configure_options),
@@ -52,6 +53,7 @@ def facts(receipt: Receipt | None) -> BuildFacts | None:
         compiler=receipt.compiler,
         configure_options=tuple(_other_options(args)),
         verified=verified_state(receipt),
+        bytecode=receipt.compiled_bytecode,
     )
 
 
@@ -74,15 +76,22 @@ def _other_options(args: Sequence[str]) -> list[str]:
 
 
 def differences(receipt: Receipt, *, configure_args: Sequence[str], optimize: str,
-                recipe_sha256: str, commit: str | None) -> list[str]:
+                recipe_sha256: str, commit: str | None, compile_bytecode: bool | None = None) -> list[str]:
     """What an install asking for `configure_args` (and the rest) would build differently
-    from the installed build of `receipt`; empty when it is the same build."""
+    from the installed build of `receipt`; empty when it is the same build.
+
+    `compile_bytecode`: what the install or the recipe asks explicitly; None (neither
+    says) takes the installed build as it is, so that a build installed before its
+    variant's default changed is still the one asked for."""
     installed = list(receipt.configure_args)
     asked = list(configure_args)
     found = []
     for label, on in (("PGO (--enable-optimizations)", lambda a: "--enable-optimizations" in a), ("LTO", uses_lto)):
         if on(installed) != on(asked):
             found.append(f"{label}: installed {_with(on(installed))}, asked {_with(on(asked))}")
+    if compile_bytecode is not None and compile_bytecode != receipt.compiled_bytecode:
+        found.append(f"stdlib bytecode compiled at install (--compile-bytecode): installed "
+                     f"{_with(receipt.compiled_bytecode)}, asked {_with(compile_bytecode)}")
     level = receipt.optimize_level
     if level != optimize:
         found.append(f"--optimize: installed {level}, asked {optimize}")

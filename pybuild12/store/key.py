@@ -13,7 +13,9 @@ binary. The inputs, all of them:
 - `system`, `machine`, `libc`: the platform;
 - `variants` (when any); `llvm`: the LLVM that compiles the JIT's stencils, or the one
   of `--optimize max`, which builds everything (`optimize` is then "max");
-- `lto_partition`: a partitioned GCC LTO link (when not "none").
+- `lto_partition`: a partitioned GCC LTO link (when not "none");
+- `compile_bytecode`: false when `make install` does not byte-compile the standard
+  library (the artifact then has no .pyc).
 
 Inputs that only some builds have join only when set, so the keys of builds without
 them stay as they were. The PGO profile's key is derived from these inputs
@@ -36,8 +38,9 @@ FORMAT = 1
 PROFILE_FORMAT = 1
 # What a PGO profile does not depend on: where the build is installed, the recipe's text
 # (its pins and options are inputs of their own), and how GCC partitions the LTO link
-# (a partitioned build uses the profile of a serial one).
-NOT_IN_PROFILE = ("prefix", "recipe_sha256", "lto_partition")
+# (a partitioned build uses the profile of a serial one), nor whether `make install`
+# byte-compiles (that comes after the training run).
+NOT_IN_PROFILE = ("prefix", "recipe_sha256", "lto_partition", "compile_bytecode")
 
 
 def inputs(*, recipe_sha256: str, source_pin: str, configure_args: Sequence[str], prefix: Path | str,
@@ -61,8 +64,8 @@ def inputs(*, recipe_sha256: str, source_pin: str, configure_args: Sequence[str]
 def optional(recipe: "Recipe", *, jit_llvm: str | None = None,
              toolchain: "Toolchain | None" = None) -> dict[str, Any]:
     """The inputs only some builds have: the variants, the JIT's LLVM (`jit_llvm`: its full
-    version, probed by the caller), `--optimize max` with its toolchain's LLVM, and a
-    partitioned LTO link."""
+    version, probed by the caller), `--optimize max` with its toolchain's LLVM, a
+    partitioned LTO link, and an install that does not byte-compile."""
     found: dict[str, Any] = {}
     if recipe.build.variants:
         found["variants"] = list(recipe.build.variants)
@@ -73,6 +76,8 @@ def optional(recipe: "Recipe", *, jit_llvm: str | None = None,
         found["llvm"] = toolchain.version if toolchain else "missing"
     if recipe.build.lto_partition != "none":
         found["lto_partition"] = recipe.build.lto_partition
+    if not recipe.build.compiles_bytecode:
+        found["compile_bytecode"] = False
     return found
 
 

@@ -6,6 +6,10 @@ package installed into the base interpreter, an edited stdlib module, a disk
 error. The manifest is taken after verification and before packing, so a build
 reinstalled from the artifact cache brings its own (the artifact's sha256 was
 checked before unpacking). The receipt and the manifest itself are not listed.
+
+A `.pyc` in a `__pycache__` directory that the manifest does not list is not "added":
+Python writes those at import (every one of them, in a build installed without
+`make install`'s bytecode). A listed one that changed or went missing still counts.
 """
 
 from __future__ import annotations
@@ -90,12 +94,40 @@ def read(prefix: Path, name: str) -> dict[str, dict[str, Any]]:
     return files
 
 
-def compare(prefix: Path, name: str) -> Differences:
+def written_at_import(rel: str) -> bool:
+    """Whether `rel` (a relative POSIX path) is where Python caches a module's bytecode."""
+    parts = rel.split("/")
+    return len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(".pyc")
+
+
+def compare(prefix: Path, name: str, *, import_bytecode: bool = True) -> Differences:
+    """`prefix` against its manifest. `import_bytecode` False: a .pyc the manifest does not
+    list is "added" too (an artifact from elsewhere must be exactly what was packed: Python
+    would run a planted .pyc in place of its source)."""
     recorded = read(prefix, name)
     now = entries(prefix)
+    added = now.keys() - recorded.keys()
+    if import_bytecode:
+        added = {rel for rel in added if not written_at_import(rel)}
     return Differences(
         changed=tuple(sorted(r for r in recorded.keys() & now.keys() if recorded[r] != now[r])),
         missing=tuple(sorted(recorded.keys() - now.keys())),
-        added=tuple(sorted(now.keys() - recorded.keys())),
+        added=tuple(sorted(added)),
         checked=len(recorded),
     )
+
+
+def drop_import_bytecode(prefix: Path) -> int:
+    """Remove every .pyc under `prefix`'s `__pycache__` directories (and the directories
+    left empty); returns how many files went."""
+    count = 0
+    for cache in sorted(prefix.rglob("__pycache__"), reverse=True):
+        if cache.is_symlink() or not cache.is_dir():
+            continue
+        for pyc in cache.glob("*.pyc"):
+            if pyc.is_file() and not pyc.is_symlink():
+                pyc.unlink()
+                count += 1
+        if not any(cache.iterdir()):
+            cache.rmdir()
+    return count

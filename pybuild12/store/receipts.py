@@ -77,6 +77,9 @@ class Receipt:
     required_modules: tuple[str, ...] = ()
     # CPython's report of the modules it could not build; None when not known (older receipts).
     modules: dict[str, list[str]] | None = None
+    # Whether `make install` byte-compiled the standard library (and pip its own files);
+    # None when not recorded (receipts before --no-compile-bytecode: they all did).
+    bytecode: bool | None = None
     reproducible: dict[str, Any] | None = None  # {"source_date_epoch": N} for SOURCE_DATE_EPOCH builds
     schema: int = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
@@ -88,6 +91,10 @@ class Receipt:
     @property
     def optimize_level(self) -> str:
         return (self.optimize or {}).get("level", "standard")
+
+    @property
+    def compiled_bytecode(self) -> bool:
+        return self.bytecode is not False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Receipt":
