@@ -180,26 +180,32 @@ def shared_store(real_build, shared_dir) -> SharedStore:
 
 
 @pytest.fixture(scope="session")
-def git_tree_ccache(shared_dir) -> Path:
-    """The CCACHE_DIR of the builds of the 3.13.5 tree from git, free-threaded and without
-    PGO (test_git_build.py, test_bisect_build.py): one's compile fills it for the other."""
-    directory = shared_dir / "git-tree-ccache"
-    directory.mkdir(exist_ok=True)
+def ccache_dir() -> Path:
+    """The CCACHE_DIR of every build here that compiles through ccache (--ccache: the
+    debug, git, ThreadSanitizer and ASan builds and the bisect's steps), kept between
+    runs: PYBUILD12_TEST_CCACHE, else pybuild12-tests/ccache in the user's cache
+    directory. On a fresh machine (CI) it starts empty and the bisect's steps compile
+    from what the git build of the same tree put there; a developer's next run
+    compiles from it."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = Path(os.environ.get("PYBUILD12_TEST_CCACHE") or base / "pybuild12-tests" / "ccache")
+    directory.mkdir(parents=True, exist_ok=True)
     return directory
 
 
 @pytest.fixture(scope="session")
-def debug_build(mirror_server, shared_dir):
-    """`pybuild12 install 3.13.5+debug` (no PGO, no LTO, no byte-compiling: about 2
-    minutes) in a home of its own, made as on a machine without gdbm's headers;
+def debug_build(mirror_server, shared_dir, ccache_dir):
+    """`pybuild12 install 3.13.5+debug --ccache` (no PGO, no LTO, no byte-compiling: about
+    2 minutes) in a home of its own, made as on a machine without gdbm's headers;
     test_debug_build.py checks it, and test_action_build.py restores it through the
     GitHub Action's cache."""
     home = shared_dir / "debug-home"
+    extra = {"ac_cv_header_gdbm_h": "no", "CCACHE_DIR": str(ccache_dir)}
 
     def make() -> dict:
-        proc, _ = install_apart(home, "3.13.5+debug", mirror=mirror_server, extra_env={"ac_cv_header_gdbm_h": "no"})
+        proc, _ = install_apart(home, "3.13.5+debug", "--ccache", mirror=mirror_server, extra_env=extra)
         return completed(proc)
 
     made = once(shared_dir, "debug-build", make)
-    env = apart_env(home, mirror=mirror_server, extra_env={"ac_cv_header_gdbm_h": "no"})
+    env = apart_env(home, mirror=mirror_server, extra_env=extra)
     return {"proc": run_of(made), "prefix": home / "data" / "pythons" / "3.13.5+debug", "env": env, "home": home}

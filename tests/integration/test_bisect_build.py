@@ -29,7 +29,7 @@ CHECK = ["python3", "-c", "import colorsys, sys; sys.exit(0 if colorsys.rgb_to_h
 
 
 @pytest.fixture(scope="module")
-def history(mirror_server, tmp_path_factory, git_tree_ccache):
+def history(mirror_server, tmp_path_factory, ccache_dir):
     root = tmp_path_factory.mktemp("bisect")
     with tarfile.open(sources_dir() / TARBALL) as tar:
         tar.extractall(root, filter="data")
@@ -52,7 +52,7 @@ def history(mirror_server, tmp_path_factory, git_tree_ccache):
     recipe.write_text(f'version = "3.13.5"\nsummary = "3.13.5 with a few commits"\n\n[source]\nkind = "git"\n'
                       f'url = "{repo.as_uri()}"\ncommit = "{shas[0]}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
-    env.update(PYBUILD12_HOME=str(root / "home"), CCACHE_DIR=str(git_tree_ccache))
+    env.update(PYBUILD12_HOME=str(root / "home"), CCACHE_DIR=str(ccache_dir))
     return {"repo": repo, "shas": shas, "recipe": recipe, "env": env, "root": root}
 
 

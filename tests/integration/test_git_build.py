@@ -41,8 +41,8 @@ def git(repo: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def git_build(mirror_server, shared_dir, git_tree_ccache):
-    made = once(shared_dir, "git-build", lambda: _make_git_build(shared_dir / "git-build", git_tree_ccache))
+def git_build(mirror_server, shared_dir, ccache_dir):
+    made = once(shared_dir, "git-build", lambda: _make_git_build(shared_dir / "git-build", ccache_dir))
     return {**made, "proc": run_of(made["proc"]), "prefix": Path(made["prefix"])}
 
 

@@ -41,17 +41,18 @@ def _sanitizer_toolchain_or_skip() -> None:
 
 
 @pytest.fixture(scope="module")
-def tsan_build(mirror_server, shared_dir):
+def tsan_build(mirror_server, shared_dir, ccache_dir):
     _sanitizer_toolchain_or_skip()
     home = shared_dir / "tsan-home"
+    extra = {"CCACHE_DIR": str(ccache_dir)}
 
     def make() -> dict:
-        proc, _ = install_apart(home, "3.13.5t+tsan", "--ccache", mirror=mirror_server)
+        proc, _ = install_apart(home, "3.13.5t+tsan", "--ccache", mirror=mirror_server, extra_env=extra)
         return completed(proc)
 
     made = once(shared_dir, "tsan-build", make)
     return {"proc": run_of(made), "prefix": home / "data" / "pythons" / NAME,
-            "env": apart_env(home, mirror=mirror_server), "home": home}
+            "env": apart_env(home, mirror=mirror_server, extra_env=extra), "home": home}
 
 
 def _venv_with_racy(build, directory: Path) -> Path:
@@ -168,10 +169,11 @@ def test_compat_names_the_module_whose_import_races(racy_venv, tsan_build):
 
 
 @pytest.mark.heavy
-def test_asan_reports_a_use_after_free_with_its_stack(mirror_server, tmp_path_factory):
+def test_asan_reports_a_use_after_free_with_its_stack(mirror_server, tmp_path_factory, ccache_dir):
     _sanitizer_toolchain_or_skip()
     home = tmp_path_factory.mktemp("asan-home")
-    proc, env = install_apart(home, "3.13.5+asan", "--ccache", mirror=mirror_server)
+    proc, env = install_apart(home, "3.13.5+asan", "--ccache", mirror=mirror_server,
+                              extra_env={"CCACHE_DIR": str(ccache_dir)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     build = {"env": env}
     venv = tmp_path_factory.mktemp("uaf") / "venv"
