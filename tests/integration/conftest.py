@@ -165,8 +165,7 @@ def _make_real_build(home: Path, env: dict, shared: Path) -> dict:
 @pytest.fixture(scope="session")
 def real_build(mirror_server, shared_dir) -> RealBuild:
     home = Path(os.environ.get("PYBUILD12_TEST_HOME") or shared_dir / "real-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYBUILD12_")}
-    env.update(PYBUILD12_HOME=str(home), PYBUILD12_MIRROR=mirror_server)
+    env = apart_env(home, mirror=mirror_server)
     made = once(shared_dir, "real-build", lambda: _make_real_build(home, env, shared_dir))
     return RealBuild(home, env, mirror_server, run_of(made["install"]), made["receipt"])
 
@@ -177,7 +176,7 @@ def shared_store(real_build, shared_dir) -> SharedStore:
     signed by a key of the run's own): the image and the fresh machine install from it,
     as a team's machines install what its CI built, instead of compiling it again."""
     assert real_build.install.returncode == 0, real_build.install.stderr[-3000:]
-    made = once(shared_dir, "real-build", dict)  # made already: the real_build fixture waited for it
+    made = json.loads((shared_dir / "real-build.json").read_text())  # written once real_build returned
     server, url = serve(shared_dir / "store")
     yield SharedStore(url, made["trust"], real_build.home, (RECIPE, *SESSION_OPTS))
     server.shutdown()
