@@ -704,19 +704,71 @@ def test_an_install_asking_for_other_options_says_what_differs(fake, paths):
     installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
     before = (paths.prefix("fake") / "pybuild12.json").read_text()
     with pytest.raises(UsageError) as info:
-        installer.install(str(fake), InstallOptions(configure_opts=("--without-ensurepip",)), paths=paths)
+        installer.install(str(fake), InstallOptions(optimizations=True, configure_opts=("--without-ensurepip",)),
+                          paths=paths)
     assert info.value.exit_code == 2
     assert "PGO (--enable-optimizations): installed without, asked with" in info.value.message
     assert "LTO: installed without, asked with" in info.value.message
     assert "configure options the installed build lacks: --without-ensurepip" in info.value.message
     assert "--force" in info.value.hint and "--name" in info.value.hint
     assert (paths.prefix("fake") / "pybuild12.json").read_text() == before
+    # only what was asked explicitly is refused: a configure option alone names no PGO
+    with pytest.raises(UsageError) as info:
+        installer.install(str(fake), InstallOptions(configure_opts=("--without-ensurepip",)), paths=paths)
+    assert "--without-ensurepip" in info.value.message and "PGO" not in info.value.message
     # the same options again: already installed, as before
     assert installer.install(str(fake), InstallOptions(optimizations=False), paths=paths).already_installed
     assert installer.installed_as_asked(str(fake), InstallOptions(optimizations=False), paths=paths) is not None
     with pytest.raises(UsageError):
-        installer.installed_as_asked(str(fake), InstallOptions(), paths=paths)
+        installer.installed_as_asked(str(fake), InstallOptions(optimizations=True), paths=paths)
     assert installer.installed_as_asked(str(fake), InstallOptions(force=True), paths=paths) is None
+
+
+def test_a_request_naming_no_option_is_answered_by_the_installed_build(fake, paths, capsys):
+    """After `install X --no-pgo`, a plain `install X` (and `key X`) answers with that build
+    and says how it was made, instead of refusing what nobody asked for."""
+    made = installer.install(str(fake), InstallOptions(optimizations=False), paths=paths)
+    before = (paths.prefix("fake") / "pybuild12.json").read_text()
+    again = installer.install(str(fake), InstallOptions(), paths=paths)
+    assert again.already_installed and again.prefix == made.prefix
+    assert any("built without PGO and LTO" in n and "--force" in n for n in again.notes), again.notes
+    assert installer.installed_as_asked(str(fake), InstallOptions(), paths=paths).build.name == "fake"
+    assert (paths.prefix("fake") / "pybuild12.json").read_text() == before
+    env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
+    cli = [sys.executable, "-m", "pybuild12"]
+    plain = subprocess.run([*cli, "install", str(fake)], capture_output=True, text=True, env=env, timeout=60)
+    assert plain.returncode == 0 and "already installed" in plain.stderr and "without PGO" in plain.stderr
+    key = subprocess.run([*cli, "key", str(fake)], capture_output=True, text=True, env=env, timeout=60)
+    assert key.returncode == 0 and key.stdout.strip() == made.receipt.artifact["key"], key.stderr
+    asked = subprocess.run([*cli, "install", str(fake), "--pgo"], capture_output=True, text=True, env=env, timeout=60)
+    assert asked.returncode == 2 and "PGO (--enable-optimizations): installed without, asked with" in asked.stderr
+
+
+def test_a_pinned_version_line_means_the_installed_build_for_every_command(fake, paths, tmp_path):
+    """One rule, as uv's: with a build of 3.13.x in place, a pin of `3.13` is that build for
+    `install` (no download of the newest 3.13), `key`, `which` and `run` alike."""
+    made = installer.install(str(fake), InstallOptions(name="mine", optimizations=False), paths=paths)
+    assert made.receipt.version == HOST_VERSION
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".python-version").write_text(HOST_MINOR + "\n")
+    env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent), "PYBUILD12_MIRROR": str(tmp_path / "nothing")}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, env=env,
+                              cwd=project, timeout=60)
+
+    install = cli("install")
+    assert install.returncode == 0, install.stderr
+    assert install.stdout.strip() == str(made.python) and f"answered by the installed mine" in install.stderr
+    assert cli("which").stdout.strip() == str(made.python)
+    assert cli("run", "-c", "print('ran')").stdout.strip() == "ran"  # through `which`'s resolution (cli.common.build)
+    assert cli("key").stdout.strip() == made.receipt.artifact["key"]
+    assert not any(p.name.startswith(HOST_MINOR) for p in paths.pythons.iterdir())  # nothing else was built
+    # an explicit option the build lacks is not answered by it: the recipe's own build is made (here: fails
+    # offline), and nothing is taken away
+    other = cli("install", "--pgo")
+    assert other.returncode != 0 and made.python.exists()
 
 
 def test_force_says_why_it_compiles_and_reuses_the_cache_when_it_can(fake, paths):

@@ -16,7 +16,7 @@ from helpers import tarball_recipe
 from pybuild12 import install as installer
 from pybuild12.build import plan as build, preflight
 from pybuild12.checks import verify as verifier
-from pybuild12.core.errors import BuildError, PrerequisiteError, RecipeError
+from pybuild12.core.errors import BuildError, PrerequisiteError, RecipeError, UsageError
 from pybuild12.install import InstallOptions
 from pybuild12.request import recipes, variants
 from pybuild12.store import key as keys
@@ -61,9 +61,9 @@ def test_one_build_name_however_the_variants_are_spelled():
     ("+jit", "names no recipe"),
 ])
 def test_bad_variants_are_refused_with_a_hint(spec, fragment):
-    with pytest.raises(RecipeError) as info:
+    with pytest.raises(UsageError) as info:  # a malformed request, as an unknown option is: exit 2
         variants.parse(spec)
-    assert fragment in info.value.message
+    assert fragment in info.value.message and info.value.exit_code == 2
     assert "3.14t" in (info.value.hint or "") or "e.g." in (info.value.hint or "")
 
 

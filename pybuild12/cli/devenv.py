@@ -161,8 +161,15 @@ def pin(
     from pybuild12.devenv import pins  # lazy: .python-version
     from pybuild12.store import names  # lazy: name resolution
 
+    from pybuild12.core.errors import RecipeError  # lazy: as names
+
     paths = settings().paths
-    installed = names.installed_name(paths, name)
+    try:
+        installed = names.installed_name(paths, name)
+    except RecipeError:
+        if not force:
+            raise
+        installed = name  # --force pins a well-formed name pybuild12 cannot build, for another tool
     is_installed = paths.prefix(installed).is_dir()
     buildable = names.recipe_build_name(name)
     if not is_installed and buildable is None and not force:

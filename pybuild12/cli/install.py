@@ -174,6 +174,8 @@ def _installed(outcome: Installed, as_json: bool = False) -> None:
     total = sum(((outcome.receipt.timings if outcome.receipt else None) or {}).values())
     if outcome.already_installed:
         err.print(f"{escape(outcome.name)} is already installed at {outcome.prefix} (--force rebuilds it)")
+        for note in outcome.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}")
     else:
         err.print(f"[green]installed[/] {escape(outcome.name)} in {duration(total)}")
     if not as_json:
@@ -222,10 +224,25 @@ def key(
     exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--compile-bytecode", "--no-compile-bytecode"))
     options = installer.InstallOptions(name=name, configure_opts=tuple(configure_opt), commit=commit, lto=lto,
                                        optimizations=pgo, optimize=optimize_level, compile_bytecode=compile_bytecode)
+    found = installer.installed_as_asked(recipe, options, paths=settings().paths, settings=settings())
+    installed_key = ((found.build.receipt.artifact or {}).get("key") if found and found.build.receipt else None)
+    if installed_key:  # the install answers with this build, so its key is the one
+        err.print(f"{escape(found.build.name)} is installed: its key")
+        for note in found.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}")
+        if as_json:
+            receipt = found.build.receipt
+            out.print_json(json.dumps({"name": found.build.name, "version": receipt.version,
+                                       "prefix": str(found.build.prefix), "key": installed_key,
+                                       "source": receipt.source.get("sha256") or receipt.source.get("commit"),
+                                       "inputs": None, "installed": True}))
+        else:
+            out.print(installed_key)
+        return
     keyed = installer.artifact_key(recipe, options, paths=settings().paths, reporter=RichReporter(err.console),
                                    settings=settings())
     if as_json:
-        out.print_json(json.dumps(keyed.to_json()))
+        out.print_json(json.dumps({**keyed.to_json(), "installed": False}))
     else:
         out.print(keyed.key)
 

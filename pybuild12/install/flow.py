@@ -24,12 +24,12 @@ from typing import Iterator, Mapping
 
 from pybuild12.build import optimize, plan, preflight, sanitizers
 from pybuild12.core import leftovers, locks, runlog, staging
-from pybuild12.core.errors import CheckError, PyBuild12Error, UsageError
+from pybuild12.core.errors import CheckError, PyBuild12Error
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
 from pybuild12.core.runlog import Run
 from pybuild12.core.settings import Settings
-from pybuild12.install import publish
+from pybuild12.install import answer, publish
 from pybuild12.install.compiling import PgoPlan, choose_profile, compile_build, keep_profile
 from pybuild12.install.job import InstallOptions, Job, Made, Workspace
 from pybuild12.install.keying import compiler_of, key_inputs, request
@@ -45,7 +45,7 @@ from pybuild12.install.verification import (
 from pybuild12.request import variants
 from pybuild12.request.recipes import Recipe
 from pybuild12.sources import fetch
-from pybuild12.store import artifacts, buildinfo, manifest, receipts, remote, signing, transfer
+from pybuild12.store import artifacts, manifest, receipts, remote, signing, transfer
 from pybuild12.store.key import key_of
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
@@ -72,13 +72,17 @@ def install(
     epoch = settings.source_date_epoch
     toolchain, compiler = compiler_of(recipe, env)
 
+    other = None if prefix.is_dir() else answer.satisfying(spec, recipe, name, user_opts, options, paths)
+    if other is not None:  # `install 3.13` with 3.13.5 in place, as `which 3.13` answers
+        return replace(other.build, notes=other.notes)
+
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
         existing = receipts.read(prefix) if prefix.is_dir() else None
-        changes = _changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
+        changes = answer.changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
         if existing is not None and not options.force:
-            _refuse_changes(name, changes)
-            outcome = Installed(name, prefix, existing, already_installed=True)
+            found = answer.of_name(name, existing, recipe, prefix, user_opts, options)
+            outcome = replace(found.build, notes=found.notes)
             if signer is not None:
                 publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), _store(settings), signer,
                                          spec, nullcontext())
@@ -318,39 +322,6 @@ def _workspace(paths: Paths, name: str, recipe: Recipe, run: Run, settings: Sett
         else:
             shutil.rmtree(build_root, ignore_errors=True)
             fetch.release(recipe, work.tree, paths=paths, settings=settings, run=run)
-
-
-def _changes(existing: dict, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[str]:
-    """What this install asks for that the installed build of the same name is not."""
-    return buildinfo.differences(existing, configure_args=plan.configure_args(recipe, prefix, user_opts),
-                                 optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
-                                 commit=options.commit, compile_bytecode=recipe.build.compile_bytecode)
-
-
-def _refuse_changes(name: str, changes: list[str]) -> None:
-    if changes:
-        raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in changes),
-                         hint="add --force to replace it with the build asked for, or --name NAME to install that "
-                         "beside it ('pybuild12 list' shows how each build was made)")
-
-
-def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
-                       settings: Settings | None = None) -> Installed | None:
-    """The installed build an install of `spec` would answer "already installed" with;
-    None when it would build (nothing installed, or --force). Refuses, as install does,
-    when the installed build differs from what is asked. For work that must not run
-    when nothing will be built (installing build dependencies)."""
-    if options.force:
-        return None
-    settings = settings or Settings.from_env()
-    recipe, name, _ = request(spec, options)
-    prefix = paths.prefix(name)
-    existing = receipts.read(prefix) if prefix.is_dir() else None
-    if existing is None:
-        return None
-    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
-    _refuse_changes(name, _changes(existing, recipe, prefix, user_opts, options))
-    return Installed(name, prefix, existing, already_installed=True)
 
 
 def _say_why_compiling(reporter: Reporter, name: str, cache: artifacts.Cache | None, pgo: "PgoPlan",

@@ -18,7 +18,7 @@ from typing import Any, Sequence, Union
 
 from pybuild12.core.errors import RecipeError, quoted
 from pybuild12.request import variants
-from pybuild12.request.spelling import NAME_RE, minor_of
+from pybuild12.request.spelling import NAME_RE, OLDEST, minor_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +50,6 @@ KNOWN_MODULES = {
 ALIAS_DEPTH = 4
 LTO_PARTITIONS = ("none", "auto")
 OPTIMIZE_LEVELS = ("standard", "max")  # "max": see build/optimize.py
-OLDEST = (3, 12)  # the first CPython with a GIL per interpreter (PEP 684)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,32 @@ and options change that, each through one `with_*` function, and name the build.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from pybuild12.core.errors import RecipeError, UsageError, quoted
 from pybuild12.request import recipes, variants
 from pybuild12.request.recipes import COMMIT_RE, OPTIMIZE_LEVELS, GitSource, Recipe
+from pybuild12.request.spelling import NAME_RE, NAME_RULE, VERSION_REQUEST, predates_own_gil
+
+
+def check_request(spec: str, *, files: bool = False) -> variants.Request:
+    """What `spec` asks for, checked alike by every command before any work, so that one
+    mistake gets one answer: a malformed name, a directory or a path that is no recipe
+    file (exit 2), an unknown variant or two that exclude each other (2), a CPython
+    before 3.12 (3). `files`: the command also takes a recipe file's path (install, key,
+    bisect, pin): one ending in .toml (with variants after it: `./my.toml+jit`), or an
+    existing file."""
+    if files and recipes.is_path(spec) and (".toml" in spec or Path(spec).expanduser().is_file()):
+        return variants.parse(spec) if not recipes.exists(spec) else variants.Request(spec)
+    if not NAME_RE.match(spec) or not spec.isascii():
+        hint = NAME_RULE + ("; a recipe file is named by its path, ending in .toml" if files else "")
+        raise UsageError(f"invalid build name {quoted(spec)}", hint=hint + " (see 'pybuild12 list')")
+    request = variants.parse(spec)
+    if VERSION_REQUEST.match(request.recipe) and predates_own_gil(request.recipe):
+        raise RecipeError(f"CPython {request.recipe} predates per-interpreter GILs (PEP 684, CPython 3.12)",
+                          hint="pybuild12 builds CPython 3.12 and later; 'pybuild12 list' shows the recipes "
+                          "(pyenv or uv install older versions)")
+    return request
 
 
 def check_level(level: str) -> str:
@@ -29,7 +51,7 @@ def resolve(spec: str, *, name: str | None = None, commit: str | None = None, op
     `3.14.10+freethreaded+debug`: the variants are part of the name, so each variant
     of a version is a build of its own beside the default one.
     """
-    wanted = variants.parse(spec) if not recipes.exists(spec) else variants.Request(spec)
+    wanted = check_request(spec, files=True)
     recipe = recipes.load(wanted.recipe)
     if commit is not None:
         recipe = with_commit(recipe, commit)

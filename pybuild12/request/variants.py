@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from pybuild12.core.errors import RecipeError
+from pybuild12.core.errors import PyBuild12Error, RecipeError, UsageError
 from pybuild12.request.spelling import minor_of
 
 ORDER = ("freethreaded", "debug", "jit", "tsan", "asan", "ubsan")
@@ -84,14 +84,14 @@ def parse(spec: str) -> Request:
         word = word.strip().lower()
         if word not in ORDER:
             close = difflib.get_close_matches(word, ORDER, n=1, cutoff=0.5)
-            raise RecipeError(
+            raise UsageError(
                 f"unknown build variant {word!r} in {spec!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
                 hint=("variants: " + ", ".join(ORDER)
                       + "; e.g. 3.14t (free-threaded), 3.14+debug, 3.14+jit, 3.14t+debug, 3.13t+tsan"),
             )
         found.append(word)
     if not base:
-        raise RecipeError(f"{spec!r} names no recipe before its variants", hint="e.g. 3.14+freethreaded")
+        raise UsageError(f"{spec!r} names no recipe before its variants", hint="e.g. 3.14+freethreaded")
     check_combination(found, spec)
     return Request(base, ordered(found))
 
@@ -104,7 +104,7 @@ def check_combination(wanted: Iterable[str], spec: str) -> None:
     for variant in chosen:
         clash = [other for other in table()[variant].get("conflicts", ()) if other in chosen]
         if clash:
-            raise RecipeError(f"{spec!r}: +{variant} and +{clash[0]} cannot be built together "
+            raise UsageError(f"{spec!r}: +{variant} and +{clash[0]} cannot be built together "
                               "(each sanitizer's runtime owns the process's memory layout)",
                               hint=f"build them apart: {base}+{variant} and {base}+{clash[0]}")
 
@@ -193,6 +193,6 @@ def build_name(name: str) -> str:
     """The installed name a request means: `3.13.5t` -> `3.13.5+freethreaded`."""
     try:
         request = parse(name)
-    except RecipeError:
+    except PyBuild12Error:
         return name
     return request.recipe + request.suffix if request.variants else name

@@ -75,8 +75,21 @@ def _other_options(args: Sequence[str]) -> list[str]:
     return [a for a in args if not a.startswith("--prefix=") and a.split("=", 1)[0] not in _NAMED]
 
 
+class Difference(str):
+    """One way a build differs from a request, in words; `option` names what asks for it
+    (pgo, lto, bytecode, optimize, configure, commit, recipe), so that an install can
+    refuse only what the user asked for and answer the rest with the installed build."""
+
+    option: str
+
+    def __new__(cls, text: str, option: str) -> "Difference":
+        made = super().__new__(cls, text)
+        made.option = option
+        return made
+
+
 def differences(receipt: Receipt, *, configure_args: Sequence[str], optimize: str,
-                recipe_sha256: str, commit: str | None, compile_bytecode: bool | None = None) -> list[str]:
+                recipe_sha256: str, commit: str | None, compile_bytecode: bool | None = None) -> list[Difference]:
     """What an install asking for `configure_args` (and the rest) would build differently
     from the installed build of `receipt`; empty when it is the same build.
 
@@ -85,28 +98,30 @@ def differences(receipt: Receipt, *, configure_args: Sequence[str], optimize: st
     variant's default changed is still the one asked for."""
     installed = list(receipt.configure_args)
     asked = list(configure_args)
-    found = []
-    for label, on in (("PGO (--enable-optimizations)", lambda a: "--enable-optimizations" in a), ("LTO", uses_lto)):
+    found: list[Difference] = []
+    for option, label, on in (("pgo", "PGO (--enable-optimizations)", lambda a: "--enable-optimizations" in a),
+                              ("lto", "LTO", uses_lto)):
         if on(installed) != on(asked):
-            found.append(f"{label}: installed {_with(on(installed))}, asked {_with(on(asked))}")
+            found.append(Difference(f"{label}: installed {_with(on(installed))}, asked {_with(on(asked))}", option))
     if compile_bytecode is not None and compile_bytecode != receipt.compiled_bytecode:
-        found.append(f"stdlib bytecode compiled at install (--compile-bytecode): installed "
-                     f"{_with(receipt.compiled_bytecode)}, asked {_with(compile_bytecode)}")
+        found.append(Difference(f"stdlib bytecode compiled at install (--compile-bytecode): installed "
+                                f"{_with(receipt.compiled_bytecode)}, asked {_with(compile_bytecode)}", "bytecode"))
     level = receipt.optimize_level
     if level != optimize:
-        found.append(f"--optimize: installed {level}, asked {optimize}")
+        found.append(Difference(f"--optimize: installed {level}, asked {optimize}", "optimize"))
     added = [a for a in _other_options(asked) if a not in _other_options(installed)]
     dropped = [a for a in _other_options(installed) if a not in _other_options(asked)]
     if added:
-        found.append("configure options the installed build lacks: " + " ".join(added))
+        found.append(Difference("configure options the installed build lacks: " + " ".join(added), "configure"))
     if dropped:
-        found.append("configure options of the installed build not asked now: " + " ".join(dropped))
+        found.append(Difference("configure options of the installed build not asked now: " + " ".join(dropped),
+                                "configure-dropped"))
     installed_commit = receipt.source.get("commit")
     if commit and installed_commit and not installed_commit.startswith(commit.lower()):
-        found.append(f"commit: installed {installed_commit[:12]}, asked {commit}")
+        found.append(Difference(f"commit: installed {installed_commit[:12]}, asked {commit}", "commit"))
     installed_sha = receipt.recipe.content_sha256
     if installed_sha and installed_sha != recipe_sha256:
-        found.append("the recipe file changed since the build was installed")
+        found.append(Difference("the recipe file changed since the build was installed", "recipe"))
     return found
 
 

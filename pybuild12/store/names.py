@@ -19,13 +19,10 @@ import re
 from pybuild12.core.errors import NotInstalledError, PyBuild12Error, RecipeError, UsageError, quoted
 from pybuild12.core.paths import Paths
 from pybuild12.request import variants
-from pybuild12.request.spelling import NAME_RE
+from pybuild12.request.spelling import NAME_RE, NAME_RULE, VERSION_REQUEST
 from pybuild12.store import registry
 
-RULE = "a build name is 1 to 64 letters, digits and . _ + @ -, starting with a letter or digit"
-
-# What a request may name before its variants: a major, a minor line or a release.
-_VERSION_REQUEST = re.compile(r"^\d+(?:\.\d+){0,2}$")
+RULE = NAME_RULE
 # Only final releases answer a version request: a prerelease (main's 3.12.0a7+) is found by
 # its build's name, as uv leaves prereleases out unless asked for.
 _RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
@@ -47,8 +44,17 @@ def installed_name(paths: Paths, name: str) -> str:
     exact = _exact(paths, name)
     if exact is not None:
         return exact
+    checked(name)
     found = candidates(paths, name)
     return found[0].name if found else name
+
+
+def checked(name: str) -> None:
+    """Refuse, as `install` does, a name no build can have: an unknown variant (exit 2),
+    a CPython before 3.12 (exit 3); for a name that is not installed, before it is looked for."""
+    from pybuild12.request import resolve  # lazy: the recipes; a build's own name never needs them
+
+    resolve.check_request(name)
 
 
 def _exact(paths: Paths, name: str) -> str | None:
@@ -81,9 +87,9 @@ def version_request(name: str) -> tuple[tuple[int, ...], frozenset[str]] | None:
     """(3, 13) and {freethreaded} for `3.13t`; None for a name that asks for no version line."""
     try:
         request = variants.parse(name)
-    except RecipeError:
+    except PyBuild12Error:
         return None
-    if not _VERSION_REQUEST.match(request.recipe):
+    if not VERSION_REQUEST.match(request.recipe):
         return None
     return tuple(int(part) for part in request.recipe.split(".")), frozenset(request.variants)
 
@@ -108,7 +114,7 @@ def kind_of(build: registry.Installed) -> frozenset[str]:
 def _requested_kind(name: str) -> frozenset[str]:
     try:
         return frozenset(variants.parse(name).variants)
-    except RecipeError:
+    except PyBuild12Error:
         return frozenset()
 
 
@@ -148,6 +154,7 @@ def get_one(paths: Paths, name: str, *, command: str) -> registry.Installed:
     exact = _exact(paths, name)
     if exact is not None:
         return registry.get(paths, exact)
+    checked(name)
     found = candidates(paths, name)
     if not found:
         raise not_installed(paths, name)
@@ -190,7 +197,7 @@ def _how_to_build(name: str) -> str:
     except PyBuild12Error as exc:
         try:
             base = variants.parse(name).recipe
-        except RecipeError:
+        except PyBuild12Error:
             base = name
         if recipes.exists(base):
             return f"'pybuild12 install {name}' cannot build it: {exc.message.rstrip('.')}."

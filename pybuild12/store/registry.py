@@ -35,6 +35,7 @@ class Installed:
     receipt: Receipt | None  # None: no readable receipt (not made by pybuild12, or damaged)
     log_path: Path | None = None  # the install's log, when this run installed it
     already_installed: bool = False  # the install found it in place and built nothing
+    notes: tuple[str, ...] = ()  # what an install that answered with it has to say of it
 
     @property
     def version(self) -> str:

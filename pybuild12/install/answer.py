@@ -1,0 +1,140 @@
+"""Which installed build answers an install request, one rule for every command.
+
+As uv answers `uv python install 3.13` with an installed 3.13.x: a build in place that
+satisfies the request satisfies it. A request satisfies it unless an option the user
+gave explicitly (`--no-pgo`, `--lto`, `--optimize`, `--compile-bytecode`,
+`--configure-opt`, `--commit`) differs from how it was built; those are refused, named
+(exit 2), since building over it silently would throw away a finished build and
+answering with it silently would ignore the option. What the user did not ask for
+(the recipe's defaults: PGO, LTO, a recipe file edited since) never refuses: the
+answer says how the installed build was made and that `--force` rebuilds it.
+
+`install` answers with it; `key` prints its key; `install --install-deps` installs
+nothing for it; `which` and `run` resolve a request to the same build (`store.names`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pybuild12.build import plan
+from pybuild12.core.errors import UsageError
+from pybuild12.core.paths import Paths
+from pybuild12.core.settings import Settings
+from pybuild12.install.job import InstallOptions
+from pybuild12.install.keying import request
+from pybuild12.request.recipes import Recipe
+from pybuild12.store import buildinfo, names, receipts
+from pybuild12.store.buildinfo import Difference
+from pybuild12.store.receipts import Receipt
+from pybuild12.store.registry import Installed
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The installed build a request is answered with, and what the user should know."""
+
+    build: Installed
+    notes: tuple[str, ...] = ()
+
+
+def asked(options: InstallOptions, user_opts: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """The differences (`Difference.option`) the user's own options speak for."""
+    found = set()
+    if options.optimizations is not None:
+        found |= {"pgo", "lto"}  # --no-pgo also drops LTO unless --lto is given
+    if options.lto is not None:
+        found.add("lto")
+    if options.optimize is not None:
+        found.add("optimize")
+    if options.compile_bytecode is not None:
+        found.add("bytecode")
+    if user_opts:
+        found.add("configure")
+    if options.commit:
+        found.add("commit")
+    return frozenset(found)
+
+
+def changes(receipt: Receipt, recipe: Recipe, prefix: Path, user_opts, options: InstallOptions) -> list[Difference]:
+    """Every way the build of `receipt` differs from what this request would build."""
+    return buildinfo.differences(receipt, configure_args=plan.configure_args(recipe, prefix, user_opts),
+                                 optimize=recipe.build.optimize, recipe_sha256=recipe.content_sha256,
+                                 commit=options.commit, compile_bytecode=recipe.build.compile_bytecode)
+
+
+def refuse(name: str, found: list[Difference], wanted: frozenset[str]) -> None:
+    """Refuse the differences the user's options asked for, naming each."""
+    refused = [c for c in found if c.option in wanted]
+    if refused:
+        raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in refused),
+                         hint="add --force to replace it with the build asked for, or --name NAME to install that "
+                         "beside it ('pybuild12 list' shows how each build was made)")
+
+
+def made_as(receipt: Receipt | None) -> str:
+    """How a build was made, in a few words: 'without PGO and LTO', 'with PGO and LTO'."""
+    facts = buildinfo.facts(receipt)
+    if facts is None:
+        return "of unknown options (no readable receipt)"
+    if facts.optimize == "max":
+        return "with --optimize max"
+    on = [k for k, v in (("PGO", facts.pgo), ("LTO", facts.lto)) if v]
+    off = [k for k, v in (("PGO", facts.pgo), ("LTO", facts.lto)) if not v]
+    return " ".join(filter(None, (f"with {' and '.join(on)}" if on else "", f"without {' and '.join(off)}"
+                                  if off else "")))
+
+
+def of_name(name: str, receipt: Receipt, recipe: Recipe, prefix: Path, user_opts,
+            options: InstallOptions) -> Answer:
+    """The answer when the build of the request's own name is installed (refused when an
+    explicit option differs)."""
+    found = changes(receipt, recipe, prefix, user_opts, options)
+    refuse(name, found, asked(options, user_opts))
+    return Answer(Installed(name, prefix, receipt, already_installed=True), _notes(receipt, found))
+
+
+def _notes(receipt: Receipt, found: list[Difference]) -> tuple[str, ...]:
+    if not found:
+        return ()
+    return (f"it was built {made_as(receipt)}, which differs from the recipe's defaults ({'; '.join(found)}); "
+            "--force rebuilds it as the recipe says",)
+
+
+def satisfying(spec: str, recipe: Recipe, name: str, user_opts, options: InstallOptions,
+               paths: Paths) -> Answer | None:
+    """For a version request (`3.13`, `3.13t`) whose recipe's own build (`3.13.18`) is not
+    installed: the build `which` would answer with (the newest of that line and kind) if
+    no explicit option differs, else the next that satisfies; None: build the recipe's."""
+    if options.force or options.name or options.commit or options.push or names.version_request(spec) is None:
+        return None
+    wanted = asked(options, user_opts)
+    for build in names.candidates(paths, spec):
+        if build.receipt is None or build.name == name:
+            continue
+        found = [c for c in changes(build.receipt, recipe, build.prefix, user_opts, options)
+                 if c.option not in ("recipe", "commit")]  # another release's recipe, of course
+        if any(c.option in wanted for c in found):
+            continue
+        note = (f"{spec} is answered by the installed {build.name} (built {made_as(build.receipt)}), as "
+                f"'pybuild12 which {spec}' answers; 'pybuild12 install {name}' builds {recipe.version}")
+        return Answer(replace(build, already_installed=True), (note,))
+    return None
+
+
+def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
+                       settings: Settings | None = None) -> Answer | None:
+    """The installed build an install of `spec` answers with; None when it would build
+    (nothing satisfies the request, or --force). Refuses, as install does, an explicit
+    option that differs from the installed build of the request's name."""
+    if options.force:
+        return None
+    settings = settings or Settings.from_env()
+    recipe, name, _ = request(spec, options)
+    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
+    prefix = paths.prefix(name)
+    existing = receipts.read(prefix) if prefix.is_dir() else None
+    if existing is not None:
+        return of_name(name, existing, recipe, prefix, user_opts, options)
+    return satisfying(spec, recipe, name, user_opts, options, paths)
