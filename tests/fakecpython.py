@@ -75,6 +75,27 @@ HOST, HOST_VERSION = _find_host()
 HOST_MINOR = ".".join(HOST_VERSION.split(".")[:2])
 
 CONFIGURE = r"""#!/bin/sh
+if [ "$1" = --help ]; then cat <<'HELP'
+`configure' configures python 3 to adapt to many kinds of systems (a few of CPython's options).
+  -h, --help              display this help and exit
+  -q, --quiet, --silent   do not print `checking ...' messages
+  --prefix=PREFIX         install architecture-independent files in PREFIX
+  --disable-FEATURE       do not include FEATURE (same as --enable-FEATURE=no)
+  --enable-shared         enable building a shared Python library (default is no)
+  --disable-gil           enable support for running without the GIL
+  --enable-experimental-jit[=no|yes|yes-off|interpreter]
+  --enable-optimizations  enable expensive, stable optimizations (PGO, etc.)
+  --with-pydebug          build with Py_DEBUG defined (default is no)
+  --with-lto=[full|thin|no|yes]
+  --with-doc-strings      enable documentation strings (default is yes)
+  --with-ensurepip[=install|upgrade|no]
+  --with-openssl=DIR      root of the OpenSSL directory
+  --with-dbmliborder=db1:db2:...
+  --with-suffix=SUFFIX    set executable suffix to SUFFIX
+  --with-tzpath=<list of absolute paths separated by pathsep>
+  --with-thread-sanitizer enable ThreadSanitizer race detector
+HELP
+exit 0; fi
 echo "fake configure $*"
 [ "$FAKE_FAIL" = configure ] && { echo "configure: error: no acceptable C compiler"; exit 2; }
 [ "$FAKE_SLEEP_IN" = configure ] && { echo "fake configure sleeping"; sleep "$FAKE_SLEEP"; }

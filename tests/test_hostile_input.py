@@ -231,12 +231,13 @@ def test_tampered_tarball_is_refused_before_extraction(earlier, tmp_path, paths,
 def test_shell_metacharacters_in_configure_options_stay_literal(tmp_path, paths, monkeypatch, faults):
     monkeypatch.setattr(verifier, "run", passing_verifier)
     canary = tmp_path / "canary"
-    nasty = [f"--with-x=$(touch {canary})", f"--with-y=`touch {canary}`; touch {canary}", "--with-z=a b|c&d>e<f*"]
-    monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", f"'--with-w=$(touch {canary})'")
+    nasty = [f"--with-openssl=$(touch {canary})", f"--with-dbmliborder=`touch {canary}`; touch {canary}",
+             "--with-suffix=a b|c&d>e<f*"]
+    monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", f"'--with-tzpath=$(touch {canary})'")
     tarball, sha = make_tarball(tmp_path / "one", mark="one")
     installer.install(str(make_recipe(tmp_path / "one", tarball, sha)),
                       InstallOptions(configure_opts=tuple(nasty), keep_build=True), paths=paths)
     args = next(paths.builds.rglob("configure-args.txt")).read_text().splitlines()
-    assert args[-4:] == [f"--with-w=$(touch {canary})", *nasty]  # each one argv word, untouched
+    assert args[-4:] == [f"--with-tzpath=$(touch {canary})", *nasty]  # each one argv word, untouched
     assert not canary.exists()
     faults.tried(len(nasty) + 1)

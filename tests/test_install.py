@@ -760,7 +760,7 @@ def test_a_pinned_version_line_means_the_installed_build_for_every_command(fake,
 
     install = cli("install")
     assert install.returncode == 0, install.stderr
-    assert install.stdout.strip() == str(made.python) and f"answered by the installed mine" in install.stderr
+    assert install.stdout.strip() == str(made.python) and "answered by the installed mine" in install.stderr
     assert cli("which").stdout.strip() == str(made.python)
     assert cli("run", "-c", "print('ran')").stdout.strip() == "ran"  # through `which`'s resolution (cli.common.build)
     assert cli("key").stdout.strip() == made.receipt.artifact["key"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -61,20 +62,64 @@ class Group(TyperGroup):
         self.words = tuple(args)  # as typed, for the crash log
         return super().parse_args(ctx, args)
 
-    def main(self, *args, **kwargs):
-        # Usage errors are click's (exit 2), handled inside; everything the core raises arrives here.
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        # click's own usage errors (exit 2) and everything the core raises arrive here, so
+        # that a command given --json prints one JSON document on stdout, errors included.
         try:
-            return super().main(*args, **kwargs)
+            done = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            sys.stderr.write("Aborted!\n")
+            sys.exit(1)
         except PyBuild12Error as exc:
+            if not getattr(exc, "reported_as_json", False):
+                self._json_error(exc.message, exc.hint, exc.exit_code)
             render_error(exc)
             sys.exit(exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - the last resort, by design
+            if _is_usage_error(exc):  # click's (exit 2): an unknown option, a bad value
+                self._json_error(exc.format_message(), None, exc.exit_code)
+                exc.show()
+                sys.exit(exc.exit_code)
             mapped = from_os_error(exc, installing=False) if isinstance(exc, OSError) else None
             if mapped is not None:
+                self._json_error(mapped.message, mapped.hint, mapped.exit_code)
                 render_error(mapped)
                 sys.exit(mapped.exit_code)
-            _unexpected(exc, self.words)
+            log = _unexpected(exc, self.words)
+            self._json_error(f"unexpected {type(exc).__name__}: {str(exc)[:300]}",
+                             f"a bug in pybuild12; the log holds its traceback: {log}", 1)
             sys.exit(1)
+        sys.exit(done if isinstance(done, int) else 0)  # typer.Exit(code) returns its code here
+
+    def _json_error(self, message: str, hint: str | None, code: int) -> None:
+        """With --json, the error as the command's one JSON document on stdout (programs read
+        stdout); the message still goes to stderr, and the exit code is the same."""
+        if json_asked(self, self.words):
+            sys.stdout.write(json.dumps({"ok": False, "error": message, "hint": hint, "exit_code": code}) + "\n")
+            sys.stdout.flush()
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A click.ClickException, known by its shape: typer 0.28 raises those of a click of its
+    own (typer._click), earlier typers click's, and this module imports neither."""
+    return any(c.__name__ == "ClickException" for c in type(exc).__mro__) and hasattr(exc, "show")
+
+
+def json_asked(group: TyperGroup, words: Sequence[str]) -> bool:
+    """Whether `words` give --json to a command that takes it (`run`'s words after NAME are
+    its python's, and a --json there is the python's)."""
+    command = group
+    rest = list(words)
+    while hasattr(command, "get_command"):  # a group: `cache`, `profile`, the app
+        while rest and rest[0].startswith("-") and rest[0] != "--":
+            rest.pop(0)  # the app's own options: --debug
+        found = command.get_command(None, rest[0]) if rest else None  # type: ignore[arg-type]
+        if found is None:
+            return False
+        command, rest = found, rest[1:]
+    if not any(p.param_type_name == "option" and "--json" in p.opts for p in command.params):
+        return False
+    return "--json" in (rest[: rest.index("--")] if "--" in rest else rest)
 
 
 app = typer.Typer(
@@ -142,7 +187,7 @@ def render_error(exc: PyBuild12Error) -> None:
         err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
 
 
-def _unexpected(exc: Exception, words: Sequence[str]) -> None:
+def _unexpected(exc: Exception, words: Sequence[str]) -> Path | None:
     """One line and the log path for the user; the traceback in the log (and, with
     --debug, on stderr)."""
     import traceback  # lazy: for a bug's log only
@@ -156,6 +201,7 @@ def _unexpected(exc: Exception, words: Sequence[str]) -> None:
         err.print(f"  log: {escape(str(log))}")
     err.print("[yellow]hint:[/] this is a bug in pybuild12; please report it with the log"
               + ("" if _debug else " (run again with --debug to see the traceback here)"))
+    return log
 
 
 def _crash_log(text: str, words: Sequence[str]) -> Path | None:

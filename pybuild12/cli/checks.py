@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -10,12 +9,12 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from pybuild12.cli.common import NAME_HELP, build, command_group, err, escape, interruptible, out, settings
-from pybuild12.core.errors import CheckError, PrerequisiteError, PyBuild12Error, UsageError
+from pybuild12.core.errors import CheckError, PrerequisiteError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -147,16 +146,15 @@ def verify(
     or "environment": a failure known to come from the machine, not the build (VSOCK
     tests where a vsock device has no listener). Exit 0 when no file failed, 7 otherwise.
     """
-    with _errors_as_json(as_json):
-        if suite:
-            if files or full or workers:
-                raise UsageError("--suite runs CPython's whole test suite: "
-                                 "give it without --files, --full or --workers")
-            _verify_suite(name, python, as_json, jobs, test_timeout, suite_args)
-            return
-        if jobs or suite_args or test_timeout != SUITE_TEST_TIMEOUT:
-            raise UsageError("--jobs, --test-timeout and --suite-args go with --suite")
-        _verify(name, python, full, as_json, workers, files)
+    if suite:
+        if files or full or workers:
+            raise UsageError("--suite runs CPython's whole test suite: "
+                             "give it without --files, --full or --workers")
+        _verify_suite(name, python, as_json, jobs, test_timeout, suite_args)
+        return
+    if jobs or suite_args or test_timeout != SUITE_TEST_TIMEOUT:
+        raise UsageError("--jobs, --test-timeout and --suite-args go with --suite")
+    _verify(name, python, full, as_json, workers, files)
 
 
 def _verify_suite(name: Optional[str], python: Optional[Path], as_json: bool, jobs: Optional[int], timeout: float,
@@ -260,19 +258,6 @@ def _verify(name: Optional[str], python: Optional[Path], full: bool, as_json: bo
         out.print(table)
     if not report.ok:
         raise typer.Exit(code=CheckError.exit_code)
-
-
-@contextlib.contextmanager
-def _errors_as_json(as_json: bool) -> Iterator[None]:
-    """With --json, an error is a JSON object on stdout too (programs read stdout), and
-    still the message on stderr and the exit code."""
-    try:
-        yield
-    except PyBuild12Error as exc:
-        if as_json:
-            out.print_json(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint,
-                                       "exit_code": exc.exit_code}))
-        raise
 
 
 def _verify_files(installed: Installed, as_json: bool) -> None:

@@ -158,10 +158,9 @@ def pin(
     install it next); --force pins any well-formed name. The file's earlier pin, which
     pyenv or uv may have written, is replaced and named.
     """
+    from pybuild12.core.errors import RecipeError  # lazy: as names
     from pybuild12.devenv import pins  # lazy: .python-version
     from pybuild12.store import names  # lazy: name resolution
-
-    from pybuild12.core.errors import RecipeError  # lazy: as names
 
     paths = settings().paths
     try:

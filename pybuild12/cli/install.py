@@ -153,7 +153,8 @@ def install(
     try:
         outcome = installer.install(recipe, options, paths=paths, reporter=reporter, settings=settings())
     except publish.PushFailed as exc:
-        _installed(exc.outcome, as_json)  # the build is in place; only the upload failed
+        _installed(exc.outcome, as_json, push_error=exc)  # the build is in place; only the upload failed
+        exc.reported_as_json = as_json  # one JSON document: the outcome, with the upload's error in it
         raise
     _installed(outcome, as_json)
 
@@ -168,7 +169,7 @@ def _recipe_or_pin(recipe: Optional[str]) -> str:
     return choice.name
 
 
-def _installed(outcome: Installed, as_json: bool = False) -> None:
+def _installed(outcome: Installed, as_json: bool = False, push_error: Exception | None = None) -> None:
     from pybuild12.cli.console import duration  # lazy: beside rich's progress display
 
     total = sum(((outcome.receipt.timings if outcome.receipt else None) or {}).values())
@@ -187,7 +188,8 @@ def _installed(outcome: Installed, as_json: bool = False) -> None:
         "name": outcome.name, "python": str(outcome.python), "prefix": str(outcome.prefix),
         "version": receipt.version if receipt else None, "key": artifact.get("key"),
         "origin": "installed" if outcome.already_installed else artifact.get("origin"),
-        "already_installed": outcome.already_installed, "seconds": round(total, 1)}))
+        "already_installed": outcome.already_installed, "seconds": round(total, 1),
+        **({"ok": False, "error": str(push_error)} if push_error is not None else {})}))
 
 
 @commands.command("key", cls=Command)

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12.build import optimize, plan, preflight, sanitizers
+from pybuild12.build import configopts, optimize, plan, preflight, sanitizers
 from pybuild12.core import leftovers, locks, runlog, staging
 from pybuild12.core.errors import CheckError, PyBuild12Error
 from pybuild12.core.paths import Paths
@@ -98,7 +98,8 @@ def install(
             steps = plan.plan(recipe, prefix=prefix, destdir=work.stage_dir, jobs=jobs, user_opts=user_opts,
                                recorded_profile=pgo.profile is not None, env=env, toolchain=toolchain)
             job = Job(recipe, name, options, paths, build_settings, run, work, prefix,
-                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain)
+                       staging.staged_prefix(work.stage_dir, prefix), key, inputs, steps, expected_version, toolchain,
+                       chosen_configure_opts=(*recipe.build.configure_args, *user_opts))
             cache = None if options.no_cache else artifacts.Cache(paths.artifacts)
             hit, origin = (_cached_build(cache, key, settings, run, paths, inputs) if pgo.reuse_artifacts
                            else (None, None))
@@ -193,6 +194,9 @@ def _from_source(job: Job, cache: artifacts.Cache | None, pgo: "PgoPlan", resolu
     """The compiled path: build, check, verify, then keep the profile and the packed build."""
     job.work.tree = fetch.prepare(job.recipe, paths=job.paths, settings=job.settings, build_root=job.work.build_root,
                                     run=job.run, resolution=resolution)
+    if job.chosen_configure_opts:  # configure would only warn of a typo, and build without it
+        help_text = configopts.help_text(job.work.tree.path, job.settings.env, job.run.log_path)
+        configopts.check(job.chosen_configure_opts, help_text, version=job.recipe.version)
     compiled = compile_build(job.run, job.recipe, job.steps, job.work, job.settings.env, pgo,
                              job.options.ccache or job.settings.ccache, job.staged, job.prefix,
                              job.settings.step_timeout)

@@ -55,6 +55,9 @@ class Job:
     steps: list
     expected_version: str | None
     toolchain: optimize.Toolchain | None = None
+    # the configure options the user chose (the recipe's configure-args, --configure-opt,
+    # PYBUILD12_CONFIGURE_OPTS): checked against the source's configure before it runs
+    chosen_configure_opts: tuple[str, ...] = ()
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pybuild12.build import optimize, plan, preflight, sanitizers
+from pybuild12.build import configopts, optimize, plan, preflight, sanitizers
 from pybuild12.core import runlog
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
@@ -86,6 +86,11 @@ def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths
         source_pin, _ = fetch.pin(recipe, paths=paths, settings=settings, run=run)
     else:
         source_pin = recipe.source.sha256
+    chosen = (*recipe.build.configure_args, *user_opts)
+    if chosen:  # a key for a build whose configure would ignore an option is no key at all
+        run = runlog.start(paths, name, str(recipe.path), reporter, command="key")
+        script = fetch.configure_script(recipe, source_pin, paths=paths, settings=settings, run=run)
+        configopts.check(chosen, configopts.script_help(script, env, run.log_path), version=recipe.version)
     inputs = key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix, compiler, env,
                         toolchain)
     return Keyed(name, recipe.version, prefix, keys.key_of(inputs), inputs, source_pin)

@@ -6,10 +6,12 @@ top, and the facts about where it came from for the receipt.
 
 from __future__ import annotations
 
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from pybuild12.core import runner
 from pybuild12.core.errors import FetchError
 from pybuild12.core.paths import Paths
 from pybuild12.core.runlog import Run
@@ -63,6 +65,31 @@ def release(recipe: Recipe, tree: SourceTree | None, *, paths: Paths, settings: 
     if isinstance(recipe.source, GitSource) and tree is not None:
         gitsource.remove_checkout(recipe.source, paths.cache, tree.path, log_path=run.log_path,
                                   env=settings.env)
+
+
+def configure_script(recipe: Recipe, source_pin: str, *, paths: Paths, settings: Settings, run: Run) -> str:
+    """The source's top-level configure script alone, without extracting the tree (for
+    checking configure options before anything is built: `pybuild12 key`). A tarball is
+    fetched into the download cache, where the install that follows finds it."""
+    if isinstance(recipe.source, TarballSource):
+        with run.phase("fetch", recipe.source.filename):
+            fetched = download.fetch(recipe.source, paths.downloads, mirror=settings.mirror,
+                                     progress=run.reporter.progress, warn=run.reporter.warn,
+                                     waiting=run.reporter.info, stalled=run.reporter.status,
+                                     timeouts=settings.http_timeouts)
+        with tarfile.open(fetched.path) as tar:
+            for member in tar:
+                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/configure"):
+                    return tar.extractfile(member).read().decode("utf-8", errors="replace")
+        raise FetchError(f"{fetched.path.name} has no configure script at its top",
+                         hint="a CPython source tarball always has one")
+    repo = gitsource.repo_dir(paths.cache, recipe.source.url)
+    proc = runner.capture(["git", "-C", str(repo), "show", f"{source_pin}:configure"], log_path=run.log_path,
+                          env=settings.env)
+    if proc.returncode != 0:
+        raise FetchError(f"commit {source_pin[:12]} has no configure script at its top",
+                         hint="is this the CPython repository, at a commit that builds?")
+    return proc.stdout
 
 
 def _tarball(source: TarballSource, paths: Paths, settings: Settings, build_root: Path, run: Run) -> SourceTree:

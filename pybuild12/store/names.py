@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from pybuild12.core.errors import NotInstalledError, PyBuild12Error, RecipeError, UsageError, quoted
+from pybuild12.core.errors import NotInstalledError, PyBuild12Error, UsageError, quoted
 from pybuild12.core.paths import Paths
 from pybuild12.request import variants
 from pybuild12.request.spelling import NAME_RE, NAME_RULE, VERSION_REQUEST
