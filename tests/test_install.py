@@ -216,6 +216,24 @@ def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
     assert not (paths.builds / "fake").exists() and list(paths.pythons.iterdir()) == []
 
 
+def test_a_recipe_with_a_wrong_sha256_leaves_the_cached_tarball_alone(tmp_path, paths):
+    """A good recipe's cached tarball survives a recipe of the same file with a wrong sha256,
+    offline too: the error blames that recipe's pin and names its file."""
+    tarball, sha = make_tarball(tmp_path / "src")
+    installer.install(str(make_recipe(tmp_path, tarball, sha)), paths=paths)
+    cached = paths.downloads / tarball.name
+    good = cached.read_bytes()
+    tarball.unlink()  # offline: the recipe's URL answers nothing
+    wrong = make_recipe(tmp_path, tarball, "0" * 64, name="mine")
+    with pytest.raises(FetchError) as info:
+        installer.install(str(wrong), paths=paths)
+    assert info.value.exit_code == 5
+    assert "the recipe's sha256 is probably wrong" in info.value.message and str(wrong) in info.value.message
+    assert f"hashed to {sha}" in info.value.message
+    assert cached.read_bytes() == good
+    assert not paths.prefix("mine").exists()
+
+
 def test_configure_options_reach_configure(fake, paths, monkeypatch):
     monkeypatch.setenv("PYBUILD12_CONFIGURE_OPTS", "--with-lto")
     outcome = installer.install(str(fake), InstallOptions(configure_opts=("--without-doc-strings",)), paths=paths)
