@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -22,6 +24,21 @@ url = "{url}"
 sha256 = "{sha256}"
 {extra}
 """
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """The block runs with the process's umask at `mask` (process-wide; an xdist worker runs
+    one test at a time), put back afterwards."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode_of(path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def fake_build(paths, name: str, version: str | None, variants: tuple[str, ...] = ()):

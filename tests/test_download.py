@@ -353,3 +353,75 @@ def test_no_progress_on_cache_hit(source, payload, cache_dir):
     calls: list = []
     assert download.fetch(source, cache_dir, progress=_record_progress(calls)).origin == "cache"
     assert calls == []
+
+
+# ------------------------------------------------------------------ a recipe with a wrong sha256
+
+RECIPE = "recipes/3.13.5-mine.toml"
+WRONG = "0123456789abcdef" * 4
+
+
+def _cached_by_a_good_recipe(httpserver, source, payload, cache_dir) -> bytes:
+    httpserver.expect_request(UPSTREAM).respond_with_data(payload)
+    assert download.fetch(source, cache_dir).origin == source.url
+    return (cache_dir / FILENAME).read_bytes()
+
+
+def _assert_blames_the_recipe(err: FetchError, payload: bytes) -> None:
+    assert err.exit_code == 5
+    assert "the recipe's sha256 is probably wrong" in err.message
+    assert RECIPE in err.message and f"expected {WRONG}" in err.message
+    assert f"hashed to {hashlib.sha256(payload).hexdigest()}" in err.message
+    assert err.hint and RECIPE in err.hint and "nothing was extracted" in err.hint
+
+
+def test_wrong_sha256_offline_leaves_the_good_cached_file(httpserver, source, payload, cache_dir, refused_url):
+    good = _cached_by_a_good_recipe(httpserver, source, payload, cache_dir)
+    bad = TarballSource(url=refused_url(UPSTREAM), sha256=WRONG)
+    with pytest.raises(FetchError) as info:
+        download.fetch(bad, cache_dir, recipe_file=RECIPE)
+    _assert_blames_the_recipe(info.value, payload)
+    assert "cached" in info.value.message and "could not download" in info.value.message
+    assert (cache_dir / FILENAME).read_bytes() == good
+    assert _leftovers(cache_dir) == [FILENAME]
+    assert download.fetch(source, cache_dir).origin == "cache"  # the good recipe still finds it
+
+
+def test_wrong_sha256_with_a_mirror_leaves_the_good_cached_file(httpserver, source, payload, cache_dir, tmp_path,
+                                                                refused_url):
+    good = _cached_by_a_good_recipe(httpserver, source, payload, cache_dir)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FILENAME).write_bytes(payload)
+    bad = TarballSource(url=refused_url(UPSTREAM), sha256=WRONG)
+    warnings: list[str] = []
+    with pytest.raises(FetchError) as info:
+        download.fetch(bad, cache_dir, mirror=str(mirror), recipe_file=RECIPE, warn=warnings.append)
+    _assert_blames_the_recipe(info.value, payload)
+    assert (mirror / FILENAME).as_uri() in info.value.message
+    assert (cache_dir / FILENAME).read_bytes() == good
+    assert _leftovers(cache_dir) == [FILENAME]  # the mirror's copy was not kept beside it
+    assert any("left in place" in w for w in warnings)
+
+
+def test_wrong_sha256_with_the_file_downloadable_leaves_the_good_cached_file(httpserver, source, payload,
+                                                                             cache_dir):
+    good = _cached_by_a_good_recipe(httpserver, source, payload, cache_dir)
+    bad = TarballSource(url=source.url, sha256=WRONG)
+    with pytest.raises(FetchError) as info:
+        download.fetch(bad, cache_dir, recipe_file=RECIPE)
+    _assert_blames_the_recipe(info.value, payload)
+    assert (cache_dir / FILENAME).read_bytes() == good
+    assert _leftovers(cache_dir) == [FILENAME]
+
+
+def test_truncated_cached_file_is_replaced_for_a_correct_recipe(httpserver, source, payload, cache_dir, tmp_path):
+    cache_dir.mkdir(parents=True)
+    (cache_dir / FILENAME).write_bytes(payload[:1000])
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / FILENAME).write_bytes(payload)
+    fetched = download.fetch(source, cache_dir, mirror=str(mirror))
+    assert fetched.origin == (mirror / FILENAME).as_uri()
+    assert (cache_dir / FILENAME).read_bytes() == payload
+    assert download.fetch(source, cache_dir).origin == "cache"

@@ -21,6 +21,7 @@ from fakecpython import (
     needs_host_interpreters,
     passing_verifier,
 )
+from helpers import mode_of, umask
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
 from pybuild12.checks.verify import run as real_verifier  # before the autouse fixture replaces it
@@ -28,6 +29,7 @@ from pybuild12.core.errors import ArchiveError, BuildError, CheckError, FetchErr
 from pybuild12.core.report import Reporter
 from pybuild12.core.settings import Settings
 from pybuild12.install import InstallOptions
+from pybuild12.store import artifacts, manifest
 
 pytestmark = needs_host_interpreters
 
@@ -214,6 +216,62 @@ def test_checksum_mismatch_extracts_nothing(tmp_path, paths):
     with pytest.raises(FetchError, match="checksum mismatch"):
         installer.install(str(recipe), paths=paths)
     assert not (paths.builds / "fake").exists() and list(paths.pythons.iterdir()) == []
+
+
+def test_a_recipe_with_a_wrong_sha256_leaves_the_cached_tarball_alone(tmp_path, paths):
+    """A good recipe's cached tarball survives a recipe of the same file with a wrong sha256,
+    offline too: the error blames that recipe's pin and names its file."""
+    tarball, sha = make_tarball(tmp_path / "src")
+    installer.install(str(make_recipe(tmp_path, tarball, sha)), paths=paths)
+    cached = paths.downloads / tarball.name
+    good = cached.read_bytes()
+    tarball.unlink()  # offline: the recipe's URL answers nothing
+    wrong = make_recipe(tmp_path, tarball, "0" * 64, name="mine")
+    with pytest.raises(FetchError) as info:
+        installer.install(str(wrong), paths=paths)
+    assert info.value.exit_code == 5
+    assert "the recipe's sha256 is probably wrong" in info.value.message and str(wrong) in info.value.message
+    assert f"hashed to {sha}" in info.value.message
+    assert cached.read_bytes() == good
+    assert not paths.prefix("mine").exists()
+
+
+def _readable(paths, file_mode, dir_mode):
+    prefix = paths.prefix("fake")
+    assert mode_of(prefix) == dir_mode
+    assert mode_of(prefix / "pybuild12.json") == file_mode
+    assert mode_of(prefix / manifest.FILE) == file_mode
+    assert mode_of(prefix / f"lib/python{HOST_MINOR}/build-mark.txt") == file_mode
+
+
+@pytest.mark.parametrize("mask,file_mode,dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)],
+                         ids=["umask022", "umask077"])
+def test_an_install_gets_the_modes_the_umask_gives(fake, paths, mask, file_mode, dir_mode):
+    """Another user's `pybuild12 list` reads the receipt under umask 022 (mkstemp's 0600 hid it)."""
+    with umask(mask):
+        installer.install(str(fake), paths=paths)
+        _readable(paths, file_mode, dir_mode)
+        assert all(mode_of(p) == file_mode for p in paths.downloads.glob("*.tar.gz"))
+        assert all(mode_of(a.path) == file_mode for a in artifacts.Cache(paths.artifacts))
+        outcome = installer.install(str(fake), InstallOptions(force=True), paths=paths)
+        assert outcome.receipt.source.get("cached_artifact")  # unpacked from the artifact this time
+        _readable(paths, file_mode, dir_mode)
+
+
+def test_an_artifact_packed_with_a_private_manifest_installs_it_readable(fake, paths, tmp_path):
+    """Artifacts packed before the writer followed the umask hold a 0600 manifest."""
+    with umask(0o022):
+        installer.install(str(fake), paths=paths)
+        cache = artifacts.Cache(paths.artifacts)
+        [old] = list(cache)
+        tree = tmp_path / "tree"
+        cache.unpack(old, tree)
+        (tree / manifest.FILE).chmod(0o600)
+        digest = artifacts.pack(old.path, tree, sorted(p.name for p in tree.iterdir()))
+        cache.annotate(old, sha256=digest)
+        outcome = installer.install(str(fake), InstallOptions(force=True), paths=paths)
+        assert outcome.receipt.source.get("cached_artifact")
+        _readable(paths, 0o644, 0o755)
 
 
 def test_configure_options_reach_configure(fake, paths, monkeypatch):

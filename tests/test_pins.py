@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from helpers import fake_build
+from helpers import fake_build, mode_of, umask
 from pybuild12.core.errors import NotInstalledError, UsageError
 from pybuild12.devenv import pins
 from pybuild12.store import names
@@ -97,3 +97,12 @@ def test_a_pinned_line_resolves_to_its_newest_build(tmp_path, paths):
         pins.write(tmp_path, pin)
         choice = pins.choose(None, cwd=tmp_path)
         assert names.get(paths, choice.name, origin=choice.origin).name == build
+
+
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o077, 0o600)], ids=["umask022", "umask077"])
+def test_the_pin_file_gets_the_mode_the_umask_gives(tmp_path, mask, mode):
+    """Like any other tool's files (not mkstemp's 0600): a colleague's shell reads it."""
+    with umask(mask):
+        path = pins.write(tmp_path, "3.13.5")
+        assert mode_of(path) == mode
+        assert mode_of(pins.write(tmp_path, "3.12.13")) == mode  # replacing it, too

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pybuild12.checks import suite
+from pybuild12.core.report import Reporter
 from test_compat import pyenv_python
 
 FILES = {
@@ -173,3 +174,105 @@ def test_a_test_file_the_build_does_not_have_is_no_verdict_on_the_build(testdir,
     with pytest.raises(suite.CheckError) as info:
         suite._refuse_absent(python, found, [], lines, tmp_path / "log", False)
     assert "1 of the suite's 2 test files are not there (test_gone)" in info.value.message
+
+
+# ---------------------------------------------------------------- the progress line and the summary
+
+class Shown(Reporter):
+    """What the user sees of a suite run: its status lines and its end line."""
+
+    def __init__(self):
+        self.statuses: list[str] = []
+        self.outcome: tuple[str, bool] | None = None
+
+    def status(self, text):
+        self.statuses.append(text)
+
+    def phase_outcome(self, text, ok=True):
+        self.outcome = (text, ok)
+
+
+def fake_regrtest(directory: Path, lines: list[str], failing: tuple[str, ...] = (), code: int = 0) -> Path:
+    """A `python` whose `-m test` prints `lines` as regrtest would, writes a JUnit XML in which
+    the `failing` test cases errored, and exits with `code`."""
+    cases = "".join(f'<testcase name="{c}"><error message="x"/></testcase>' for c in failing)
+    junit = f"<testsuites><testsuite>{cases}</testsuite></testsuites>"
+    python = directory / "python3"
+    python.write_text(f"#!{sys.executable}\nimport sys\n"
+                      f"open(sys.argv[sys.argv.index('--junit-xml') + 1], 'w').write({junit!r})\n"
+                      f"print({chr(10).join(lines)!r}, flush=True)\nsys.exit({code})\n")
+    python.chmod(0o755)
+    return python
+
+
+def run_shown(python: Path, tmp_path: Path, known=ALWAYS) -> tuple[suite.SuiteResult, Shown]:
+    shown = Shown()
+    result = suite.run(python, workers=2, log_path=tmp_path / "suite.log", reporter=shown, env={}, known=known)
+    return result, shown
+
+
+def counts(result: suite.SuiteResult) -> dict[str, int]:
+    return result.as_json()["counts"]
+
+
+def test_an_env_changed_file_is_not_counted_as_failed_while_the_suite_runs(tmp_path):
+    """regrtest's own count ("[2/3/1]") adds "env changed" files to the failed ones; the
+    summary does not, and so neither does the progress line."""
+    python = fake_regrtest(tmp_path, [
+        "0:00:00 load avg: 1.0 [1/3] test_a passed",
+        "0:00:01 load avg: 1.0 [2/3/1] test_threading failed (env changed)",
+        "0:00:02 load avg: 1.0 [3/3/1] test_b passed",
+        "Total tests: run=30",
+        "Result: SUCCESS"])
+    result, shown = run_shown(python, tmp_path)
+    assert result.ok and counts(result)["failed"] == 0 and counts(result)["env changed"] == 1
+    assert not any("1 failed" in s for s in shown.statuses), shown.statuses
+    assert shown.statuses[-1] == "3 of 3 files, 0 failed, 1 env changed (last: test_b)"
+    assert shown.outcome == ("suite: 3 of 3 files, 2 passed, 0 failed, 1 env changed", True)
+
+
+def test_a_machine_failure_ends_counted_as_the_summary_counts_it(tmp_path):
+    python = fake_regrtest(tmp_path, [
+        "0:00:00 load avg: 1.0 [1/2] test_a passed",
+        "0:00:09 load avg: 1.0 [2/2/1] test_socket failed (1 error)",
+        "Total tests: run=300 failures=1",
+        "Result: FAILURE"], failing=("test.test_socket.ThreadedVSOCKSocketStreamTest.testStream",), code=2)
+    result, shown = run_shown(python, tmp_path)
+    assert result.ok and counts(result)["failed"] == 0 and counts(result)["environment"] == 1
+    assert shown.statuses[-1] == "2 of 2 files, 1 failed (last: test_socket)"  # the JUnit XML is read at the end
+    assert shown.outcome == ("suite: 2 of 2 files, 1 passed, 0 failed, 1 failed because of the machine", False)
+
+
+def test_a_file_that_passes_when_re_run_counts_once_and_as_passed(tmp_path):
+    """`--suite-args --rerun`: regrtest runs the failed files again, counting from 1 of 1."""
+    python = fake_regrtest(tmp_path, [
+        "0:00:00 load avg: 1.0 [1/3] test_a passed",
+        "0:00:01 load avg: 1.0 [2/3/1] test_flaky failed (1 failure)",
+        "0:00:02 load avg: 1.0 [3/3/1] test_b passed",
+        "Re-running 1 failed tests in verbose mode in subprocesses",
+        "0:00:03 load avg: 1.0 [1/1] test_flaky passed",
+        "Total tests: run=31 failures=1",
+        "Result: FAILURE then SUCCESS"])
+    result, shown = run_shown(python, tmp_path)
+    flaky = {f.name: f for f in result.files}["test_flaky"]
+    assert result.total == 3 and flaky.status == "passed" and "re-run" in flaky.detail
+    assert result.ok and counts(result) == {"passed": 3, "failed": 0, "skipped": 0, "environment": 0, "env changed": 0}
+    assert "3 of 3 files, 1 failed, re-running it" in shown.statuses
+    assert shown.statuses[-1] == "3 of 3 files, 0 failed (re-run: test_flaky passed)"
+    assert shown.outcome == ("suite: 3 of 3 files, 3 passed, 0 failed", True)
+
+
+def test_a_file_that_fails_again_when_re_run_stays_failed(tmp_path):
+    python = fake_regrtest(tmp_path, [
+        "0:00:00 load avg: 1.0 [1/2/1] test_broken failed (1 failure)",
+        "0:00:01 load avg: 1.0 [2/2/1] test_b passed",
+        "Re-running 1 failed tests in verbose mode in subprocesses",
+        "0:00:03 load avg: 1.0 [1/1/1] test_broken failed (1 failure)",
+        "1 test failed again:",
+        "    test_broken",
+        "Result: FAILURE then FAILURE"], failing=("test.test_broken.T.test_x",) * 2, code=2)  # once a pass
+    result, shown = run_shown(python, tmp_path)
+    assert result.total == 2 and not result.ok and counts(result)["failed"] == 1
+    assert result.by_status("failed")[0].cases == ["test.test_broken.T.test_x"]
+    assert shown.statuses[-1] == "2 of 2 files, 1 failed (re-run: test_broken failed (1 failure))"
+    assert shown.outcome == ("suite: 2 of 2 files, 1 passed, 1 failed", False)

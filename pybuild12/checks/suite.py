@@ -6,7 +6,13 @@ its JUnit XML names the test cases that failed. From those, each file is passed,
 failed, skipped (for a reason: the platform, a module the build lacks, a resource not
 enabled, or another), "environment" (a failure listed below as coming from the
 machine rather than from the build) or "env changed" (it passed, and left something
-behind, as regrtest reports).
+behind, as regrtest reports). With `--rerun` in the suite's arguments, a file's result
+when run again replaces its first one.
+
+The progress line counts the files as the summary does, from the same reading of the
+output (`Reading`), not from regrtest's third number, which adds the "env changed" files
+to the failed ones. A failure from the machine is known only once the JUnit XML is read,
+at the end: the phase's end line then says the summary's counts.
 
 The suite runs without the environment variables that change what its tests see
 (`UNSET`, each with why): a build is judged on what it does, not on the caller's
@@ -64,6 +70,7 @@ _FILE_LINE = re.compile(r"\[\s*(\d+)/(\d+)(?:/(\d+))?\]\s+(test\S*)\s+(.*)$")
 _SKIP_REASON = re.compile(r"^(test\S*) skipped -- (.*)$")
 _TOTAL_TESTS = re.compile(r"^Total tests: (.*)$")
 _NOT_FOUND = re.compile(r"ModuleNotFoundError: No module named '(?:test\.)?(test\w*)'$")
+_RERUN = re.compile(r"^Re-running (\d+) failed tests?\b")  # regrtest --rerun, after the first pass
 
 PASSED, FAILED, SKIPPED, ENVIRONMENT, ENV_CHANGED = "passed", "failed", "skipped", "environment", "env changed"
 NOT_FOUND = "not found"  # regrtest was asked for a test file the build does not have
@@ -125,6 +132,15 @@ class SuiteResult:
     def ok(self) -> bool:
         return not self.by_status(FAILED) and len(self.files) >= self.total
 
+    def tally(self) -> str:
+        """The counts in the summary's words: "480 of 480 files, 479 passed, 0 failed, ..."."""
+        text = f"{len(self.files)} of {self.total} files, {len(self.by_status(PASSED))} passed, " \
+               f"{len(self.by_status(FAILED))} failed"
+        for status, words in ((ENVIRONMENT, "failed because of the machine"), (ENV_CHANGED, "env changed"),
+                              (SKIPPED, "skipped")):
+            text += f", {len(self.by_status(status))} {words}" if self.by_status(status) else ""
+        return text
+
     def skipped(self) -> dict[str, dict[str, list[str]]]:
         """category -> subject (module, resource or reason) -> files."""
         groups: dict[str, dict[str, list[str]]] = {}
@@ -163,31 +179,67 @@ def skip_category(reason: str) -> tuple[str, str]:
 
 def parse_output(lines: Sequence[str]) -> tuple[dict[str, TestFile], int, str]:
     """(each file's outcome, the number of files, regrtest's "Total tests" figures)."""
-    found: dict[str, TestFile] = {}
-    total, tests = 0, ""
+    reading = Reading()
     for line in lines:
+        reading.feed(line)
+    return reading.finish()
+
+
+class Reading:
+    """regrtest's output, read a line at a time as it comes."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, TestFile] = {}
+        self.total, self.tests = 0, ""
+        self.rerunning = False  # regrtest is running the failed files again (--rerun)
+
+    def feed(self, line: str) -> str | None:
+        """Take one line in; returns the progress to show when the line moved it."""
         progress = _FILE_LINE.search(line)
         if progress:
-            total = int(progress.group(2))
             name, said = progress.group(4), progress.group(5).strip()
-            found[name] = TestFile(name, _status(said), said)
-            continue
-        reason = _SKIP_REASON.match(line.strip())
-        if reason and reason.group(1) in found:
-            entry = found[reason.group(1)]
+            if not self.rerunning:  # a re-run counts "[1/1]": the suite's size is the first pass's
+                self.total = int(progress.group(2))
+                self.files[name] = TestFile(name, _status(said), said)
+                return f"{self.counts()} (last: {name})"
+            first = self.files.get(name)
+            again = TestFile(name, _status(said), said)
+            if again.status == PASSED and first is not None:
+                again.detail = f"{first.detail}, then {said} when re-run"
+            self.files[name] = again
+            return f"{self.counts()} (re-run: {name} {said})"
+        line = line.strip()
+        rerun = _RERUN.match(line)
+        if rerun:
+            self.rerunning = True
+            return f"{self.counts()}, re-running {'it' if rerun.group(1) == '1' else 'them'}"
+        reason = _SKIP_REASON.match(line)
+        if reason and reason.group(1) in self.files:
+            entry = self.files[reason.group(1)]
             entry.detail = reason.group(2)
             entry.category, entry.subject = skip_category(reason.group(2))
-            continue
-        totals = _TOTAL_TESTS.match(line.strip())
+            return None
+        totals = _TOTAL_TESTS.match(line)
         if totals:
-            tests = totals.group(1)
-        absent = _NOT_FOUND.search(line.strip())
-        if absent and absent.group(1) in found and found[absent.group(1)].status == FAILED:
-            found[absent.group(1)].status = NOT_FOUND
-    for entry in found.values():
-        if entry.status == SKIPPED and not entry.category:
-            entry.category, entry.subject = skip_category(entry.detail)
-    return found, total, tests
+            self.tests = totals.group(1)
+        absent = _NOT_FOUND.search(line)
+        if absent and absent.group(1) in self.files and self.files[absent.group(1)].status == FAILED:
+            self.files[absent.group(1)].status = NOT_FOUND
+        return None
+
+    def counts(self) -> str:
+        """The progress ("12 of 480 files, 1 failed"): failed as the summary counts it (a
+        failure from the machine is found at the end), the "env changed" files apart."""
+        failed = sum(f.status == FAILED for f in self.files.values())
+        changed = sum(f.status == ENV_CHANGED for f in self.files.values())
+        return f"{len(self.files)} of {self.total} files, {failed} failed" + (
+            f", {changed} env changed" if changed else "")
+
+    def finish(self) -> tuple[dict[str, TestFile], int, str]:
+        for entry in self.files.values():
+            if entry.status == SKIPPED and not entry.category:
+                entry.category, entry.subject = skip_category(entry.detail)
+        return self.files, self.total, self.tests
 
 
 def _status(said: str) -> str:
@@ -218,7 +270,7 @@ def attribute(files: dict[str, TestFile], cases: Sequence[str], known: Sequence[
     for entry in files.values():
         if entry.status != FAILED:
             continue
-        entry.cases = [c for c in cases if _case_in(c, entry.name)]
+        entry.cases = list(dict.fromkeys(c for c in cases if _case_in(c, entry.name)))  # a re-run lists it again
         for k in known:
             if k.file == entry.name and entry.cases and all(re.search(k.cases, c) for c in entry.cases) and k.applies():
                 entry.status, entry.why = ENVIRONMENT, k.why
@@ -241,17 +293,14 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
     jobs = workers or plan.default_jobs()
     clean, gone = clean_environment(os.environ if env is None else env)
     lines: list[str] = []
+    reading = Reading()
     start = time.monotonic()
-    failures = 0
 
     def on_line(line: str) -> None:
-        nonlocal failures
         lines.append(line)
-        progress = _FILE_LINE.search(line)
-        if progress and reporter is not None:
-            failures = int(progress.group(3) or 0)
-            reporter.status(f"{progress.group(1)} of {progress.group(2)} files, {failures} failed"
-                            f" (last: {progress.group(4)})")
+        shown = reading.feed(line)
+        if shown and reporter is not None:
+            reporter.status(shown)
 
     with tempfile.TemporaryDirectory(prefix="pybuild12-suite-") as work:
         junit = Path(work) / "junit.xml"
@@ -267,11 +316,13 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
                             on_line=on_line, timeout=max(timeout * 4, 3600.0))
             except BuildError:
                 ok = False  # regrtest exits non-zero when a test failed: what failed is read below
-            files, total, tests = parse_output(lines)
+            files, total, tests = reading.finish()
             _refuse_absent(python, files, args, lines, log_path, ok)
             attribute(files, failing_cases(junit), known)
             result = SuiteResult(str(python), jobs, timeout, gone, sorted(files.values(), key=lambda f: f.name),
                                  total, tests, time.monotonic() - start, str(log_path))
+            if reporter is not None:
+                reporter.phase_outcome(f"suite: {result.tally()}", ok=result.ok and not result.machine)
         finally:
             if reporter is not None:
                 reporter.phase_end("suite", time.monotonic() - start, result is not None and result.ok)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from pybuild12.build import configopts, optimize, plan, preflight, sanitizers
-from pybuild12.core import leftovers, locks, runlog, staging
+from pybuild12.core import files, leftovers, locks, runlog, staging
 from pybuild12.core.errors import CheckError, PyBuild12Error
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter
@@ -130,6 +130,7 @@ def _from_cache(job: Job, cache: artifacts.Cache, hit: artifacts.Artifact, origi
     verification is reused only then."""
     with job.run.phase("unpack", "from the artifact cache"):
         cache.unpack(hit, job.staged)
+        files.usual_mode(job.staged / manifest.FILE)  # an artifact packed before it was written so: 0600
     if origin == transfer.IMPORTED and not _imported_intact(job, cache, hit):
         return None
     made = Made(check_staged(job.run, job.staged, job.recipe, job.expected_version),

@@ -1,10 +1,17 @@
 """Fetch a tarball into the download cache, checksum first, mirror first.
 
-Order of look-ups: the cache (if its sha256 still matches), then
+Order of look-ups: the cache (if its sha256 matches), then
 `PYBUILD12_MIRROR` (a directory, or an http(s):// or file:// base, files looked
 up by their original name), then the recipe's URL. Every download goes to a
 `.part` file that is renamed only once it is complete and its sha256 matches,
 so an interrupted or corrupted download never looks like a cached file.
+
+The cache is keyed by the file's name (the name a mirror and the README use), and a
+cached file is replaced only by a download that matches the recipe asking for it. A
+cached file that does not match is left in place: it was checked when it was stored, so
+it is most likely the good file of another recipe, and a recipe with a wrong sha256
+must not cost that one its file (nor, offline, its build). A truly damaged cached file
+is still replaced, by the first download that matches a correct recipe.
 
 Waiting on a server, retries and stall reports: see `core/http.py`.
 """
@@ -48,6 +55,7 @@ def fetch(
     cache_dir: Path,
     *,
     mirror: str | None = None,
+    recipe_file: str | Path | None = None,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
     waiting: Callable[[str], None] | None = None,
@@ -60,7 +68,8 @@ def fetch(
     names: the second waits, then finds it cached, and `waiting` says for whom); `.part`
     files of that name left by a killed process are deleted first. `stalled` hears, every
     second, how long a server has kept us waiting (see `Stalled`), so a silent mirror
-    shows as a count towards the timeout instead of minutes of nothing.
+    shows as a count towards the timeout instead of minutes of nothing. `recipe_file`
+    is named by the error when nothing matches the sha256 it pins.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / source.filename
@@ -71,21 +80,23 @@ def fetch(
 
     with locks.hold(cache_dir / LOCKS / f"{source.filename}.lock", tell):
         files.sweep_parts(cache_dir, pattern=f"{source.filename}.*{files.PART}", min_age=0)
+        mismatches: list[tuple[str, str]] = []  # (where, the sha256 it hashed to)
         if target.exists():
             actual = files.sha256_of(target)
             if actual == source.sha256:
                 return Fetched(target, "cache")
+            mismatches.append((f"the cached file {target}", actual))
             if warn:
-                warn(f"cached {target.name} no longer matches its sha256 ({actual[:12]}...); fetching it again")
-            target.unlink()
+                warn(f"cached {target.name} has sha256 {actual[:12]}..., not the recipe's {source.sha256[:12]}...; "
+                     "fetching it again (the cached file is left in place unless a download matches the recipe)")
         with http.Watchdog(stalled) as watch:
-            return _fetch_new(source, target, mirror, progress, warn, watch, timeouts)
+            return _fetch_new(source, target, mirror, progress, warn, watch, timeouts, mismatches, recipe_file)
 
 
 def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress: Progress | None,
-               warn: Callable[[str], None] | None, watch: http.Watchdog, timeouts: tuple[float, float]) -> Fetched:
+               warn: Callable[[str], None] | None, watch: http.Watchdog, timeouts: tuple[float, float],
+               mismatches: list[tuple[str, str]], recipe_file: str | Path | None) -> Fetched:
     failures: list[str] = []
-    mismatches: list[str] = []
     urls = candidates(source, mirror)
     for index, url in enumerate(urls):
         try:
@@ -99,21 +110,16 @@ def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress
             continue
         actual = files.sha256_of(part)
         if actual != source.sha256:
-            part.unlink()
-            mismatches.append(f"{origin}: got sha256 {actual}")
+            part.unlink()  # never kept under the file's name: a later, correct recipe would find it
+            mismatches.append((origin, actual))
             if warn:
                 warn(f"{origin} has a different sha256 than the recipe pins; not using it")
             continue
-        os.replace(part, target)
+        os.replace(part, target)  # over a cached file only when that one did not match this recipe
         return Fetched(target, origin)
 
     if mismatches:
-        raise FetchError(
-            f"checksum mismatch for {source.filename}: expected sha256 {source.sha256}; "
-            + "; ".join(mismatches),
-            hint="nothing was extracted or installed. The file may be corrupt or tampered with; "
-            "check the mirror, or the recipe's sha256 if you wrote it yourself",
-        )
+        raise _wrong_pin(source, target, recipe_file, mismatches, failures)
     raise FetchError(
         f"could not download {source.filename}: " + "; ".join(failures),
         hint=f"check the network, or set {MIRROR_ENV} to a directory or http(s)/file URL "
@@ -123,3 +129,20 @@ def _fetch_new(source: TarballSource, target: Path, mirror: str | None, progress
     )
 
 
+def _wrong_pin(source: TarballSource, target: Path, recipe_file: str | Path | None,
+               mismatches: list[tuple[str, str]], failures: list[str]) -> FetchError:
+    """Nothing matched the recipe's sha256. Every file compared was either checked when it
+    was cached or came from where the recipe points, so the pin is the likeliest culprit."""
+    recipe = f"recipe {recipe_file}" if recipe_file else "the recipe"
+    found = "; ".join(f"{where} hashed to {actual}" for where, actual in mismatches)
+    message = (f"checksum mismatch for {source.filename}: the recipe's sha256 is probably wrong: {recipe} "
+               f"expected {source.sha256}, but {found}")
+    if failures:
+        message += "; could not download it from " + "; ".join(failures)
+    return FetchError(
+        message,
+        hint=f"nothing was extracted or installed, and the cache was left as it was. Compare the sha256 in "
+        f"{recipe_file or 'the recipe'} with the one published beside {source.filename} (python.org lists "
+        "it on the release page). If the recipe is right, the file is corrupt or tampered with: check the mirror"
+        + (f", or delete the cached {target} to fetch it again" if target.exists() else ""),
+    )

@@ -49,7 +49,7 @@ def prepare(recipe: Recipe, *, paths: Paths, settings: Settings, build_root: Pat
             resolution: Any = None) -> SourceTree:
     """`resolution` is what `pin()` returned for a git source (None for a tarball)."""
     if isinstance(recipe.source, TarballSource):
-        tree = _tarball(recipe.source, paths, settings, build_root, run)
+        tree = _tarball(recipe.source, recipe.path, paths, settings, build_root, run)
     else:
         tree = _git(recipe.source, resolution, paths, build_root, run, settings.env)
     if not (tree.path / "configure").is_file():
@@ -73,7 +73,7 @@ def configure_script(recipe: Recipe, source_pin: str, *, paths: Paths, settings:
     fetched into the download cache, where the install that follows finds it."""
     if isinstance(recipe.source, TarballSource):
         with run.phase("fetch", recipe.source.filename):
-            fetched = download.fetch(recipe.source, paths.downloads, mirror=settings.mirror,
+            fetched = download.fetch(recipe.source, paths.downloads, mirror=settings.mirror, recipe_file=recipe.path,
                                      progress=run.reporter.progress, warn=run.reporter.warn,
                                      waiting=run.reporter.info, stalled=run.reporter.status,
                                      timeouts=settings.http_timeouts)
@@ -92,9 +92,10 @@ def configure_script(recipe: Recipe, source_pin: str, *, paths: Paths, settings:
     return proc.stdout
 
 
-def _tarball(source: TarballSource, paths: Paths, settings: Settings, build_root: Path, run: Run) -> SourceTree:
+def _tarball(source: TarballSource, recipe_file: Path, paths: Paths, settings: Settings, build_root: Path,
+             run: Run) -> SourceTree:
     with run.phase("fetch", source.filename):
-        fetched = download.fetch(source, paths.downloads, mirror=settings.mirror,
+        fetched = download.fetch(source, paths.downloads, mirror=settings.mirror, recipe_file=recipe_file,
                                  progress=run.reporter.progress, warn=run.reporter.warn, waiting=run.reporter.info,
                                  stalled=run.reporter.status, timeouts=settings.http_timeouts)
         run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,8 +275,7 @@ def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> None:
                              hint="--force replaces it (machines that trust the old key then refuse what the new one "
                                   "signs), or --out FILE writes the new key elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with files.replacing(path, "w") as fh:
-        os.fchmod(fh.fileno(), 0o600)
+    with files.replacing(path, "w", perms=0o600) as fh:
         fh.write(key.text())
 
 
