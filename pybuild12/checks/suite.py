@@ -283,6 +283,24 @@ def _case_in(case: str, name: str) -> bool:
     return name in case.split(".")[:3]
 
 
+# regrtest's own parser, run in the interpreter under test: its options change between versions
+_PARSE_ARGS = ("import sys\ntry:\n    from test.libregrtest.cmdline import _parse_args\nexcept ImportError:\n"
+               "    sys.exit(0)  # a regrtest without it: its run says\n_parse_args(sys.argv[1:])\n")
+
+
+def check_args(python: Path, args: Sequence[str], env: Mapping[str, str]) -> None:
+    """Refuse `--suite-args` regrtest would refuse (a mistyped option), in a second,
+    before a run of tens of minutes."""
+    if not args:
+        return
+    proc = runner.capture([str(python), "-c", _PARSE_ARGS, *args], env=env)
+    if proc.returncode != 0:
+        said = [line.split("error: ", 1)[1] for line in proc.stderr.splitlines() if "error: " in line]
+        reason = said[-1] if said else f"exit {proc.returncode}"
+        raise UsageError(f"--suite-args: python -m test refuses them: {reason}",
+                         hint=f"'{python} -m test --help' lists its options")
+
+
 def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEOUT, args: Sequence[str] = (),
         log_path: Path, reporter: Reporter | None = None, env: Mapping[str, str] | None = None,
         known: Sequence[Known] = MACHINE_FAILURES) -> SuiteResult:
@@ -292,6 +310,7 @@ def run(python: Path, *, workers: int | None = None, timeout: float = TEST_TIMEO
         raise CheckError(f"no interpreter at {python}")
     jobs = workers or plan.default_jobs()
     clean, gone = clean_environment(os.environ if env is None else env)
+    check_args(python, args, sanitizers.with_runtime(python, clean))
     lines: list[str] = []
     reading = Reading()
     start = time.monotonic()

@@ -49,7 +49,7 @@ def run(ctx: typer.Context) -> None:
         raise typer.Exit()
     if argv[:1] == ["--"]:
         before, args = [], argv[1:]
-    elif argv and _python_argument(argv[0]):
+    elif argv and _python_argument(argv[0]) and argv[1:2] != ["--"]:  # `run X -- ARGS`: X is a NAME
         before, args = [], argv  # `run -c ...`, `run foo.py --help`: all of it is the pinned build's python's
     else:  # `run NAME [--] ARGS`: after NAME, nothing is pybuild12's
         before, args = argv[:1], argv[2:] if argv[1:2] == ["--"] else argv[1:]

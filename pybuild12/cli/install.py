@@ -333,7 +333,7 @@ def bisect(
                              hint="pybuild12 bisect --resume")
         answer = runner.resume()
     else:
-        missing = [o for o, v in (("RECIPE", recipe), ("--good", good), ("--bad", bad)) if not v]
+        missing = [o for o, v in (("RECIPE", recipe), ("--good", good), ("--bad", bad)) if v is None]
         if missing or not words:
             raise UsageError(f"bisect needs {', '.join(missing + ([] if words else ['a COMMAND after --']))}",
                              hint="pybuild12 bisect main --good v3.13.0 --bad main -- python -m pytest tests/")

@@ -1,0 +1,163 @@
+"""One error model for every command: the same mistake gets the same exit code and the same
+words whichever command it was made in, before any work, with --json one JSON document on
+stdout; and nothing a user passes on (to configure, to regrtest) is silently dropped.
+
+A table of commands x mistakes, run through the real `pybuild12` in a child process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakecpython import HOST, make_recipe, make_tarball, needs_host_interpreters
+
+# Every command that takes a build name or a recipe, and how to give it one (NAME is
+# replaced by the name); the commands that take none are in NO_NAME.
+NAMED = {
+    "install": ["install", "NAME"],
+    "key": ["key", "NAME"],
+    "pin": ["pin", "NAME"],
+    "which": ["which", "NAME"],
+    "env": ["env", "NAME"],
+    "venv": ["venv", "NAME", "DIR"],
+    "uninstall": ["uninstall", "NAME"],
+    "verify": ["verify", "NAME"],
+    "verify --files": ["verify", "--files", "NAME"],
+    "compat": ["compat", "NAME"],
+    "cache export": ["cache", "export", "NAME", "--to", "DIR"],
+    "profile export": ["profile", "export", "NAME", "DIR/p.tar"],
+    "run": ["run", "NAME", "--", "-c", "pass"],
+    "bisect": ["bisect", "NAME", "--good", "a", "--bad", "b", "--", "true"],
+}
+NO_NAME = {
+    "list": ["list"], "doctor": ["doctor"], "cache list": ["cache", "list"], "cache import": ["cache", "import", "DIR"],
+    "cache trust": ["cache", "trust", "k:AAAA"], "cache keygen": ["cache", "keygen"], "cache clear": ["cache", "clear"],
+    "cache prune": ["cache", "prune"], "profile list": ["profile", "list"],
+}
+
+# mistake: (the name given, exit code, words every command says)
+MISTAKES = {
+    "malformed name": ("two words", 2, "invalid build name 'two words'"),
+    "unknown variant": ("3.13.5+fast", 2, "unknown build variant 'fast' in '3.13.5+fast'"),
+    "too old": ("3.11", 3, "CPython 3.11 predates per-interpreter GILs (PEP 684, CPython 3.12)"),
+    "too old, free-threaded": ("3.11t", 3, "CPython 3.11 predates per-interpreter GILs (PEP 684, CPython 3.12)"),
+    "a path": ("/etc", 2, "invalid build name '/etc'"),
+    "a relative path": ("../x", 2, "invalid build name '../x'"),
+    "empty": ("", 2, "invalid build name ''"),
+    "conflicting variants": ("3.13.5+tsan+asan", 2, "+tsan and +asan cannot be built together"),
+}
+
+
+def pybuild12(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYBUILD12_HOME": str(home), "PYBUILD12_MIRROR": str(cwd / "no-mirror"), "COLUMNS": "200"}
+    env.pop("PYBUILD12_VERSION", None)
+    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=120)
+
+
+def words(template: list[str], name: str, directory: Path) -> list[str]:
+    return [name if w == "NAME" else w.replace("DIR", str(directory)) for w in template]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+@pytest.mark.parametrize("command", NAMED)
+def test_the_same_mistake_gets_the_same_answer_in_every_command(command, mistake, tmp_path):
+    name, code, said = MISTAKES[mistake]
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    args = words(NAMED[command], name, tmp_path / "out")
+    out = pybuild12(args, home, cwd)
+    assert (out.returncode, said in out.stderr) == (code, True), (args, out.stderr)
+    assert "Traceback" not in out.stderr and out.stderr.count("error:") == 1
+    assert not home.exists() or not any((home / "data").rglob("*")), "nothing written for a mistake"
+    assert not (tmp_path / "out").exists() and list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [c for c in (*NAMED, *NO_NAME) if c not in ("run",)])
+def test_a_mistyped_option_is_a_usage_error_in_every_command(command, tmp_path):
+    template = {**NAMED, **NO_NAME}[command]
+    args = [*words(template, "3.13.5", tmp_path / "out"), "--forse"]
+    if "--" in args:  # before the COMMAND's own words
+        args.insert(args.index("--"), args.pop())
+    out = pybuild12(args, tmp_path / "home", tmp_path)
+    assert out.returncode == 2 and "No such option: --forse" in out.stderr, (args, out.stderr)
+
+
+@pytest.mark.parametrize("command", ["install", "key", "verify", "compat", "list", "doctor", "cache list", "bisect"])
+def test_with_json_an_error_is_one_json_document_on_stdout(command, tmp_path):
+    template = {**NAMED, **NO_NAME}[command]
+    cases = [[*words(template, "3.11", tmp_path / "out"), "--json"], [*words(template, "3.13.5", tmp_path), "--json",
+                                                                       "--bogus"]]
+    if command in NO_NAME:
+        cases = [[*template, "--json", "--bogus"]]
+    for args in cases:
+        if "--" in args:
+            args = [a for a in args if a not in ("--json", "--bogus")]
+            args[args.index("--"):args.index("--")] = ["--json", "--bogus"]
+        out = pybuild12(args, tmp_path / "home", tmp_path)
+        assert out.returncode in (2, 3), (args, out.stderr)
+        document = json.loads(out.stdout)  # exactly one document, nothing else
+        assert document["ok"] is False and document["exit_code"] == out.returncode and document["error"]
+        assert document["error"] in out.stderr or document["error"].split(":")[0] in out.stderr
+
+
+def test_run_s_words_after_its_name_are_the_python_s(tmp_path):
+    """`run` takes no --json: after NAME every word is the python's, and a first word that
+    can only be the python's (a script, an option) is not a NAME; with nothing pinned there
+    is no python to give it to."""
+    out = pybuild12(["run", "/etc/script.py", "--json"], tmp_path / "home", tmp_path)
+    assert out.returncode == 8 and "nothing pinned" in out.stderr and out.stdout == ""
+
+
+def test_run_gives_a_json_word_to_the_python_not_to_itself(tmp_path):
+    out = pybuild12(["run", "3.11", "--", "--json"], tmp_path / "home", tmp_path)
+    assert out.returncode == 3 and out.stdout == ""
+
+
+# ------------------------------------------------------------------ pass-through options
+
+
+@pytest.fixture
+def fake(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src", mark="one")
+    return make_recipe(tmp_path, tarball, sha)
+
+
+@needs_host_interpreters
+@pytest.mark.parametrize("command", ["install", "key"])
+def test_a_mistyped_configure_option_is_refused_before_configure_runs(command, fake, tmp_path):
+    """configure only warns of an option it does not know and builds without it."""
+    home = tmp_path / "home"
+    out = pybuild12([command, str(fake), "--configure-opt=--enable-optimisations", "--configure-opt=--with-pydebug"],
+                    home, tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "configure does not know this option: --enable-optimisations (did you mean --enable-optimizations?)" \
+        in out.stderr
+    assert not (home / "data" / "pythons" / "fake").exists() and not list(home.rglob("configure-args.txt"))
+    env_typo = subprocess.run(
+        [sys.executable, "-m", "pybuild12", command, str(fake)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYBUILD12_HOME": str(home), "PYBUILD12_CONFIGURE_OPTS": "--with-pydebg"})
+    assert env_typo.returncode == 2 and "--with-pydebg (did you mean --with-pydebug?)" in env_typo.stderr
+
+
+@needs_host_interpreters
+def test_a_recipe_s_own_configure_args_are_checked_too(tmp_path):
+    tarball, sha = make_tarball(tmp_path / "src", mark="one")
+    recipe = make_recipe(tmp_path, tarball, sha, build='configure-args = ["--enable-share"]\n')
+    out = pybuild12(["install", str(recipe)], tmp_path / "home", tmp_path)
+    assert out.returncode == 2 and "--enable-share (did you mean --enable-shared?)" in out.stderr, out.stderr
+
+
+@pytest.mark.skipif(HOST is None, reason="needs a CPython 3.12+ with its test package (pyenv's 3.12.1 or 3.13.0)")
+def test_mistyped_suite_args_are_refused_before_the_suite_runs(tmp_path):
+    out = pybuild12(["verify", "--suite", "--python", HOST, "--suite-args", "--verbos test_int"], tmp_path / "h",
+                    tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "--suite-args: python -m test refuses them" in out.stderr and "--verbos" in out.stderr
+    assert "suite:" not in out.stderr  # the suite never started
