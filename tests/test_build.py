@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pybuild12.build import plan as build
-from pybuild12.core.errors import BuildError, RecipeError
+from pybuild12.core.errors import BuildError, RecipeError, UsageError
 from pybuild12.core.settings import Settings
 from pybuild12.request import recipes, resolve
 
@@ -129,12 +129,13 @@ def test_user_options_come_from_env_then_cli():
 
 @pytest.mark.parametrize("opt", ["--prefix=/usr", "--exec-prefix=/x"])
 def test_user_options_cannot_move_the_prefix(opt):
-    with pytest.raises(RecipeError, match="not allowed"):
+    with pytest.raises(UsageError, match="not allowed") as info:  # exit 2, as every mistyped pass-through option
         build.user_configure_opts([opt])
+    assert info.value.exit_code == 2
 
 
 def test_bad_shell_syntax_in_env_is_named():
-    with pytest.raises(RecipeError, match="PYBUILD12_CONFIGURE_OPTS"):
+    with pytest.raises(UsageError, match="PYBUILD12_CONFIGURE_OPTS"):
         build.user_configure_opts([], Settings({"PYBUILD12_CONFIGURE_OPTS": "'unclosed"}).configure_opts)
 
 

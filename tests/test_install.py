@@ -307,7 +307,7 @@ def test_compiler_flags_of_the_environment_are_part_of_the_artifact_key(fake, pa
 
 
 def test_prefix_option_refused_before_any_work(fake, paths):
-    with pytest.raises(RecipeError):
+    with pytest.raises(UsageError):
         installer.install(str(fake), InstallOptions(configure_opts=("--prefix=/usr",)), paths=paths)
     assert not paths.downloads.exists()
 

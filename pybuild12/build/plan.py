@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from pybuild12.build import optimize, preflight
-from pybuild12.core.errors import BuildError, RecipeError
+from pybuild12.core.errors import BuildError, RecipeError, UsageError
 from pybuild12.request import variants
 from pybuild12.request.recipes import KNOWN_MODULES, Recipe, uses_lto
 
@@ -53,7 +53,7 @@ def user_configure_opts(cli_opts: Sequence[str], from_env: Sequence[str] = ()) -
     opts = (*from_env, *cli_opts)
     for opt in opts:
         if opt.split("=", 1)[0] in ("--prefix", "--exec-prefix"):
-            raise RecipeError(
+            raise UsageError(
                 f"configure option {opt!r} is not allowed",
                 hint="pybuild12 chooses the prefix (see 'pybuild12 which'); set PYBUILD12_HOME to move it",
             )

@@ -337,6 +337,10 @@ def bisect(
         if missing or not words:
             raise UsageError(f"bisect needs {', '.join(missing + ([] if words else ['a COMMAND after --']))}",
                              hint="pybuild12 bisect main --good v3.13.0 --bad main -- python -m pytest tests/")
+        if keep is not None:
+            from pybuild12.store import names  # lazy: as the install layer
+
+            names.check(keep)  # before the history is fetched
         options = installer.InstallOptions(jobs=jobs, configure_opts=tuple(configure_opt), lto=lto,
                                            optimizations=pgo, optimize=optimize_level,
                                            compile_bytecode=compile_bytecode)

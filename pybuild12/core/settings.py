@@ -94,7 +94,7 @@ class Settings:
         try:
             return tuple(shlex.split(self.env.get(CONFIGURE_OPTS_ENV, "")))
         except ValueError as exc:
-            raise RecipeError(f"{CONFIGURE_OPTS_ENV} is not valid shell syntax: {exc}") from None
+            raise UsageError(f"{CONFIGURE_OPTS_ENV} is not valid shell syntax: {exc}") from None
 
     @property
     def ccache(self) -> bool:
