@@ -4,9 +4,11 @@ streams and exit codes as from a shell (tests/test_cli.py runs it as a child pro
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 import pybuild12
@@ -68,6 +70,45 @@ def test_help_lists_the_commands_in_order_and_the_exit_codes():
     assert listed == ["install", "list", "uninstall", "which", "key", "bisect", "run", "venv", "env", "pin", "doctor",
                       "verify", "compat", "cache", "profile"]
     assert "Exit codes:" in out.stdout and "8 no such build installed" in " ".join(out.stdout.split())
+
+
+# Commands whose module has yet to give them pybuild12.cli.usage.PlainUsage (cls=...).
+USAGE_PENDING = {"uninstall": "pybuild12/cli/install.py: @commands.command('uninstall') needs cls=PlainUsage"}
+
+
+def _every_command():
+    """(the click command, its context) for the app and every command and subcommand under
+    it, as --help shows them."""
+    found = []
+
+    def walk(command, ctx, words):
+        name = " ".join(words) or "pybuild12"
+        pending = [pytest.mark.xfail(strict=True, reason=USAGE_PENDING[name])] if name in USAGE_PENDING else []
+        found.append(pytest.param(command, ctx, id=name, marks=pending))
+        for name in command.list_commands(ctx) if hasattr(command, "list_commands") else []:
+            sub = command.get_command(ctx, name)
+            walk(sub, sub.context_class(sub, info_name=name, parent=ctx), (*words, name))
+
+    root = typer.main.get_command(cli_app.app)
+    walk(root, root.context_class(root, info_name="pybuild12"), ())
+    return found
+
+
+@pytest.mark.parametrize("command, ctx", _every_command())
+def test_every_usage_line_names_its_arguments_plainly_and_once(command, ctx):
+    usage = " ".join(command.get_usage(ctx).split())
+    assert "{" not in usage and "[directory]" not in usage, usage
+    arguments = usage.split(ctx.command_path, 1)[1].replace(command.options_metavar or "", "", 1)
+    names = re.findall(r"[A-Za-z]\w*", arguments)
+    assert all(name.isupper() for name in names) and len(names) == len(set(names)), usage
+    summary = (command.help or "").split("\n\n", 1)[0].strip()
+    assert summary and "\n" not in summary and len(summary) <= 120, f"not one line: {summary!r}"
+
+
+def test_venv_takes_a_name_and_a_directory_and_no_more(builds, tmp_path):
+    out = invoke("venv", "3.13.5", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert out.exit_code == 2 and "venv takes [NAME] DIR, not 3 words" in out.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_version_is_the_package_version():

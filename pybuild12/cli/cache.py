@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from pybuild12.cli.common import command_group, err, escape, interruptible, out, settings
+from pybuild12.cli.usage import PlainUsage
 
 cache_app = typer.Typer(
     help="The artifact cache: verified builds, packed, reinstalled in seconds.\n\n"
@@ -26,8 +27,9 @@ cache_app = typer.Typer(
 @cache_app.command("list")
 @interruptible
 def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Show the cached artifacts: build name, version, size, age, key (and how many
-    `compat` results are kept)."""
+    """Show the cached artifacts: build name, version, size, age, key.
+
+    Also says how many `compat` results are kept."""
     from rich.table import Table  # lazy: for this command only
 
     from pybuild12.checks import compatscan  # lazy: the kept compat results
@@ -57,8 +59,9 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 @cache_app.command("clear")
 @interruptible
 def cache_clear() -> None:
-    """Delete every cached artifact, recorded PGO profile, build kept after a failed
-    verification and kept `compat` result (installed builds are not touched)."""
+    """Delete every cached artifact and PGO profile; installed builds are not touched.
+
+    Also deletes the builds kept after a failed verification and the kept `compat` results."""
     from pybuild12.checks import compatscan  # lazy: the kept compat results
     from pybuild12.store import artifacts, profiles  # lazy: zstandard, for the cache commands only
 
@@ -89,7 +92,7 @@ def cache_prune(
     err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
 
 
-@cache_app.command("keygen")
+@cache_app.command("keygen", cls=PlainUsage)
 @interruptible
 def cache_keygen(
     name: str = typer.Argument(
@@ -126,7 +129,7 @@ def cache_keygen(
               f"  pybuild12 cache trust '{public}'    (appends it to {escape(str(config / signing.TRUSTED_FILE))})")
 
 
-@cache_app.command("trust")
+@cache_app.command("trust", cls=PlainUsage)
 @interruptible
 def cache_trust(
     pubkey: str = typer.Argument(..., metavar="PUBKEY", help="A public key as 'cache keygen' prints it: NAME:BASE64."),
@@ -145,7 +148,7 @@ def cache_trust(
         err.print(f"{escape(key.name)} is trusted already ({path})")
 
 
-@cache_app.command("export")
+@cache_app.command("export", cls=PlainUsage)
 @interruptible
 def cache_export(
     name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
@@ -155,8 +158,9 @@ def cache_export(
         "directory's signing-key), for importers that ask for a trusted signature (cache import --signed).",
     ),
 ) -> None:
-    """Copy an installed build's artifact (and its sidecar) out of the artifact cache into DIR,
-    for a CI cache to save: `pybuild12 cache import DIR` takes it in on the next run."""
+    """Copy an installed build's artifact and its sidecar into --to DIR, for a CI cache to save.
+
+    `pybuild12 cache import DIR` takes it in on the next run."""
     from pybuild12.core.errors import UsageError  # lazy: as the store
     from pybuild12.store import artifacts, names, signing, transfer  # lazy: zstandard, cryptography
 
@@ -181,7 +185,7 @@ def cache_export(
     out.print(str(target))
 
 
-@cache_app.command("import")
+@cache_app.command("import", cls=PlainUsage)
 @interruptible
 def cache_import(
     directory: Path = typer.Argument(..., metavar="DIR", help="A directory 'cache export' wrote into."),
@@ -224,7 +228,7 @@ profile_app = typer.Typer(
 )
 
 
-@profile_app.command("export")
+@profile_app.command("export", cls=PlainUsage)
 @interruptible
 def profile_export(
     name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),

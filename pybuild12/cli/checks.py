@@ -35,14 +35,14 @@ commands = command_group()
 @commands.command("doctor")
 @interruptible
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk, and
-    what the JIT, --optimize max and sanitizer builds (+tsan, +asan, +ubsan: clang 19,
-    compiler-rt, llvm-symbolizer, vm.mmap_rnd_bits) need.
+    """Check the build prerequisites, and name the packages that provide what is missing.
 
-    Says what is missing and which packages provide it: this release's (from /etc/os-release),
-    naming any that its apt lacks and where to get it instead, else Debian/Ubuntu's and
-    Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0 when nothing required
-    is missing, 4 otherwise.
+    Checks the compiler, make, pkg-config, headers, git, free disk, and what the JIT,
+    --optimize max and sanitizer builds (+tsan, +asan, +ubsan: clang 19, compiler-rt,
+    llvm-symbolizer, vm.mmap_rnd_bits) need. The packages are this release's (from
+    /etc/os-release), naming any that its apt lacks and where to get it instead, else
+    Debian/Ubuntu's and Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0
+    when nothing required is missing, 4 otherwise.
     """
     from rich.table import Table  # lazy: for this command only
 
