@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from pybuild12.core.errors import PyBuild12Error
+from pybuild12.core.errors import PyBuild12Error, UsageError
 from pybuild12.core.settings import Settings
 from pybuild12.store import signing
 from pybuild12.store.signing import BadKey
+from test_cli_inprocess import invoke
 
 KEY = "a" * 64
 
@@ -98,18 +99,29 @@ def test_keys_round_trip_through_their_text():
     assert len(base64.b64decode(str(secret.public).split(":")[1])) == 32
 
 
-@pytest.mark.parametrize("text, message", [
-    ("AAAA" * 11, "has no name"),
-    (":" + base64.b64encode(b"k" * 32).decode(), "has no name"),
-    ("team ci:" + base64.b64encode(b"k" * 32).decode(), "not a usable key name"),
-    ("team-ci-1:not*base64", "not valid base64"),
-    ("team-ci-1:" + base64.b64encode(b"k" * 31).decode(), "31 bytes long; an Ed25519 public key is 32"),
-    ("team-ci-1:" + base64.b64encode(b"k" * 64).decode(), "is a secret key"),
-])
+PUBLIC_32 = base64.b64encode(b"k" * 32).decode()
+MALFORMED_PUBLIC = [  # (what was given, what the message says is wrong with it)
+    ("bad:zzz", "'zzz' after 'bad:' is not a public key: not valid base64"),
+    ("team-ci-1:not*base64", "'not*base64' after 'team-ci-1:' is not a public key: not valid base64"),
+    ("", "the public key is empty"),
+    ("   ", "the public key is empty"),
+    ("AAAA" * 11, "'AAAAAAAAAAAA...' has no ':' between a name and the key"),
+    (":" + PUBLIC_32, "':a2tra2tra2t...' has no name before its ':'"),
+    ("team ci:" + PUBLIC_32, "'team ci' is not a usable key name: ' ' is not allowed in one"),
+    ("-ci:" + PUBLIC_32, "'-ci' is not a usable key name: it begins with '-', not a letter or digit"),
+    ("bad:AAAA", "'AAAA' after 'bad:' is not a public key: it decodes to 3 bytes; an Ed25519 public key is 32 "
+     "(44 base64 characters)"),
+    ("team-ci-1:" + base64.b64encode(b"k" * 31).decode(), "decodes to 31 bytes; an Ed25519 public key is 32"),
+    ("team-ci-1:" + base64.b64encode(b"k" * 64).decode(), "'team-ci-1' is a secret key (64 bytes), not a public one"),
+]
+
+
+@pytest.mark.parametrize("text, message", MALFORMED_PUBLIC)
 def test_malformed_public_keys_say_what_is_wrong(text, message):
-    with pytest.raises(BadKey, match=message) as info:
+    with pytest.raises(BadKey) as info:
         signing.parse_public(text, origin="PYBUILD12_CACHE_TRUST")
-    assert info.value.message.startswith("PYBUILD12_CACHE_TRUST:") and len(info.value.hint) > 40
+    assert info.value.message.startswith("PYBUILD12_CACHE_TRUST: ") and message in info.value.message
+    assert len(info.value.hint) > 40
 
 
 def test_malformed_secret_keys_say_what_is_wrong_without_quoting_them():
@@ -122,7 +134,7 @@ def test_malformed_secret_keys_say_what_is_wrong_without_quoting_them():
     body = secret.text().split(":", 1)[1].strip()
     with pytest.raises(BadKey) as info:
         signing.parse_secret(body, origin="f")
-    assert "has no name" in info.value.message and body[:8] not in info.value.message
+    assert "has no ':' between a name and the key" in info.value.message and body[:8] not in info.value.message
 
 
 def test_trusted_keys_come_from_the_environment_and_the_file(tmp_path):
@@ -137,7 +149,7 @@ def test_trusted_keys_come_from_the_environment_and_the_file(tmp_path):
 
 def test_a_malformed_line_of_the_trusted_file_is_named(tmp_path):
     (tmp_path / signing.TRUSTED_FILE).write_text(f"{signing.generate('ok').public}\nteam-ci-1:short\n")
-    with pytest.raises(BadKey, match=r"trusted-keys, line 2: the key 'team-ci-1'"):
+    with pytest.raises(BadKey, match=r"trusted-keys, line 2: 'short' after 'team-ci-1:' is not a public key"):
         signing.trusted_keys("", tmp_path)
 
 
@@ -229,6 +241,16 @@ def test_trust_validates_and_appends(pybuild12_home):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "NAME:BASE64" in bad.stderr
 
 
+@pytest.mark.parametrize("text, message", MALFORMED_PUBLIC)
+def test_trust_says_what_is_wrong_with_a_malformed_key_and_exits_2(text, message, pybuild12_home):
+    refused = invoke("cache", "trust", "--", text)  # '--': a key may begin with '-'
+    assert refused.exit_code == UsageError.exit_code, refused.output
+    assert refused.stderr.startswith("error: PUBKEY: ") and message in " ".join(refused.stderr.split())
+    hint = refused.stderr.split("\nhint: ", 1)[1]
+    assert "NAME:BASE64" in hint and "pybuild12 cache keygen" in hint
+    assert "Usage:" not in refused.stderr and not (pybuild12_home / "config" / signing.TRUSTED_FILE).exists()
+
+
 def test_a_malformed_trusted_key_is_an_error_not_a_traceback(tmp_path):
     from fakecpython import make_recipe, make_tarball
 
@@ -236,5 +258,6 @@ def test_a_malformed_trusted_key_is_an_error_not_a_traceback(tmp_path):
     out = cli("install", str(make_recipe(tmp_path, tarball, sha)), "--no-verify",
               env={"PYBUILD12_CACHE_URL": "http://127.0.0.1:9/c", signing.TRUST_ENV: "team-ci-1:AAAA"})
     assert out.returncode == 1, out.stderr
-    assert "PYBUILD12_CACHE_TRUST: the key 'team-ci-1' is 3 bytes long" in out.stderr
+    assert "PYBUILD12_CACHE_TRUST: 'AAAA' after 'team-ci-1:' is not a public key: it decodes to 3 bytes" \
+        in out.stderr
     assert "hint:" in out.stderr and "Traceback" not in out.stderr

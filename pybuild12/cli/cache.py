@@ -13,6 +13,7 @@ import typer
 
 from pybuild12.cli.common import command_group, err, escape, interruptible, out, settings
 from pybuild12.cli.usage import PlainUsage
+from pybuild12.core.errors import UsageError
 
 cache_app = typer.Typer(
     help="The artifact cache: verified builds, packed, reinstalled in seconds.\n\n"
@@ -115,7 +116,7 @@ def cache_keygen(
     try:
         secret = signing.generate(name)
     except signing.BadKey as exc:
-        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+        raise UsageError(exc.message, hint=exc.hint) from None
     path = out_file if out_file is not None else config / signing.SECRET_FILE
     signing.write_secret(path, secret, force=force)
     public = str(secret.public)
@@ -140,7 +141,7 @@ def cache_trust(
     try:
         key = signing.parse_public(pubkey, origin="PUBKEY")
     except signing.BadKey as exc:
-        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+        raise UsageError(exc.message, hint=exc.hint) from None
     path, added = signing.add_trusted(settings().paths.config, key)
     if added:
         err.print(f"trusted {escape(key.name)}: added to {path}; installs now take shared-cache artifacts it signed")
@@ -161,7 +162,6 @@ def cache_export(
     """Copy an installed build's artifact and its sidecar into --to DIR, for a CI cache to save.
 
     `pybuild12 cache import DIR` takes it in on the next run."""
-    from pybuild12.core.errors import UsageError  # lazy: as the store
     from pybuild12.store import artifacts, names, signing, transfer  # lazy: zstandard, cryptography
 
     paths = settings().paths

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12.core import files
-from pybuild12.core.errors import PyBuild12Error
+from pybuild12.core.errors import PyBuild12Error, quoted
 from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 
 # cryptography is imported where a key is used: most commands never use one.
@@ -112,34 +112,51 @@ def generate(name: str) -> SecretKey:
     return SecretKey(name, Ed25519PrivateKey.generate().private_bytes_raw())
 
 
-def check_name(name: str, *, origin: str) -> None:
+def check_name(name: str, *, origin: str, hint: str = "a number at the end lets you rotate keys") -> None:
     if not _NAME.fullmatch(name):
-        raise BadKey(f"{origin}: {name!r} is not a usable key name",
-                     hint="a name is letters, digits and . _ + @ - (no spaces or colons), e.g. team-ci-1; "
-                          "a number at the end lets you rotate keys")
+        raise BadKey(f"{origin}: {quoted(name)} is not a usable key name: {_name_fault(name)}",
+                     hint=f"a name is letters, digits and . _ + @ - (no spaces or colons), e.g. team-ci-1; {hint}")
+
+
+def _name_fault(name: str) -> str:
+    if not name:
+        return "it is empty"
+    if not _NAME.fullmatch(name[0]):
+        return f"it begins with {name[0]!r}, not a letter or digit"
+    bad = next(c for c in name if not _NAME.fullmatch("a" + c))
+    return f"{bad!r} is not allowed in one"
 
 
 def _split(text: str, *, origin: str, hint: str, echo: bool) -> tuple[str, bytes]:
     """NAME and the decoded bytes of a NAME:BASE64 key; `echo` quotes a malformed one in the message."""
+    kind = "public key" if echo else "signing key"
     name, sep, encoded = text.strip().partition(":")
-    if not sep or not name:
-        quoted = f"{_shorten(text)!r}" if echo else "the key"
-        raise BadKey(f"{origin}: {quoted} has no name (NAME:BASE64)", hint=hint)
-    check_name(name, origin=origin)
+    quoted_key = f"{_shorten(text)!r}" if echo else f"the {kind}"
+    if not text.strip():
+        raise BadKey(f"{origin}: the {kind} is empty", hint=hint)
+    if not sep:
+        raise BadKey(f"{origin}: {quoted_key} has no ':' between a name and the key (NAME:BASE64)", hint=hint)
+    if not name:
+        raise BadKey(f"{origin}: {quoted_key} has no name before its ':' (NAME:BASE64)", hint=hint)
+    check_name(name, origin=origin, hint=hint)
+    after = f"{_shorten(encoded)!r} after {name + ':'!r}" if echo else f"the part after {name + ':'!r}"
     try:
-        return name, base64.b64decode(encoded, validate=True)
+        raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise BadKey(f"{origin}: the key {name!r} is not valid base64", hint=hint) from None
+        raise BadKey(f"{origin}: {after} is not a {kind}: not valid base64", hint=hint) from None
+    return name, raw
 
 
 def parse_public(text: str, *, origin: str) -> PublicKey:
     name, raw = _split(text, origin=origin, hint=_PUBLIC_HINT, echo=True)
     if len(raw) == 64:
         raise BadKey(f"{origin}: {name!r} is a secret key (64 bytes), not a public one",
-                     hint="trust the public key that 'pybuild12 cache keygen' printed, and keep the secret one private")
+                     hint="trust the public key (NAME:BASE64 of 32 bytes) that 'pybuild12 cache keygen' printed, "
+                          "and keep the secret one private")
     if len(raw) != 32:
-        raise BadKey(f"{origin}: the key {name!r} is {len(raw)} bytes long; an Ed25519 public key is 32",
-                     hint=_PUBLIC_HINT)
+        encoded = text.strip().partition(":")[2]
+        raise BadKey(f"{origin}: {_shorten(encoded)!r} after {name + ':'!r} is not a public key: it decodes to "
+                     f"{len(raw)} bytes; an Ed25519 public key is 32 (44 base64 characters)", hint=_PUBLIC_HINT)
     return PublicKey(name, raw)
 
 
