@@ -170,19 +170,35 @@ def test_the_signing_key_from_the_environment_or_the_config_directory(tmp_path):
         signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "bad.key")}).signing_key, config)
 
 
-def test_write_secret_is_private_and_does_not_overwrite(tmp_path):
+def test_write_secret_is_private_and_never_loses_a_key(tmp_path):
     path = tmp_path / "sub" / "key"
     first = signing.generate("team-ci-1")
-    signing.write_secret(path, first)
+    assert signing.write_secret(path, first) is None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    with pytest.raises(PyBuild12Error, match="already exists"):
+    before = path.stat()
+    with pytest.raises(UsageError) as refused:
         signing.write_secret(path, signing.generate("team-ci-2"))
-    assert signing.parse_secret(path.read_text(), origin="k") == first
-    second = signing.generate("team-ci-2")
-    signing.write_secret(path, second, force=True)
-    assert signing.parse_secret(path.read_text(), origin="k") == second
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["key"]
+    assert refused.value.exit_code == 2
+    assert str(path) in refused.value.message and str(first.public) in refused.value.message
+    assert "--force" in refused.value.hint and f"{path}.old" in refused.value.hint
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_mode) == (before.st_ino, before.st_mtime_ns, before.st_mode)
+    assert path.read_text() == first.text()
+
+    second, third = signing.generate("team-ci-2"), signing.generate("team-ci-3")
+    assert signing.write_secret(path, second, force=True) == path.with_name("key.old")
+    assert signing.write_secret(path, third, force=True) == path.with_name("key.old.2")  # never over a backup
+    kept = {p.name: signing.parse_secret(p.read_text(), origin="k") for p in path.parent.iterdir()}
+    assert kept == {"key": third, "key.old": first, "key.old.2": second}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()} == {0o600}
+
+
+def test_write_secret_refuses_a_file_that_is_no_key_too(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("my notes\n")
+    with pytest.raises(UsageError, match="not a signing key pybuild12 can read"):
+        signing.write_secret(path, signing.generate("team-ci-1"))
+    assert path.read_text() == "my notes\n"
 
 
 def test_add_trusted_appends_once(tmp_path):
@@ -212,11 +228,17 @@ def test_keygen_writes_a_private_key_and_prints_the_public_one(pybuild12_home):
     assert f"PYBUILD12_CACHE_TRUST='{secret.public}'" in made.stderr and "trusted-keys" in made.stderr
     assert signing.signing_key(None, pybuild12_home / "config") == secret  # what --push will use
 
+    written = path.read_bytes(), path.stat().st_mtime_ns
     again = cli("cache", "keygen", "team-ci-2")
-    assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
-    assert signing.parse_secret(path.read_text(), origin="k") == secret
+    assert again.returncode == 2 and again.stdout == "" and "Traceback" not in again.stderr
+    said = " ".join(again.stderr.split())
+    assert f"error: {path} already holds the signing key team-ci-1 ({secret.public})" in said
+    assert "hint:" in said and "--force" in said and f"{path}.old" in said
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == written
     forced = cli("cache", "keygen", "team-ci-2", "--force")
     assert forced.returncode == 0 and forced.stdout.startswith("team-ci-2:")
+    assert f"kept the old key in {path}.old" in " ".join(forced.stderr.split())
+    assert signing.parse_secret(path.with_name(f"{path.name}.old").read_text(), origin="k") == secret
 
 
 def test_keygen_out_says_how_to_use_the_file(tmp_path):

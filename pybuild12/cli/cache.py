@@ -103,12 +103,15 @@ def cache_keygen(
         None, "--out", metavar="FILE",
         help="Where to write the secret key [default: the config directory's signing-key, which --push uses].",
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing key file, keeping the old key beside it (FILE.old).",
+    ),
 ) -> None:
     """Make an Ed25519 signing key for --push; print its public key for the machines that install.
 
     The secret key file (mode 0600, Nix's format) stays on the machines that push;
-    the public key line goes to stdout.
+    the public key line goes to stdout. An existing key file is never replaced unasked:
+    --force replaces it and keeps the old key beside it (FILE.old, FILE.old.2 ...).
     """
     from pybuild12.store import signing  # lazy: cryptography, for the signing commands only
 
@@ -118,8 +121,11 @@ def cache_keygen(
     except signing.BadKey as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
     path = out_file if out_file is not None else config / signing.SECRET_FILE
-    signing.write_secret(path, secret, force=force)
+    backup = signing.write_secret(path, secret, force=force)
     public = str(secret.public)
+    if backup is not None:
+        err.print(f"kept the old key in {escape(str(backup))}: machines that trust it refuse what {escape(name)} "
+                  f"signs until they trust {escape(name)} too")
     out.print(escape(public))
     err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): "
               "keep it on the machines that --push")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pybuild12.core import files
-from pybuild12.core.errors import PyBuild12Error, quoted
+from pybuild12.core.errors import PyBuild12Error, UsageError, quoted
 from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 
 # cryptography is imported where a key is used: most commands never use one.
@@ -285,17 +285,52 @@ def signing_key(named: Path | None, config: Path) -> SecretKey | None:
     return parse_secret(text, origin=str(path))
 
 
-def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> None:
-    """Write a secret key file readable by its owner only (0600), never over an existing
-    key unless `force`: a lost key cannot sign for the machines that trust it."""
-    if path.exists() and not force:
-        raise PyBuild12Error(f"{path} already exists: not overwriting a signing key",
-                             hint="--force replaces it (machines that trust the old key then refuse what the new one "
-                                  "signs), or --out FILE writes the new key elsewhere")
+def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> Path | None:
+    """Write a secret key file readable by its owner only (0600). Never over an existing
+    file unless `force`, and then only after copying it to a backup, returned: a lost key
+    can no longer sign for the machines that trust it."""
+    backup = None
+    if path.exists():
+        if not force:
+            raise UsageError(f"{path} already holds {_describe(path)}: not replacing it",
+                             hint="machines that trust it would refuse what a new key signs. To replace it "
+                                  f"deliberately, add --force: the old key is kept in {_backup_name(path)}; or write "
+                                  "the new key elsewhere with --out FILE")
+        backup = _backup(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.replacing(path, "w") as fh:
         os.fchmod(fh.fileno(), 0o600)
         fh.write(key.text())
+    return backup
+
+
+def _describe(path: Path) -> str:
+    try:
+        old = parse_secret(path.read_text("utf-8"), origin=str(path))
+    except (OSError, UnicodeDecodeError, BadKey):
+        return "a file that is not a signing key pybuild12 can read"
+    return f"the signing key {old.name} ({old.public})"
+
+
+def _backup_name(path: Path, number: int = 1) -> Path:
+    return path.with_name(f"{path.name}.old" + (f".{number}" if number > 1 else ""))
+
+
+def _backup(path: Path) -> Path:
+    """Copy `path` to the first of `path`.old, .old.2 ... that does not exist (owner-only)."""
+    data, number = path.read_bytes(), 1
+    while True:
+        backup = _backup_name(path, number)
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            number += 1
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return backup
 
 
 def add_trusted(config: Path, key: PublicKey) -> tuple[Path, bool]:
