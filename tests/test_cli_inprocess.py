@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 import pybuild12
 from helpers import fake_build
 from pybuild12 import install as installer
+from pybuild12.build import preflight
 from pybuild12.checks import compat, suite
 from pybuild12.cli import app as cli_app, checks as cli_checks
 from pybuild12.core.errors import CheckError
@@ -242,3 +244,50 @@ def test_an_unexpected_error_is_one_line_and_a_log_naming_the_command(monkeypatc
 def test_the_timeouts_shown_as_defaults_are_the_checks_own():
     assert cli_checks.SUITE_TEST_TIMEOUT == suite.TEST_TIMEOUT
     assert cli_checks.COMPAT_TIMEOUT == compat.TIMEOUT
+
+
+# doctor's rows as a machine without LLVM 18 and without OpenSSL's headers shows them, with
+# the longest words it prints: a program's path, a data directory, package names.
+DOCTOR_ROWS = [
+    preflight.Check("cc", "C compiler", True, True, "cc", "build-essential", "gcc"),
+    preflight.Check("ssl", "<openssl/ssl.h>", False, True, "not found by the C preprocessor", "libssl-dev",
+                    "openssl-devel"),
+    preflight.Check("readline", "<readline/readline.h>", True, True, "found", "libreadline-dev", "readline-devel"),
+    preflight.Check("clang-18", "clang 18 (JIT of 3.13)", False, False,
+                    "neither clang-18 nor a clang of LLVM 18 on PATH", "clang-18", "clang(major) = 18", "jit", 18),
+    preflight.Check("rt-tsan", "compiler-rt: -fsanitize=thread", False, False,
+                    "clang-19 -fsanitize=thread could not link a program: /usr/bin/ld: cannot find "
+                    "libclang_rt.tsan-x86_64.a", "libclang-rt-19-dev", "compiler-rt", "sanitizers", 19),
+    preflight.Check("llvm-symbolizer-19", "llvm-symbolizer (function names in reports)", True, False,
+                    "/usr/lib/llvm-19/bin/llvm-symbolizer", "llvm-19", "llvm"),
+    preflight.Check("disk", "free space at /home/someone/.local/share/pybuild12", True, True,
+                    "74.8 GiB free (a build needs about 5 GiB while it runs)", "-", "-"),
+]
+DOCTOR_COMMAND = ["sudo", "apt-get", "install", "-y", "clang-18", "libclang-rt-19-dev", "libssl-dev", "llvm-18",
+                  "libreadline-dev", "libncurses-dev", "libgdbm-compat-dev"]
+ONE_COLUMN = [("Debian bookworm", [c.debian + (" (apt.llvm.org)" if c.llvm == 18 else "") for c in DOCTOR_ROWS])]
+TWO_COLUMNS = [("Debian/Ubuntu", [c.debian for c in DOCTOR_ROWS]), ("Fedora", [c.fedora for c in DOCTOR_ROWS])]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 200])
+@pytest.mark.parametrize("packages", [ONE_COLUMN, TWO_COLUMNS], ids=["one package column", "two"])
+def test_doctor_fits_the_width_without_breaking_a_word(columns, packages, monkeypatch):
+    monkeypatch.setattr(preflight, "doctor", lambda *args, **kwargs: DOCTOR_ROWS)
+    monkeypatch.setattr(preflight, "package_columns", lambda rows, env=None: packages)
+    monkeypatch.setattr(preflight, "install_command", lambda checks, **kwargs: DOCTOR_COMMAND)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = invoke("doctor")
+    assert out.exit_code == 4, out.output
+    lines = out.stdout.splitlines() + out.stderr.splitlines()
+    assert max(len(line) for line in lines) <= columns, "\n" + "\n".join(lines)
+    cells = [cell for _, column in packages for cell in column]
+    words = {w for c in DOCTOR_ROWS for w in f"{c.name} {c.what}: {c.detail}".split()}
+    words |= {w for cell in cells for w in cell.split()} | {title for title, _ in packages}
+    broken = [w for w in words if not any(w in line for line in lines)]
+    assert not broken, "\n" + "\n".join(lines)
+    # Each row begins after a one-space margin, the footnote ("* optional") at the edge, and
+    # what either continues on its next lines is indented.
+    starts = [line.split()[0] for line in out.stdout.splitlines() if line[1:2].strip() or line[:1] == "*"]
+    assert starts == ["item", *(c.name for c in DOCTOR_ROWS), "*"], "\n" + "\n".join(lines)
+    command = " ".join(out.stderr.replace("\\\n", " ").split())  # continued lines, as a shell reads them
+    assert shlex.join(DOCTOR_COMMAND) in command and "--install-deps" in command
