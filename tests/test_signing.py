@@ -187,6 +187,9 @@ def test_write_secret_is_private_and_never_loses_a_key(tmp_path):
 
     second, third = signing.generate("team-ci-2"), signing.generate("team-ci-3")
     assert signing.write_secret(path, second, force=True) == path.with_name("key.old")
+    with pytest.raises(UsageError) as refused:
+        signing.write_secret(path, third)
+    assert f"kept in {path}.old.2;" in refused.value.hint
     assert signing.write_secret(path, third, force=True) == path.with_name("key.old.2")  # never over a backup
     kept = {p.name: signing.parse_secret(p.read_text(), origin="k") for p in path.parent.iterdir()}
     assert kept == {"key": third, "key.old": first, "key.old.2": second}

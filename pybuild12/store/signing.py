@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from pybuild12.core import files
 from pybuild12.core.errors import PyBuild12Error, UsageError, quoted
@@ -292,10 +293,11 @@ def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> Path | N
     backup = None
     if path.exists():
         if not force:
+            kept = next(b for b in _backups(path) if not b.exists())
             raise UsageError(f"{path} already holds {_describe(path)}: not replacing it",
                              hint="machines that trust it would refuse what a new key signs. To replace it "
-                                  f"deliberately, add --force: the old key is kept in {_backup_name(path)}; or write "
-                                  "the new key elsewhere with --out FILE")
+                                  f"deliberately, add --force: the old key is kept in {kept}; or write the new key "
+                                  "elsewhere with --out FILE")
         backup = _backup(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.replacing(path, "w") as fh:
@@ -312,25 +314,29 @@ def _describe(path: Path) -> str:
     return f"the signing key {old.name} ({old.public})"
 
 
-def _backup_name(path: Path, number: int = 1) -> Path:
-    return path.with_name(f"{path.name}.old" + (f".{number}" if number > 1 else ""))
+def _backups(path: Path) -> Iterator[Path]:
+    yield path.with_name(f"{path.name}.old")
+    for number in itertools.count(2):
+        yield path.with_name(f"{path.name}.old.{number}")
 
 
 def _backup(path: Path) -> Path:
-    """Copy `path` to the first of `path`.old, .old.2 ... that does not exist (owner-only)."""
-    data, number = path.read_bytes(), 1
-    while True:
-        backup = _backup_name(path, number)
-        try:
-            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            number += 1
-            continue
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return backup
+    """Copy `path` to the first of `path`.old, .old.2 ... that does not exist."""
+    data = path.read_bytes()
+    return next(backup for backup in _backups(path) if _write_new(backup, data))
+
+
+def _write_new(path: Path, data: bytes) -> bool:
+    """Write `data` to a new file readable by its owner only; False if `path` exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
 
 
 def add_trusted(config: Path, key: PublicKey) -> tuple[Path, bool]:
