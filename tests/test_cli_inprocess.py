@@ -4,14 +4,18 @@ streams and exit codes as from a shell (tests/test_cli.py runs it as a child pro
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 import pybuild12
 from helpers import fake_build
 from pybuild12 import install as installer
+from pybuild12.build import preflight
 from pybuild12.checks import compat, suite
 from pybuild12.cli import app as cli_app, checks as cli_checks
 from pybuild12.core.errors import CheckError
@@ -68,6 +72,45 @@ def test_help_lists_the_commands_in_order_and_the_exit_codes():
     assert listed == ["install", "list", "uninstall", "which", "key", "bisect", "run", "venv", "env", "pin", "doctor",
                       "verify", "compat", "cache", "profile"]
     assert "Exit codes:" in out.stdout and "8 no such build installed" in " ".join(out.stdout.split())
+
+
+# Commands whose module has yet to give them pybuild12.cli.usage.PlainUsage (cls=...).
+USAGE_PENDING = {"uninstall": "pybuild12/cli/install.py: @commands.command('uninstall') needs cls=PlainUsage"}
+
+
+def _every_command():
+    """(the click command, its context) for the app and every command and subcommand under
+    it, as --help shows them."""
+    found = []
+
+    def walk(command, ctx, words):
+        name = " ".join(words) or "pybuild12"
+        pending = [pytest.mark.xfail(strict=True, reason=USAGE_PENDING[name])] if name in USAGE_PENDING else []
+        found.append(pytest.param(command, ctx, id=name, marks=pending))
+        for name in command.list_commands(ctx) if hasattr(command, "list_commands") else []:
+            sub = command.get_command(ctx, name)
+            walk(sub, sub.context_class(sub, info_name=name, parent=ctx), (*words, name))
+
+    root = typer.main.get_command(cli_app.app)
+    walk(root, root.context_class(root, info_name="pybuild12"), ())
+    return found
+
+
+@pytest.mark.parametrize("command, ctx", _every_command())
+def test_every_usage_line_names_its_arguments_plainly_and_once(command, ctx):
+    usage = " ".join(command.get_usage(ctx).split())
+    assert "{" not in usage and "[directory]" not in usage, usage
+    arguments = usage.split(ctx.command_path, 1)[1].replace(command.options_metavar or "", "", 1)
+    names = re.findall(r"[A-Za-z]\w*", arguments)
+    assert all(name.isupper() for name in names) and len(names) == len(set(names)), usage
+    summary = (command.help or "").split("\n\n", 1)[0].strip()
+    assert summary and "\n" not in summary and len(summary) <= 120, f"not one line: {summary!r}"
+
+
+def test_venv_takes_a_name_and_a_directory_and_no_more(builds, tmp_path):
+    out = invoke("venv", "3.13.5", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert out.exit_code == 2 and "venv takes [NAME] DIR, not 3 words" in out.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_version_is_the_package_version():
@@ -201,3 +244,50 @@ def test_an_unexpected_error_is_one_line_and_a_log_naming_the_command(monkeypatc
 def test_the_timeouts_shown_as_defaults_are_the_checks_own():
     assert cli_checks.SUITE_TEST_TIMEOUT == suite.TEST_TIMEOUT
     assert cli_checks.COMPAT_TIMEOUT == compat.TIMEOUT
+
+
+# doctor's rows as a machine without LLVM 18 and without OpenSSL's headers shows them, with
+# the longest words it prints: a program's path, a data directory, package names.
+DOCTOR_ROWS = [
+    preflight.Check("cc", "C compiler", True, True, "cc", "build-essential", "gcc"),
+    preflight.Check("ssl", "<openssl/ssl.h>", False, True, "not found by the C preprocessor", "libssl-dev",
+                    "openssl-devel"),
+    preflight.Check("readline", "<readline/readline.h>", True, True, "found", "libreadline-dev", "readline-devel"),
+    preflight.Check("clang-18", "clang 18 (JIT of 3.13)", False, False,
+                    "neither clang-18 nor a clang of LLVM 18 on PATH", "clang-18", "clang(major) = 18", "jit", 18),
+    preflight.Check("rt-tsan", "compiler-rt: -fsanitize=thread", False, False,
+                    "clang-19 -fsanitize=thread could not link a program: /usr/bin/ld: cannot find "
+                    "libclang_rt.tsan-x86_64.a", "libclang-rt-19-dev", "compiler-rt", "sanitizers", 19),
+    preflight.Check("llvm-symbolizer-19", "llvm-symbolizer (function names in reports)", True, False,
+                    "/usr/lib/llvm-19/bin/llvm-symbolizer", "llvm-19", "llvm"),
+    preflight.Check("disk", "free space at /home/someone/.local/share/pybuild12", True, True,
+                    "74.8 GiB free (a build needs about 5 GiB while it runs)", "-", "-"),
+]
+DOCTOR_COMMAND = ["sudo", "apt-get", "install", "-y", "clang-18", "libclang-rt-19-dev", "libssl-dev", "llvm-18",
+                  "libreadline-dev", "libncurses-dev", "libgdbm-compat-dev"]
+ONE_COLUMN = [("Debian bookworm", [c.debian + (" (apt.llvm.org)" if c.llvm == 18 else "") for c in DOCTOR_ROWS])]
+TWO_COLUMNS = [("Debian/Ubuntu", [c.debian for c in DOCTOR_ROWS]), ("Fedora", [c.fedora for c in DOCTOR_ROWS])]
+
+
+@pytest.mark.parametrize("columns", [60, 80, 200])
+@pytest.mark.parametrize("packages", [ONE_COLUMN, TWO_COLUMNS], ids=["one package column", "two"])
+def test_doctor_fits_the_width_without_breaking_a_word(columns, packages, monkeypatch):
+    monkeypatch.setattr(preflight, "doctor", lambda *args, **kwargs: DOCTOR_ROWS)
+    monkeypatch.setattr(preflight, "package_columns", lambda rows, env=None: packages)
+    monkeypatch.setattr(preflight, "install_command", lambda checks, **kwargs: DOCTOR_COMMAND)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = invoke("doctor")
+    assert out.exit_code == 4, out.output
+    lines = out.stdout.splitlines() + out.stderr.splitlines()
+    assert max(len(line) for line in lines) <= columns, "\n" + "\n".join(lines)
+    cells = [cell for _, column in packages for cell in column]
+    words = {w for c in DOCTOR_ROWS for w in f"{c.name} {c.what}: {c.detail}".split()}
+    words |= {w for cell in cells for w in cell.split()} | {title for title, _ in packages}
+    broken = [w for w in words if not any(w in line for line in lines)]
+    assert not broken, "\n" + "\n".join(lines)
+    # Each row begins after a one-space margin, the footnote ("* optional") at the edge, and
+    # what either continues on its next lines is indented.
+    starts = [line.split()[0] for line in out.stdout.splitlines() if line[1:2].strip() or line[:1] == "*"]
+    assert starts == ["item", *(c.name for c in DOCTOR_ROWS), "*"], "\n" + "\n".join(lines)
+    command = " ".join(out.stderr.replace("\\\n", " ").split())  # continued lines, as a shell reads them
+    assert shlex.join(DOCTOR_COMMAND) in command and "--install-deps" in command

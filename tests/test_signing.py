@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from pybuild12.core.errors import PyBuild12Error
+from pybuild12.core.errors import PyBuild12Error, UsageError
 from pybuild12.core.settings import Settings
 from pybuild12.store import signing
 from pybuild12.store.signing import BadKey
+from test_cli_inprocess import invoke
 
 KEY = "a" * 64
 
@@ -98,18 +99,29 @@ def test_keys_round_trip_through_their_text():
     assert len(base64.b64decode(str(secret.public).split(":")[1])) == 32
 
 
-@pytest.mark.parametrize("text, message", [
-    ("AAAA" * 11, "has no name"),
-    (":" + base64.b64encode(b"k" * 32).decode(), "has no name"),
-    ("team ci:" + base64.b64encode(b"k" * 32).decode(), "not a usable key name"),
-    ("team-ci-1:not*base64", "not valid base64"),
-    ("team-ci-1:" + base64.b64encode(b"k" * 31).decode(), "31 bytes long; an Ed25519 public key is 32"),
-    ("team-ci-1:" + base64.b64encode(b"k" * 64).decode(), "is a secret key"),
-])
+PUBLIC_32 = base64.b64encode(b"k" * 32).decode()
+MALFORMED_PUBLIC = [  # (what was given, what the message says is wrong with it)
+    ("bad:zzz", "'zzz' after 'bad:' is not a public key: not valid base64"),
+    ("team-ci-1:not*base64", "'not*base64' after 'team-ci-1:' is not a public key: not valid base64"),
+    ("", "the public key is empty"),
+    ("   ", "the public key is empty"),
+    ("AAAA" * 11, "'AAAAAAAAAAAA...' has no ':' between a name and the key"),
+    (":" + PUBLIC_32, "':a2tra2tra2t...' has no name before its ':'"),
+    ("team ci:" + PUBLIC_32, "'team ci' is not a usable key name: ' ' is not allowed in one"),
+    ("-ci:" + PUBLIC_32, "'-ci' is not a usable key name: it begins with '-', not a letter or digit"),
+    ("bad:AAAA", "'AAAA' after 'bad:' is not a public key: it decodes to 3 bytes; an Ed25519 public key is 32 "
+     "(44 base64 characters)"),
+    ("team-ci-1:" + base64.b64encode(b"k" * 31).decode(), "decodes to 31 bytes; an Ed25519 public key is 32"),
+    ("team-ci-1:" + base64.b64encode(b"k" * 64).decode(), "'team-ci-1' is a secret key (64 bytes), not a public one"),
+]
+
+
+@pytest.mark.parametrize("text, message", MALFORMED_PUBLIC)
 def test_malformed_public_keys_say_what_is_wrong(text, message):
-    with pytest.raises(BadKey, match=message) as info:
+    with pytest.raises(BadKey) as info:
         signing.parse_public(text, origin="PYBUILD12_CACHE_TRUST")
-    assert info.value.message.startswith("PYBUILD12_CACHE_TRUST:") and len(info.value.hint) > 40
+    assert info.value.message.startswith("PYBUILD12_CACHE_TRUST: ") and message in info.value.message
+    assert len(info.value.hint) > 40
 
 
 def test_malformed_secret_keys_say_what_is_wrong_without_quoting_them():
@@ -122,7 +134,7 @@ def test_malformed_secret_keys_say_what_is_wrong_without_quoting_them():
     body = secret.text().split(":", 1)[1].strip()
     with pytest.raises(BadKey) as info:
         signing.parse_secret(body, origin="f")
-    assert "has no name" in info.value.message and body[:8] not in info.value.message
+    assert "has no ':' between a name and the key" in info.value.message and body[:8] not in info.value.message
 
 
 def test_trusted_keys_come_from_the_environment_and_the_file(tmp_path):
@@ -137,7 +149,7 @@ def test_trusted_keys_come_from_the_environment_and_the_file(tmp_path):
 
 def test_a_malformed_line_of_the_trusted_file_is_named(tmp_path):
     (tmp_path / signing.TRUSTED_FILE).write_text(f"{signing.generate('ok').public}\nteam-ci-1:short\n")
-    with pytest.raises(BadKey, match=r"trusted-keys, line 2: the key 'team-ci-1'"):
+    with pytest.raises(BadKey, match=r"trusted-keys, line 2: 'short' after 'team-ci-1:' is not a public key"):
         signing.trusted_keys("", tmp_path)
 
 
@@ -158,19 +170,38 @@ def test_the_signing_key_from_the_environment_or_the_config_directory(tmp_path):
         signing.signing_key(Settings({signing.SIGNING_KEY_ENV: str(tmp_path / "bad.key")}).signing_key, config)
 
 
-def test_write_secret_is_private_and_does_not_overwrite(tmp_path):
+def test_write_secret_is_private_and_never_loses_a_key(tmp_path):
     path = tmp_path / "sub" / "key"
     first = signing.generate("team-ci-1")
-    signing.write_secret(path, first)
+    assert signing.write_secret(path, first) is None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    with pytest.raises(PyBuild12Error, match="already exists"):
+    before = path.stat()
+    with pytest.raises(UsageError) as refused:
         signing.write_secret(path, signing.generate("team-ci-2"))
-    assert signing.parse_secret(path.read_text(), origin="k") == first
-    second = signing.generate("team-ci-2")
-    signing.write_secret(path, second, force=True)
-    assert signing.parse_secret(path.read_text(), origin="k") == second
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["key"]
+    assert refused.value.exit_code == 2
+    assert str(path) in refused.value.message and str(first.public) in refused.value.message
+    assert "--force" in refused.value.hint and f"{path}.old" in refused.value.hint
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_mode) == (before.st_ino, before.st_mtime_ns, before.st_mode)
+    assert path.read_text() == first.text()
+
+    second, third = signing.generate("team-ci-2"), signing.generate("team-ci-3")
+    assert signing.write_secret(path, second, force=True) == path.with_name("key.old")
+    with pytest.raises(UsageError) as refused:
+        signing.write_secret(path, third)
+    assert f"kept in {path}.old.2;" in refused.value.hint
+    assert signing.write_secret(path, third, force=True) == path.with_name("key.old.2")  # never over a backup
+    kept = {p.name: signing.parse_secret(p.read_text(), origin="k") for p in path.parent.iterdir()}
+    assert kept == {"key": third, "key.old": first, "key.old.2": second}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()} == {0o600}
+
+
+def test_write_secret_refuses_a_file_that_is_no_key_too(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("my notes\n")
+    with pytest.raises(UsageError, match="not a signing key pybuild12 can read"):
+        signing.write_secret(path, signing.generate("team-ci-1"))
+    assert path.read_text() == "my notes\n"
 
 
 def test_add_trusted_appends_once(tmp_path):
@@ -200,11 +231,17 @@ def test_keygen_writes_a_private_key_and_prints_the_public_one(pybuild12_home):
     assert f"PYBUILD12_CACHE_TRUST='{secret.public}'" in made.stderr and "trusted-keys" in made.stderr
     assert signing.signing_key(None, pybuild12_home / "config") == secret  # what --push will use
 
+    written = path.read_bytes(), path.stat().st_mtime_ns
     again = cli("cache", "keygen", "team-ci-2")
-    assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
-    assert signing.parse_secret(path.read_text(), origin="k") == secret
+    assert again.returncode == 2 and again.stdout == "" and "Traceback" not in again.stderr
+    said = " ".join(again.stderr.split())
+    assert f"error: {path} already holds the signing key team-ci-1 ({secret.public})" in said
+    assert "hint:" in said and "--force" in said and f"{path}.old" in said
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == written
     forced = cli("cache", "keygen", "team-ci-2", "--force")
     assert forced.returncode == 0 and forced.stdout.startswith("team-ci-2:")
+    assert f"kept the old key in {path}.old" in " ".join(forced.stderr.split())
+    assert signing.parse_secret(path.with_name(f"{path.name}.old").read_text(), origin="k") == secret
 
 
 def test_keygen_out_says_how_to_use_the_file(tmp_path):
@@ -229,6 +266,16 @@ def test_trust_validates_and_appends(pybuild12_home):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "NAME:BASE64" in bad.stderr
 
 
+@pytest.mark.parametrize("text, message", MALFORMED_PUBLIC)
+def test_trust_says_what_is_wrong_with_a_malformed_key_and_exits_2(text, message, pybuild12_home):
+    refused = invoke("cache", "trust", "--", text)  # '--': a key may begin with '-'
+    assert refused.exit_code == UsageError.exit_code, refused.output
+    assert refused.stderr.startswith("error: PUBKEY: ") and message in " ".join(refused.stderr.split())
+    hint = refused.stderr.split("\nhint: ", 1)[1]
+    assert "NAME:BASE64" in hint and "pybuild12 cache keygen" in hint
+    assert "Usage:" not in refused.stderr and not (pybuild12_home / "config" / signing.TRUSTED_FILE).exists()
+
+
 def test_a_malformed_trusted_key_is_an_error_not_a_traceback(tmp_path):
     from fakecpython import make_recipe, make_tarball
 
@@ -236,5 +283,6 @@ def test_a_malformed_trusted_key_is_an_error_not_a_traceback(tmp_path):
     out = cli("install", str(make_recipe(tmp_path, tarball, sha)), "--no-verify",
               env={"PYBUILD12_CACHE_URL": "http://127.0.0.1:9/c", signing.TRUST_ENV: "team-ci-1:AAAA"})
     assert out.returncode == 1, out.stderr
-    assert "PYBUILD12_CACHE_TRUST: the key 'team-ci-1' is 3 bytes long" in out.stderr
+    assert "PYBUILD12_CACHE_TRUST: 'AAAA' after 'team-ci-1:' is not a public key: it decodes to 3 bytes" \
+        in out.stderr
     assert "hint:" in out.stderr and "Traceback" not in out.stderr

@@ -12,6 +12,8 @@ from typing import Optional
 import typer
 
 from pybuild12.cli.common import command_group, err, escape, interruptible, out, settings
+from pybuild12.cli.usage import PlainUsage
+from pybuild12.core.errors import UsageError
 
 cache_app = typer.Typer(
     help="The artifact cache: verified builds, packed, reinstalled in seconds.\n\n"
@@ -26,8 +28,9 @@ cache_app = typer.Typer(
 @cache_app.command("list")
 @interruptible
 def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Show the cached artifacts: build name, version, size, age, key (and how many
-    `compat` results are kept)."""
+    """Show the cached artifacts: build name, version, size, age, key.
+
+    Also says how many `compat` results are kept."""
     from rich.table import Table  # lazy: for this command only
 
     from pybuild12.checks import compatscan  # lazy: the kept compat results
@@ -57,8 +60,9 @@ def cache_list(as_json: bool = typer.Option(False, "--json", help="Print JSON to
 @cache_app.command("clear")
 @interruptible
 def cache_clear() -> None:
-    """Delete every cached artifact, recorded PGO profile, build kept after a failed
-    verification and kept `compat` result (installed builds are not touched)."""
+    """Delete every cached artifact and PGO profile; installed builds are not touched.
+
+    Also deletes the builds kept after a failed verification and the kept `compat` results."""
     from pybuild12.checks import compatscan  # lazy: the kept compat results
     from pybuild12.store import artifacts, profiles  # lazy: zstandard, for the cache commands only
 
@@ -89,7 +93,7 @@ def cache_prune(
     err.print(f"removed {len(gone)} artifact(s) and {len(gone_profiles)} PGO profile(s) older than {older_than:g} days")
 
 
-@cache_app.command("keygen")
+@cache_app.command("keygen", cls=PlainUsage)
 @interruptible
 def cache_keygen(
     name: str = typer.Argument(
@@ -99,12 +103,15 @@ def cache_keygen(
         None, "--out", metavar="FILE",
         help="Where to write the secret key [default: the config directory's signing-key, which --push uses].",
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing key file, keeping the old key beside it (FILE.old).",
+    ),
 ) -> None:
     """Make an Ed25519 signing key for --push; print its public key for the machines that install.
 
     The secret key file (mode 0600, Nix's format) stays on the machines that push;
-    the public key line goes to stdout.
+    the public key line goes to stdout. An existing key file is never replaced unasked:
+    --force replaces it and keeps the old key beside it (FILE.old, FILE.old.2 ...).
     """
     from pybuild12.store import signing  # lazy: cryptography, for the signing commands only
 
@@ -112,10 +119,13 @@ def cache_keygen(
     try:
         secret = signing.generate(name)
     except signing.BadKey as exc:
-        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+        raise UsageError(exc.message, hint=exc.hint) from None
     path = out_file if out_file is not None else config / signing.SECRET_FILE
-    signing.write_secret(path, secret, force=force)
+    backup = signing.write_secret(path, secret, force=force)
     public = str(secret.public)
+    if backup is not None:
+        err.print(f"kept the old key in {escape(str(backup))}: machines that trust it refuse what {escape(name)} "
+                  f"signs until they trust {escape(name)} too")
     out.print(escape(public))
     err.print(f"wrote the signing key {escape(name)} to {escape(str(path))} (mode 0600): "
               "keep it on the machines that --push")
@@ -126,7 +136,7 @@ def cache_keygen(
               f"  pybuild12 cache trust '{public}'    (appends it to {escape(str(config / signing.TRUSTED_FILE))})")
 
 
-@cache_app.command("trust")
+@cache_app.command("trust", cls=PlainUsage)
 @interruptible
 def cache_trust(
     pubkey: str = typer.Argument(..., metavar="PUBKEY", help="A public key as 'cache keygen' prints it: NAME:BASE64."),
@@ -137,7 +147,7 @@ def cache_trust(
     try:
         key = signing.parse_public(pubkey, origin="PUBKEY")
     except signing.BadKey as exc:
-        raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+        raise UsageError(exc.message, hint=exc.hint) from None
     path, added = signing.add_trusted(settings().paths.config, key)
     if added:
         err.print(f"trusted {escape(key.name)}: added to {path}; installs now take shared-cache artifacts it signed")
@@ -145,7 +155,7 @@ def cache_trust(
         err.print(f"{escape(key.name)} is trusted already ({path})")
 
 
-@cache_app.command("export")
+@cache_app.command("export", cls=PlainUsage)
 @interruptible
 def cache_export(
     name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),
@@ -155,9 +165,9 @@ def cache_export(
         "directory's signing-key), for importers that ask for a trusted signature (cache import --signed).",
     ),
 ) -> None:
-    """Copy an installed build's artifact (and its sidecar) out of the artifact cache into DIR,
-    for a CI cache to save: `pybuild12 cache import DIR` takes it in on the next run."""
-    from pybuild12.core.errors import UsageError  # lazy: as the store
+    """Copy an installed build's artifact and its sidecar into --to DIR, for a CI cache to save.
+
+    `pybuild12 cache import DIR` takes it in on the next run."""
     from pybuild12.store import artifacts, names, signing, transfer  # lazy: zstandard, cryptography
 
     paths = settings().paths
@@ -181,7 +191,7 @@ def cache_export(
     out.print(str(target))
 
 
-@cache_app.command("import")
+@cache_app.command("import", cls=PlainUsage)
 @interruptible
 def cache_import(
     directory: Path = typer.Argument(..., metavar="DIR", help="A directory 'cache export' wrote into."),
@@ -224,7 +234,7 @@ profile_app = typer.Typer(
 )
 
 
-@profile_app.command("export")
+@profile_app.command("export", cls=PlainUsage)
 @interruptible
 def profile_export(
     name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build."),

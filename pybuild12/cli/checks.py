@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
@@ -17,8 +16,7 @@ from pybuild12.cli.common import NAME_HELP, build, command_group, err, escape, i
 from pybuild12.core.errors import CheckError, PrerequisiteError, UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from pybuild12.build.preflight import Check
     from pybuild12.checks.suite import SuiteResult
     from pybuild12.store.registry import Installed
 
@@ -34,17 +32,15 @@ commands = command_group()
 @commands.command("doctor")
 @interruptible
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout.")) -> None:
-    """Check the build prerequisites: compiler, make, pkg-config, headers, git, free disk, and
-    what the JIT, --optimize max and sanitizer builds (+tsan, +asan, +ubsan: clang 19,
-    compiler-rt, llvm-symbolizer, vm.mmap_rnd_bits) need.
+    """Check the build prerequisites, and name the packages that provide what is missing.
 
-    Says what is missing and which packages provide it: this release's (from /etc/os-release),
-    naming any that its apt lacks and where to get it instead, else Debian/Ubuntu's and
-    Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0 when nothing required
-    is missing, 4 otherwise.
+    Checks the compiler, make, pkg-config, headers, git, free disk, and what the JIT,
+    --optimize max and sanitizer builds (+tsan, +asan, +ubsan: clang 19, compiler-rt,
+    llvm-symbolizer, vm.mmap_rnd_bits) need. The packages are this release's (from
+    /etc/os-release), naming any that its apt lacks and where to get it instead, else
+    Debian/Ubuntu's and Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0
+    when nothing required is missing, 4 otherwise.
     """
-    from rich.table import Table  # lazy: for this command only
-
     from pybuild12.build import preflight  # lazy: the prerequisites, for this command only
 
     checks = preflight.doctor(str(settings().paths.data), settings().env)
@@ -53,36 +49,28 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to std
         out.print_json(json.dumps({"ok": all(c.ok or not c.required for c in rows),
                                    "checks": [dataclasses.asdict(c) for c in rows]}))
     else:
-        packages = preflight.package_columns(rows)
-        table = Table(box=None)
-        table.add_column("item", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("what: found", overflow="fold", ratio=3)
-        for title, _ in packages:
-            table.add_column(escape(title), overflow="fold", ratio=1)
-        for i, c in enumerate(rows):
-            status = "[green]ok[/]" if c.ok else ("[red]missing[/]" if c.required else "[yellow]missing*[/]")
-            table.add_row(c.name, status, escape(f"{c.what}: {c.detail}"), *(escape(cells[i]) for _, cells in packages))
-        screen = _console_for_tables()
-        screen.print(table)
-        if any(not c.ok and not c.required for c in rows):
-            screen.print("* optional: needed only by some builds (JIT, --optimize max, sanitizers, optional modules)")
-        command = preflight.install_command(checks)
-        if command:
-            err.print(f"to install what is missing: {' '.join(command)} (or: pybuild12 install --install-deps)")
+        _show_doctor(rows, preflight.package_columns(rows), preflight.install_command(checks))
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(code=PrerequisiteError.exit_code)
 
 
-def _console_for_tables() -> Console:
-    """stdout for a wide table read by people: the terminal's width, or piped (a CI log,
-    less) COLUMNS or 80, rather than the 200 columns `out` keeps for grep."""
-    from rich.console import Console  # lazy: for this command only
+def _show_doctor(rows: list[Check], packages: list[tuple[str, list[str]]], command: Optional[list[str]]) -> None:
+    from pybuild12.cli import layout  # lazy: for the commands that print a report
 
-    if sys.stdout.isatty():
-        return out.console
-    columns = os.environ.get("COLUMNS", "")
-    return Console(highlight=False, width=int(columns) if columns.isdigit() and int(columns) >= 40 else 80)
+    screen = layout.screen()
+    statuses = ["ok" if c.ok else "missing" if c.required else "missing*" for c in rows]
+    layout.table(screen, ["item", "status", "what: found", *(title for title, _ in packages)],
+                 [(c.name, status, f"{c.what}: {c.detail}", *(column[i] for _, column in packages))
+                  for i, (c, status) in enumerate(zip(rows, statuses, strict=True))],
+                 {"ok": "green", "missing": "red", "missing*": "yellow"})
+    if "missing*" in statuses:
+        for line in layout.paragraph("* optional: needed only by some builds (JIT, --optimize max, sanitizers, "
+                                     "optional modules)", screen.width):
+            screen.print(line, soft_wrap=True, markup=False)
+    if command:
+        for line in [*layout.paragraph("to install what is missing (or: pybuild12 install --install-deps):",
+                                       screen.width), *layout.command(command, screen.width)]:
+            err.print(line, markup=False)
 
 
 @commands.command("verify")

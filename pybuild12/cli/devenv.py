@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -22,6 +22,7 @@ from pybuild12.cli.common import (
     settings,
     words,
 )
+from pybuild12.cli.usage import PlainUsage
 from pybuild12.core.errors import NotInstalledError, UsageError
 
 commands = command_group()
@@ -73,8 +74,11 @@ def _python_argument(word: str) -> bool:
 @commands.command("venv")
 @interruptible
 def venv(
-    name_or_dir: str = typer.Argument(..., metavar="[NAME] DIR", help="Build name (optional) and the venv directory."),
-    directory: Optional[Path] = typer.Argument(None, hidden=True),
+    given: List[str] = typer.Argument(
+        ..., metavar="[NAME] DIR", show_default=False,
+        help="DIR: the venv's directory. NAME (optional): the build to make it from; default: the pinned build "
+        "(PYBUILD12_VERSION, else the nearest .python-version).",
+    ),
     clear: bool = typer.Option(False, "--clear", help="Recreate DIR if it already is a venv (of this build or "
                                "another interpreter), deleting the packages installed in it."),
 ) -> None:
@@ -87,14 +91,17 @@ def venv(
     """
     from pybuild12.devenv import venvs  # lazy: venv and ensurepip
 
-    name, target = (name_or_dir, directory) if directory is not None else (None, Path(name_or_dir))
+    # One argument of one or two words: click cannot give an optional argument before a required one.
+    if len(given) > 2:
+        raise UsageError(f"venv takes [NAME] DIR, not {len(given)} words: {shlex.join(given)[:80]}",
+                         hint="quote a directory whose name has spaces")
+    name, target = (given[0], Path(given[1])) if len(given) == 2 else (None, Path(given[0]))
     try:
         found = build(name)
     except NotInstalledError as exc:
-        if name is None and "/" not in name_or_dir and not target.exists() \
-                and settings().paths.prefix(name_or_dir).is_dir():
-            raise UsageError(f"'pybuild12 venv {name_or_dir}' names a build but no directory for the venv",
-                             hint=f"give both: 'pybuild12 venv {name_or_dir} DIR' (one word alone is the "
+        if name is None and "/" not in given[0] and not target.exists() and settings().paths.prefix(given[0]).is_dir():
+            raise UsageError(f"'pybuild12 venv {given[0]}' names a build but no directory for the venv",
+                             hint=f"give both: 'pybuild12 venv {given[0]} DIR' (one word alone is the "
                              "directory, for the pinned build)") from exc
         raise
     made = venvs.make_venv(found.python, target, build_name=found.name, clear=clear,
@@ -146,7 +153,7 @@ def env_(
     sys.stdout.write(shellenv.exports([shims, found.prefix / "bin"], found.name, shell, variables))
 
 
-@commands.command("pin")
+@commands.command("pin", cls=PlainUsage)
 @interruptible
 def pin(
     name: str = typer.Argument(..., metavar="NAME", help="An installed build, or a recipe to build (3.13, 3.14t)."),

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from pybuild12.core import files
-from pybuild12.core.errors import PyBuild12Error
+from pybuild12.core.errors import PyBuild12Error, UsageError, quoted
 from pybuild12.core.settings import CACHE_TRUST_ENV as TRUST_ENV, SIGNING_KEY_ENV
 
 # cryptography is imported where a key is used: most commands never use one.
@@ -111,34 +112,51 @@ def generate(name: str) -> SecretKey:
     return SecretKey(name, Ed25519PrivateKey.generate().private_bytes_raw())
 
 
-def check_name(name: str, *, origin: str) -> None:
+def check_name(name: str, *, origin: str, hint: str = "a number at the end lets you rotate keys") -> None:
     if not _NAME.fullmatch(name):
-        raise BadKey(f"{origin}: {name!r} is not a usable key name",
-                     hint="a name is letters, digits and . _ + @ - (no spaces or colons), e.g. team-ci-1; "
-                          "a number at the end lets you rotate keys")
+        raise BadKey(f"{origin}: {quoted(name)} is not a usable key name: {_name_fault(name)}",
+                     hint=f"a name is letters, digits and . _ + @ - (no spaces or colons), e.g. team-ci-1; {hint}")
+
+
+def _name_fault(name: str) -> str:
+    if not name:
+        return "it is empty"
+    if not _NAME.fullmatch(name[0]):
+        return f"it begins with {name[0]!r}, not a letter or digit"
+    bad = next(c for c in name if not _NAME.fullmatch("a" + c))
+    return f"{bad!r} is not allowed in one"
 
 
 def _split(text: str, *, origin: str, hint: str, echo: bool) -> tuple[str, bytes]:
     """NAME and the decoded bytes of a NAME:BASE64 key; `echo` quotes a malformed one in the message."""
+    kind = "public key" if echo else "signing key"
     name, sep, encoded = text.strip().partition(":")
-    if not sep or not name:
-        quoted = f"{_shorten(text)!r}" if echo else "the key"
-        raise BadKey(f"{origin}: {quoted} has no name (NAME:BASE64)", hint=hint)
-    check_name(name, origin=origin)
+    quoted_key = f"{_shorten(text)!r}" if echo else f"the {kind}"
+    if not text.strip():
+        raise BadKey(f"{origin}: the {kind} is empty", hint=hint)
+    if not sep:
+        raise BadKey(f"{origin}: {quoted_key} has no ':' between a name and the key (NAME:BASE64)", hint=hint)
+    if not name:
+        raise BadKey(f"{origin}: {quoted_key} has no name before its ':' (NAME:BASE64)", hint=hint)
+    check_name(name, origin=origin, hint=hint)
+    after = f"{_shorten(encoded)!r} after {name + ':'!r}" if echo else f"the part after {name + ':'!r}"
     try:
-        return name, base64.b64decode(encoded, validate=True)
+        raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise BadKey(f"{origin}: the key {name!r} is not valid base64", hint=hint) from None
+        raise BadKey(f"{origin}: {after} is not a {kind}: not valid base64", hint=hint) from None
+    return name, raw
 
 
 def parse_public(text: str, *, origin: str) -> PublicKey:
     name, raw = _split(text, origin=origin, hint=_PUBLIC_HINT, echo=True)
     if len(raw) == 64:
         raise BadKey(f"{origin}: {name!r} is a secret key (64 bytes), not a public one",
-                     hint="trust the public key that 'pybuild12 cache keygen' printed, and keep the secret one private")
+                     hint="trust the public key (NAME:BASE64 of 32 bytes) that 'pybuild12 cache keygen' printed, "
+                          "and keep the secret one private")
     if len(raw) != 32:
-        raise BadKey(f"{origin}: the key {name!r} is {len(raw)} bytes long; an Ed25519 public key is 32",
-                     hint=_PUBLIC_HINT)
+        encoded = text.strip().partition(":")[2]
+        raise BadKey(f"{origin}: {_shorten(encoded)!r} after {name + ':'!r} is not a public key: it decodes to "
+                     f"{len(raw)} bytes; an Ed25519 public key is 32 (44 base64 characters)", hint=_PUBLIC_HINT)
     return PublicKey(name, raw)
 
 
@@ -267,16 +285,56 @@ def signing_key(named: Path | None, config: Path) -> SecretKey | None:
     return parse_secret(text, origin=str(path))
 
 
-def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> None:
-    """Write a secret key file readable by its owner only (0600), never over an existing
-    key unless `force`: a lost key cannot sign for the machines that trust it."""
-    if path.exists() and not force:
-        raise PyBuild12Error(f"{path} already exists: not overwriting a signing key",
-                             hint="--force replaces it (machines that trust the old key then refuse what the new one "
-                                  "signs), or --out FILE writes the new key elsewhere")
+def write_secret(path: Path, key: SecretKey, *, force: bool = False) -> Path | None:
+    """Write a secret key file readable by its owner only (0600). Never over an existing
+    file unless `force`, and then only after copying it to a backup, returned: a lost key
+    can no longer sign for the machines that trust it."""
+    backup = None
+    if path.exists():
+        if not force:
+            kept = next(b for b in _backups(path) if not b.exists())
+            raise UsageError(f"{path} already holds {_describe(path)}: not replacing it",
+                             hint="machines that trust it would refuse what a new key signs. To replace it "
+                                  f"deliberately, add --force: the old key is kept in {kept}; or write the new key "
+                                  "elsewhere with --out FILE")
+        backup = _backup(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with files.replacing(path, "w", perms=0o600) as fh:
         fh.write(key.text())
+    return backup
+
+
+def _describe(path: Path) -> str:
+    try:
+        old = parse_secret(path.read_text("utf-8"), origin=str(path))
+    except (OSError, UnicodeDecodeError, BadKey):
+        return "a file that is not a signing key pybuild12 can read"
+    return f"the signing key {old.name} ({old.public})"
+
+
+def _backups(path: Path) -> Iterator[Path]:
+    yield path.with_name(f"{path.name}.old")
+    for number in itertools.count(2):
+        yield path.with_name(f"{path.name}.old.{number}")
+
+
+def _backup(path: Path) -> Path:
+    """Copy `path` to the first of `path`.old, .old.2 ... that does not exist."""
+    data = path.read_bytes()
+    return next(backup for backup in _backups(path) if _write_new(backup, data))
+
+
+def _write_new(path: Path, data: bytes) -> bool:
+    """Write `data` to a new file readable by its owner only; False if `path` exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
 
 
 def add_trusted(config: Path, key: PublicKey) -> tuple[Path, bool]:
