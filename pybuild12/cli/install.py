@@ -20,6 +20,7 @@ from pybuild12.cli.common import (
     out,
     settings,
 )
+from pybuild12.cli.usage import PlainUsage
 
 if TYPE_CHECKING:
     from pybuild12.store.registry import Installed
@@ -249,7 +250,7 @@ def key(
         out.print(keyed.key)
 
 
-@commands.command("uninstall")
+@commands.command("uninstall", cls=PlainUsage)
 @interruptible
 def uninstall(
     name: str = typer.Argument(..., metavar="NAME", help="Name of an installed build, or a request such as 3.13 "

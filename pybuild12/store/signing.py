@@ -27,6 +27,7 @@ import base64
 import binascii
 import itertools
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
