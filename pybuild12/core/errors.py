@@ -159,9 +159,9 @@ EXIT_INTERRUPTED = Interrupted.exit_code
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "another error, or an unexpected one (a bug: the message names the log with its traceback)",
-    UsageError.exit_code: ("bad command-line usage (an unknown option, a malformed name, "
-                           "options that exclude each other)"),
-    RecipeError.exit_code: "unknown or invalid recipe",
+    UsageError.exit_code: ("bad command-line usage (an unknown option, a malformed name or variant, "
+                           "options that exclude each other, an option configure does not know)"),
+    RecipeError.exit_code: "unknown or invalid recipe, or a CPython before 3.12",
     PrerequisiteError.exit_code: "build prerequisites missing (compiler, tools, headers)",
     FetchError.exit_code: "download failed, checksum mismatch or unsafe archive",
     BuildError.exit_code: "configure, make or make install failed (see the log)",
