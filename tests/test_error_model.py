@@ -161,3 +161,28 @@ def test_mistyped_suite_args_are_refused_before_the_suite_runs(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "--suite-args: python -m test refuses them" in out.stderr and "--verbos" in out.stderr
     assert "suite:" not in out.stderr  # the suite never started
+
+
+# A setting that does not parse is refused before any work, naming it, in every command
+# that builds (some are read only minutes in: the step timeout at configure).
+SETTINGS = {
+    "PYBUILD12_HTTP_TIMEOUT": "abc",
+    "PYBUILD12_STEP_TIMEOUT": "-3",
+    "SOURCE_DATE_EPOCH": "yesterday",
+    "PYBUILD12_CONFIGURE_OPTS": "'unclosed",
+    "PYBUILD12_CACHE_TRUST": "zz",
+}
+
+
+@needs_host_interpreters
+@pytest.mark.parametrize("command, variable", [(c, v) for c in ("install", "key") for v in SETTINGS
+                                               if (c, v) != ("key", "PYBUILD12_CACHE_TRUST")])  # key reads no store
+def test_a_setting_that_does_not_parse_is_a_usage_error_before_any_work(command, variable, fake, tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "PYBUILD12_HOME": str(home), variable: SETTINGS[variable]}
+    if variable == "PYBUILD12_CACHE_TRUST":
+        env["PYBUILD12_CACHE_URL"] = "http://127.0.0.1:9/store"  # the trust list is read for a store only
+    out = subprocess.run([sys.executable, "-m", "pybuild12", command, str(fake)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 2 and variable in out.stderr, out.stderr
+    assert not list(home.rglob("*.tar.gz")) and not list(home.rglob("configure-args.txt"))

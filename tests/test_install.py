@@ -589,7 +589,7 @@ def test_source_date_epoch_makes_the_receipt_repeatable(fake, paths, monkeypatch
 
 def test_a_bad_source_date_epoch_is_refused(fake, paths, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
-    with pytest.raises(RecipeError, match="SOURCE_DATE_EPOCH"):
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
         installer.install(str(fake), paths=paths)
 
 

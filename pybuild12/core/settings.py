@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.core.errors import FetchError, RecipeError, UsageError
+from pybuild12.core.errors import UsageError
 from pybuild12.core.paths import Paths
 
 HOME_ENV = "PYBUILD12_HOME"  # one root for data, cache, logs and config (else the platform's dirs)
@@ -73,9 +73,9 @@ class Settings:
         try:
             read = float(value) if value else READ_TIMEOUT
         except ValueError:
-            raise FetchError(f"{HTTP_TIMEOUT_ENV} must be a number of seconds, got {value!r}") from None
+            raise UsageError(f"{HTTP_TIMEOUT_ENV} must be a number of seconds, got {value!r}") from None
         if read <= 0:
-            raise FetchError(f"{HTTP_TIMEOUT_ENV} must be more than 0 seconds, got {value!r}")
+            raise UsageError(f"{HTTP_TIMEOUT_ENV} must be more than 0 seconds, got {value!r}")
         return min(CONNECT_TIMEOUT, read), read
 
     @cached_property
@@ -129,9 +129,15 @@ class Settings:
         if not value:
             return None
         if not value.isdigit():
-            raise RecipeError(f"{EPOCH_ENV} must be a number of seconds since 1970, got {value!r}",
+            raise UsageError(f"{EPOCH_ENV} must be a number of seconds since 1970, got {value!r}",
                               hint=f"e.g. {EPOCH_ENV}=$(git log -1 --format=%ct)")
         return int(value)
+
+    def check(self) -> None:
+        """Refuse, before any work, a setting that does not parse (exit 2, naming it): a
+        command that builds reads them all, some only minutes in."""
+        for name in ("http_timeouts", "step_timeout", "configure_opts", "source_date_epoch"):
+            getattr(self, name)
 
     @property
     def debug(self) -> bool:

@@ -157,6 +157,7 @@ class Bisect:
         if not command:
             raise UsageError("no command to run at each step",
                              hint="pybuild12 bisect main --good REV --bad REV -- python -c 'import mylib'")
+        self.settings.check()
         source = self._source(spec, options)
         log = self.paths.logs / "bisect.log"
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,7 @@ def install(
 ) -> Installed:
     """Install `spec`; `settings` are those of this process's environment unless given."""
     settings = settings or Settings.from_env()
+    settings.check()
     recipe, name, expected_version = request(spec, options)
     # The build, its probes and preflight need no secret; a sanitizer build has its clang as CC.
     build_settings = Settings(sanitizers.build_environment(recipe.build.variants, settings.for_builds().env))

@@ -74,6 +74,7 @@ def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths
     recipe's commit is resolved (which may fetch, unless it is a full hash), the compiler
     probed."""
     settings = settings or Settings.from_env()
+    settings.check()
     recipe, name, _ = request(spec, options)
     env = sanitizers.build_environment(recipe.build.variants, settings.env)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)

@@ -52,7 +52,11 @@ _SECRET_HINT = "a signing key file holds NAME:BASE64 of 64 bytes, as 'pybuild12 
 
 
 class BadKey(PyBuild12Error):
-    """A public or secret key that cannot be read: no name, bad base64, wrong length."""
+    """A public or secret key that cannot be read: no name, bad base64, wrong length. A
+    key is something the user gives (an argument, PYBUILD12_CACHE_TRUST, a key file
+    named by a setting): exit 2, as for any malformed input."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
