@@ -282,7 +282,7 @@ def test_a_malformed_trusted_key_is_an_error_not_a_traceback(tmp_path):
     tarball, sha = make_tarball(tmp_path / "src")
     out = cli("install", str(make_recipe(tmp_path, tarball, sha)), "--no-verify",
               env={"PYBUILD12_CACHE_URL": "http://127.0.0.1:9/c", signing.TRUST_ENV: "team-ci-1:AAAA"})
-    assert out.returncode == 1, out.stderr
+    assert out.returncode == 2, out.stderr  # a malformed key the user gave: a usage error
     assert "PYBUILD12_CACHE_TRUST: 'AAAA' after 'team-ci-1:' is not a public key: it decodes to 3 bytes" \
         in out.stderr
     assert "hint:" in out.stderr and "Traceback" not in out.stderr
