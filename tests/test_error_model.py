@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,18 @@ def test_a_setting_that_does_not_parse_is_a_usage_error_before_any_work(command,
                          env=env, timeout=120)
     assert out.returncode == 2 and variable in out.stderr, out.stderr
     assert not list(home.rglob("*.tar.gz")) and not list(home.rglob("configure-args.txt"))
+
+
+def test_the_readme_s_set_up_offers_a_short_build_with_measured_times():
+    """A first try needs a short build, the two settings a first try meets, and build
+    times stated as measured (a figure of benchmarks/RESULTS.md), not guessed."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text("utf-8")
+    setup = readme[readme.index("## Set-up on a fresh machine"):readme.index("## Using it")]
+    assert "scripts/setup 3.13.5 --no-pgo" in setup
+    assert "PYBUILD12_MIRROR" in setup and "PYBUILD12_HOME" in setup
+    # every "N to M s" build time in the README is, rounded, a measured figure of RESULTS.md
+    measured = {round(float(f)) for f in re.findall(r"(\d+\.\d) s\b", (root / "benchmarks" / "RESULTS.md").read_text())}
+    quoted = re.findall(r"(\d+) to (\d+) s\b", readme)
+    assert quoted and all({int(low), int(high)} <= measured for low, high in quoted), (quoted, sorted(measured))
+    assert "about 2.5 minutes" not in readme  # a figure nobody measured
