@@ -148,6 +148,19 @@ def test_a_mistyped_configure_option_is_refused_before_configure_runs(command, f
 
 
 @needs_host_interpreters
+@pytest.mark.parametrize("command", ["install", "key"])
+def test_a_mistyped_configure_option_beside_an_installed_build_is_said_as_a_typo(command, fake, tmp_path):
+    """Not "the installed build lacks --enable-optimisations, add --force": --force would then
+    fail on the typo."""
+    home = tmp_path / "home"
+    made = pybuild12(["install", str(fake), "--no-pgo", "--no-verify"], home, tmp_path)
+    assert made.returncode == 0, made.stderr
+    out = pybuild12([command, str(fake), "--configure-opt=--enable-optimisations"], home, tmp_path)
+    assert out.returncode == 2 and "did you mean --enable-optimizations?" in out.stderr, out.stderr
+    assert "installed build lacks" not in out.stderr
+
+
+@needs_host_interpreters
 def test_a_recipe_s_own_configure_args_are_checked_too(tmp_path):
     tarball, sha = make_tarball(tmp_path / "src", mark="one")
     recipe = make_recipe(tmp_path, tarball, sha, build='configure-args = ["--enable-share"]\n')

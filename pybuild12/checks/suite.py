@@ -283,9 +283,29 @@ def _case_in(case: str, name: str) -> bool:
     return name in case.split(".")[:3]
 
 
-# regrtest's own parser, run in the interpreter under test: its options change between versions
-_PARSE_ARGS = ("import sys\ntry:\n    from test.libregrtest.cmdline import _parse_args\nexcept ImportError:\n"
-               "    sys.exit(0)  # a regrtest without it: its run says\n_parse_args(sys.argv[1:])\n")
+# regrtest's own parser, run in the interpreter under test (its options change between
+# versions), then the test files it names against the files the suite has: regrtest would
+# run the rest first and only then say that one does not exist.
+_PARSE_ARGS = """\
+import sys
+try:
+    from test.libregrtest.cmdline import _parse_args
+except ImportError:
+    sys.exit(0)  # a regrtest without it: its run says
+ns = _parse_args(sys.argv[1:])
+try:
+    from test.libregrtest.findtests import findtests
+except ImportError:
+    sys.exit(0)
+# a package's files are test.test_asyncio.test_tasks ... in some versions
+testdir = getattr(ns, "testdir", None)
+known = {name.removeprefix("test.") for name in (findtests(testdir=testdir) if testdir else findtests())}
+known |= {name.split(".")[0] for name in known}
+absent = [a for a in getattr(ns, "args", [])
+          if a.removeprefix("test.") not in known and a.removeprefix("test.").split(".")[0] not in known]
+if absent:
+    sys.exit("error: the suite has no test file named " + ", ".join(absent))
+"""
 
 
 def check_args(python: Path, args: Sequence[str], env: Mapping[str, str]) -> None:

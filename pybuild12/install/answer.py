@@ -15,15 +15,18 @@ nothing for it; `which` and `run` resolve a request to the same build (`store.na
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from pybuild12.build import plan
 from pybuild12.core.errors import UsageError
 from pybuild12.core.paths import Paths
+from pybuild12.core.report import Reporter
 from pybuild12.core.settings import Settings
 from pybuild12.install.job import InstallOptions
-from pybuild12.install.keying import request
+from pybuild12.install.keying import check_configure_opts, known_pin, request
 from pybuild12.request.recipes import Recipe
 from pybuild12.store import buildinfo, names, receipts
 from pybuild12.store.buildinfo import Difference
@@ -64,9 +67,13 @@ def changes(receipt: Receipt, recipe: Recipe, prefix: Path, user_opts, options: 
                                  commit=options.commit, compile_bytecode=recipe.build.compile_bytecode)
 
 
-def refuse(name: str, found: list[Difference], wanted: frozenset[str]) -> None:
-    """Refuse the differences the user's options asked for, naming each."""
+def refuse(name: str, found: list[Difference], wanted: frozenset[str],
+           check_options: Callable[[], None] | None = None) -> None:
+    """Refuse the differences the user's options asked for, naming each; `check_options`
+    first, when a configure option differs (a typo is said as one, not as a difference)."""
     refused = [c for c in found if c.option in wanted]
+    if any(c.option == "configure" for c in refused) and check_options is not None:
+        check_options()
     if refused:
         raise UsageError(f"{name} is installed, but not as asked now:\n" + "\n".join(f"  {c}" for c in refused),
                          hint="add --force to replace it with the build asked for, or --name NAME to install that "
@@ -87,11 +94,11 @@ def made_as(receipt: Receipt | None) -> str:
 
 
 def of_name(name: str, receipt: Receipt, recipe: Recipe, prefix: Path, user_opts,
-            options: InstallOptions) -> Answer:
+            options: InstallOptions, check_options: Callable[[], None] | None = None) -> Answer:
     """The answer when the build of the request's own name is installed (refused when an
     explicit option differs)."""
     found = changes(receipt, recipe, prefix, user_opts, options)
-    refuse(name, found, asked(options, user_opts))
+    refuse(name, found, asked(options, user_opts), check_options)
     return Answer(Installed(name, prefix, receipt, already_installed=True), _notes(receipt, found))
 
 
@@ -136,5 +143,13 @@ def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
     prefix = paths.prefix(name)
     existing = receipts.read(prefix) if prefix.is_dir() else None
     if existing is not None:
-        return of_name(name, existing, recipe, prefix, user_opts, options)
+        return of_name(name, existing, recipe, prefix, user_opts, options,
+                       options_checker(recipe, name, user_opts, paths=paths, settings=settings))
     return satisfying(spec, recipe, name, user_opts, options, paths)
+
+
+def options_checker(recipe: Recipe, name: str, user_opts, *, paths: Paths, settings: Settings,
+                    reporter: Reporter | None = None) -> Callable[[], None]:
+    """What checks the configure options against the source's configure, when asked."""
+    return functools.partial(check_configure_opts, recipe, name, known_pin(recipe), user_opts, paths=paths,
+                             settings=settings, reporter=reporter or Reporter())

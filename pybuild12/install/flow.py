@@ -82,7 +82,9 @@ def install(
         existing = receipts.read(prefix) if prefix.is_dir() else None
         changes = answer.changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
         if existing is not None and not options.force:
-            found = answer.of_name(name, existing, recipe, prefix, user_opts, options)
+            found = answer.of_name(name, existing, recipe, prefix, user_opts, options,
+                                   answer.options_checker(recipe, name, user_opts, paths=paths, settings=settings,
+                                                          reporter=reporter))
             outcome = replace(found.build, notes=found.notes)
             if signer is not None:
                 publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), _store(settings), signer,

@@ -87,11 +87,30 @@ def artifact_key(spec: str, options: InstallOptions = InstallOptions(), *, paths
         source_pin, _ = fetch.pin(recipe, paths=paths, settings=settings, run=run)
     else:
         source_pin = recipe.source.sha256
-    chosen = (*recipe.build.configure_args, *user_opts)
-    if chosen:  # a key for a build whose configure would ignore an option is no key at all
-        run = runlog.start(paths, name, str(recipe.path), reporter, command="key")
-        script = fetch.configure_script(recipe, source_pin, paths=paths, settings=settings, run=run)
-        configopts.check(chosen, configopts.script_help(script, env, run.log_path), version=recipe.version)
+    # a key for a build whose configure would ignore an option is no key at all
+    check_configure_opts(recipe, name, source_pin, user_opts, paths=paths, settings=settings, reporter=reporter)
     inputs = key_inputs(recipe, source_pin, plan.configure_args(recipe, prefix, user_opts), prefix, compiler, env,
                         toolchain)
     return Keyed(name, recipe.version, prefix, keys.key_of(inputs), inputs, source_pin)
+
+
+def check_configure_opts(recipe: Recipe, name: str, source_pin: str | None, user_opts, *, paths: Paths,
+                         settings: Settings, reporter: Reporter) -> None:
+    """Refuse configure options (the recipe's configure-args, the user's) that the
+    source's own configure does not know, reading `configure` alone (a tarball is fetched
+    into the download cache). `source_pin` None: a git commit not resolved yet, left to
+    the install's check in the extracted tree."""
+    chosen = (*recipe.build.configure_args, *user_opts)
+    if not chosen or source_pin is None:
+        return
+    env = sanitizers.build_environment(recipe.build.variants, settings.env)
+    run = runlog.start(paths, name, str(recipe.path), reporter, command="configure-help")
+    script = fetch.configure_script(recipe, source_pin, paths=paths, settings=settings, run=run)
+    configopts.check(chosen, configopts.script_help(script, env, run.log_path), version=recipe.version)
+
+
+def known_pin(recipe: Recipe) -> str | None:
+    """What a recipe builds, when known without fetching: a tarball's sha256, a full commit."""
+    if isinstance(recipe.source, GitSource):
+        return recipe.source.commit.lower() if gitsource.FULL_HASH.match(recipe.source.commit) else None
+    return recipe.source.sha256
