@@ -113,7 +113,7 @@ def test_run_s_words_after_its_name_are_the_python_s(tmp_path):
     can only be the python's (a script, an option) is not a NAME; with nothing pinned there
     is no python to give it to."""
     out = pybuild12(["run", "/etc/script.py", "--json"], tmp_path / "home", tmp_path)
-    assert out.returncode == 8 and "nothing pinned" in out.stderr and out.stdout == ""
+    assert out.returncode == 2 and "nothing named, and nothing pinned" in out.stderr and out.stdout == ""
 
 
 def test_run_gives_a_json_word_to_the_python_not_to_itself(tmp_path):
@@ -215,3 +215,30 @@ def test_the_readme_s_set_up_offers_a_short_build_with_measured_times():
     quoted = re.findall(r"(\d+) to (\d+) s\b", readme)
     assert quoted and all({int(low), int(high)} <= measured for low, high in quoted), (quoted, sorted(measured))
     assert "about 2.5 minutes" not in readme  # a figure nobody measured
+
+
+# The commands that, given no name, take the pin: a bad pin is the same mistake as a bad
+# name, said with where it was pinned; no name and no pin is one mistake too.
+UNNAMED = {"install": ["install"], "key": ["key"], "which": ["which"], "env": ["env"], "verify": ["verify"],
+           "compat": ["compat"], "run": ["run", "-c", "pass"], "venv": ["venv", "DIR"]}
+PINS = {
+    "malformed pin": ("../x", 2, "invalid build name '../x'"),
+    "unknown variant pinned": ("3.13.5+fast", 2, "unknown build variant 'fast' in '3.13.5+fast'"),
+    "too old pinned": ("3.11", 3, "CPython 3.11 predates per-interpreter GILs (PEP 684, CPython 3.12)"),
+    "nothing pinned": (None, 2, "nothing named, and nothing pinned"),
+}
+
+
+@pytest.mark.parametrize("pin", PINS)
+@pytest.mark.parametrize("command", UNNAMED)
+def test_a_bad_pin_gets_the_answer_the_name_gets(command, pin, tmp_path):
+    value, code, said = PINS[pin]
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    if value is not None:
+        (cwd / ".python-version").write_text(value + "\n")
+    out = pybuild12(words(UNNAMED[command], "", tmp_path / "venv"), tmp_path / "home", cwd)
+    assert (out.returncode, said in out.stderr) == (code, True), (command, out.stderr)
+    if value is not None:  # the error line says where the name came from
+        assert f"pinned by {cwd / '.python-version'}" in out.stderr.split("error:")[1], out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "venv").exists()

@@ -12,7 +12,7 @@ from fakecpython import HOST_MINOR, make_git_recipe, make_git_repo, needs_host_i
 from gitrepos import commit, init
 from pybuild12 import install as installer
 from pybuild12.checks import verify as verifier
-from pybuild12.core.errors import FetchError, RecipeError, UsageError
+from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.install import InstallOptions
 
 pytestmark = needs_host_interpreters
@@ -71,7 +71,7 @@ def test_commit_option_with_a_name(repo, tmp_path, paths):
 
 
 def test_commit_option_on_a_tarball_recipe_is_refused(paths):
-    with pytest.raises(RecipeError, match="git recipes only"):
+    with pytest.raises(UsageError, match="git recipes only"):
         installer.install("3.13.5", InstallOptions(commit="abcdef1"), paths=paths)
 
 

@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from helpers import fake_build, mode_of, umask
-from pybuild12.core.errors import NotInstalledError, UsageError
+from pybuild12.core.errors import UsageError
 from pybuild12.devenv import pins
 from pybuild12.store import names
 
@@ -31,8 +31,9 @@ def test_nearest_file_up_the_tree(tmp_path):
 
 
 def test_nothing_pinned_says_how_to_pin(tmp_path):
-    with pytest.raises(NotInstalledError) as info:
+    with pytest.raises(UsageError) as info:  # the same words and exit 2 as install's
         pins.choose(None, cwd=tmp_path)
+    assert info.value.message == pins.NOTHING and info.value.exit_code == 2
     assert "pybuild12 pin NAME" in info.value.hint and "PYBUILD12_VERSION" in info.value.hint
 
 

@@ -42,7 +42,7 @@ def run(ctx: typer.Context) -> None:
     (PYBUILD12_VERSION, else the nearest .python-version). 'pybuild12 run -- --help' shows
     the python's help.
     """
-    from pybuild12.devenv import shellenv  # lazy: exec
+    from pybuild12.devenv import pins, shellenv  # lazy: exec
 
     argv = words(ctx)  # as typed: click drops the first '--', and 'run NAME -- ARGS' needs to know where it was
     if argv == ["--help"]:
@@ -56,12 +56,12 @@ def run(ctx: typer.Context) -> None:
         before, args = argv[:1], argv[2:] if argv[1:2] == ["--"] else argv[1:]
     try:
         found = build(before[0] if before else None)
-    except NotInstalledError as exc:
-        if before or not args:
+    except (NotInstalledError, UsageError) as exc:
+        if before or not args or (isinstance(exc, UsageError) and exc.message != pins.NOTHING):
             raise
-        raise NotInstalledError(f"{exc.message}: which build's python should run {shlex.join(args)}?",
-                                hint=f'name one: "pybuild12 run NAME -- {shlex.join(args)}", or pin one '
-                                "with 'pybuild12 pin NAME'") from None
+        raise type(exc)(f"{exc.message}: which build's python should run {shlex.join(args)}?",
+                        hint=f'name one: "pybuild12 run NAME -- {shlex.join(args)}", or pin one '
+                        "with 'pybuild12 pin NAME'") from None
     shellenv.exec_python(found.python, args)
 
 

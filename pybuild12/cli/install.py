@@ -160,13 +160,13 @@ def install(
     _installed(outcome, as_json)
 
 
-def _recipe_or_pin(recipe: Optional[str]) -> str:
+def _recipe_or_pin(recipe: Optional[str], doing: str = "installing") -> str:
     """RECIPE, else what PYBUILD12_VERSION or the nearest .python-version pins (said on stderr)."""
     from pybuild12.devenv import pins  # lazy: name resolution
 
     choice = pins.to_install(recipe, version=settings().version)
     if choice.origin != "argument":
-        err.print(f"installing {escape(choice.name)} (pinned by {escape(choice.origin)})")
+        err.print(f"{doing} {escape(choice.name)} (pinned by {escape(choice.origin)})")
     return choice.name
 
 
@@ -223,7 +223,7 @@ def key(
     from pybuild12 import install as installer  # lazy: the install layer, for this command only
     from pybuild12.cli.console import RichReporter  # lazy: rich's progress display
 
-    recipe = _recipe_or_pin(recipe)
+    recipe = _recipe_or_pin(recipe, doing="the key of")
     exclusive(ctx, ("--lto", "--no-lto"), ("--pgo", "--no-pgo"), ("--compile-bytecode", "--no-compile-bytecode"))
     options = installer.InstallOptions(name=name, configure_opts=tuple(configure_opt), commit=commit, lto=lto,
                                        optimizations=pgo, optimize=optimize_level, compile_bytecode=compile_bytecode)

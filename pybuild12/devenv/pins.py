@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pybuild12.core import files
-from pybuild12.core.errors import NotInstalledError, UsageError
+from pybuild12.core.errors import PyBuild12Error, UsageError
 from pybuild12.core.settings import VERSION_ENV as ENV
 from pybuild12.store import names
 
 FILE = ".python-version"
+NOTHING = "nothing named, and nothing pinned"  # the same words (and exit 2) in every command
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ def choose(name: str | None, *, cwd: Path | None = None, version: str | None = N
         return Choice(name, "argument")
     choice = pinned(cwd=cwd, version=version)
     if choice is None:
-        raise NotInstalledError(
-            "no build named, and nothing pinned",
+        raise UsageError(
+            NOTHING,
             hint=f"name a build, run 'pybuild12 pin NAME' to write {FILE} here, or set {ENV}",
         )
     return choice
@@ -76,13 +77,15 @@ def to_install(name: str | None, *, cwd: Path | None = None, version: str | None
         return Choice(name, "argument")
     choice = pinned(cwd=cwd, version=version)
     if choice is None:
-        raise UsageError("no recipe named, and nothing pinned",
+        raise UsageError(NOTHING,
                          hint=f"give one, e.g. 'pybuild12 install 3.13', or pin one with 'pybuild12 pin 3.13' "
                          f"(it writes {FILE} here) and run 'pybuild12 install' again")
+    from pybuild12.request import resolve  # lazy: the recipes, for install and key only
+
     try:
-        names.check(choice.name)
-    except UsageError as exc:
-        raise UsageError(f"{exc.message}, pinned by {choice.origin}", hint=exc.hint) from None
+        resolve.check_request(choice.name)  # as a name given (never a path: a pin names a build), and where
+    except PyBuild12Error as exc:
+        raise type(exc)(f"{exc.message}, pinned by {choice.origin}", hint=exc.hint) from None
     return choice
 
 

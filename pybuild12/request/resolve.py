@@ -83,7 +83,7 @@ def resolve(spec: str, *, name: str | None = None, commit: str | None = None, op
 def with_commit(recipe: Recipe, commit: str) -> Recipe:
     """The same git recipe pinned to another commit (`install --commit`)."""
     if not isinstance(recipe.source, GitSource):
-        raise RecipeError(
+        raise UsageError(
             f"--commit applies to git recipes only; {recipe.name} builds a release tarball",
             hint="'pybuild12 list' shows each recipe's source kind",
         )

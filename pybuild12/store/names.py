@@ -137,11 +137,10 @@ def get(paths: Paths, name: str, *, origin: str = "argument") -> registry.Instal
     """The installed build `name` means, or NotInstalledError with a hint that can work."""
     try:
         resolved = installed_name(paths, name)
-    except UsageError as exc:
+    except PyBuild12Error as exc:  # as `install` says it of a pin: the same words and exit code
         if origin == "argument":
             raise
-        raise NotInstalledError(f"{quoted(name)}, pinned by {origin}, cannot name a pybuild12 build",
-                                hint=f"{RULE}; pin a build with 'pybuild12 pin NAME', or name one") from exc
+        raise type(exc)(f"{exc.message}, pinned by {origin}", hint=exc.hint) from None
     if paths.prefix(resolved).is_dir():
         return registry.get(paths, resolved)
     raise not_installed(paths, name, origin)
