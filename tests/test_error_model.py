@@ -185,12 +185,13 @@ SETTINGS = {
     "SOURCE_DATE_EPOCH": "yesterday",
     "PYBUILD12_CONFIGURE_OPTS": "'unclosed",
     "PYBUILD12_CACHE_TRUST": "zz",
+    "PYBUILD12_CACHE_URL": "cache.example.com/store",
 }
 
 
 @needs_host_interpreters
 @pytest.mark.parametrize("command, variable", [(c, v) for c in ("install", "key") for v in SETTINGS
-                                               if (c, v) != ("key", "PYBUILD12_CACHE_TRUST")])  # key reads no store
+                                               if (c, v) != ("key", "PYBUILD12_CACHE_TRUST")])  # key reads no trust
 def test_a_setting_that_does_not_parse_is_a_usage_error_before_any_work(command, variable, fake, tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "PYBUILD12_HOME": str(home), variable: SETTINGS[variable]}

@@ -47,3 +47,13 @@ def test_usual_mode_opens_a_private_file_up_to_the_umask(tmp_path):
         files.usual_mode(path)
         files.usual_mode(tmp_path / "absent")  # nothing there: nothing done
     assert mode_of(path) == 0o644
+
+
+def test_a_file_that_cannot_be_written_is_named_not_its_temporary_part(tmp_path):
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "blocker").write_text("")
+    target = directory / "blocker" / ".python-version"  # its directory is a file: no .part can be made there
+    with pytest.raises(OSError) as info:
+        files.write_text(target, "3.13.5\n")
+    assert info.value.filename == str(target)

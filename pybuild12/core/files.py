@@ -38,8 +38,12 @@ def sha256_of(path: Path) -> str:
 @contextmanager
 def replacing(path: Path, mode: str = "wb", *, perms: int | None = None) -> Iterator[IO]:
     """A file object whose content replaces `path` when the block ends without an error;
-    `perms`: the file's mode (a secret's 0600) instead of the umask's."""
-    fd, part = new_part(path.parent, f".{path.name}.", perms=perms)
+    `perms`: the file's mode (a secret's 0600) instead of the umask's. An error creating
+    it names `path`, the file the user knows, not its temporary part."""
+    try:
+        fd, part = new_part(path.parent, f".{path.name}.", perms=perms)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh

@@ -138,6 +138,10 @@ class Settings:
         command that builds reads them all, some only minutes in."""
         for name in ("http_timeouts", "step_timeout", "configure_opts", "source_date_epoch"):
             getattr(self, name)
+        url = self.cache_url
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise UsageError(f"{CACHE_URL_ENV} must be an http:// or https:// URL, got {url[:80]!r}",
+                             hint="the shared cache is an HTTP store, e.g. https://cache.example.com/pybuild12")
 
     @property
     def debug(self) -> bool:
