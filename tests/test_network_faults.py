@@ -20,7 +20,7 @@ import pytest
 
 from faultserver import FaultServer, self_signed
 from pybuild12.core import files, http
-from pybuild12.core.errors import FetchError
+from pybuild12.core.errors import FetchError, UsageError
 from pybuild12.core.settings import HTTP_TIMEOUT_ENV, Settings
 from pybuild12.request.recipes import TarballSource
 from pybuild12.sources import download
@@ -185,8 +185,9 @@ def test_no_stalled_report_for_a_prompt_server(paths, payload, server, ticks):
 
 def test_bad_timeout_setting_is_refused(paths, payload, server, monkeypatch):
     monkeypatch.setenv(HTTP_TIMEOUT_ENV, "soon")
-    with pytest.raises(FetchError, match="PYBUILD12_HTTP_TIMEOUT must be a number"):
+    with pytest.raises(UsageError, match="PYBUILD12_HTTP_TIMEOUT must be a number") as info:  # a setting: exit 2
         fetch(paths, source_at(server.url, payload))
+    assert info.value.exit_code == 2
 
 
 def test_body_shorter_than_announced_is_never_used(paths, payload, server):
