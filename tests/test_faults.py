@@ -360,6 +360,9 @@ def test_read_only_data_directory(tmpfs, tmp_path, paths, faults):
     subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True, timeout=60)
     code, _, err = run_cli("install", recipe, "--force", "--no-verify")
     assert code == 10 and "read-only" in err and "PYBUILD12_HOME" in err and "Traceback" not in err, err
+    # asking for what is installed writes nothing (no lock either): answered, as for a user who may not write
+    code, out, err = run_cli("install", recipe, "--no-verify")
+    assert code == 0 and "already installed" in err and out.strip().startswith(str(paths.prefix("fake"))), err
     code, _, err = run_cli("uninstall", "fake")
     assert code == 10 and "read-only" in err
     assert_intact(paths, paths.prefix("fake"), faults, "a read-only data directory")

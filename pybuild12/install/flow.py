@@ -76,6 +76,12 @@ def install(
     other = None if prefix.is_dir() else answer.satisfying(spec, recipe, name, user_opts, options, paths)
     if other is not None:  # `install 3.13` with 3.13.5 in place, as `which 3.13` answers
         return replace(other.build, notes=other.notes)
+    in_place = receipts.read(prefix) if prefix.is_dir() and not options.force and signer is None else None
+    if in_place is not None:  # answered without the lock: a user who may not write here gets the answer too
+        found = answer.of_name(name, in_place, recipe, prefix, user_opts, options,
+                               answer.options_checker(recipe, name, user_opts, paths=paths, settings=settings,
+                                                      reporter=reporter))
+        return replace(found.build, notes=found.notes)
 
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
