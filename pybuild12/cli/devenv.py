@@ -98,7 +98,7 @@ def venv(
     name, target = (given[0], Path(given[1])) if len(given) == 2 else (None, Path(given[0]))
     try:
         found = build(name)
-    except NotInstalledError as exc:
+    except (NotInstalledError, UsageError) as exc:  # nothing pinned is a usage error
         if name is None and "/" not in given[0] and not target.exists() and settings().paths.prefix(given[0]).is_dir():
             raise UsageError(f"'pybuild12 venv {given[0]}' names a build but no directory for the venv",
                              hint=f"give both: 'pybuild12 venv {given[0]} DIR' (one word alone is the "
