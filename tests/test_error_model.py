@@ -2,7 +2,9 @@
 words whichever command it was made in, before any work, with --json one JSON document on
 stdout; and nothing a user passes on (to configure, to regrtest) is silently dropped.
 
-A table of commands x mistakes, run through the real `pybuild12` in a child process.
+A table of commands x mistakes, run through the app in this process (as typer's CliRunner
+runs it: the app's own error handling and exit codes); tests/test_user_errors.py runs
+mistakes through a child process, as from a shell.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fakecpython import HOST, make_recipe, make_tarball, needs_host_interpreters
+from pybuild12.cli import app as cli_app
 
 # Every command that takes a build name or a recipe, and how to give it one (NAME is
 # replaced by the name); the commands that take none are in NO_NAME.
@@ -56,10 +60,21 @@ MISTAKES = {
 
 
 def pybuild12(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYBUILD12_HOME": str(home), "PYBUILD12_MIRROR": str(cwd / "no-mirror"), "COLUMNS": "200"}
-    env.pop("PYBUILD12_VERSION", None)
-    return subprocess.run([sys.executable, "-m", "pybuild12", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=120)
+    """The command run in this process (typer's CliRunner: the app's own error handling,
+    streams and exit codes, a tenth of a child process's time), from `cwd`."""
+    try:
+        runner = CliRunner(mix_stderr=False)  # click before 8.2 mixes stderr in by default
+    except TypeError:
+        runner = CliRunner()
+    env = {"PYBUILD12_HOME": str(home), "PYBUILD12_MIRROR": str(cwd / "no-mirror"), "COLUMNS": "200",
+           "PYBUILD12_VERSION": None}
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(cli_app.app, args, env=env)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def words(template: list[str], name: str, directory: Path) -> list[str]:
