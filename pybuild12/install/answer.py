@@ -87,10 +87,10 @@ def made_as(receipt: Receipt | None) -> str:
         return "of unknown options (no readable receipt)"
     if facts.optimize == "max":
         return "with --optimize max"
-    on = [k for k, v in (("PGO", facts.pgo), ("LTO", facts.lto)) if v]
-    off = [k for k, v in (("PGO", facts.pgo), ("LTO", facts.lto)) if not v]
-    return " ".join(filter(None, (f"with {' and '.join(on)}" if on else "", f"without {' and '.join(off)}"
-                                  if off else "")))
+    parts = (("PGO", facts.pgo), ("LTO", facts.lto))
+    on = " and ".join(k for k, v in parts if v)
+    off = " and ".join(k for k, v in parts if not v)
+    return " ".join(f"{word} {which}" for word, which in (("with", on), ("without", off)) if which)
 
 
 def of_name(name: str, receipt: Receipt, recipe: Recipe, prefix: Path, user_opts,
