@@ -66,8 +66,9 @@ def pybuild12(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedPro
         runner = CliRunner(mix_stderr=False)  # click before 8.2 mixes stderr in by default
     except TypeError:
         runner = CliRunner()
+    # VIRTUAL_ENV: the test run's own venv (scripts/test activates it) would answer `compat`
     env = {"PYBUILD12_HOME": str(home), "PYBUILD12_MIRROR": str(cwd / "no-mirror"), "COLUMNS": "200",
-           "PYBUILD12_VERSION": None}
+           "PYBUILD12_VERSION": None, "VIRTUAL_ENV": None}
     before = os.getcwd()
     os.chdir(cwd)
     try:
