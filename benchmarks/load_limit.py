@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_vs_raw import ROOT, machine  # noqa: E402
-from pybuild12.build.plan import default_jobs  # noqa: E402
+from pybuild12.builder.plan import default_jobs  # noqa: E402
 
 
 def compile_once(tree: Path, argv: list[str]) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from build_vs_raw import ROOT, machine  # noqa: E402
-from pybuild12.build import sanitizers  # noqa: E402
+from pybuild12.builder import sanitizers  # noqa: E402
 
 SCRIPT = ROOT / "pybuild12" / "resources" / "verify_interp.py"
 BUILDS = (("3.13.5t", "3.13.5+freethreaded", ["--no-pgo"]), ("3.13.5t+tsan", "3.13.5+freethreaded+tsan", []))

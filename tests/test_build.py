@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pybuild12.build import plan as build
+from pybuild12.builder import plan as build
 from pybuild12.core.errors import BuildError, RecipeError, UsageError
 from pybuild12.core.settings import Settings
 from pybuild12.request import recipes, resolve

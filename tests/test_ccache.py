@@ -10,7 +10,7 @@ import pytest
 
 from fakecpython import make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from pybuild12 import install as installer
-from pybuild12.build import ccache
+from pybuild12.builder import ccache
 from pybuild12.checks import verify as verifier
 from pybuild12.core.report import Reporter
 from pybuild12.core.settings import Settings

@@ -115,7 +115,7 @@ def test_missing_compiler_exit_4_names_packages(tmp_path):
 
 
 def test_doctor_reports_everything_present_here():
-    from pybuild12.build import preflight
+    from pybuild12.builder import preflight
 
     present = {c.name for c in preflight.doctor("/") if c.ok}
     if not {"cc", "make", "pkg-config"} <= present:

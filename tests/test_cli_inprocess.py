@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import pybuild12
 from helpers import fake_build
 from pybuild12 import install as installer
-from pybuild12.build import preflight
+from pybuild12.builder import preflight
 from pybuild12.checks import compat, suite
 from pybuild12.cli import app as cli_app, checks as cli_checks
 from pybuild12.core.errors import CheckError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12.build.optimize import Toolchain
+from pybuild12.builder.optimize import Toolchain
 from pybuild12.request import recipes
 from pybuild12.request.recipes import BuildOptions, Recipe, TarballSource
 from pybuild12.store import key as keys

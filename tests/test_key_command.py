@@ -18,7 +18,7 @@ from fakecpython import (
     passing_verifier,
 )
 from pybuild12 import install as installer
-from pybuild12.build import optimize
+from pybuild12.builder import optimize
 from pybuild12.checks import verify as verifier
 from pybuild12.cli.app import app
 from pybuild12.install import InstallOptions

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pybuild12"
-LAYERS = {"core": 0, "request": 1, "sources": 2, "build": 3, "store": 4, "checks": 5, "install": 6, "devenv": 6,
+LAYERS = {"core": 0, "request": 1, "sources": 2, "builder": 3, "store": 4, "checks": 5, "install": 6, "devenv": 6,
           "cli": 7}
 MAX_LINES = 420
 
@@ -141,8 +141,8 @@ def test_the_layout_test_sees_a_cycle_and_an_upward_import(tmp_path):
 # Below the CLI, os.environ is read only as the environment a child process gets (the
 # caller passed none): never for a setting, which core/settings.py reads.
 ENVIRON_AS_CHILD_ENVIRONMENT = {
-    "pybuild12.build.preflight",  # compilers and pkg-config run with the caller's PATH and flags
-    "pybuild12.build.sanitizers",  # a sanitizer build's python runs with the caller's options after its own
+    "pybuild12.builder.preflight",  # compilers and pkg-config run with the caller's PATH and flags
+    "pybuild12.builder.sanitizers",  # a sanitizer build's python runs with the caller's options after its own
     "pybuild12.checks.suite",  # CPython's tests run in a cleaned copy of the environment
     "pybuild12.checks.compatprobe",  # the probes run without PYTHON_GIL/PYTHONPATH/PYTHONHOME
     "pybuild12.core.runner",  # which program PATH finds
@@ -158,3 +158,32 @@ def test_the_environment_is_read_for_settings_in_one_place(name):
     reads = "os.environ" in text or "getenv(" in text
     assert not reads or name in ENVIRON_AS_CHILD_ENVIRONMENT, \
         f"{name} reads the environment: take the value from core/settings.py's Settings instead"
+
+
+# GitHub's Python .gitignore (github/gitignore, Python.gitignore), the patterns a project
+# that adopts it, and the tools that skip build output, would apply to this tree. Its
+# unanchored `build/` once hid the package `pybuild12/build/` (now `builder/`).
+PYTHON_GITIGNORE = """
+__pycache__/ *.py[cod] *$py.class *.so .Python env/ build/ develop-eggs/ dist/ downloads/ eggs/ .eggs/ lib/
+lib64/ parts/ sdist/ var/ wheels/ share/python-wheels/ *.egg-info/ .installed.cfg *.egg MANIFEST *.manifest
+*.spec pip-log.txt pip-delete-this-directory.txt htmlcov/ .tox/ .nox/ .coverage .coverage.* .cache
+nosetests.xml coverage.xml *.cover *.py,cover .hypothesis/ .pytest_cache/ cover/ *.mo *.pot *.log
+local_settings.py db.sqlite3 db.sqlite3-journal instance/ .webassets-cache .scrapy docs/_build/
+.pybuilder/ target/ .ipynb_checkpoints profile_default/ ipython_config.py .pdm.toml __pypackages__/
+celerybeat-schedule celerybeat.pid *.sage.py .env .venv venv/ ENV/ env.bak/ venv.bak/ .spyderproject
+.spyproject .ropeproject /site .mypy_cache/ .dmypy.json dmypy.json .pyre/ .pytype/ cython_debug/
+""".split()
+
+
+def test_no_tracked_file_is_one_the_standard_python_gitignore_hides(tmp_path):
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs a git checkout of pybuild12")
+    patterns = tmp_path / "python.gitignore"
+    patterns.write_text("\n".join(PYTHON_GITIGNORE) + "\n")
+    hidden = subprocess.run(["git", "-C", str(root), "ls-files", "--cached", "--ignored", "--exclude-from",
+                             str(patterns)], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert hidden == [], f"tracked files a standard Python .gitignore would hide: {hidden}"

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from helpers import fake_debian
-from pybuild12.build import preflight
+from pybuild12.builder import preflight
 from pybuild12.core.errors import PrerequisiteError
 
 TOOLS = ("cc", "make", "pkg-config")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuild12.build import plan, preflight, sanitizers
+from pybuild12.builder import plan, preflight, sanitizers
 from pybuild12.checks import verify
 from pybuild12.core.errors import PrerequisiteError, RecipeError, UsageError
 from pybuild12.devenv import shellenv, venvs

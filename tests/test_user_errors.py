@@ -18,7 +18,7 @@ import pytest
 
 from fakecpython import HOST, HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters
 from helpers import Cli, fake_debian
-from pybuild12.build import preflight
+from pybuild12.builder import preflight
 from pybuild12.checks import verify as verifier
 from pybuild12.cli.app import render_error
 from pybuild12.cli.common import err

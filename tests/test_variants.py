@@ -14,7 +14,7 @@ import pytest
 from fakecpython import HOST_MINOR, make_recipe, make_tarball, needs_host_interpreters, passing_verifier
 from helpers import tarball_recipe
 from pybuild12 import install as installer
-from pybuild12.build import plan as build, preflight
+from pybuild12.builder import plan as build, preflight
 from pybuild12.checks import verify as verifier
 from pybuild12.core.errors import BuildError, PrerequisiteError, RecipeError, UsageError
 from pybuild12.install import InstallOptions

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.checks import interp
 from pybuild12.checks.compat import BROKEN, CRASH, ENTRY, HANG, OK, Module
 from pybuild12.core import runner

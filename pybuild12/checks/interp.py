@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.core import runner
 
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pybuild12.build import plan, sanitizers
+from pybuild12.builder import plan, sanitizers
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, CheckError, UsageError
 from pybuild12.core.report import Reporter

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.checks import interp, smoke
 from pybuild12.core import runner
 from pybuild12.core.errors import CheckError, UsageError

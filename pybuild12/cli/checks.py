@@ -16,7 +16,7 @@ from pybuild12.cli.common import NAME_HELP, build, command_group, err, escape, i
 from pybuild12.core.errors import CheckError, PrerequisiteError, UsageError
 
 if TYPE_CHECKING:
-    from pybuild12.build.preflight import Check
+    from pybuild12.builder.preflight import Check
     from pybuild12.checks.suite import SuiteResult
     from pybuild12.store.registry import Installed
 
@@ -41,7 +41,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON to std
     Debian/Ubuntu's and Fedora's; 'pybuild12 install --install-deps' installs them. Exit 0
     when nothing required is missing, 4 otherwise.
     """
-    from pybuild12.build import preflight  # lazy: the prerequisites, for this command only
+    from pybuild12.builder import preflight  # lazy: the prerequisites, for this command only
 
     checks = preflight.doctor(str(settings().paths.data), settings().env)
     rows = preflight.merged(checks)
@@ -174,7 +174,7 @@ def _verify_suite(name: Optional[str], python: Optional[Path], as_json: bool, jo
 
 def _provided_by(module: str) -> str:
     """' (libgdbm-compat-dev provides what it needs)' for a module the build lacks, if known."""
-    from pybuild12.build import preflight  # lazy: for this command only
+    from pybuild12.builder import preflight  # lazy: for this command only
 
     packages = preflight.packages_of_extension(module)
     return f" ({packages} provide(s) what it needs; install it and build again)" if packages else ""

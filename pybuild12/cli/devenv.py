@@ -133,7 +133,7 @@ def env_(
     build (+tsan, +asan, +ubsan) it also sets the runtime's options (TSAN_OPTIONS ...: the
     build's suppressions first, your own options after them).
     """
-    from pybuild12.build import sanitizers  # lazy: a sanitizer build's options
+    from pybuild12.builder import sanitizers  # lazy: a sanitizer build's options
     from pybuild12.devenv import shellenv  # lazy: the shims and the shell code
 
     shell = shell or shellenv.default_shell()

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.core.paths import Paths
 from pybuild12.store.registry import Installed
 

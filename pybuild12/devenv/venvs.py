@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, Interrupted, PyBuild12Error
 

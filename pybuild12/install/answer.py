@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from pybuild12.build import plan
+from pybuild12.builder import plan
 from pybuild12.core.errors import UsageError
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import filelock
 
-from pybuild12.build import sanitizers
+from pybuild12.builder import sanitizers
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, FetchError, Interrupted, PyBuild12Error, UsageError
 from pybuild12.core.paths import Paths

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.build import ccache, optimize, plan, sanitizers
+from pybuild12.builder import ccache, optimize, plan, sanitizers
 from pybuild12.checks import smoke
 from pybuild12.core import leftovers, runner
 from pybuild12.core.errors import BuildError, RecipeError, UsageError

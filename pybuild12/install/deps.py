@@ -8,7 +8,7 @@ import shutil
 import time
 from typing import Callable, Mapping
 
-from pybuild12.build import preflight
+from pybuild12.builder import preflight
 from pybuild12.core import runner
 from pybuild12.core.errors import BuildError, PrerequisiteError
 from pybuild12.core.paths import Paths

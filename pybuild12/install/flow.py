@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from pybuild12.build import configopts, optimize, plan, preflight, sanitizers
+from pybuild12.builder import configopts, optimize, plan, preflight, sanitizers
 from pybuild12.core import files, leftovers, locks, runlog, staging
 from pybuild12.core.errors import CheckError, PyBuild12Error
 from pybuild12.core.paths import Paths

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pybuild12.build import optimize
+from pybuild12.builder import optimize
 from pybuild12.core.paths import Paths
 from pybuild12.core.runlog import Run
 from pybuild12.core.settings import Settings

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pybuild12.build import configopts, optimize, plan, preflight, sanitizers
+from pybuild12.builder import configopts, optimize, plan, preflight, sanitizers
 from pybuild12.core import runlog
 from pybuild12.core.paths import Paths
 from pybuild12.core.report import Reporter

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Mapping
 
-from pybuild12.build import preflight
+from pybuild12.builder import preflight
 from pybuild12.checks import smoke, verify as verifier
 from pybuild12.core.errors import CheckError
 from pybuild12.core.report import Reporter

@@ -49,7 +49,7 @@ KNOWN_MODULES = {
 }
 ALIAS_DEPTH = 4
 LTO_PARTITIONS = ("none", "auto")
-OPTIMIZE_LEVELS = ("standard", "max")  # "max": see build/optimize.py
+OPTIMIZE_LEVELS = ("standard", "max")  # "max": see builder/optimize.py
 
 
 @dataclass(frozen=True)

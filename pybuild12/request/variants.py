@@ -2,7 +2,7 @@
 
 `3.14t` and `3.14+freethreaded` (PEP 703/779), `3.14+debug` (--with-pydebug),
 `3.14+jit` (PEP 744, built in but off until PYTHON_JIT=1), the sanitizers `+tsan`,
-`+asan` and `+ubsan` (build/sanitizers.py), and any mix of them that can work
+`+asan` and `+ubsan` (builder/sanitizers.py), and any mix of them that can work
 (`3.14t+debug`, `3.13t+tsan`, `main+freethreaded`; not `+tsan+asan`). A build's name carries its variants in one
 order (`3.14.10+freethreaded+debug`), so `3.14t+debug` and `3.14+debug+freethreaded`
 are the same build. The facts (configure options, first version, the LLVM major the

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pybuild12.build.optimize import Toolchain
+    from pybuild12.builder.optimize import Toolchain
     from pybuild12.request.recipes import Recipe
 
 FORMAT = 1

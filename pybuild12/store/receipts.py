@@ -52,7 +52,7 @@ class RecipeFacts:
 
 # The receipt's fields in the order they are written. The dict-valued ones are facts
 # their own modules define (source: sources/fetch.py, verification: checks/verify.py,
-# pgo_profile: install/compiling.py, ccache: build/ccache.py, optimize: install/flow.py).
+# pgo_profile: install/compiling.py, ccache: builder/ccache.py, optimize: install/flow.py).
 @dataclass(frozen=True)
 class Receipt:
     name: str = "?"

@@ -28,7 +28,7 @@ def jit_build(mirror_server, tmp_path_factory):
     if not (sources_dir() / f"Python-{VERSION}.tar.xz").is_file():
         pytest.skip(f"Python-{VERSION}.tar.xz is not in {sources_dir()}: neither python.org nor Debian's "
                     "python3.14 source package could be reached when scripts/fetch-test-sources ran")
-    from pybuild12.build import preflight
+    from pybuild12.builder import preflight
     from pybuild12.request import variants
 
     missing = [c.name for c in preflight.jit_toolchain(variants.llvm_major(VERSION)) if not c.ok]

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from pybuild12.build import optimize
+from pybuild12.builder import optimize
 from realbuild import install_apart
 
 pytestmark = [pytest.mark.integration, pytest.mark.heavy]

@@ -30,7 +30,7 @@ PIP_TIMEOUT = 1800  # pip runs under ThreadSanitizer: several times slower than 
 
 
 def _sanitizer_toolchain_or_skip() -> None:
-    from pybuild12.build import preflight
+    from pybuild12.builder import preflight
 
     missing = [c for c in preflight.sanitizer_toolchain(("tsan", "asan"), dict(os.environ)) if not c.ok]
     if missing:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Iterable, Mapping
 
-from pybuild12.build import optimize, sanitizers
+from pybuild12.builder import optimize, sanitizers
 from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
 from pybuild12.request import variants

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from pybuild12.build import optimize, preflight
+from pybuild12.builder import optimize, preflight
 from pybuild12.core.errors import BuildError, RecipeError, UsageError
 from pybuild12.request import variants
 from pybuild12.request.recipes import KNOWN_MODULES, Recipe, uses_lto

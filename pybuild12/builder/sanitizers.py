@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from pybuild12.build import optimize
+from pybuild12.builder import optimize
 from pybuild12.core import distro, runner
 from pybuild12.core.errors import PrerequisiteError
 from pybuild12.request import variants
