@@ -790,7 +790,7 @@ def test_a_request_naming_no_option_is_answered_by_the_installed_build(fake, pat
     again = installer.install(str(fake), InstallOptions(), paths=paths)
     assert again.already_installed and again.prefix == made.prefix
     assert any("built without PGO and LTO" in n and "--force" in n for n in again.notes), again.notes
-    assert installer.installed_as_asked(str(fake), InstallOptions(), paths=paths).build.name == "fake"
+    assert installer.installed_as_asked(str(fake), InstallOptions(), paths=paths).name == "fake"
     assert (paths.prefix("fake") / "pybuild12.json").read_text() == before
     env = {**os.environ, "PYBUILD12_HOME": str(paths.data.parent)}
     cli = [sys.executable, "-m", "pybuild12"]

@@ -228,15 +228,15 @@ def key(
     options = installer.InstallOptions(name=name, configure_opts=tuple(configure_opt), commit=commit, lto=lto,
                                        optimizations=pgo, optimize=optimize_level, compile_bytecode=compile_bytecode)
     found = installer.installed_as_asked(recipe, options, paths=settings().paths, settings=settings())
-    installed_key = ((found.build.receipt.artifact or {}).get("key") if found and found.build.receipt else None)
+    installed_key = ((found.receipt.artifact or {}).get("key") if found and found.receipt else None)
     if installed_key:  # the install answers with this build, so its key is the one
-        err.print(f"{escape(found.build.name)} is installed: its key")
+        err.print(f"{escape(found.name)} is installed: its key")
         for note in found.notes:
             err.print(f"[yellow]note:[/] {escape(note)}")
         if as_json:
-            receipt = found.build.receipt
-            out.print_json(json.dumps({"name": found.build.name, "version": receipt.version,
-                                       "prefix": str(found.build.prefix), "key": installed_key,
+            receipt = found.receipt
+            out.print_json(json.dumps({"name": found.name, "version": receipt.version,
+                                       "prefix": str(found.prefix), "key": installed_key,
                                        "source": receipt.source.get("sha256") or receipt.source.get("commit"),
                                        "inputs": None, "installed": True}))
         else:

@@ -85,7 +85,7 @@ def to_install(name: str | None, *, cwd: Path | None = None, version: str | None
     try:
         resolve.check_request(choice.name)  # as a name given (never a path: a pin names a build), and where
     except PyBuild12Error as exc:
-        raise type(exc)(f"{exc.message}, pinned by {choice.origin}", hint=exc.hint) from None
+        raise names.pinned_by(exc, choice.origin) from None
     return choice
 
 

@@ -16,7 +16,7 @@ nothing for it; `which` and `run` resolve a request to the same build (`store.na
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,14 +32,6 @@ from pybuild12.store import buildinfo, names, receipts
 from pybuild12.store.buildinfo import Difference
 from pybuild12.store.receipts import Receipt
 from pybuild12.store.registry import Installed
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The installed build a request is answered with, and what the user should know."""
-
-    build: Installed
-    notes: tuple[str, ...] = ()
 
 
 def asked(options: InstallOptions, user_opts: tuple[str, ...] | list[str]) -> frozenset[str]:
@@ -94,12 +86,12 @@ def made_as(receipt: Receipt | None) -> str:
 
 
 def of_name(name: str, receipt: Receipt, recipe: Recipe, prefix: Path, user_opts,
-            options: InstallOptions, check_options: Callable[[], None] | None = None) -> Answer:
+            options: InstallOptions, check_options: Callable[[], None] | None = None) -> Installed:
     """The answer when the build of the request's own name is installed (refused when an
-    explicit option differs)."""
+    explicit option differs), with what the user should know of it."""
     found = changes(receipt, recipe, prefix, user_opts, options)
     refuse(name, found, asked(options, user_opts), check_options)
-    return Answer(Installed(name, prefix, receipt, already_installed=True), _notes(receipt, found))
+    return Installed(name, prefix, receipt, already_installed=True, notes=_notes(receipt, found))
 
 
 def _notes(receipt: Receipt, found: list[Difference]) -> tuple[str, ...]:
@@ -110,7 +102,7 @@ def _notes(receipt: Receipt, found: list[Difference]) -> tuple[str, ...]:
 
 
 def satisfying(spec: str, recipe: Recipe, name: str, user_opts, options: InstallOptions,
-               paths: Paths) -> Answer | None:
+               paths: Paths) -> Installed | None:
     """For a version request (`3.13`, `3.13t`) whose recipe's own build (`3.13.18`) is not
     installed: the build `which` would answer with (the newest of that line and kind) if
     no explicit option differs, else the next that satisfies; None: build the recipe's."""
@@ -126,26 +118,34 @@ def satisfying(spec: str, recipe: Recipe, name: str, user_opts, options: Install
             continue
         note = (f"{spec} is answered by the installed {build.name} (built {made_as(build.receipt)}), as "
                 f"'pybuild12 which {spec}' answers; 'pybuild12 install {name}' builds {recipe.version}")
-        return Answer(replace(build, already_installed=True), (note,))
+        return replace(build, already_installed=True, notes=(note,))
     return None
 
 
-def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
-                       settings: Settings | None = None) -> Answer | None:
-    """The installed build an install of `spec` answers with; None when it would build
-    (nothing satisfies the request, or --force). Refuses, as install does, an explicit
-    option that differs from the installed build of the request's name."""
+def find(spec: str, recipe: Recipe, name: str, user_opts, options: InstallOptions, *, paths: Paths,
+         settings: Settings, reporter: Reporter | None = None) -> Installed | None:
+    """The installed build an install of `spec` (made into `recipe` and `name`) answers
+    with: the build of that name, else (none in place) one that satisfies a version
+    request; None when it would build (or --force). Refuses an explicit option that
+    differs from the build of the request's name."""
     if options.force:
         return None
+    prefix = paths.prefix(name)
+    if prefix.is_dir():  # without a readable receipt: rebuilt, as a damaged build is
+        existing = receipts.read(prefix)
+        return None if existing is None else of_name(
+            name, existing, recipe, prefix, user_opts, options,
+            options_checker(recipe, name, user_opts, paths=paths, settings=settings, reporter=reporter))
+    return satisfying(spec, recipe, name, user_opts, options, paths)
+
+
+def installed_as_asked(spec: str, options: InstallOptions, *, paths: Paths,
+                       settings: Settings | None = None) -> Installed | None:
+    """`find` for a request as the command line gives it (`key`, `--install-deps`)."""
     settings = settings or Settings.from_env()
     recipe, name, _ = request(spec, options)
     user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
-    prefix = paths.prefix(name)
-    existing = receipts.read(prefix) if prefix.is_dir() else None
-    if existing is not None:
-        return of_name(name, existing, recipe, prefix, user_opts, options,
-                       options_checker(recipe, name, user_opts, paths=paths, settings=settings))
-    return satisfying(spec, recipe, name, user_opts, options, paths)
+    return find(spec, recipe, name, user_opts, options, paths=paths, settings=settings)
 
 
 def options_checker(recipe: Recipe, name: str, user_opts, *, paths: Paths, settings: Settings,

@@ -63,35 +63,30 @@ def install(
     settings = settings or Settings.from_env()
     settings.check()
     recipe, name, expected_version = request(spec, options)
+    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
+    # Answered before any probe and without the lock (a user who may not write here gets the
+    # answer too); with --push, under the lock below, where the upload follows.
+    found = None if options.push else answer.find(spec, recipe, name, user_opts, options, paths=paths,
+                                                  settings=settings, reporter=reporter)
+    if found is not None:
+        return found
     # The build, its probes and preflight need no secret; a sanitizer build has its clang as CC.
     build_settings = Settings(sanitizers.build_environment(recipe.build.variants, settings.for_builds().env))
     env = dict(build_settings.env)
-    user_opts = plan.user_configure_opts(options.configure_opts, settings.configure_opts)
     signer = publish.signer(settings, paths, no_cache=options.no_cache) if options.push else None
     jobs = options.jobs or plan.default_jobs()
     prefix = paths.prefix(name)
     epoch = settings.source_date_epoch
     toolchain, compiler = compiler_of(recipe, env)
 
-    other = None if prefix.is_dir() else answer.satisfying(spec, recipe, name, user_opts, options, paths)
-    if other is not None:  # `install 3.13` with 3.13.5 in place, as `which 3.13` answers
-        return replace(other.build, notes=other.notes)
-    in_place = receipts.read(prefix) if prefix.is_dir() and not options.force and signer is None else None
-    if in_place is not None:  # answered without the lock: a user who may not write here gets the answer too
-        found = answer.of_name(name, in_place, recipe, prefix, user_opts, options,
-                               answer.options_checker(recipe, name, user_opts, paths=paths, settings=settings,
-                                                      reporter=reporter))
-        return replace(found.build, notes=found.notes)
-
     with locks.for_build(paths, name, reporter):
         leftovers.reclaim(paths, name, reporter)
         existing = receipts.read(prefix) if prefix.is_dir() else None
         changes = answer.changes(existing, recipe, prefix, user_opts, options) if existing is not None else []
-        if existing is not None and not options.force:
-            found = answer.of_name(name, existing, recipe, prefix, user_opts, options,
-                                   answer.options_checker(recipe, name, user_opts, paths=paths, settings=settings,
-                                                          reporter=reporter))
-            outcome = replace(found.build, notes=found.notes)
+        if existing is not None and not options.force:  # --push, or installed while we waited
+            outcome = answer.of_name(name, existing, recipe, prefix, user_opts, options,
+                                     answer.options_checker(recipe, name, user_opts, paths=paths, settings=settings,
+                                                            reporter=reporter))
             if signer is not None:
                 publish.upload_installed(reporter, outcome, artifacts.Cache(paths.artifacts), _store(settings), signer,
                                          spec, nullcontext())

@@ -72,11 +72,7 @@ def configure_script(recipe: Recipe, source_pin: str, *, paths: Paths, settings:
     checking configure options before anything is built: `pybuild12 key`). A tarball is
     fetched into the download cache, where the install that follows finds it."""
     if isinstance(recipe.source, TarballSource):
-        with run.phase("fetch", recipe.source.filename):
-            fetched = download.fetch(recipe.source, paths.downloads, mirror=settings.mirror, recipe_file=recipe.path,
-                                     progress=run.reporter.progress, warn=run.reporter.warn,
-                                     waiting=run.reporter.info, stalled=run.reporter.status,
-                                     timeouts=settings.http_timeouts)
+        fetched = _download(recipe.source, recipe.path, paths, settings, run)
         with tarfile.open(fetched.path) as tar:
             for member in tar:
                 if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/configure"):
@@ -92,13 +88,20 @@ def configure_script(recipe: Recipe, source_pin: str, *, paths: Paths, settings:
     return proc.stdout
 
 
-def _tarball(source: TarballSource, recipe_file: Path, paths: Paths, settings: Settings, build_root: Path,
-             run: Run) -> SourceTree:
+def _download(source: TarballSource, recipe_file: Path, paths: Paths, settings: Settings,
+              run: Run) -> download.Fetched:
+    """The tarball in the download cache, its fetch a phase of `run`."""
     with run.phase("fetch", source.filename):
         fetched = download.fetch(source, paths.downloads, mirror=settings.mirror, recipe_file=recipe_file,
                                  progress=run.reporter.progress, warn=run.reporter.warn, waiting=run.reporter.info,
                                  stalled=run.reporter.status, timeouts=settings.http_timeouts)
         run.log(f"source {source.filename} sha256 {source.sha256} from {fetched.origin}")
+    return fetched
+
+
+def _tarball(source: TarballSource, recipe_file: Path, paths: Paths, settings: Settings, build_root: Path,
+             run: Run) -> SourceTree:
+    fetched = _download(source, recipe_file, paths, settings, run)
     with run.phase("extract", fetched.path.name):
         path = archive.extract(fetched.path, build_root)
     facts = {"kind": "tarball", "url": source.url, "sha256": source.sha256, "fetched_from": fetched.origin}

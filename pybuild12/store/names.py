@@ -137,13 +137,18 @@ def get(paths: Paths, name: str, *, origin: str = "argument") -> registry.Instal
     """The installed build `name` means, or NotInstalledError with a hint that can work."""
     try:
         resolved = installed_name(paths, name)
-    except PyBuild12Error as exc:  # as `install` says it of a pin: the same words and exit code
+    except PyBuild12Error as exc:
         if origin == "argument":
             raise
-        raise type(exc)(f"{exc.message}, pinned by {origin}", hint=exc.hint) from None
+        raise pinned_by(exc, origin) from None
     if paths.prefix(resolved).is_dir():
         return registry.get(paths, resolved)
     raise not_installed(paths, name, origin)
+
+
+def pinned_by(exc: PyBuild12Error, origin: str) -> PyBuild12Error:
+    """The error a name gets, said of a pin: the same words and exit code, and where it was pinned."""
+    return type(exc)(f"{exc.message}, pinned by {origin}", hint=exc.hint)
 
 
 def get_one(paths: Paths, name: str, *, command: str) -> registry.Installed:
